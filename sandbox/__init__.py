@@ -1,0 +1,1 @@
+"""Local stand-ins for the systems AccessAdmin drives; see README.md."""
