@@ -1,0 +1,172 @@
+"""AccessAdmin settings, read from the environment (see README, "Configuration")."""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from accessadmin.env import Environment
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = Environment()
+
+ENVIRONMENT = env.choice("ACCESSADMIN_ENV", ("local", "test", "production"), "local")
+PRODUCTION = ENVIRONMENT == "production"
+
+DEBUG = env.bool("DEBUG", default=ENVIRONMENT == "local")
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be false when ACCESSADMIN_ENV is production.")
+
+SECRET_KEY = env.secret("SECRET_KEY", required=PRODUCTION) or "insecure-local-only-key"
+if PRODUCTION and len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters long.")
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "onboarding",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "accessadmin.urls"
+WSGI_APPLICATION = "accessadmin.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_default_database = f"sqlite:///{BASE_DIR / 'var' / 'db.sqlite3'}"
+_database_url = env.url(
+    "DATABASE_URL",
+    "" if PRODUCTION else _default_database,
+    schemes=("postgres", "postgresql", "sqlite"),
+)
+if not _database_url:
+    raise ImproperlyConfigured("DATABASE_URL must be set when ACCESSADMIN_ENV is production.")
+DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process and the worker write to one file; IMMEDIATE avoids "database is locked".
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", "UTC")
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Outside production, serve straight from the source folders: no collectstatic needed.
+WHITENOISE_USE_FINDERS = not PRODUCTION
+WHITENOISE_AUTOREFRESH = not PRODUCTION
+
+# Celery: JSON only; a task is acknowledged once finished, so a killed worker's job is redelivered.
+CELERY_BROKER_URL = env.url(
+    "CELERY_BROKER_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss")
+)
+CELERY_RESULT_BACKEND = env.url(
+    "CELERY_RESULT_BACKEND", CELERY_BROKER_URL, schemes=("redis", "rediss")
+)
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", 600, minimum=10)
+CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
+CELERY_RESULT_EXPIRES = 3600
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60),
+}
+CELERY_TASK_MAX_RETRIES = env.int("CELERY_TASK_MAX_RETRIES", 6, minimum=0)
+
+# Downstream systems. Production must name every one; local runs read them from sandbox endpoints.
+FREEIPA_HOST = env.str("FREEIPA_HOST", required=PRODUCTION)
+FREEIPA_CA_FILE = env.str("FREEIPA_CA_FILE")
+FREEIPA_USERNAME = env.str("FREEIPA_USERNAME", "admin")
+FREEIPA_PASSWORD = env.secret("FREEIPA_PASSWORD", required=PRODUCTION)
+FREEIPA_REALM = env.str("FREEIPA_REALM", "EXAMPLE.TEST")
+
+AWS_REGION = env.str("AWS_REGION", "eu-west-1")
+AWS_ENDPOINT_URL = env.url("AWS_ENDPOINT_URL", schemes=("http", "https"))
+EFS_FILE_SYSTEM_ID = env.str("EFS_FILE_SYSTEM_ID", required=PRODUCTION)
+IAM_SAML_PROVIDER_ARN = env.str("IAM_SAML_PROVIDER_ARN", required=PRODUCTION)
+IAM_ROLE_PREFIX = env.str("IAM_ROLE_PREFIX", "accessadmin-")
+IAM_ROLE_PATH = env.str("IAM_ROLE_PATH", "/accessadmin/")
+S3_DATA_BUCKET = env.str("S3_DATA_BUCKET", "ml-platform-data")
+
+JUPYTERHUB_URL = env.url("JUPYTERHUB_URL", schemes=("http", "https"))
+JUPYTERHUB_API_TOKEN = env.secret("JUPYTERHUB_API_TOKEN", required=PRODUCTION)
+if PRODUCTION and not JUPYTERHUB_URL:
+    raise ImproperlyConfigured("JUPYTERHUB_URL must be set when ACCESSADMIN_ENV is production.")
+
+LDAP_URI = env.url("LDAP_URI", schemes=("ldap", "ldaps"))
+if PRODUCTION and not LDAP_URI:
+    raise ImproperlyConfigured("LDAP_URI must be set when ACCESSADMIN_ENV is production.")
+LDAP_BASE_DN = env.str("LDAP_BASE_DN", "dc=example,dc=test")
+LDAP_USER_BASE_DN = env.str("LDAP_USER_BASE_DN", f"cn=users,cn=accounts,{LDAP_BASE_DN}")
+LDAP_GROUP_BASE_DN = env.str("LDAP_GROUP_BASE_DN", f"cn=groups,cn=accounts,{LDAP_BASE_DN}")
+LDAP_BIND_DN = env.str("LDAP_BIND_DN")
+LDAP_BIND_PASSWORD = env.secret("LDAP_BIND_PASSWORD")
+LDAP_ADMIN_GROUP = env.str("LDAP_ADMIN_GROUP", "platform-admins")
+
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = False
+    if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
+}

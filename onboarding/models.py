@@ -1,0 +1,297 @@
+import hashlib
+import json
+
+from django.conf import settings
+from django.db import connection, models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from onboarding.errors import AuditIsAppendOnly, IllegalTransition
+
+
+def _check_transition(thing: str, transitions: dict, current: str, wanted: str) -> None:
+    if wanted not in transitions.get(current, ()):
+        raise IllegalTransition(thing, current, wanted)
+
+
+class Team(models.Model):
+    name = models.SlugField(max_length=64, unique=True)
+    freeipa_group = models.CharField(
+        max_length=255, help_text="FreeIPA group every member of the team belongs to."
+    )
+    extra_groups = models.JSONField(
+        default=list, blank=True, help_text="Further FreeIPA groups members get."
+    )
+    leads = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="led_teams")
+    iam_policy_arns = models.JSONField(
+        default=list, blank=True, help_text="Managed IAM policies attached to members' roles."
+    )
+    jupyterhub_group = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def freeipa_groups(self) -> list[str]:
+        return [self.freeipa_group, *(g for g in self.extra_groups if g != self.freeipa_group)]
+
+
+class Person(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        ONBOARDING = "onboarding", "Onboarding"
+        ACTIVE = "active", "Active"
+        MOVING = "moving", "Moving team"
+        OFFBOARDING = "offboarding", "Offboarding"
+        OFFBOARDED = "offboarded", "Offboarded"
+        REINSTATING = "reinstating", "Reinstating"
+
+    # A failed run leaves the person in the in-between status until it is resumed or rolled back.
+    TRANSITIONS = {
+        Status.NEW: {Status.ONBOARDING},
+        Status.ONBOARDING: {Status.ACTIVE, Status.NEW, Status.OFFBOARDING},
+        Status.ACTIVE: {Status.MOVING, Status.OFFBOARDING},
+        Status.MOVING: {Status.ACTIVE, Status.OFFBOARDING},
+        Status.OFFBOARDING: {Status.OFFBOARDED, Status.ACTIVE},
+        Status.OFFBOARDED: {Status.REINSTATING},
+        Status.REINSTATING: {Status.ACTIVE, Status.OFFBOARDED},
+    }
+
+    username = models.CharField(max_length=32, unique=True)
+    first_name = models.CharField(max_length=128)
+    last_name = models.CharField(max_length=128)
+    email = models.EmailField()
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="members")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    uid_number = models.PositiveBigIntegerField(null=True, blank=True)
+    gid_number = models.PositiveBigIntegerField(null=True, blank=True)
+    end_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["username"]
+        indexes = [models.Index(fields=["team", "status"])]
+
+    def __str__(self) -> str:
+        return self.username
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def move_to(self, status: str) -> None:
+        """Change status if the lifecycle allows it; saved with a compare-and-set."""
+        _check_transition(f"Person {self.username}", self.TRANSITIONS, self.status, status)
+        changed = Person.objects.filter(pk=self.pk, status=self.status).update(
+            status=status, updated_at=timezone.now()
+        )
+        if not changed:
+            current = Person.objects.values_list("status", flat=True).get(pk=self.pk)
+            raise IllegalTransition(f"Person {self.username}", current, status)
+        self.status = status
+
+
+class LifecycleRun(models.Model):
+    class Kind(models.TextChoices):
+        ONBOARD = "onboard", "Onboard"
+        MOVE = "move", "Move team"
+        OFFBOARD = "offboard", "Offboard"
+        REINSTATE = "reinstate", "Reinstate"
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        ROLLING_BACK = "rolling_back", "Rolling back"
+        ROLLED_BACK = "rolled_back", "Rolled back"
+
+    ACTIVE_STATES = (State.QUEUED, State.RUNNING, State.ROLLING_BACK)
+    TRANSITIONS = {
+        State.QUEUED: {State.RUNNING, State.ROLLING_BACK, State.FAILED},
+        State.RUNNING: {State.SUCCEEDED, State.FAILED, State.QUEUED},
+        State.FAILED: {State.QUEUED, State.ROLLING_BACK},
+        State.ROLLING_BACK: {State.ROLLED_BACK, State.FAILED},
+        State.SUCCEEDED: set(),
+        State.ROLLED_BACK: set(),
+    }
+
+    person = models.ForeignKey(Person, on_delete=models.PROTECT, related_name="runs")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor = models.CharField(max_length=150, help_text="Who asked: a username or cli:<user>.")
+    params = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    worker = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["person"],
+                condition=Q(state__in=["queued", "running", "rolling_back"]),
+                name="one_active_run_per_person",
+            )
+        ]
+        indexes = [models.Index(fields=["state", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.person} #{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in self.ACTIVE_STATES
+
+    def move_to(self, state: str, **fields) -> bool:
+        """Compare-and-set the state; False when another process changed it first."""
+        _check_transition(f"Run #{self.pk}", self.TRANSITIONS, self.state, state)
+        changed = LifecycleRun.objects.filter(pk=self.pk, state=self.state).update(
+            state=state, **fields
+        )
+        if changed:
+            self.state = state
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(changed)
+
+
+class Step(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        UNDOING = "undoing", "Undoing"
+        UNDONE = "undone", "Undone"
+
+    TRANSITIONS = {
+        State.PENDING: {State.RUNNING, State.UNDONE},
+        State.RUNNING: {State.DONE, State.FAILED, State.PENDING},
+        State.FAILED: {State.RUNNING, State.UNDOING},
+        State.DONE: {State.UNDOING},
+        State.UNDOING: {State.UNDONE, State.FAILED},
+        State.UNDONE: {State.RUNNING},
+    }
+
+    run = models.ForeignKey(LifecycleRun, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=64)
+    position = models.PositiveSmallIntegerField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    external_ids = models.JSONField(default=dict, blank=True)
+    last_error = models.TextField(blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "name"], name="step_name_unique_in_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.state})"
+
+    def move_to(self, state: str, **fields) -> bool:
+        _check_transition(f"Step {self.name}", self.TRANSITIONS, self.state, state)
+        changed = Step.objects.filter(pk=self.pk, state=self.state).update(state=state, **fields)
+        if changed:
+            self.state = state
+            for name, value in fields.items():
+                setattr(self, name, value)
+        return bool(changed)
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AuditIsAppendOnly()
+
+    def delete(self):
+        raise AuditIsAppendOnly()
+
+
+class AuditEvent(models.Model):
+    """One thing that happened. Rows are only ever added; each is chained to the one before."""
+
+    class Outcome(models.TextChoices):
+        REQUESTED = "requested", "Requested"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        RETRIED = "retried", "Retried"
+        DENIED = "denied", "Denied"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.CharField(max_length=150, db_index=True)
+    action = models.CharField(max_length=64, db_index=True)
+    target = models.CharField(max_length=255, db_index=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    details = models.JSONField(default=dict, blank=True)
+    run = models.ForeignKey(
+        LifecycleRun, null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    previous_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    GENESIS_HASH = "0" * 64
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.target}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AuditIsAppendOnly()
+        with transaction.atomic():
+            _lock_audit_chain()
+            last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
+            self.previous_hash = last or self.GENESIS_HASH
+            self.hash = self.compute_hash()
+            super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditIsAppendOnly()
+
+    def compute_hash(self) -> str:
+        body = json.dumps(
+            [
+                self.previous_hash,
+                self.at.isoformat(),
+                self.actor,
+                self.action,
+                self.target,
+                self.outcome,
+                self.details,
+                self.run_id,
+            ],
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
+        return hashlib.sha256(body.encode()).hexdigest()
+
+
+_AUDIT_CHAIN_LOCK = 0x41554449  # arbitrary advisory-lock key: "AUDI"
+
+
+def _lock_audit_chain() -> None:
+    """Serialise appends so two writers never chain to the same previous event."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_AUDIT_CHAIN_LOCK])

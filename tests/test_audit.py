@@ -1,0 +1,78 @@
+"""Audit events are append-only and chained: edits are refused, and tampering is found."""
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from onboarding.audit import audit_record, audit_verify
+from onboarding.errors import AuditIsAppendOnly
+from onboarding.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def record(n: int = 1) -> list[AuditEvent]:
+    return [
+        audit_record(actor="admin", action="person.onboard", target=f"user{i}", outcome="requested")
+        for i in range(n)
+    ]
+
+
+def test_events_are_chained_to_the_one_before():
+    first, second, third = record(3)
+    assert first.previous_hash == AuditEvent.GENESIS_HASH
+    assert second.previous_hash == first.hash
+    assert third.previous_hash == second.hash
+    assert audit_verify() == (3, None)
+
+
+def test_saving_an_existing_event_is_refused():
+    (event,) = record()
+    event.outcome = "succeeded"
+    with pytest.raises(AuditIsAppendOnly):
+        event.save()
+    assert AuditEvent.objects.get(pk=event.pk).outcome == "requested"
+
+
+def test_deleting_an_event_is_refused():
+    (event,) = record()
+    with pytest.raises(AuditIsAppendOnly):
+        event.delete()
+    with pytest.raises(AuditIsAppendOnly):
+        AuditEvent.objects.all().delete()
+    with pytest.raises(AuditIsAppendOnly):
+        AuditEvent.objects.filter(pk=event.pk).update(outcome="failed")
+    assert AuditEvent.objects.count() == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE onboarding_auditevent SET outcome = 'failed'",
+        "DELETE FROM onboarding_auditevent",
+    ],
+)
+def test_database_refuses_raw_update_and_delete(sql):
+    record(2)
+    with (
+        pytest.raises(DatabaseError, match="append-only"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql)
+    assert AuditEvent.objects.filter(outcome="requested").count() == 2
+
+
+def test_verify_finds_the_first_edited_event():
+    events = record(4)
+    # A superuser can switch triggers off for their session and edit history directly.
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(
+            "UPDATE onboarding_auditevent SET target = 'intruder' WHERE id = %s", [events[1].id]
+        )
+    checked, broken = audit_verify()
+    assert checked == 1
+    assert broken.event_id == events[1].id
+    assert "contents" in broken.reason
