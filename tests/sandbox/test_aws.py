@@ -1,0 +1,140 @@
+"""The moto stand-in: it answers, holds the home file system and the freeipa SAML provider,
+serves EFS access points the way onboarding uses them, and survives its own restarts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from sandbox import aws, process
+
+pytestmark = pytest.mark.stack
+
+
+def _start_timed(state_dir: Path) -> dict[str, str]:
+    started = time.monotonic()
+    endpoints = aws.start(state_dir, {})
+    print(f"moto start: {time.monotonic() - started:.2f} s")
+    return endpoints
+
+
+def _moto_pid(state_dir: Path) -> int:
+    pid = process.read_pid(state_dir / "aws" / "moto.pid")
+    assert pid is not None
+    return pid
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    state_dir = tmp_path_factory.mktemp("aws-stack")
+    endpoints = _start_timed(state_dir)
+    yield endpoints
+    aws.stop(state_dir)
+
+
+def test_moto_answers_on_loopback_with_fake_credentials(moto: dict[str, str]) -> None:
+    assert moto["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+    assert moto["AWS_REGION"] == "eu-west-1"
+    assert requests.get(f"{moto['AWS_ENDPOINT_URL']}/moto-api/config", timeout=5).ok
+    identity = aws.client(moto, "sts").get_caller_identity()
+    assert identity["Account"] == "123456789012"
+
+
+def test_home_file_system_exists(moto: dict[str, str]) -> None:
+    efs = aws.client(moto, "efs")
+    found = efs.describe_file_systems(FileSystemId=moto["EFS_FILE_SYSTEM_ID"])["FileSystems"]
+    assert [fs["FileSystemId"] for fs in found] == [moto["EFS_FILE_SYSTEM_ID"]]
+
+
+def test_freeipa_saml_provider_exists(moto: dict[str, str]) -> None:
+    arn = moto["IAM_SAML_PROVIDER_ARN"]
+    assert arn == "arn:aws:iam::123456789012:saml-provider/freeipa"
+    provider = aws.client(moto, "iam").get_saml_provider(SAMLProviderArn=arn)
+    assert len(provider["SAMLMetadataDocument"]) >= 1000
+    assert "IDPSSODescriptor" in provider["SAMLMetadataDocument"]
+
+
+def test_access_point_can_be_created_described_and_deleted(moto: dict[str, str]) -> None:
+    efs = aws.client(moto, "efs")
+    created = efs.create_access_point(
+        ClientToken="home-alice",
+        FileSystemId=moto["EFS_FILE_SYSTEM_ID"],
+        PosixUser={"Uid": 1500, "Gid": 1500},
+        RootDirectory={
+            "Path": "/home/alice",
+            "CreationInfo": {"OwnerUid": 1500, "OwnerGid": 1500, "Permissions": "0700"},
+        },
+        Tags=[{"Key": "accessadmin:person", "Value": "alice"}],
+    )
+    access_point_id = created["AccessPointId"]
+
+    described = efs.describe_access_points(AccessPointId=access_point_id)["AccessPoints"]
+    assert described[0]["PosixUser"] == {"Uid": 1500, "Gid": 1500}
+    assert described[0]["RootDirectory"]["Path"] == "/home/alice"
+    assert described[0]["RootDirectory"]["CreationInfo"]["Permissions"] == "0700"
+    by_file_system = efs.describe_access_points(FileSystemId=moto["EFS_FILE_SYSTEM_ID"])
+    assert access_point_id in [ap["AccessPointId"] for ap in by_file_system["AccessPoints"]]
+
+    efs.delete_access_point(AccessPointId=access_point_id)
+    remaining = efs.describe_access_points(FileSystemId=moto["EFS_FILE_SYSTEM_ID"])
+    assert access_point_id not in [ap["AccessPointId"] for ap in remaining["AccessPoints"]]
+
+
+def test_start_reuses_the_running_server(tmp_path: Path) -> None:
+    first = _start_timed(tmp_path)
+    try:
+        pid = _moto_pid(tmp_path)
+        assert _start_timed(tmp_path) == first
+        assert _moto_pid(tmp_path) == pid
+    finally:
+        aws.stop(tmp_path)
+
+
+def test_restart_after_a_crash_recreates_file_system_and_provider(tmp_path: Path) -> None:
+    first = _start_timed(tmp_path)
+    try:
+        pid = _moto_pid(tmp_path)
+        os.kill(pid, signal.SIGKILL)
+        _wait_until(lambda: not _running(pid))
+
+        second = _start_timed(tmp_path)
+
+        efs = aws.client(second, "efs")
+        iam = aws.client(second, "iam")
+        assert efs.describe_file_systems(FileSystemId=second["EFS_FILE_SYSTEM_ID"])["FileSystems"]
+        assert iam.get_saml_provider(SAMLProviderArn=second["IAM_SAML_PROVIDER_ARN"])
+        assert second["IAM_SAML_PROVIDER_ARN"] == first["IAM_SAML_PROVIDER_ARN"]
+    finally:
+        aws.stop(tmp_path)
+
+
+def test_stop_leaves_no_process(tmp_path: Path) -> None:
+    endpoints = _start_timed(tmp_path)
+    pid = _moto_pid(tmp_path)
+
+    aws.stop(tmp_path)
+
+    assert not _running(pid)
+    assert not process.port_answers(int(endpoints["AWS_ENDPOINT_URL"].rsplit(":", 1)[1]))
+    aws.stop(tmp_path)
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
