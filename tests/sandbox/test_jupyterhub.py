@@ -1,0 +1,232 @@
+"""The JupyterHub stand-in: the hub behind the real proxy, driven with the accessadmin
+service token, running a real process per server, with logins checked against the directory."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import ldap
+import ldap.modlist
+import pytest
+import requests
+
+from sandbox import jupyterhub, process
+
+pytestmark = pytest.mark.stack
+
+
+class Hub:
+    """The hub's REST API as the accessadmin service sees it."""
+
+    def __init__(self, endpoints: dict[str, str], state_dir: Path) -> None:
+        self.url = endpoints["JUPYTERHUB_URL"]
+        self.api = f"{self.url}/hub/api"
+        self.state_dir = state_dir
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"token {endpoints['JUPYTERHUB_API_TOKEN']}"
+
+    def call(self, method: str, path: str, **kwargs: object) -> requests.Response:
+        return self.session.request(method, f"{self.api}{path}", timeout=30, **kwargs)
+
+    def server(self, user: str, name: str = "") -> dict:
+        return self.call("GET", f"/users/{user}").json()["servers"].get(name, {})
+
+    def start_server(self, user: str, name: str = "") -> int:
+        path = f"/users/{user}/servers/{name}" if name else f"/users/{user}/server"
+        started = time.monotonic()
+        response = self.call("POST", path)
+        assert response.status_code in (201, 202), response.text
+        _wait_until(lambda: self.server(user, name).get("ready", False))
+        print(f"server {user}/{name or '(default)'} start: {time.monotonic() - started:.2f} s")
+        return self.server(user, name)["state"]["pid"]
+
+    def stop_server(self, user: str, name: str = "") -> None:
+        path = f"/users/{user}/servers/{name}" if name else f"/users/{user}/server"
+        response = self.call("DELETE", path)
+        assert response.status_code in (202, 204), response.text
+        _wait_until(lambda: not self.server(user, name))
+
+
+def _start_timed(state_dir: Path, endpoints: dict[str, str]) -> dict[str, str]:
+    started = time.monotonic()
+    result = jupyterhub.start(state_dir, endpoints)
+    print(f"jupyterhub start: {time.monotonic() - started:.2f} s")
+    return result
+
+
+def _directory_endpoints(request: pytest.FixtureRequest) -> dict[str, str] | None:
+    """The directory's endpoints when the stack provides it; logins are tested only then."""
+    try:
+        directory = request.getfixturevalue("directory")
+    except pytest.FixtureLookupError:
+        return None
+    endpoints = getattr(directory, "endpoints", directory)
+    return dict(endpoints) if isinstance(endpoints, dict) and "LDAP_URI" in endpoints else None
+
+
+@pytest.fixture(scope="module")
+def directory_endpoints(request: pytest.FixtureRequest) -> dict[str, str] | None:
+    return _directory_endpoints(request)
+
+
+@pytest.fixture(scope="module")
+def hub(
+    tmp_path_factory: pytest.TempPathFactory, directory_endpoints: dict[str, str] | None
+) -> Iterator[Hub]:
+    state_dir = tmp_path_factory.mktemp("jupyterhub-stack")
+    endpoints = _start_timed(state_dir, directory_endpoints or {})
+    yield Hub(endpoints, state_dir)
+    jupyterhub.stop(state_dir)
+
+
+def test_hub_answers_through_the_proxy(hub: Hub) -> None:
+    response = requests.get(f"{hub.url}/hub/api", timeout=10)
+    assert response.status_code == 200
+    assert response.json()["version"] == "6.1.1"
+    assert process.pid_alive(hub.state_dir / "jupyterhub" / "jupyterhub-proxy.pid")
+
+
+def test_bad_token_is_refused(hub: Hub) -> None:
+    response = requests.get(
+        f"{hub.api}/users", headers={"Authorization": "token not-the-token"}, timeout=10
+    )
+    assert response.status_code == 403
+
+
+def test_service_manages_users_and_groups(hub: Hub) -> None:
+    assert hub.call("POST", "/users/grace").status_code == 201
+    assert hub.call("POST", "/groups/ml-team").status_code == 201
+    added = hub.call("POST", "/groups/ml-team/users", json={"users": ["grace"]})
+    assert added.status_code == 200
+    assert hub.call("GET", "/groups/ml-team").json()["users"] == ["grace"]
+    assert hub.call("GET", "/users/grace").json()["groups"] == ["ml-team"]
+
+
+def test_started_servers_run_and_answer_through_the_proxy(hub: Hub) -> None:
+    assert hub.call("POST", "/users/heidi").status_code == 201
+
+    default_pid = hub.start_server("heidi")
+    named_pid = hub.start_server("heidi", "gpu")
+
+    assert _running(default_pid)
+    assert _running(named_pid)
+    default = requests.get(f"{hub.url}/user/heidi/", timeout=10)
+    assert default.status_code == 200
+    assert default.json()["user"] == "heidi"
+    assert default.json()["pid"] == str(default_pid)
+    named = requests.get(f"{hub.url}/user/heidi/gpu/", timeout=10)
+    assert named.json()["server_name"] == "gpu"
+    assert named.json()["pid"] == str(named_pid)
+
+    hub.stop_server("heidi", "gpu")
+    hub.stop_server("heidi")
+
+    _wait_until(lambda: not _running(default_pid) and not _running(named_pid))
+    assert hub.call("DELETE", "/users/heidi").status_code == 204
+    assert hub.call("GET", "/users/heidi").status_code == 404
+
+
+def test_stop_leaves_no_process_behind(
+    tmp_path: Path, directory_endpoints: dict[str, str] | None
+) -> None:
+    hub = Hub(_start_timed(tmp_path, directory_endpoints or {}), tmp_path)
+    hub.call("POST", "/users/ivan")
+    server_pids = [hub.start_server("ivan"), hub.start_server("ivan", "cpu")]
+    folder = tmp_path / "jupyterhub"
+    hub_pid = process.read_pid(folder / "jupyterhub.pid")
+    proxy_pid = process.read_pid(folder / "jupyterhub-proxy.pid")
+    assert hub_pid and proxy_pid
+
+    started = time.monotonic()
+    jupyterhub.stop(tmp_path)
+    print(f"jupyterhub stop: {time.monotonic() - started:.2f} s")
+
+    for pid in [hub_pid, proxy_pid, *server_pids]:
+        assert not _running(pid), pid
+    assert not process.port_answers(int(hub.url.rsplit(":", 1)[1]))
+
+
+def test_directory_person_logs_in_through_the_login_form(
+    hub: Hub, directory_endpoints: dict[str, str] | None
+) -> None:
+    if directory_endpoints is None:
+        pytest.skip("needs the directory fixture from tests/stack.py")
+    _add_person(directory_endpoints, "judy", password="judy-secret-1")
+
+    response = _log_in(hub, "Judy", "judy-secret-1")
+
+    assert response.status_code == 302, response.text
+    assert "/hub/login" not in response.headers["Location"]
+    assert hub.call("GET", "/users/judy").status_code == 200
+
+
+def test_locked_directory_person_cannot_log_in(
+    hub: Hub, directory_endpoints: dict[str, str] | None
+) -> None:
+    if directory_endpoints is None:
+        pytest.skip("needs the directory fixture from tests/stack.py")
+    _add_person(directory_endpoints, "mallory", password="mallory-secret-1", locked=True)
+
+    response = _log_in(hub, "mallory", "mallory-secret-1")
+
+    assert response.status_code == 403
+    assert hub.call("GET", "/users/mallory").status_code == 404
+
+
+def _log_in(hub: Hub, username: str, password: str) -> requests.Response:
+    browser = requests.Session()
+    form = browser.get(f"{hub.url}/hub/login", timeout=10)
+    match = re.search(r'name="_xsrf"\s+value="([^"]+)"', form.text)
+    assert match, "login form has no _xsrf field"
+    return browser.post(
+        f"{hub.url}/hub/login",
+        data={"username": username, "password": password, "_xsrf": match.group(1)},
+        allow_redirects=False,
+        timeout=30,
+    )
+
+
+def _add_person(
+    endpoints: dict[str, str], uid: str, *, password: str, locked: bool = False
+) -> None:
+    connection = ldap.initialize(endpoints["LDAP_URI"])
+    connection.simple_bind_s(endpoints["LDAP_BIND_DN"], endpoints["LDAP_BIND_PASSWORD"])
+    number = str(20000 + sum(map(ord, uid)))
+    entry = {
+        "objectClass": [b"top", b"person", b"inetOrgPerson", b"inetUser", b"posixAccount"],
+        "uid": [uid.encode()],
+        "cn": [uid.title().encode()],
+        "sn": [uid.title().encode()],
+        "givenName": [uid.title().encode()],
+        "uidNumber": [number.encode()],
+        "gidNumber": [number.encode()],
+        "homeDirectory": [f"/home/{uid}".encode()],
+        "userPassword": [password.encode()],
+    }
+    if locked:
+        entry["nsAccountLock"] = [b"TRUE"]
+    dn = f"uid={uid},cn=users,cn=accounts,{endpoints['LDAP_BASE_DN']}"
+    try:
+        connection.add_s(dn, ldap.modlist.addModlist(entry))
+    except ldap.ALREADY_EXISTS:
+        pass
+    finally:
+        connection.unbind_s()
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
