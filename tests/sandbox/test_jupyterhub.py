@@ -3,6 +3,7 @@ service token, running a real process per server, with logins checked against th
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -174,6 +175,9 @@ def test_locked_directory_person_cannot_log_in(
 
     assert response.status_code == 403
     assert hub.call("GET", "/users/mallory").status_code == 404
+    # The lock, not the password, was what kept her out.
+    _unlock_person(directory_endpoints, "mallory")
+    assert _log_in(hub, "mallory", "mallory-secret-1").status_code == 302
 
 
 def _log_in(hub: Hub, username: str, password: str) -> requests.Response:
@@ -210,9 +214,22 @@ def _add_person(
         entry["nsAccountLock"] = [b"TRUE"]
     dn = f"uid={uid},cn=users,cn=accounts,{endpoints['LDAP_BASE_DN']}"
     try:
+        # A directory shared with earlier runs may hold the person in another state.
+        with contextlib.suppress(ldap.NO_SUCH_OBJECT):
+            connection.delete_s(dn)
         connection.add_s(dn, ldap.modlist.addModlist(entry))
-    except ldap.ALREADY_EXISTS:
-        pass
+    finally:
+        connection.unbind_s()
+
+
+def _unlock_person(endpoints: dict[str, str], uid: str) -> None:
+    connection = ldap.initialize(endpoints["LDAP_URI"])
+    connection.simple_bind_s(endpoints["LDAP_BIND_DN"], endpoints["LDAP_BIND_PASSWORD"])
+    try:
+        connection.modify_s(
+            f"uid={uid},cn=users,cn=accounts,{endpoints['LDAP_BASE_DN']}",
+            [(ldap.MOD_REPLACE, "nsAccountLock", [b"FALSE"])],
+        )
     finally:
         connection.unbind_s()
 
