@@ -91,6 +91,8 @@ _EXTRA_SCHEMA = Path(__file__).resolve().parent / "freeipa" / "schema"
 _NS_SLAPD = "/usr/sbin/ns-slapd"
 _DSCREATE = "/usr/sbin/dscreate"
 _START_TIMEOUT = 30.0
+# sun_path is 108 bytes on Linux; dscreate talks to the new server over this LDAPI socket.
+_MAX_SOCKET_PATH = 107
 
 
 class DirectoryError(RuntimeError):
@@ -194,6 +196,10 @@ def _create(layout: _Layout) -> None:
         shutil.rmtree(layout.root)
     layout.root.parent.mkdir(parents=True, exist_ok=True)
     _require_reachable_by_server(layout.root.parent)
+    if len(str(layout.ldapi_socket)) > _MAX_SOCKET_PATH:
+        raise DirectoryError(
+            f"state dir path too long: {layout.ldapi_socket} must fit in {_MAX_SOCKET_PATH} bytes"
+        )
     _prepare_prefix(layout)
     layout.port_file.write_text(f"{process.free_port()}\n")
     layout.password_file.touch(mode=0o600)
@@ -323,6 +329,7 @@ def _write_inf(layout: _Layout) -> None:
         f"port = {layout.port}\n"
         f"secure_port = {process.free_port()}\n"
         "self_sign_cert = False\n"
+        # LMDB stops in a fraction of a second; Berkeley DB takes two, once per creation and down.
         "db_lib = mdb\n"
         f"root_dn = {MANAGER_DN}\n"
         f"root_password = {layout.password}\n"
