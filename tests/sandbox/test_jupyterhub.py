@@ -4,7 +4,9 @@ service token, running a real process per server, with logins checked against th
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -148,6 +150,40 @@ def test_stop_leaves_no_process_behind(
     for pid in [hub_pid, proxy_pid, *server_pids]:
         assert not _running(pid), pid
     assert not process.port_answers(int(hub.url.rsplit(":", 1)[1]))
+
+
+def test_start_after_a_hub_crash_clears_what_it_left_and_serves_again(tmp_path: Path) -> None:
+    first = _start_timed(tmp_path, {})
+    assert _start_timed(tmp_path, {}) == first
+    hub = Hub(first, tmp_path)
+    hub.call("POST", "/users/oscar")
+    orphan = hub.start_server("oscar")
+    folder = tmp_path / "jupyterhub"
+    old_proxy = process.read_pid(folder / "jupyterhub-proxy.pid")
+    hub_pid = process.read_pid(folder / "jupyterhub.pid")
+    assert hub_pid and old_proxy
+    os.kill(hub_pid, signal.SIGKILL)
+    _wait_until(lambda: not _running(hub_pid))
+
+    try:
+        restarted = Hub(_start_timed(tmp_path, {}), tmp_path)
+
+        assert not _running(orphan)
+        assert not _running(old_proxy)
+        assert restarted.call("GET", "/users/oscar").status_code == 200
+        assert restarted.start_server("oscar") != orphan
+    finally:
+        jupyterhub.stop(tmp_path)
+
+
+def test_missing_proxy_names_the_install_command(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(jupyterhub, "DEFAULT_PROXY_PREFIX", tmp_path / "chp")
+    monkeypatch.setenv("PATH", str(tmp_path))
+
+    with pytest.raises(jupyterhub.ProxyNotInstalledError, match="install-proxy --prefix"):
+        jupyterhub.find_proxy()
 
 
 def test_directory_person_logs_in_through_the_login_form(
