@@ -29,6 +29,8 @@ class _Handler(BaseHTTPRequestHandler):
         payload = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        # The hub compares this with its own version and warns when it is missing.
+        self.send_header("X-JupyterHub-Version", os.environ.get("SANDBOX_HUB_VERSION", ""))
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)

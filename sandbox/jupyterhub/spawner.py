@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from jupyterhub import __version__ as hub_version
 from jupyterhub.spawner import LocalProcessSpawner
 from traitlets import Unicode, default
 
@@ -45,6 +46,7 @@ class SandboxSpawner(LocalProcessSpawner):
     def user_env(self, env: dict[str, str]) -> dict[str, str]:
         home = Path(self.state_root) / "homes" / self._slug
         env["USER"] = self.user.name
+        env["SANDBOX_HUB_VERSION"] = hub_version
         env["HOME"] = str(home)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p
