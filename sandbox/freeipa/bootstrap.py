@@ -1,0 +1,200 @@
+"""First-start content of the directory: FreeIPA's containers, admin, default groups, ID range."""
+
+from __future__ import annotations
+
+import random
+
+import ldap
+
+from .encoding import to_generalized, utcnow
+from .store import ID_RANGE_SIZE
+from .tree import (
+    ACTIVE,
+    ADMINS,
+    DEFAULT_GROUP,
+    PRESERVED,
+    STAGE_ADMIN_PRIVILEGE,
+    STAGED,
+    Tree,
+    unique_id,
+)
+
+CONTAINERS = (
+    "cn=accounts",
+    "cn=users,cn=accounts",
+    "cn=groups,cn=accounts",
+    "cn=roles,cn=accounts",
+    "cn=provisioning",
+    "cn=accounts,cn=provisioning",
+    "cn=staged users,cn=accounts,cn=provisioning",
+    "cn=deleted users,cn=accounts,cn=provisioning",
+    "cn=otp",
+    "cn=etc",
+    "cn=ranges,cn=etc",
+    "cn=pbac",
+    "cn=privileges,cn=pbac",
+    "cn=kerberos",
+)
+# Directory Manager-set passwords never expire in FreeIPA; the admin's lasts as long as the sandbox.
+ADMIN_PASSWORD_LIFETIME = "20991231235959Z"
+
+
+def ensure(tree: Tree, admin_password: str) -> None:
+    """Create whatever is missing; running it again changes nothing."""
+    directory = tree.directory
+    for rdn in (*CONTAINERS, f"cn={tree.realm},cn=kerberos"):
+        _add_missing(
+            tree,
+            f"{rdn},{tree.base}",
+            {"objectClass": ["top", "nsContainer"], "cn": [rdn.split(",")[0][3:]]},
+        )
+    if directory.get(tree.range_dn) is None:
+        base = random.randint(1, 10_000) * ID_RANGE_SIZE  # noqa: S311 - FreeIPA picks it the same way
+        directory.add(
+            tree.range_dn,
+            {
+                "objectClass": ["top", "ipaIDRange"],
+                "cn": [f"{tree.realm}_id_range"],
+                "ipaBaseID": [base],
+                "ipaIDRangeSize": [ID_RANGE_SIZE],
+                "ipaNextID": [base],
+            },
+        )
+    _add_missing(
+        tree,
+        tree.global_policy_dn,
+        {
+            "objectClass": ["top", "nsContainer", "krbPwdPolicy", "ipaPwdPolicy"],
+            "cn": ["global_policy"],
+            "krbMaxPwdLife": [7_776_000],
+            "krbMinPwdLife": [3_600],
+            "krbPwdHistoryLength": [0],
+            "krbPwdMinDiffChars": [0],
+            "krbPwdMinLength": [8],
+            "krbPwdMaxFailure": [6],
+            "krbPwdFailureCountInterval": [60],
+            "krbPwdLockoutDuration": [600],
+            "passwordGraceLimit": [-1],
+        },
+    )
+    _add_missing(
+        tree,
+        f"cn={STAGE_ADMIN_PRIVILEGE},{tree.container('privileges')}",
+        {"objectClass": ["top", "groupofnames", "nestedgroup"], "cn": [STAGE_ADMIN_PRIVILEGE]},
+    )
+    _add_missing(
+        tree,
+        tree.group_dn(DEFAULT_GROUP),
+        {
+            "objectClass": ["top", "groupofnames", "nestedgroup", "ipausergroup", "ipaobject"],
+            "cn": [DEFAULT_GROUP],
+            "description": ["Default group for all users"],
+            "ipaUniqueID": [unique_id()],
+        },
+    )
+    if tree.group(ADMINS) is None:
+        gid = tree.new_id()
+        directory.add(
+            tree.group_dn(ADMINS),
+            {
+                "objectClass": [
+                    "top",
+                    "groupofnames",
+                    "posixgroup",
+                    "ipausergroup",
+                    "ipaobject",
+                    "nestedgroup",
+                    "ipantgroupattrs",
+                ],
+                "cn": [ADMINS],
+                "description": ["Account administrators group"],
+                "gidNumber": [gid],
+                "ipaUniqueID": [unique_id()],
+                "ipaNTSecurityIdentifier": [tree.sid(gid)],
+            },
+        )
+    _ensure_admin(tree, admin_password)
+
+
+def _add_missing(tree: Tree, dn: str, attrs: dict) -> None:
+    if tree.directory.get(dn) is None:
+        tree.directory.add(dn, attrs)
+
+
+def _ensure_admin(tree: Tree, password: str) -> None:
+    directory = tree.directory
+    dn = tree.user_dn("admin")
+    admins_gid = tree.group(ADMINS).first("gidnumber")
+    if directory.get(dn) is None:
+        number = int(admins_gid)
+        directory.add(
+            dn,
+            {
+                "objectClass": [
+                    "top",
+                    "person",
+                    "posixaccount",
+                    "krbprincipalaux",
+                    "krbticketpolicyaux",
+                    "inetuser",
+                    "ipaobject",
+                    "ipasshuser",
+                    "ipaSshGroupOfPubKeys",
+                    "ipantuserattrs",
+                ],
+                "uid": ["admin"],
+                "cn": ["Administrator"],
+                "sn": ["Administrator"],
+                "gecos": ["Administrator"],
+                "uidNumber": [number],
+                "gidNumber": [admins_gid],
+                "homeDirectory": ["/home/admin"],
+                "loginShell": ["/bin/bash"],
+                "krbPrincipalName": [tree.principal("admin")],
+                "krbCanonicalName": [tree.principal("admin")],
+                "ipaUniqueID": [unique_id()],
+                "ipaNTSecurityIdentifier": [tree.sid(number)],
+            },
+        )
+    directory.replace(
+        dn,
+        {
+            "userPassword": [password],
+            "krbLastPwdChange": [to_generalized(utcnow())],
+            "krbPasswordExpiration": [ADMIN_PASSWORD_LIFETIME],
+            "nsAccountLock": ["FALSE"],
+        },
+    )
+    for group in (ADMINS, DEFAULT_GROUP):
+        if not tree.is_member(dn, group):
+            directory.modify(tree.group_dn(group), [(ldap.MOD_ADD, "member", [dn])])
+
+
+def reset(tree: Tree) -> None:
+    """Remove every user, group, token, role and policy the sandbox did not start with."""
+    directory = tree.directory
+    for kind in (STAGED, PRESERVED):
+        for entry in directory.search(tree.container(kind)):
+            directory.delete(entry.dn)
+    for entry in directory.search(tree.container(ACTIVE)):
+        if entry.first("uid") != "admin":
+            directory.delete(entry.dn)
+    for container in ("otp", "roles"):
+        for entry in directory.search(tree.container(container)):
+            directory.delete(entry.dn)
+    for entry in directory.search(tree.container("kerberos")):
+        if entry.dn.lower() != tree.global_policy_dn.lower() and "cn=kerberos" in entry.dn.lower():
+            if entry.first("cn") != "global_policy" and entry.has_class("krbPwdPolicy"):
+                directory.delete(entry.dn)
+    for entry in directory.search(tree.container("groups")):
+        if entry.first("cn") not in (ADMINS, DEFAULT_GROUP):
+            directory.delete(entry.dn)
+    admin_dn = tree.user_dn("admin")
+    for group in (ADMINS, DEFAULT_GROUP):
+        directory.replace(tree.group_dn(group), {"member": [admin_dn], "memberManager": None})
+    privilege = f"cn={STAGE_ADMIN_PRIVILEGE},{tree.container('privileges')}"
+    directory.replace(privilege, {"member": None})
+    directory.replace(
+        tree.global_policy_dn,
+        {"krbMinPwdLife": [3_600], "krbPwdMinLength": [8], "krbMaxPwdLife": [7_776_000]},
+    )

@@ -1,0 +1,127 @@
+"""The JSON-RPC command table: option checks, permission checks and dispatch."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from .. import errors
+from ..encoding import decode_value
+from ..store import Entry
+from ..tree import Tree
+
+API_VERSION = "2.252"
+SERVER_VERSION = "4.10.3"
+COMMON_OPTIONS = frozenset({"version", "all", "raw", "no_members", "rights"})
+FIND_OPTIONS = frozenset({"pkey_only", "sizelimit", "timelimit"})
+
+
+@dataclass
+class Call:
+    """One command invocation by an authenticated caller."""
+
+    tree: Tree
+    caller: Entry
+    args: list
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def caller_uid(self) -> str:
+        return self.caller.first("uid")
+
+    @cached_property
+    def is_admin(self) -> bool:
+        return self.tree.is_admin(self.caller.dn)
+
+    def require_admin(self, denial: errors.PublicError) -> None:
+        if not self.is_admin:
+            raise denial
+
+    def arg(self, index: int = 0, default: Any = None) -> Any:
+        return self.args[index] if len(self.args) > index else default
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        value = self.options.get(name, default)
+        if isinstance(value, str):
+            return value.lower() in ("true", "1", "yes")
+        return bool(value)
+
+
+Handler = Callable[[Call], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    handler: Handler
+    options: frozenset[str]
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(
+    name: str, options: tuple[str, ...] = (), find: bool = False
+) -> Callable[[Handler], Handler]:
+    """Register a handler; any option outside `options` is refused as FreeIPA does."""
+
+    def register(handler: Handler) -> Handler:
+        allowed = COMMON_OPTIONS | set(options) | (FIND_OPTIONS if find else set())
+        COMMANDS[name] = Command(name, handler, frozenset(allowed))
+        return handler
+
+    return register
+
+
+def check_version(options: dict[str, Any], server_url: str) -> list[dict[str, Any]]:
+    """Refuse another major API version; warn, as FreeIPA does, when none was sent."""
+    version = options.get("version")
+    if version is None:
+        message = (
+            "API Version number was not sent, forward compatibility not guaranteed. "
+            f"Assuming server's API version, {API_VERSION}"
+        )
+        return [
+            {
+                "type": "warning",
+                "name": "VersionMissing",
+                "message": message,
+                "code": 13001,
+                "data": {"server_version": API_VERSION},
+            }
+        ]
+    match = re.fullmatch(r"(\d+)\.(\d+)", str(version))
+    if match is None or match.group(1) != API_VERSION.split(".")[0]:
+        raise errors.VersionError(cver=version, sver=API_VERSION, server=server_url)
+    return []
+
+
+def execute(
+    tree: Tree, caller: Entry, method: str, args: list, options: dict[str, Any], server_url: str
+) -> dict[str, Any]:
+    """Run one command and return its `result` value; PublicError on failure."""
+    found = COMMANDS.get(method)
+    if found is None:
+        raise errors.CommandError(name=method)
+    messages = check_version(options, server_url)
+    unknown = sorted(set(options) - found.options)
+    if unknown:
+        raise errors.OptionError(option=unknown[0])
+    call = Call(
+        tree,
+        caller,
+        [decode_value(a) for a in args],
+        {k: decode_value(v) for k, v in options.items()},
+    )
+    result = found.handler(call)
+    if messages:
+        result = {**result, "messages": messages}
+    return result
+
+
+def load_all() -> None:
+    """Import the command modules so they register themselves."""
+    from . import groups, misc, otp, policy, stage, users  # noqa: F401

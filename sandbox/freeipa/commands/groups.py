@@ -1,0 +1,205 @@
+"""group_* commands, including members and member managers (group sponsors)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ldap
+
+from .. import errors
+from ..store import Entry, escape
+from ..tree import ACTIVE, ADMINS, DEFAULT_GROUP, Tree, unique_id
+from ..views import group_view
+from . import Call, command
+from .users import _listed, find_result, normalize_name
+
+MEMBER_KINDS = {
+    "member": ("user", "group", "service", "idoverrideuser"),
+    "membermanager": ("user", "group"),
+}
+
+
+@command("group_add", ("description", "gidnumber", "nonposix", "external", "setattr", "addattr"))
+def group_add(call: Call) -> dict[str, Any]:
+    tree = call.tree
+    name = normalize_name(call.arg(), "group_name")
+    dn = tree.group_dn(name)
+    call.require_admin(errors.add_denied(dn))
+    if tree.group(name) is not None:
+        raise errors.DuplicateEntry(f'group with name "{name}" already exists')
+    classes = ["top", "groupofnames", "nestedgroup", "ipausergroup", "ipaobject"]
+    attrs: dict[str, list] = {"cn": [name], "ipaUniqueID": [unique_id()]}
+    if call.options.get("description"):
+        attrs["description"] = [str(call.options["description"])]
+    if not call.flag("nonposix") and not call.flag("external"):
+        gid = int(call.options.get("gidnumber") or 0) or tree.new_id()
+        classes += ["posixgroup", "ipantgroupattrs"]
+        attrs["gidNumber"] = [gid]
+        attrs["ipaNTSecurityIdentifier"] = [tree.sid(gid)]
+    attrs["objectClass"] = classes
+    tree.directory.add(dn, attrs)
+    view = group_view(tree, tree.directory.get(dn), call.options)
+    return {"result": view, "value": name, "summary": f'Added group "{name}"'}
+
+
+@command("group_show")
+def group_show(call: Call) -> dict[str, Any]:
+    name = normalize_name(call.arg(), "group_name")
+    entry = call.tree.require_group(name)
+    return {"result": group_view(call.tree, entry, call.options), "value": name, "summary": None}
+
+
+@command(
+    "group_find",
+    (
+        "cn",
+        "description",
+        "gidnumber",
+        "private",
+        "posix",
+        "nonposix",
+        "external",
+        "user",
+        "no_user",
+        "group",
+        "no_group",
+        "in_group",
+        "not_in_group",
+        "membermanager_user",
+        "not_membermanager_user",
+        "membermanager_group",
+        "not_membermanager_group",
+    ),
+    find=True,
+)
+def group_find(call: Call) -> dict[str, Any]:
+    tree = call.tree
+    options = call.options
+    parts = ["(objectClass=posixgroup)" if call.flag("posix") else "(objectClass=*)"]
+    if not call.flag("private"):
+        parts.append("(!(objectClass=mepManagedEntry))")
+    else:
+        parts.append("(objectClass=mepManagedEntry)")
+    if call.flag("nonposix"):
+        parts.append("(!(objectClass=posixgroup))")
+    if call.arg():
+        term = escape(str(call.arg()))
+        parts.append(f"(|(cn=*{term}*)(description=*{term}*))")
+    for name in ("cn", "description", "gidnumber"):
+        if options.get(name) not in (None, ""):
+            parts.append(f"({name}={escape(str(options[name]))})")
+    for option, attribute, kind in (
+        ("user", "member", ACTIVE),
+        ("group", "member", "groups"),
+        ("membermanager_user", "memberManager", ACTIVE),
+        ("membermanager_group", "memberManager", "groups"),
+    ):
+        for value in _listed(options.get(option)):
+            parts.append(f"({attribute}={escape(_member_dn(tree, kind, value))})")
+    entries = tree.directory.search(tree.container("groups"), "(&" + "".join(parts) + ")")
+    return find_result(
+        call, entries, "group", "groups", lambda e: group_view(tree, e, options, find=True)
+    )
+
+
+def _member_dn(tree: Tree, kind: str, name: str) -> str:
+    return tree.user_dn(name.lower()) if kind == ACTIVE else tree.group_dn(name.lower())
+
+
+@command("group_del", ("continue",))
+def group_del(call: Call) -> dict[str, Any]:
+    tree = call.tree
+    names = [normalize_name(n, "group_name") for n in _listed(call.arg())]
+    for name in names:
+        entry = tree.group(name)
+        if entry is None:
+            raise errors.not_found(name, "group")
+        call.require_admin(errors.delete_denied(entry.dn))
+        if entry.has_class("mepManagedEntry"):
+            raise errors.ManagedGroupError()
+        if name == DEFAULT_GROUP:
+            raise errors.DefaultGroupError()
+        if name == ADMINS:
+            raise errors.ProtectedEntryError(label="group", key=name, reason="privileged group")
+        for holder in tree.groups_with("member", entry.dn) + tree.groups_with(
+            "memberManager", entry.dn
+        ):
+            for attribute in ("member", "memberManager"):
+                if entry.dn.lower() in {v.lower() for v in holder.get(attribute)}:
+                    tree.directory.modify(holder.dn, [(ldap.MOD_DELETE, attribute, [entry.dn])])
+        policy = tree.directory.get(f"cn={name},{tree.container('kerberos')}")
+        if policy is not None:
+            tree.directory.delete(policy.dn)
+        tree.directory.delete(entry.dn)
+    return {
+        "result": {"failed": []},
+        "value": names,
+        "summary": f'Deleted group "{",".join(names)}"',
+    }
+
+
+def _may_change_members(call: Call, group: Entry, attribute: str) -> bool:
+    if call.is_admin:
+        return True
+    if attribute == "membermanager":
+        return False
+    managers = {dn.lower() for dn in group.get("membermanager")}
+    if call.caller.dn.lower() in managers:
+        return True
+    return any(g.dn.lower() in managers for g in call.tree.groups_with("member", call.caller.dn))
+
+
+def _change_members(call: Call, attribute: str, adding: bool) -> dict[str, Any]:
+    tree = call.tree
+    name = normalize_name(call.arg(), "group_name")
+    group = tree.require_group(name)
+    failed: dict[str, list] = {kind: [] for kind in MEMBER_KINDS[attribute]}
+    allowed = _may_change_members(call, group, attribute)
+    ldap_name = "member" if attribute == "member" else "memberManager"
+    current = {dn.lower() for dn in group.get(attribute)}
+    completed = 0
+    for kind in MEMBER_KINDS[attribute]:
+        for value in _listed(call.options.get(kind)):
+            if kind not in ("user", "group"):
+                failed[kind].append([value, "no such entry"])
+                continue
+            dn = _member_dn(tree, ACTIVE if kind == "user" else "groups", value)
+            if not allowed:
+                message = errors.write_denied(ldap_name, group.dn).message
+                failed[kind].append([value, message])
+            elif adding and tree.directory.get(dn) is None:
+                failed[kind].append([value, "no such entry"])
+            elif adding and dn.lower() in current:
+                failed[kind].append([value, "This entry is already a member"])
+            elif not adding and dn.lower() not in current:
+                failed[kind].append([value, "This entry is not a member"])
+            else:
+                op = ldap.MOD_ADD if adding else ldap.MOD_DELETE
+                tree.directory.modify(group.dn, [(op, ldap_name, [dn])])
+                current.symmetric_difference_update({dn.lower()})
+                completed += 1
+    view = group_view(tree, tree.directory.get(group.dn), call.options)
+    return {"completed": completed, "failed": {attribute: failed}, "result": view}
+
+
+MEMBER_OPTIONS = ("user", "group", "service", "idoverrideuser")
+
+
+@command("group_add_member", MEMBER_OPTIONS)
+def group_add_member(call: Call) -> dict[str, Any]:
+    return _change_members(call, "member", True)
+
+
+@command("group_remove_member", MEMBER_OPTIONS)
+def group_remove_member(call: Call) -> dict[str, Any]:
+    return _change_members(call, "member", False)
+
+
+@command("group_add_member_manager", ("user", "group"))
+def group_add_member_manager(call: Call) -> dict[str, Any]:
+    return _change_members(call, "membermanager", True)
+
+
+@command("group_remove_member_manager", ("user", "group"))
+def group_remove_member_manager(call: Call) -> dict[str, Any]:
+    return _change_members(call, "membermanager", False)

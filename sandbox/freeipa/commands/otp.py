@@ -1,0 +1,229 @@
+"""otptoken_* commands: TOTP/HOTP tokens with FreeIPA's last-active-token protection."""
+
+from __future__ import annotations
+
+import base64
+import os
+import urllib.parse
+import uuid
+from typing import Any
+
+import ldap
+
+from .. import errors
+from ..store import Entry, escape
+from ..views import token_view
+from . import Call, command
+from .users import _listed, find_result, normalize_name
+
+TOKEN_OPTIONS = (
+    "type",
+    "description",
+    "ipatokenowner",
+    "ipatokendisabled",
+    "ipatokennotbefore",
+    "ipatokennotafter",
+    "ipatokenvendor",
+    "ipatokenmodel",
+    "ipatokenserial",
+    "ipatokenotpkey",
+    "ipatokenotpalgorithm",
+    "ipatokenotpdigits",
+    "ipatokentotpclockoffset",
+    "ipatokentotptimestep",
+    "ipatokenhotpcounter",
+)
+KEY_LENGTH = 35
+
+
+def _owner_dn(call: Call, owner: Any) -> str:
+    uid = normalize_name(owner) if owner else call.caller_uid
+    return call.tree.require_user(uid).dn
+
+
+def _may_manage(call: Call, token: Entry) -> bool:
+    managers = {dn.lower() for dn in token.get("managedby")}
+    return call.is_admin or call.caller.dn.lower() in managers
+
+
+def _token_uri(call: Call, entry: Entry) -> str:
+    owner = call.tree.directory.get(entry.first("ipatokenowner"))
+    issuer = owner.first("krbprincipalname") if owner else ""
+    kind = "totp" if entry.has_class("ipatokentotp") else "hotp"
+    query = {
+        "issuer": issuer,
+        "secret": base64.b32encode(entry.first("ipatokenotpkey")).decode(),
+        "digits": entry.first("ipatokenotpdigits"),
+        "algorithm": entry.first("ipatokenotpalgorithm").upper(),
+    }
+    if kind == "totp":
+        query["period"] = entry.first("ipatokentotptimestep")
+    else:
+        query["counter"] = entry.first("ipatokenhotpcounter")
+    label = urllib.parse.quote(f"{issuer}:{entry.first('ipatokenuniqueid')}", safe="@:")
+    return f"otpauth://{kind}/{label}?{urllib.parse.urlencode(query)}"
+
+
+@command("otptoken_add", (*TOKEN_OPTIONS, "qrcode", "no_qrcode"))
+def otptoken_add(call: Call) -> dict[str, Any]:
+    tree = call.tree
+    options = call.options
+    requested = call.arg()
+    token_id = str(requested or uuid.uuid4())
+    owner_dn = _owner_dn(call, options.get("ipatokenowner"))
+    dn = tree.token_dn(token_id)
+    if not call.is_admin and owner_dn.lower() != call.caller.dn.lower():
+        raise errors.add_denied(dn)
+    if tree.directory.get(dn) is not None:
+        raise errors.DuplicateEntry(f'OTP token with name "{token_id}" already exists')
+    kind = str(options.get("type") or "totp").lower()
+    if kind not in ("totp", "hotp"):
+        raise errors.ValidationError(name="type", error="must be one of 'totp', 'hotp'")
+    algorithm = str(options.get("ipatokenotpalgorithm") or "sha1").lower()
+    if algorithm not in ("sha1", "sha256", "sha384", "sha512"):
+        raise errors.ValidationError(
+            name="algo", error="must be one of 'sha1', 'sha256', 'sha384', 'sha512'"
+        )
+    digits = int(options.get("ipatokenotpdigits") or 6)
+    if digits not in (6, 8):
+        raise errors.ValidationError(name="digits", error="must be one of '6', '8'")
+    key = options.get("ipatokenotpkey") or os.urandom(KEY_LENGTH)
+    attrs: dict[str, list] = {
+        "objectClass": ["ipatoken", "ipatokentotp" if kind == "totp" else "ipatokenhotp", "top"],
+        "ipatokenUniqueID": [token_id],
+        "ipatokenOwner": [owner_dn],
+        "ipatokenOTPkey": [key if isinstance(key, bytes) else str(key).encode()],
+        "ipatokenOTPalgorithm": [algorithm],
+        "ipatokenOTPdigits": [digits],
+    }
+    if kind == "totp":
+        attrs["ipatokenTOTPclockOffset"] = [int(options.get("ipatokentotpclockoffset") or 0)]
+        attrs["ipatokenTOTPtimeStep"] = [int(options.get("ipatokentotptimestep") or 30)]
+    else:
+        attrs["ipatokenHOTPcounter"] = [int(options.get("ipatokenhotpcounter") or 0)]
+    for name in ("description", "ipatokenvendor", "ipatokenmodel", "ipatokenserial"):
+        if options.get(name):
+            attrs[name] = [str(options[name])]
+    if options.get("ipatokendisabled") is not None:
+        attrs["ipatokenDisabled"] = ["TRUE" if call.flag("ipatokendisabled") else "FALSE"]
+    if owner_dn.lower() == call.caller.dn.lower():
+        attrs["managedBy"] = [owner_dn]
+    tree.directory.add(dn, attrs)
+    entry = tree.directory.get(dn)
+    view = token_view(tree, entry, options, viewer_is_admin=call.is_admin)
+    view["uri"] = _token_uri(call, entry)
+    return {"result": view, "value": requested, "summary": f'Added OTP token "{requested or ""}"'}
+
+
+def _require_token(call: Call) -> Entry:
+    token_id = str(call.arg() or "")
+    entry = call.tree.directory.get(call.tree.token_dn(token_id)) if token_id else None
+    if entry is None or not (_may_manage(call, entry) or _owned_by_caller(call, entry)):
+        raise errors.not_found(token_id, "OTP token")
+    return entry
+
+
+def _owned_by_caller(call: Call, entry: Entry) -> bool:
+    return str(entry.first("ipatokenowner", "")).lower() == call.caller.dn.lower()
+
+
+def _enabled(entry: Entry) -> bool:
+    return str(entry.first("ipatokendisabled", "FALSE")).upper() != "TRUE"
+
+
+def _guard_last_token(call: Call, entry: Entry, action: str) -> None:
+    """The owner may not remove their own last active token and lock themselves out."""
+    if not _owned_by_caller(call, entry) or not _enabled(entry):
+        return
+    owner = escape(entry.first("ipatokenowner"))
+    others = [
+        t
+        for t in call.tree.directory.search(call.tree.container("otp"), f"(ipatokenOwner={owner})")
+        if t.dn.lower() != entry.dn.lower() and _enabled(t)
+    ]
+    if not others:
+        raise errors.DatabaseError(
+            desc="Server is unwilling to perform", info=f"Can't {action} last active token"
+        )
+
+
+@command("otptoken_find", TOKEN_OPTIONS, find=True)
+def otptoken_find(call: Call) -> dict[str, Any]:
+    tree = call.tree
+    parts = ["(objectClass=ipatoken)"]
+    if call.arg():
+        term = escape(str(call.arg()))
+        parts.append(f"(|(ipatokenUniqueID=*{term}*)(description=*{term}*))")
+    if call.options.get("ipatokenowner"):
+        owner = tree.user(normalize_name(call.options["ipatokenowner"]))
+        if owner is None:
+            return find_result(call, [], "OTP token", "OTP tokens", lambda e: e)
+        parts.append(f"(ipatokenOwner={escape(owner.dn)})")
+    if call.options.get("description"):
+        parts.append(f"(description={escape(str(call.options['description']))})")
+    entries = tree.directory.search(tree.container("otp"), "(&" + "".join(parts) + ")")
+    if not call.is_admin:
+        entries = [e for e in entries if _may_manage(call, e) or _owned_by_caller(call, e)]
+    return find_result(
+        call,
+        entries,
+        "OTP token",
+        "OTP tokens",
+        lambda e: token_view(tree, e, call.options, viewer_is_admin=call.is_admin),
+    )
+
+
+@command("otptoken_show")
+def otptoken_show(call: Call) -> dict[str, Any]:
+    entry = _require_token(call)
+    view = token_view(call.tree, entry, call.options, viewer_is_admin=call.is_admin)
+    return {"result": view, "value": entry.first("ipatokenuniqueid"), "summary": None}
+
+
+@command("otptoken_mod", (*TOKEN_OPTIONS, "setattr", "addattr", "delattr"))
+def otptoken_mod(call: Call) -> dict[str, Any]:
+    entry = _require_token(call)
+    token_id = entry.first("ipatokenuniqueid")
+    if not _may_manage(call, entry):
+        raise errors.write_denied("ipatokenDisabled", entry.dn)
+    changes: dict[str, list] = {}
+    for name in ("description", "ipatokenvendor", "ipatokenmodel", "ipatokenserial"):
+        if name in call.options:
+            values = _listed(call.options[name])
+            if values != entry.get(name):
+                changes[name] = values
+    if "ipatokendisabled" in call.options:
+        wanted = "TRUE" if call.flag("ipatokendisabled") else "FALSE"
+        if wanted != str(entry.first("ipatokendisabled", "")).upper():
+            changes["ipatokenDisabled"] = [wanted]
+    if "ipatokenowner" in call.options:
+        owner_dn = _owner_dn(call, call.options["ipatokenowner"])
+        if owner_dn.lower() != str(entry.first("ipatokenowner", "")).lower():
+            changes["ipatokenOwner"] = [owner_dn]
+    if not changes:
+        raise errors.EmptyModlist()
+    if changes.get("ipatokenDisabled") == ["TRUE"]:
+        _guard_last_token(call, entry, "disable")
+    call.tree.directory.modify(
+        entry.dn, [(ldap.MOD_REPLACE, name, values or None) for name, values in changes.items()]
+    )
+    entry = call.tree.directory.get(entry.dn)
+    view = token_view(call.tree, entry, call.options, viewer_is_admin=call.is_admin)
+    return {"result": view, "value": token_id, "summary": f'Modified OTP token "{token_id}"'}
+
+
+@command("otptoken_del", ("continue",))
+def otptoken_del(call: Call) -> dict[str, Any]:
+    token_ids = _listed(call.arg())
+    for token_id in token_ids:
+        entry = _require_token(Call(call.tree, call.caller, [token_id], call.options))
+        if not _may_manage(call, entry):
+            raise errors.delete_denied(entry.dn)
+        _guard_last_token(call, entry, "delete")
+        call.tree.directory.delete(entry.dn)
+    joined = ",".join(token_ids)
+    return {
+        "result": {"failed": []},
+        "value": token_ids,
+        "summary": f'Deleted OTP token "{joined}"',
+    }

@@ -1,0 +1,459 @@
+"""user_* commands: active and preserved users, UPG, default group, lifecycle."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import ldap
+
+from .. import errors, passwords
+from ..store import Entry, escape
+from ..tree import ACTIVE, ADMINS, DEFAULT_GROUP, PRESERVED, STAGED, Tree, unique_id
+from ..views import user_view
+from . import Call, command
+
+NAME_PATTERN = re.compile(r"(?!^[0-9]+$)^[a-zA-Z0-9_.][a-zA-Z0-9_.-]*[a-zA-Z0-9_.$-]?$")
+NAME_RULE = (
+    "may only include letters, numbers, _, -, . and $, refer to 'ipa help user' for "
+    "complete format description"
+)
+MAX_NAME_LENGTH = 32
+USER_CLASSES = [
+    "top",
+    "person",
+    "organizationalperson",
+    "inetorgperson",
+    "inetuser",
+    "posixaccount",
+    "krbprincipalaux",
+    "krbticketpolicyaux",
+    "ipaobject",
+    "ipasshuser",
+    "ipaSshGroupOfPubKeys",
+]
+ACTIVE_EXTRA_CLASSES = ["mepOriginEntry", "ipantuserattrs"]
+PERSON_OPTIONS = (
+    "givenname",
+    "sn",
+    "cn",
+    "displayname",
+    "initials",
+    "gecos",
+    "loginshell",
+    "mail",
+    "telephonenumber",
+    "mobile",
+    "title",
+    "street",
+    "l",
+    "st",
+    "postalcode",
+    "ipasshpubkey",
+    "ipauserauthtype",
+    "description",
+    "employeenumber",
+    "employeetype",
+    "ou",
+)
+ADMIN_OPTIONS = ("homedirectory", "uidnumber", "gidnumber", "krbprincipalname", "nsaccountlock")
+SELF_WRITABLE = frozenset(PERSON_OPTIONS) | {"userpassword"}
+
+
+def normalize_name(value: Any, label: str = "login") -> str:
+    name = str(value or "").strip().lower()
+    if not NAME_PATTERN.match(name):
+        raise errors.ValidationError(name=label, error=NAME_RULE)
+    if len(name) > MAX_NAME_LENGTH:
+        raise errors.ValidationError(
+            name=label, error=f"can be at most {MAX_NAME_LENGTH} characters"
+        )
+    return name
+
+
+def _listed(value: Any) -> list[str]:
+    if value is None:
+        return []
+    values = value if isinstance(value, list | tuple) else [value]
+    return [str(v).upper() if isinstance(v, bool) else str(v) for v in values if v is not None]
+
+
+def person_attributes(tree: Tree, uid: str, options: dict[str, Any]) -> dict[str, list]:
+    """The attributes user_add and stageuser_add derive from the options."""
+    for required in ("givenname", "sn"):
+        if not options.get(required):
+            raise errors.RequirementError(name=required)
+    given, surname = str(options["givenname"]), str(options["sn"])
+    full = str(options.get("cn") or f"{given} {surname}")
+    attrs: dict[str, list] = {
+        "uid": [uid],
+        "givenName": [given],
+        "sn": [surname],
+        "cn": [full],
+        "displayName": [str(options.get("displayname") or full)],
+        "initials": [str(options.get("initials") or (given[:1] + surname[:1]))],
+        "gecos": [str(options.get("gecos") or full)],
+        "homeDirectory": [str(options.get("homedirectory") or f"/home/{uid}")],
+        "loginShell": [str(options.get("loginshell") or "/bin/sh")],
+        "mail": _listed(options.get("mail")) or [f"{uid}@{tree.domain}"],
+        "krbPrincipalName": [tree.principal(uid)],
+        "krbCanonicalName": [tree.principal(uid)],
+    }
+    for name in PERSON_OPTIONS:
+        if name not in {
+            "givenname",
+            "sn",
+            "cn",
+            "displayname",
+            "initials",
+            "gecos",
+            "loginshell",
+            "mail",
+        } and options.get(name) not in (None, "", []):
+            attrs[name] = _listed(options[name])
+    if "ipauserauthtype" in attrs:
+        attrs["objectClass"] = ["ipaUserAuthTypeClass"]
+    return attrs
+
+
+def create_private_group(tree: Tree, uid: str, user_dn: str, gid: int) -> str:
+    dn = tree.group_dn(uid)
+    tree.directory.add(
+        dn,
+        {
+            "objectClass": ["top", "mepManagedEntry", "posixgroup", "ipaobject"],
+            "cn": [uid],
+            "gidNumber": [gid],
+            "description": [f"User private group for {uid}"],
+            "mepManagedBy": [user_dn],
+            "ipaUniqueID": [unique_id()],
+        },
+    )
+    return dn
+
+
+def activate(tree: Tree, dn: str, uid: str) -> None:
+    """What every user entering cn=users gets: its private group and the default group."""
+    entry = tree.directory.get(dn)
+    assert entry is not None
+    changes: dict[str, list] = {}
+    number = int(entry.first("uidnumber", "-1"))
+    if number < 0:
+        number = tree.new_id()
+        changes["uidNumber"] = [number]
+        changes["gidNumber"] = [number]
+    gid = int(changes.get("gidNumber", [entry.first("gidnumber", number)])[0])
+    if tree.group(uid) is None:
+        changes["mepManagedEntry"] = [create_private_group(tree, uid, dn, gid)]
+    if entry.first("ipauniqueid") in (None, "autogenerate"):
+        changes["ipaUniqueID"] = [unique_id()]
+    changes["ipaNTSecurityIdentifier"] = [tree.sid(number)]
+    changes["nsAccountLock"] = ["FALSE"] if entry.get("nsaccountlock") else []
+    if entry.first("description") == "__no_upg__":
+        changes["description"] = []
+    classes = {c.lower() for c in entry.get("objectclass")}
+    missing = [c for c in ACTIVE_EXTRA_CLASSES if c.lower() not in classes]
+    mods = [(ldap.MOD_ADD, "objectClass", missing)] if missing else []
+    mods += [(ldap.MOD_REPLACE, name, values or None) for name, values in changes.items()]
+    tree.directory.modify(dn, mods)
+    tree.directory.modify(tree.group_dn(DEFAULT_GROUP), [(ldap.MOD_ADD, "member", [dn])])
+
+
+def leave_groups(tree: Tree, dn: str) -> None:
+    for attribute in ("member", "memberManager"):
+        for group in tree.groups_with(attribute, dn) + tree.groups_with(attribute, dn, "roles"):
+            tree.directory.modify(group.dn, [(ldap.MOD_DELETE, attribute, [dn])])
+
+
+def drop_private_group(tree: Tree, uid: str) -> None:
+    group = tree.group(uid)
+    if group is not None and group.has_class("mepManagedEntry"):
+        tree.directory.delete(group.dn)
+
+
+def release_tokens(tree: Tree, dn: str) -> None:
+    """Tokens the user owns and manages go; tokens someone else manages lose their owner."""
+    for token in tree.directory.search(tree.container("otp"), f"(ipatokenOwner={escape(dn)})"):
+        if dn.lower() in {m.lower() for m in token.get("managedby")}:
+            tree.directory.delete(token.dn)
+        else:
+            tree.directory.modify(token.dn, [(ldap.MOD_DELETE, "ipatokenOwner", None)])
+
+
+@command(
+    "user_add",
+    PERSON_OPTIONS + ADMIN_OPTIONS[:-1] + ("userpassword", "random", "noprivate", "manager"),
+)
+def user_add(call: Call) -> dict[str, Any]:
+    tree = call.tree
+    uid = normalize_name(call.arg())
+    dn = tree.user_dn(uid)
+    call.require_admin(errors.add_denied(dn))
+    if tree.user(uid, (ACTIVE, PRESERVED)) is not None:
+        raise errors.DuplicateEntry(f'user with name "{uid}" already exists')
+    private = not call.flag("noprivate")
+    if private and tree.group(uid) is not None:
+        raise errors.ManagedGroupExistsError(group=uid)
+    attrs = person_attributes(tree, uid, call.options)
+    classes = USER_CLASSES + ACTIVE_EXTRA_CLASSES + attrs.pop("objectClass", [])
+    number = int(call.options.get("uidnumber") or 0)
+    number = number if number not in (0, 999) else tree.new_id()
+    gid = int(call.options.get("gidnumber") or 0) or number
+    attrs.update(
+        objectClass=classes,
+        uidNumber=[number],
+        gidNumber=[gid],
+        ipaUniqueID=[unique_id()],
+        ipaNTSecurityIdentifier=[tree.sid(number)],
+    )
+    tree.directory.add(dn, attrs)
+    if private:
+        group_dn = create_private_group(tree, uid, dn, gid)
+        tree.directory.replace(dn, {"mepManagedEntry": [group_dn]})
+    tree.directory.modify(tree.group_dn(DEFAULT_GROUP), [(ldap.MOD_ADD, "member", [dn])])
+    result: dict[str, Any] = {}
+    password = call.options.get("userpassword")
+    if call.flag("random"):
+        password = passwords.random_password()
+        result["randompassword"] = password
+    if password:
+        passwords.set_by_admin(tree, dn, str(password))
+    view = user_view(tree, tree.directory.get(dn), call.options, written=True, added=True)
+    return {"result": {**view, **result}, "value": uid, "summary": f'Added user "{uid}"'}
+
+
+@command("user_show", ("out",))
+def user_show(call: Call) -> dict[str, Any]:
+    uid = normalize_name(call.arg())
+    entry = call.tree.require_user(uid, (ACTIVE, PRESERVED))
+    return {"result": user_view(call.tree, entry, call.options), "value": uid, "summary": None}
+
+
+@command(
+    "user_find",
+    (
+        *PERSON_OPTIONS,
+        "uid",
+        "uidnumber",
+        "gidnumber",
+        "whoami",
+        "preserved",
+        "nsaccountlock",
+        "in_group",
+        "not_in_group",
+        "homedirectory",
+        "krbprincipalname",
+    ),
+    find=True,
+)
+def user_find(call: Call) -> dict[str, Any]:
+    tree = call.tree
+    options = call.options
+    if call.flag("whoami"):
+        entries = [call.caller]
+    else:
+        kind = PRESERVED if call.flag("preserved") else ACTIVE
+        entries = tree.directory.search(tree.container(kind), user_filter(call.arg(), options))
+    if "nsaccountlock" in options:
+        locked = call.flag("nsaccountlock")
+        entries = [
+            e for e in entries if (e.first("nsaccountlock", "FALSE").upper() == "TRUE") == locked
+        ]
+    if options.get("in_group"):
+        members = set(_group_members(tree, options["in_group"]))
+        entries = [e for e in entries if e.dn.lower() in members]
+    return find_result(
+        call, entries, "user", "users", lambda e: user_view(tree, e, options, find=True)
+    )
+
+
+def _group_members(tree: Tree, names: Any) -> list[str]:
+    members: list[str] = []
+    for name in _listed(names):
+        group = tree.group(name)
+        members += [m.lower() for m in group.get("member")] if group else []
+    return members
+
+
+def user_filter(criteria: Any, options: dict[str, Any]) -> str:
+    parts = ["(objectClass=posixaccount)"]
+    if criteria:
+        term = escape(str(criteria))
+        parts.append(
+            f"(|(uid=*{term}*)(givenName=*{term}*)(sn=*{term}*)(cn=*{term}*)(mail=*{term}*))"
+        )
+    for name in (
+        "uid",
+        "givenname",
+        "sn",
+        "cn",
+        "mail",
+        "uidnumber",
+        "gidnumber",
+        "krbprincipalname",
+    ):
+        if options.get(name) not in (None, ""):
+            parts.append(f"({name}={escape(str(options[name]))})")
+    return "(&" + "".join(parts) + ")"
+
+
+def find_result(call: Call, entries: list[Entry], one: str, many: str, render) -> dict[str, Any]:
+    entries = sorted(entries, key=lambda e: e.dn.split(",", 1)[0].lower())
+    limit = int(call.options.get("sizelimit") or 0)
+    truncated = bool(limit) and len(entries) > limit
+    entries = entries[:limit] if truncated else entries
+    if call.flag("pkey_only"):
+        results = [
+            {"dn": e.dn, e.dn.split("=", 1)[0]: [e.dn.split(",", 1)[0].split("=", 1)[1]]}
+            for e in entries
+        ]
+    else:
+        results = [render(e) for e in entries]
+    noun = one if len(results) == 1 else many
+    return {
+        "result": results,
+        "count": len(results),
+        "truncated": truncated,
+        "summary": f"{len(results)} {noun} matched",
+    }
+
+
+@command(
+    "user_mod",
+    PERSON_OPTIONS + ADMIN_OPTIONS + ("userpassword", "random", "setattr", "addattr", "delattr"),
+)
+def user_mod(call: Call) -> dict[str, Any]:
+    tree = call.tree
+    uid = normalize_name(call.arg())
+    entry = tree.require_user(uid)
+    self_edit = entry.dn.lower() == call.caller.dn.lower()
+    changes: dict[str, list] = {}
+    for name in PERSON_OPTIONS + ADMIN_OPTIONS:
+        if name in call.options:
+            values = _listed(call.options[name])
+            if sorted(values) != sorted(entry.get(name)):
+                changes[name] = values
+    password = call.options.get("userpassword")
+    random_password = passwords.random_password() if call.flag("random") else None
+    for name in list(changes) + (["userPassword"] if password or random_password else []):
+        if not call.is_admin and not (self_edit and name.lower() in SELF_WRITABLE):
+            raise errors.write_denied(name, entry.dn)
+    if not changes and not password and not random_password:
+        raise errors.EmptyModlist()
+    if "nsaccountlock" in changes and uid == "admin":
+        raise errors.LastMemberError(key=uid, label="group", container=ADMINS)
+    if "ipauserauthtype" in changes and not entry.has_class("ipaUserAuthTypeClass"):
+        tree.directory.modify(entry.dn, [(ldap.MOD_ADD, "objectClass", ["ipaUserAuthTypeClass"])])
+    if changes:
+        tree.directory.replace(entry.dn, changes)
+    if password or random_password:
+        passwords.set_by_admin(tree, entry.dn, str(password or random_password))
+    view = user_view(tree, tree.directory.get(entry.dn), call.options, written=True)
+    if random_password:
+        view["randompassword"] = random_password
+    return {"result": view, "value": uid, "summary": f'Modified user "{uid}"'}
+
+
+def _set_lock(call: Call, locked: bool) -> dict[str, Any]:
+    uid = normalize_name(call.arg())
+    entry = call.tree.require_user(uid)
+    call.require_admin(errors.write_denied("nsAccountLock", entry.dn))
+    is_locked = entry.first("nsaccountlock", "FALSE").upper() == "TRUE"
+    if locked and is_locked:
+        raise errors.AlreadyInactive()
+    if not locked and not is_locked:
+        raise errors.AlreadyActive()
+    if locked and call.tree.is_admin(entry.dn):
+        enabled_admins = [
+            dn
+            for dn in call.tree.require_group(ADMINS).get("member")
+            if (u := call.tree.directory.get(dn))
+            and u.first("nsaccountlock", "FALSE").upper() != "TRUE"
+        ]
+        if len(enabled_admins) <= 1:
+            raise errors.LastMemberError(key=uid, label="group", container=ADMINS)
+    call.tree.directory.replace(entry.dn, {"nsAccountLock": ["TRUE" if locked else "FALSE"]})
+    verb = "Disabled" if locked else "Enabled"
+    return {"result": True, "value": uid, "summary": f'{verb} user account "{uid}"'}
+
+
+@command("user_disable")
+def user_disable(call: Call) -> dict[str, Any]:
+    return _set_lock(call, True)
+
+
+@command("user_enable")
+def user_enable(call: Call) -> dict[str, Any]:
+    return _set_lock(call, False)
+
+
+@command("user_del", ("preserve", "continue"))
+def user_del(call: Call) -> dict[str, Any]:
+    uids = [normalize_name(u) for u in _listed(call.arg())]
+    preserve = call.flag("preserve")
+    done, failed = [], []
+    for uid in uids:
+        try:
+            _delete_one(call, uid, preserve)
+            done.append(uid)
+        except errors.PublicError:
+            if not call.flag("continue"):
+                raise
+            failed.append(uid)
+    verb = "Preserved" if preserve else "Deleted"
+    return {
+        "result": {"failed": failed},
+        "value": done,
+        "summary": f'{verb} user "{",".join(done)}"',
+    }
+
+
+def _delete_one(call: Call, uid: str, preserve: bool) -> None:
+    tree = call.tree
+    entry = tree.require_user(uid, (ACTIVE, PRESERVED))
+    call.require_admin(errors.delete_denied(entry.dn))
+    if uid == "admin":
+        raise errors.ProtectedEntryError(label="user", key=uid, reason="privileged user")
+    preserved = entry.dn.lower() == tree.user_dn(uid, PRESERVED).lower()
+    if preserve and preserved:
+        raise errors.ExecutionError(f"{uid}: user is already preserved")
+    release_tokens(tree, entry.dn)
+    if preserved:
+        tree.directory.delete(entry.dn)
+        return
+    leave_groups(tree, entry.dn)
+    drop_private_group(tree, uid)
+    if not preserve:
+        tree.directory.delete(entry.dn)
+        return
+    secrets = ("userPassword", "krbLastPwdChange", "krbPasswordExpiration", "krbExtraData")
+    cleared = {name: None for name in (*secrets, "mepManagedEntry") if entry.get(name)}
+    if cleared:
+        tree.directory.replace(entry.dn, cleared)
+    tree.directory.move(entry.dn, tree.container(PRESERVED))
+
+
+@command("user_undel")
+def user_undel(call: Call) -> dict[str, Any]:
+    tree = call.tree
+    uid = normalize_name(call.arg())
+    if tree.user(uid) is not None:
+        raise errors.InvocationError(f'user "{uid}" is already active')
+    entry = tree.require_user(uid, (PRESERVED,))
+    call.require_admin(errors.write_denied("entry", entry.dn))
+    dn = tree.directory.move(entry.dn, tree.container(ACTIVE))
+    activate(tree, dn, uid)
+    return {"result": True, "value": uid, "summary": f'Undeleted user account "{uid}"'}
+
+
+@command("user_stage", ("continue",))
+def user_stage(call: Call) -> dict[str, Any]:
+    tree = call.tree
+    uid = normalize_name(call.arg())
+    entry = tree.require_user(uid, (PRESERVED,))
+    call.require_admin(errors.write_denied("entry", entry.dn))
+    if tree.user(uid, (STAGED,)) is not None:
+        raise errors.DuplicateEntry(f'stage user with name "{uid}" already exists')
+    tree.directory.replace(entry.dn, {"nsAccountLock": ["TRUE"]})
+    tree.directory.move(entry.dn, tree.container(STAGED))
+    return {"result": {"failed": []}, "value": [uid], "summary": f'Staged user account "{uid}"'}

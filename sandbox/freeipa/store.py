@@ -1,0 +1,164 @@
+"""The directory behind the stand-in: python-ldap connections as Directory Manager.
+
+Every piece of state lives in 389-ds, so an LDAP client sees what FreeIPA would store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import ldap
+import ldap.filter
+from ldap.ldapobject import LDAPObject
+
+BINARY_ATTRIBUTES = frozenset({"ipatokenotpkey", "krbextradata", "krbprincipalkey"})
+ID_RANGE_SIZE = 200_000
+
+
+@dataclass
+class Entry:
+    """One LDAP entry; attribute names lower-cased, values decoded unless binary."""
+
+    dn: str
+    attrs: dict[str, list] = field(default_factory=dict)
+
+    def get(self, name: str) -> list:
+        return self.attrs.get(name.lower(), [])
+
+    def first(self, name: str, default=None):
+        values = self.get(name)
+        return values[0] if values else default
+
+    def has_class(self, name: str) -> bool:
+        return name.lower() in {value.lower() for value in self.get("objectclass")}
+
+
+def escape(value: str) -> str:
+    return ldap.filter.escape_filter_chars(value)
+
+
+def _encode(values: Iterable) -> list[bytes]:
+    return [value if isinstance(value, bytes) else str(value).encode() for value in values]
+
+
+def _decode(raw: dict[str, list[bytes]]) -> dict[str, list]:
+    attrs: dict[str, list] = {}
+    for name, values in raw.items():
+        key = name.lower()
+        attrs[key] = values if key in BINARY_ATTRIBUTES else [v.decode() for v in values]
+    return attrs
+
+
+class Directory:
+    """A small pool of Directory Manager connections, safe to share between threads."""
+
+    def __init__(self, uri: str, bind_dn: str, password: str, base_dn: str) -> None:
+        self.uri = uri
+        self.base_dn = base_dn
+        self._bind_dn = bind_dn
+        self._password = password
+        self._idle: queue.LifoQueue[LDAPObject] = queue.LifoQueue()
+        self.id_lock = threading.Lock()
+
+    def dn(self, rdn: str) -> str:
+        return f"{rdn},{self.base_dn}"
+
+    def _open(self) -> LDAPObject:
+        connection = ldap.initialize(self.uri)
+        connection.set_option(ldap.OPT_NETWORK_TIMEOUT, 5)
+        connection.simple_bind_s(self._bind_dn, self._password)
+        return connection
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[LDAPObject]:
+        try:
+            connection = self._idle.get_nowait()
+        except queue.Empty:
+            connection = self._open()
+        try:
+            yield connection
+        except (ldap.SERVER_DOWN, ldap.CONNECT_ERROR):
+            connection.unbind_s()
+            raise
+        else:
+            self._idle.put(connection)
+
+    def search(
+        self, base: str, filterstr: str = "(objectClass=*)", scope: int = ldap.SCOPE_ONELEVEL
+    ) -> list[Entry]:
+        with self.connection() as connection:
+            try:
+                found = connection.search_s(base, scope, filterstr, ["*", "nsAccountLock"])
+            except ldap.NO_SUCH_OBJECT:
+                return []
+        return [Entry(dn, _decode(attrs)) for dn, attrs in found if dn]
+
+    def get(self, dn: str) -> Entry | None:
+        found = self.search(dn, scope=ldap.SCOPE_BASE)
+        return found[0] if found else None
+
+    def add(self, dn: str, attrs: dict[str, Iterable]) -> None:
+        modlist = [(name, _encode(values)) for name, values in attrs.items() if values]
+        with self.connection() as connection:
+            connection.add_s(dn, modlist)
+
+    def modify(self, dn: str, changes: list[tuple[int, str, Iterable | None]]) -> None:
+        modlist = [
+            (op, name, None if values is None else _encode(values)) for op, name, values in changes
+        ]
+        with self.connection() as connection:
+            connection.modify_s(dn, modlist)
+
+    def replace(self, dn: str, attrs: dict[str, Iterable | None]) -> None:
+        self.modify(
+            dn, [(ldap.MOD_REPLACE, name, values or None) for name, values in attrs.items()]
+        )
+
+    def delete(self, dn: str) -> None:
+        with self.connection() as connection:
+            connection.delete_s(dn)
+
+    def move(self, dn: str, new_parent: str) -> str:
+        rdn = ldap.dn.explode_dn(dn)[0]
+        with self.connection() as connection:
+            connection.rename_s(dn, rdn, new_parent)
+        return f"{rdn},{new_parent}"
+
+    def password_matches(self, dn: str, password: str) -> bool:
+        """Whether a simple bind as dn succeeds (389-ds refuses locked accounts)."""
+        if not password:
+            return False
+        connection = ldap.initialize(self.uri)
+        connection.set_option(ldap.OPT_NETWORK_TIMEOUT, 5)
+        try:
+            connection.simple_bind_s(dn, password)
+        except (ldap.INVALID_CREDENTIALS, ldap.UNWILLING_TO_PERFORM, ldap.CONSTRAINT_VIOLATION):
+            return False
+        finally:
+            connection.unbind_s()
+        return True
+
+    def next_id(self, range_dn: str) -> int:
+        """Take the next number of the ID range with compare-and-set, so no two callers share it."""
+        while True:
+            entry = self.get(range_dn)
+            if entry is None:
+                raise RuntimeError(f"ID range {range_dn} is missing")
+            current = int(entry.first("ipanextid"))
+            if current >= int(entry.first("ipabaseid")) + int(entry.first("ipaidrangesize")):
+                raise RuntimeError("ID range exhausted")
+            try:
+                self.modify(
+                    range_dn,
+                    [
+                        (ldap.MOD_DELETE, "ipaNextID", [current]),
+                        (ldap.MOD_ADD, "ipaNextID", [current + 1]),
+                    ],
+                )
+            except ldap.NO_SUCH_ATTRIBUTE:
+                continue
+            return current

@@ -1,0 +1,130 @@
+"""Where FreeIPA keeps things in the directory, and the look-ups every command shares."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from . import errors
+from .store import Directory, Entry, escape
+
+ADMINS = "admins"
+DEFAULT_GROUP = "ipausers"
+STAGE_ADMIN_PRIVILEGE = "Stage User Administrators"
+ACTIVE, STAGED, PRESERVED = "active", "staged", "preserved"
+
+
+@dataclass
+class Tree:
+    """The FreeIPA layout inside one directory suffix."""
+
+    directory: Directory
+    realm: str
+
+    @property
+    def base(self) -> str:
+        return self.directory.base_dn
+
+    @property
+    def domain(self) -> str:
+        return self.realm.lower()
+
+    def container(self, kind: str) -> str:
+        rdn = {
+            ACTIVE: "cn=users,cn=accounts",
+            STAGED: "cn=staged users,cn=accounts,cn=provisioning",
+            PRESERVED: "cn=deleted users,cn=accounts,cn=provisioning",
+            "groups": "cn=groups,cn=accounts",
+            "roles": "cn=roles,cn=accounts",
+            "privileges": "cn=privileges,cn=pbac",
+            "otp": "cn=otp",
+            "kerberos": f"cn={self.realm},cn=kerberos",
+            "ranges": "cn=ranges,cn=etc",
+        }[kind]
+        return f"{rdn},{self.base}"
+
+    def user_dn(self, uid: str, kind: str = ACTIVE) -> str:
+        return f"uid={uid},{self.container(kind)}"
+
+    def group_dn(self, name: str) -> str:
+        return f"cn={name},{self.container('groups')}"
+
+    def role_dn(self, name: str) -> str:
+        return f"cn={name},{self.container('roles')}"
+
+    def token_dn(self, token_id: str) -> str:
+        return f"ipatokenuniqueid={token_id},{self.container('otp')}"
+
+    @property
+    def range_dn(self) -> str:
+        return f"cn={self.realm}_id_range,{self.container('ranges')}"
+
+    @property
+    def global_policy_dn(self) -> str:
+        return f"cn=global_policy,{self.container('kerberos')}"
+
+    def principal(self, uid: str) -> str:
+        return f"{uid}@{self.realm}"
+
+    def user(self, uid: str, kinds: tuple[str, ...] = (ACTIVE,)) -> Entry | None:
+        for kind in kinds:
+            entry = self.directory.get(self.user_dn(uid, kind))
+            if entry is not None:
+                return entry
+        return None
+
+    def require_user(self, uid: str, kinds: tuple[str, ...] = (ACTIVE,)) -> Entry:
+        entry = self.user(uid, kinds)
+        if entry is None:
+            raise errors.not_found(uid, "stage user" if kinds == (STAGED,) else "user")
+        return entry
+
+    def group(self, name: str) -> Entry | None:
+        return self.directory.get(self.group_dn(name))
+
+    def require_group(self, name: str) -> Entry:
+        entry = self.group(name)
+        if entry is None or entry.has_class("mepManagedEntry"):
+            raise errors.not_found(name, "group")
+        return entry
+
+    def groups_with(self, attribute: str, dn: str, container: str = "groups") -> list[Entry]:
+        return self.directory.search(self.container(container), f"({attribute}={escape(dn)})")
+
+    def is_member(self, user_dn: str, group: str) -> bool:
+        entry = self.group(group)
+        return entry is not None and user_dn.lower() in {m.lower() for m in entry.get("member")}
+
+    def is_admin(self, user_dn: str) -> bool:
+        return self.is_member(user_dn, ADMINS)
+
+    def has_privilege(self, user_dn: str, privilege: str) -> bool:
+        if self.is_admin(user_dn):
+            return True
+        privilege_dn = f"cn={privilege},{self.container('privileges')}"
+        entry = self.directory.get(privilege_dn)
+        if entry is None:
+            return False
+        role_dns = {dn.lower() for dn in entry.get("member")}
+        return any(
+            role.dn.lower() in role_dns for role in self.groups_with("member", user_dn, "roles")
+        )
+
+    def new_id(self) -> int:
+        return self.directory.next_id(self.range_dn)
+
+    def id_base(self) -> int:
+        entry = self.directory.get(self.range_dn)
+        return int(entry.first("ipabaseid")) if entry else 0
+
+    def sid(self, number: int) -> str:
+        """A security identifier as FreeIPA's sidgen would make: domain SID plus RID."""
+        digest = hashlib.sha256(f"{self.realm}:{self.id_base()}".encode()).digest()
+        parts = [int.from_bytes(digest[i : i + 4], "big") for i in (0, 4, 8)]
+        rid = number - self.id_base() + 1000
+        return "S-1-5-21-{}-{}-{}-{}".format(*parts, rid)
+
+
+def unique_id() -> str:
+    return str(uuid.uuid1())

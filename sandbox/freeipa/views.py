@@ -1,0 +1,132 @@
+"""Entries rendered as FreeIPA returns them: lists of strings, booleans, member_* lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .encoding import base64_value, datetime_value
+from .store import BINARY_ATTRIBUTES, Entry
+from .tree import ACTIVE, PRESERVED, STAGED, Tree
+
+DATETIME_ATTRIBUTES = frozenset({"krbpasswordexpiration", "krblastpwdchange"})
+SECRET_ATTRIBUTES = frozenset({"userpassword", "krbprincipalkey", "nsaccountlock", "memberof"})
+# FreeIPA returns these only from the command that just wrote the entry.
+WRITE_ONLY_ATTRIBUTES = frozenset({"krbextradata", "mepmanagedentry"})
+USER_DEFAULTS = frozenset(
+    {
+        "uid",
+        "givenname",
+        "sn",
+        "homedirectory",
+        "loginshell",
+        "uidnumber",
+        "gidnumber",
+        "mail",
+        "krbprincipalname",
+        "krbcanonicalname",
+        "telephonenumber",
+        "title",
+        "ipasshpubkey",
+        "ipauserauthtype",
+        "description",
+    }
+)
+GROUP_DEFAULTS = frozenset({"cn", "description", "gidnumber", "objectclass"})
+TOKEN_ADMIN_ONLY = frozenset({"ipatokenotpkey", "ipatokentotpclockoffset", "ipatokentotpwatermark"})
+
+
+def _values(name: str, values: list) -> list:
+    if name in BINARY_ATTRIBUTES:
+        return [base64_value(v) for v in values]
+    if name in DATETIME_ATTRIBUTES:
+        return [datetime_value(v) for v in values]
+    return list(values)
+
+
+def _attributes(entry: Entry, keep: frozenset[str] | None, hide: frozenset[str]) -> dict[str, Any]:
+    shown: dict[str, Any] = {}
+    for name, values in entry.attrs.items():
+        if name in hide or (keep is not None and name not in keep):
+            continue
+        shown[name] = _values(name, values)
+    return shown
+
+
+def _members_shown(options: dict[str, Any], find: bool) -> bool:
+    return bool(options.get("all")) or not options.get("no_members", find)
+
+
+def _names(dns: list[str]) -> list[str]:
+    return [dn.split(",", 1)[0].split("=", 1)[1] for dn in dns]
+
+
+def user_view(
+    tree: Tree,
+    entry: Entry,
+    options: dict[str, Any],
+    *,
+    written: bool = False,
+    find: bool = False,
+    added: bool = False,
+) -> dict[str, Any]:
+    staged = f",{tree.container(STAGED)}".lower() in entry.dn.lower()
+    preserved = f",{tree.container(PRESERVED)}".lower() in entry.dn.lower()
+    hide = SECRET_ATTRIBUTES | (frozenset() if written else WRITE_ONLY_ATTRIBUTES)
+    view = _attributes(entry, None if options.get("all") else USER_DEFAULTS, hide)
+    if not added or staged:
+        view["nsaccountlock"] = str(entry.first("nsaccountlock", "FALSE")).upper() == "TRUE"
+    if not find:
+        view["has_password"] = bool(entry.get("userpassword"))
+        view["has_keytab"] = bool(entry.get("userpassword"))
+    if not staged:
+        view["preserved"] = preserved
+    if _members_shown(options, find) and not staged and not preserved:
+        groups = sorted(g.first("cn") for g in tree.groups_with("member", entry.dn))
+        roles = sorted(r.first("cn") for r in tree.groups_with("member", entry.dn, "roles"))
+        if groups:
+            view["memberof_group"] = groups
+        if roles:
+            view["memberof_role"] = roles
+    view["dn"] = entry.dn
+    return view
+
+
+def group_view(
+    tree: Tree, entry: Entry, options: dict[str, Any], *, find: bool = False
+) -> dict[str, Any]:
+    keep = None if options.get("all") else GROUP_DEFAULTS
+    view = _attributes(
+        entry, keep, frozenset({"member", "membermanager", "memberof", "mepmanagedby"})
+    )
+    if _members_shown(options, find):
+        users_base = tree.container(ACTIVE).lower()
+        for attribute in ("member", "membermanager"):
+            dns = entry.get(attribute)
+            users = [dn for dn in dns if dn.lower().endswith(users_base)]
+            groups = [dn for dn in dns if dn.lower().endswith(tree.container("groups").lower())]
+            if users:
+                view[f"{attribute}_user"] = sorted(_names(users))
+            if groups:
+                view[f"{attribute}_group"] = sorted(_names(groups))
+    view["dn"] = entry.dn
+    return view
+
+
+def token_view(
+    tree: Tree, entry: Entry, options: dict[str, Any], *, viewer_is_admin: bool
+) -> dict[str, Any]:
+    hide = frozenset({"managedby", "ipatokenowner", "ipatokendisabled"})
+    if not viewer_is_admin:
+        hide |= TOKEN_ADMIN_ONLY
+    view = _attributes(entry, None, hide)
+    owner = entry.first("ipatokenowner")
+    if owner:
+        view["ipatokenowner"] = _names([owner])
+    if entry.get("ipatokendisabled"):
+        view["ipatokendisabled"] = [entry.first("ipatokendisabled").upper() == "TRUE"]
+    managers = entry.get("managedby")
+    if managers:
+        view["managedby_user"] = _names(managers)
+    view["type"] = "TOTP" if entry.has_class("ipatokentotp") else "HOTP"
+    view["dn"] = entry.dn
+    return view
