@@ -91,6 +91,7 @@ _EXTRA_SCHEMA = Path(__file__).resolve().parent / "freeipa" / "schema"
 _NS_SLAPD = "/usr/sbin/ns-slapd"
 _DSCREATE = "/usr/sbin/dscreate"
 _START_TIMEOUT = 30.0
+_PID_FILE_GRACE = 5.0
 # sun_path is 108 bytes on Linux; dscreate talks to the new server over this LDAPI socket.
 _MAX_SOCKET_PATH = 107
 
@@ -381,19 +382,27 @@ def _launch(layout: _Layout) -> None:
 
 
 def _wait_until_answering(layout: _Layout) -> None:
-    deadline = time.monotonic() + _START_TIMEOUT
+    began = time.monotonic()
     while True:
         try:
             _connect(layout).unbind_s()
             return
+        except ldap.INVALID_CREDENTIALS as error:
+            raise DirectoryError(
+                f"{layout.uri} refuses the Directory Manager password: another server holds "
+                f"the port, or {layout.password_file} was changed"
+            ) from error
         except ldap.LDAPError as error:
-            if time.monotonic() > deadline:
+            if time.monotonic() - began > _START_TIMEOUT:
                 raise DirectoryError(
                     f"ns-slapd did not answer on {layout.uri} within {_START_TIMEOUT:g} s "
                     f"({error}):\n{_tail(layout.error_log)}"
                 ) from error
-        if not process.pid_alive(layout.pid_file) and layout.pid_file.exists():
-            raise DirectoryError(f"ns-slapd stopped while starting:\n{_tail(layout.error_log)}")
+        # The daemon writes its pid file only once forked, so give it a moment first.
+        if not process.pid_alive(layout.pid_file) and (
+            layout.pid_file.exists() or time.monotonic() - began > _PID_FILE_GRACE
+        ):
+            raise DirectoryError(f"ns-slapd is not running:\n{_tail(layout.error_log)}")
         time.sleep(0.05)
 
 
