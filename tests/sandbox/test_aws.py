@@ -6,13 +6,14 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
 
 from sandbox import aws, process
+from tests.stack import stack_services
 
 pytestmark = pytest.mark.stack
 
@@ -38,12 +39,7 @@ def _running(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-@pytest.fixture(scope="module")
-def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    state_dir = tmp_path_factory.mktemp("aws-stack")
-    endpoints = _start_timed(state_dir)
-    yield endpoints
-    aws.stop(state_dir)
+moto = stack_services("aws")
 
 
 def test_moto_answers_on_loopback_with_fake_credentials(moto: dict[str, str]) -> None:

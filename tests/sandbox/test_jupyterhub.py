@@ -8,7 +8,7 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import ldap
@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from sandbox import jupyterhub, process
+from tests.stack import SessionStack, stack_services
 
 pytestmark = pytest.mark.stack
 
@@ -33,6 +34,13 @@ class Hub:
 
     def call(self, method: str, path: str, **kwargs: object) -> requests.Response:
         return self.session.request(method, f"{self.api}{path}", timeout=30, **kwargs)
+
+    def forget(self, *, users: tuple[str, ...] = (), groups: tuple[str, ...] = ()) -> None:
+        """Remove what an earlier run against a kept stack may have left."""
+        for user in users:
+            assert self.call("DELETE", f"/users/{user}").status_code in (204, 404)
+        for group in groups:
+            assert self.call("DELETE", f"/groups/{group}").status_code in (204, 404)
 
     def server(self, user: str, name: str = "") -> dict:
         return self.call("GET", f"/users/{user}").json()["servers"].get(name, {})
@@ -60,29 +68,12 @@ def _start_timed(state_dir: Path, endpoints: dict[str, str]) -> dict[str, str]:
     return result
 
 
-def _directory_endpoints(request: pytest.FixtureRequest) -> dict[str, str] | None:
-    """The directory's endpoints when the stack provides it; logins are tested only then."""
-    try:
-        directory = request.getfixturevalue("directory")
-    except pytest.FixtureLookupError:
-        return None
-    endpoints = getattr(directory, "endpoints", directory)
-    return dict(endpoints) if isinstance(endpoints, dict) and "LDAP_URI" in endpoints else None
+hub_endpoints = stack_services("directory", "jupyterhub")
 
 
 @pytest.fixture(scope="module")
-def directory_endpoints(request: pytest.FixtureRequest) -> dict[str, str] | None:
-    return _directory_endpoints(request)
-
-
-@pytest.fixture(scope="module")
-def hub(
-    tmp_path_factory: pytest.TempPathFactory, directory_endpoints: dict[str, str] | None
-) -> Iterator[Hub]:
-    state_dir = tmp_path_factory.mktemp("jupyterhub-stack")
-    endpoints = _start_timed(state_dir, directory_endpoints or {})
-    yield Hub(endpoints, state_dir)
-    jupyterhub.stop(state_dir)
+def hub(hub_endpoints: dict[str, str], sandbox_session: SessionStack) -> Hub:
+    return Hub(hub_endpoints, sandbox_session.state_dir)
 
 
 def test_hub_answers_through_the_proxy(hub: Hub) -> None:
@@ -100,6 +91,7 @@ def test_bad_token_is_refused(hub: Hub) -> None:
 
 
 def test_service_manages_users_and_groups(hub: Hub) -> None:
+    hub.forget(users=("grace",), groups=("ml-team",))
     assert hub.call("POST", "/users/grace").status_code == 201
     assert hub.call("POST", "/groups/ml-team").status_code == 201
     added = hub.call("POST", "/groups/ml-team/users", json={"users": ["grace"]})
@@ -109,6 +101,7 @@ def test_service_manages_users_and_groups(hub: Hub) -> None:
 
 
 def test_started_servers_run_and_answer_through_the_proxy(hub: Hub) -> None:
+    hub.forget(users=("heidi",))
     assert hub.call("POST", "/users/heidi").status_code == 201
 
     default_pid = hub.start_server("heidi")
@@ -132,10 +125,8 @@ def test_started_servers_run_and_answer_through_the_proxy(hub: Hub) -> None:
     assert hub.call("GET", "/users/heidi").status_code == 404
 
 
-def test_stop_leaves_no_process_behind(
-    tmp_path: Path, directory_endpoints: dict[str, str] | None
-) -> None:
-    hub = Hub(_start_timed(tmp_path, directory_endpoints or {}), tmp_path)
+def test_stop_leaves_no_process_behind(tmp_path: Path) -> None:
+    hub = Hub(_start_timed(tmp_path, {}), tmp_path)
     hub.call("POST", "/users/ivan")
     server_pids = [hub.start_server("ivan"), hub.start_server("ivan", "cpu")]
     folder = tmp_path / "jupyterhub"
@@ -187,11 +178,10 @@ def test_missing_proxy_names_the_install_command(
 
 
 def test_directory_person_logs_in_through_the_login_form(
-    hub: Hub, directory_endpoints: dict[str, str] | None
+    hub: Hub, directory: dict[str, str]
 ) -> None:
-    if directory_endpoints is None:
-        pytest.skip("needs the directory fixture from tests/stack.py")
-    _add_person(directory_endpoints, "judy", password="judy-secret-1")
+    hub.forget(users=("judy",))
+    _add_person(directory, "judy", password="judy-secret-1")
 
     response = _log_in(hub, "Judy", "judy-secret-1")
 
@@ -200,19 +190,16 @@ def test_directory_person_logs_in_through_the_login_form(
     assert hub.call("GET", "/users/judy").status_code == 200
 
 
-def test_locked_directory_person_cannot_log_in(
-    hub: Hub, directory_endpoints: dict[str, str] | None
-) -> None:
-    if directory_endpoints is None:
-        pytest.skip("needs the directory fixture from tests/stack.py")
-    _add_person(directory_endpoints, "mallory", password="mallory-secret-1", locked=True)
+def test_locked_directory_person_cannot_log_in(hub: Hub, directory: dict[str, str]) -> None:
+    hub.forget(users=("mallory",))
+    _add_person(directory, "mallory", password="mallory-secret-1", locked=True)
 
     response = _log_in(hub, "mallory", "mallory-secret-1")
 
     assert response.status_code == 403
     assert hub.call("GET", "/users/mallory").status_code == 404
     # The lock, not the password, was what kept her out.
-    _unlock_person(directory_endpoints, "mallory")
+    _unlock_person(directory, "mallory")
     assert _log_in(hub, "mallory", "mallory-secret-1").status_code == 302
 
 
