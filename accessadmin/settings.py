@@ -115,9 +115,21 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=60),
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=5),
 }
 CELERY_TASK_MAX_RETRIES = env.int("CELERY_TASK_MAX_RETRIES", 6, minimum=0)
+CELERY_BEAT_SCHEDULE = {
+    "requeue-stale-runs": {"task": "lifecycle.requeue_stale_runs", "schedule": 60.0},
+    "purge-expired-credentials": {"task": "credentials.purge_expired", "schedule": 600.0},
+}
+
+# Lifecycle runs: how long a secret waits to be revealed, when a silent worker is presumed dead,
+# and the retry back-off for transient failures.
+CREDENTIALS_KEY = env.secret("CREDENTIALS_KEY")
+CREDENTIALS_TTL_SECONDS = env.int("CREDENTIALS_TTL_SECONDS", 86400, minimum=60)
+LIFECYCLE_STALE_SECONDS = env.int("LIFECYCLE_STALE_SECONDS", 300, minimum=5)
+LIFECYCLE_RETRY_BASE_SECONDS = env.int("LIFECYCLE_RETRY_BASE_SECONDS", 5, minimum=0)
+LIFECYCLE_RETRY_MAX_SECONDS = env.int("LIFECYCLE_RETRY_MAX_SECONDS", 300, minimum=0)
 
 # Downstream systems. Production must name every one; local runs read them from sandbox endpoints.
 FREEIPA_HOST = env.str("FREEIPA_HOST", required=PRODUCTION)
@@ -169,4 +181,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
+    # Its DEBUG lines carry request parameters, passwords among them.
+    "loggers": {"python_freeipa": {"level": "WARNING"}},
 }

@@ -178,7 +178,7 @@ class Step(models.Model):
         UNDONE = "undone", "Undone"
 
     TRANSITIONS = {
-        State.PENDING: {State.RUNNING, State.UNDONE},
+        State.PENDING: {State.RUNNING, State.FAILED, State.UNDONE},
         State.RUNNING: {State.DONE, State.FAILED, State.PENDING},
         State.FAILED: {State.RUNNING, State.UNDOING},
         State.DONE: {State.UNDOING},
@@ -213,6 +213,34 @@ class Step(models.Model):
             for name, value in fields.items():
                 setattr(self, name, value)
         return bool(changed)
+
+
+class Credential(models.Model):
+    """A secret handed to the person who asked for a run, encrypted, readable once, then purged."""
+
+    class Kind(models.TextChoices):
+        TEMPORARY_PASSWORD = "temporary_password", "Temporary password"
+        OTP_ENROLMENT = "otp_enrolment", "OTP enrolment URI"
+
+    run = models.ForeignKey(LifecycleRun, on_delete=models.CASCADE, related_name="credentials")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    ciphertext = models.BinaryField(null=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revealed_at = models.DateTimeField(null=True, blank=True)
+    revealed_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "kind"], name="one_credential_per_kind_per_run")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for run #{self.run_id}"
+
+    @property
+    def available(self) -> bool:
+        return self.ciphertext is not None and self.expires_at > timezone.now()
 
 
 class AuditEventQuerySet(models.QuerySet):

@@ -24,3 +24,7 @@ class PermanentError(IntegrationError):
 
 class NotFound(PermanentError):
     """The thing asked for does not exist."""
+
+
+class AlreadyExists(PermanentError):
+    """Creating the thing failed because one with that name exists."""

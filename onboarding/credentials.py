@@ -1,0 +1,85 @@
+"""One-time credentials: encrypted at rest, shown once to the person who asked, then gone."""
+
+import base64
+from datetime import timedelta
+
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from onboarding.audit import audit_record
+from onboarding.errors import AccessAdminError
+from onboarding.models import Credential, LifecycleRun
+
+
+class CredentialsGone(AccessAdminError):
+    pass
+
+
+def _fernet() -> Fernet:
+    material = (settings.CREDENTIALS_KEY or settings.SECRET_KEY).encode()
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"accessadmin one-time credentials"
+    ).derive(material)
+    return Fernet(base64.urlsafe_b64encode(key))
+
+
+def credential_store(*, run: LifecycleRun, kind: str, secret: str) -> Credential:
+    """Keep a secret for the requester; a newer one for the same run replaces the old."""
+    expires_at = timezone.now() + timedelta(seconds=settings.CREDENTIALS_TTL_SECONDS)
+    credential, _ = Credential.objects.update_or_create(
+        run=run,
+        kind=kind,
+        defaults={
+            "ciphertext": _fernet().encrypt(secret.encode()),
+            "expires_at": expires_at,
+            "revealed_at": None,
+            "revealed_by": "",
+        },
+    )
+    return credential
+
+
+def credentials_reveal(*, run: LifecycleRun, actor: str) -> dict[str, str]:
+    """Decrypt and destroy every credential of the run; a second call finds nothing."""
+    with transaction.atomic():
+        credentials = list(
+            Credential.objects.select_for_update().filter(
+                run=run, ciphertext__isnull=False, expires_at__gt=timezone.now()
+            )
+        )
+        if not credentials:
+            raise CredentialsGone(
+                f"The credentials of run #{run.pk} were already revealed or have expired. "
+                "Reset the person's password and OTP token to issue new ones."
+            )
+        now = timezone.now()
+        revealed = {}
+        for credential in credentials:
+            try:
+                revealed[credential.kind] = _fernet().decrypt(bytes(credential.ciphertext)).decode()
+            except InvalidToken:
+                raise CredentialsGone(
+                    "The credentials cannot be decrypted: the encryption key changed."
+                ) from None
+        Credential.objects.filter(pk__in=[c.pk for c in credentials]).update(
+            ciphertext=None, revealed_at=now, revealed_by=actor
+        )
+        audit_record(
+            actor=actor,
+            action="credentials.reveal",
+            target=run.person.username,
+            outcome="succeeded",
+            details={"run": run.pk, "kinds": sorted(revealed)},
+            run=run,
+        )
+    return revealed
+
+
+def credentials_purge_expired() -> int:
+    return Credential.objects.filter(
+        ciphertext__isnull=False, expires_at__lte=timezone.now()
+    ).update(ciphertext=None)

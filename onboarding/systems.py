@@ -1,0 +1,45 @@
+"""The connectors a worker talks to, built once per thread from settings and then reused."""
+
+import threading
+from functools import cached_property
+
+from onboarding.integrations.efs import EFS
+from onboarding.integrations.freeipa import FreeIPA
+from onboarding.integrations.iam import IAM
+from onboarding.integrations.jupyterhub import JupyterHub
+
+
+class Systems:
+    @cached_property
+    def freeipa(self) -> FreeIPA:
+        return FreeIPA.from_settings()
+
+    @cached_property
+    def efs(self) -> EFS:
+        return EFS.from_settings()
+
+    @cached_property
+    def iam(self) -> IAM:
+        return IAM.from_settings()
+
+    @cached_property
+    def jupyterhub(self) -> JupyterHub:
+        return JupyterHub.from_settings()
+
+    def round_trips(self) -> dict[str, int]:
+        built = {name: self.__dict__.get(name) for name in ("freeipa", "efs", "iam", "jupyterhub")}
+        return {name: conn.round_trips for name, conn in built.items() if conn is not None}
+
+
+_local = threading.local()
+
+
+def systems() -> Systems:
+    if not hasattr(_local, "systems"):
+        _local.systems = Systems()
+    return _local.systems
+
+
+def systems_reset() -> None:
+    """Forget the connectors, e.g. after settings changed."""
+    _local.__dict__.pop("systems", None)
