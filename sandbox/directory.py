@@ -119,6 +119,11 @@ def stop(state_dir: Path) -> None:
     process.stop_process(layout.pid_file, timeout=15)
 
 
+def pid_file(state_dir: Path) -> Path:
+    """Where ns-slapd records its pid while the directory of state_dir runs."""
+    return _Layout(state_dir / "directory").pid_file
+
+
 class _Layout:
     """Where everything of one instance lives; the folder doubles as lib389's PREFIX."""
 

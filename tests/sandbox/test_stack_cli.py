@@ -14,12 +14,11 @@ from pathlib import Path
 import ldap
 import pytest
 
-from sandbox import stack
+from sandbox import directory, stack
 
 pytestmark = pytest.mark.stack
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DIRECTORY_PID_FILE = Path("directory/run/dirsrv/slapd-sandbox.pid")
 
 
 @dataclass
@@ -91,14 +90,14 @@ def test_up_starts_directory_and_writes_endpoints_for_sh(cold_start: ColdStart) 
 def test_second_up_reuses_the_running_directory(
     cold_start: ColdStart, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pid_before = int((cold_start.state_dir / DIRECTORY_PID_FILE).read_text())
+    pid_before = int(directory.pid_file(cold_start.state_dir).read_text())
 
     began = time.monotonic()
     result = _up(cold_start.state_dir)
     warm_seconds = time.monotonic() - began
 
     assert result.returncode == 0, result.stderr
-    assert int((cold_start.state_dir / DIRECTORY_PID_FILE).read_text()) == pid_before
+    assert int(directory.pid_file(cold_start.state_dir).read_text()) == pid_before
     with capsys.disabled():
         print(
             f"\nsandbox up --services directory: cold {cold_start.seconds:.1f} s, "
