@@ -11,7 +11,12 @@ import boto3
 from botocore import exceptions as botocore_errors
 from botocore.config import Config
 
-from onboarding.integrations.errors import NotFound, PermanentError, TransientError
+from onboarding.integrations.errors import (
+    AlreadyExists,
+    NotFound,
+    PermanentError,
+    TransientError,
+)
 
 MANAGED_BY_KEY = "managed-by"
 MANAGED_BY_VALUE = "accessadmin"
@@ -39,6 +44,7 @@ _TRANSIENT_CODES = frozenset(
     }
 )
 _NOT_FOUND_CODES = frozenset({"NoSuchEntity", "AccessPointNotFound", "FileSystemNotFound"})
+_EXISTS_CODES = frozenset({"EntityAlreadyExists", "AccessPointAlreadyExists"})
 
 
 def client(
@@ -88,6 +94,8 @@ def _from_client_error(
         return TransientError(system, message)
     if code in _NOT_FOUND_CODES:
         return NotFound(system, message)
+    if code in _EXISTS_CODES:
+        return AlreadyExists(system, message)
     return PermanentError(system, message)
 
 

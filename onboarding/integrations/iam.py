@@ -84,8 +84,9 @@ class IAM:
         return name
 
     def role_find(self, *, username: str) -> RoleMapping | None:
+        """The person's role, if AccessAdmin made it; a hand-made one of that name is not theirs."""
         role = self._role(self.role_name(username=username))
-        if role is None:
+        if role is None or not _is_managed(role):
             return None
         return _mapping(role, username, self._attached(role["RoleName"]))
 
@@ -250,8 +251,12 @@ def _tags(username: str, team: str) -> dict[str, str]:
     return {"username": username, "team": team, _aws.MANAGED_BY_KEY: _aws.MANAGED_BY_VALUE}
 
 
+def _is_managed(role: dict[str, Any]) -> bool:
+    return _aws.tags_of(role.get("Tags")).get(_aws.MANAGED_BY_KEY) == _aws.MANAGED_BY_VALUE
+
+
 def _require_managed(role: dict[str, Any]) -> None:
-    if _aws.tags_of(role.get("Tags")).get(_aws.MANAGED_BY_KEY) != _aws.MANAGED_BY_VALUE:
+    if not _is_managed(role):
         raise PermanentError(
             SYSTEM,
             f"role {role['RoleName']} exists but is not tagged "

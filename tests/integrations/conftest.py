@@ -1,8 +1,4 @@
-"""The real local services the connectors are tested against, one of each per session.
-
-moto and JupyterHub are started here, each under its own temporary folder, and stopped at the
-end; tests/stack.py will take this over once it provides them.
-"""
+"""The real local services the connectors are tested against, shared with the whole session."""
 
 from __future__ import annotations
 
@@ -10,34 +6,22 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox import aws, jupyterhub, process
+from sandbox import process
+from tests.stack import stack_services
+
+aws_stack = stack_services("aws")
+hub_endpoints = stack_services("jupyterhub")
 
 
 @pytest.fixture(scope="session")
-def aws_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    state_dir = tmp_path_factory.mktemp("integrations-aws")
-    endpoints = aws.start(state_dir, {})
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            # boto3 takes credentials from the environment: only moto's fake ones, never real ones.
-            patch.setenv("AWS_ACCESS_KEY_ID", endpoints["AWS_ACCESS_KEY_ID"])
-            patch.setenv("AWS_SECRET_ACCESS_KEY", endpoints["AWS_SECRET_ACCESS_KEY"])
-            patch.delenv("AWS_SESSION_TOKEN", raising=False)
-            patch.delenv("AWS_PROFILE", raising=False)
-            yield endpoints
-    finally:
-        aws.stop(state_dir)
-
-
-@pytest.fixture(scope="session")
-def hub_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    state_dir = tmp_path_factory.mktemp("integrations-jupyterhub")
-    # No directory: logins are not what these tests are about, the service token is.
-    endpoints = jupyterhub.start(state_dir, {})
-    try:
-        yield endpoints
-    finally:
-        jupyterhub.stop(state_dir)
+def aws_endpoints(aws_stack: dict[str, str]) -> Iterator[dict[str, str]]:
+    with pytest.MonkeyPatch.context() as patch:
+        # boto3 takes credentials from the environment: only moto's fake ones, never real ones.
+        patch.setenv("AWS_ACCESS_KEY_ID", aws_stack["AWS_ACCESS_KEY_ID"])
+        patch.setenv("AWS_SECRET_ACCESS_KEY", aws_stack["AWS_SECRET_ACCESS_KEY"])
+        patch.delenv("AWS_SESSION_TOKEN", raising=False)
+        patch.delenv("AWS_PROFILE", raising=False)
+        yield aws_stack
 
 
 @pytest.fixture

@@ -248,6 +248,7 @@ def test_role_not_managed_by_accessadmin_is_left_alone(iam: IAM, iam_client: Any
         AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
     )
 
+    assert iam.role_find(username="role-handmade") is None
     with pytest.raises(PermanentError, match="not tagged managed-by=accessadmin"):
         iam.role_create(
             username="role-handmade", team="vision", policy_arns=[S3_READ], access_point_arn=None

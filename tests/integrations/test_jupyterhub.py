@@ -70,12 +70,12 @@ def test_group_is_created_on_first_member_and_membership_is_idempotent(
     hub.user_create(name="hub-member")
     hub.user_create(name="hub-colleague")
 
-    hub.group_add_user(group="team-vision", name="hub-member")
-    hub.group_add_user(group="team-vision", name="hub-member")
-    hub.group_add_user(group="team-vision", name="hub-colleague")
+    hub.group_add_user(group="hubtest-vision", name="hub-member")
+    hub.group_add_user(group="hubtest-vision", name="hub-member")
+    hub.group_add_user(group="hubtest-vision", name="hub-colleague")
 
-    assert hub.user_find(name="hub-member").groups == ("team-vision",)
-    members = hub_api.call("GET", "/groups/team-vision").json()["users"]
+    assert hub.user_find(name="hub-member").groups == ("hubtest-vision",)
+    members = hub_api.call("GET", "/groups/hubtest-vision").json()["users"]
     assert sorted(members) == ["hub-colleague", "hub-member"]
 
 
@@ -83,27 +83,27 @@ def test_group_removal_is_fine_when_already_out_or_unknown(
     hub: JupyterHub, hub_api: HubAPI
 ) -> None:
     hub.user_create(name="hub-leaver")
-    hub.group_add_user(group="team-speech", name="hub-leaver")
+    hub.group_add_user(group="hubtest-speech", name="hub-leaver")
 
-    hub.group_remove_user(group="team-speech", name="hub-leaver")
-    hub.group_remove_user(group="team-speech", name="hub-leaver")
-    hub.group_remove_user(group="team-no-such-group", name="hub-leaver")
-    hub.group_remove_user(group="team-speech", name="hub-no-such-user")
+    hub.group_remove_user(group="hubtest-speech", name="hub-leaver")
+    hub.group_remove_user(group="hubtest-speech", name="hub-leaver")
+    hub.group_remove_user(group="hubtest-no-such-group", name="hub-leaver")
+    hub.group_remove_user(group="hubtest-speech", name="hub-no-such-user")
 
     assert hub.user_find(name="hub-leaver").groups == ()
-    assert hub_api.call("GET", "/groups/team-speech").json()["users"] == []
+    assert hub_api.call("GET", "/groups/hubtest-speech").json()["users"] == []
 
 
 def test_adding_an_unknown_user_to_a_group_is_permanent(hub: JupyterHub) -> None:
     with pytest.raises(PermanentError, match="No such user"):
-        hub.group_add_user(group="team-vision", name="hub-never-created")
+        hub.group_add_user(group="hubtest-vision", name="hub-never-created")
 
 
 def test_remove_stops_every_server_and_deletes_the_user(
     hub: JupyterHub, hub_api: HubAPI, hub_endpoints: dict[str, str]
 ) -> None:
     hub.user_create(name="hub-offboarded")
-    hub.group_add_user(group="team-robotics", name="hub-offboarded")
+    hub.group_add_user(group="hubtest-robotics", name="hub-offboarded")
     default_pid = hub_api.start_server("hub-offboarded")
     named_pid = hub_api.start_server("hub-offboarded", "gpu")
     assert set(hub.user_find(name="hub-offboarded").servers) == {"", "gpu"}
@@ -113,7 +113,7 @@ def test_remove_stops_every_server_and_deletes_the_user(
     assert hub.user_find(name="hub-offboarded") is None
     assert not _running(default_pid)
     assert not _running(named_pid)
-    assert hub_api.call("GET", "/groups/team-robotics").json()["users"] == []
+    assert hub_api.call("GET", "/groups/hubtest-robotics").json()["users"] == []
     # The person's notebook address no longer reaches a server of theirs.
     page = requests.get(
         f"{hub_endpoints['JUPYTERHUB_URL']}/user/hub-offboarded/", timeout=10, allow_redirects=False
@@ -150,12 +150,14 @@ def test_round_trips_per_verb(hub: JupyterHub, hub_api: HubAPI) -> None:
     measured("find missing", lambda: hub.user_find(name="hub-trips"))
     measured("create", lambda: hub.user_create(name="hub-trips"))
     measured("create existing", lambda: hub.user_create(name="hub-trips"))
-    measured("add to new group", lambda: hub.group_add_user(group="team-trips", name="hub-trips"))
-    measured("add to group", lambda: hub.group_add_user(group="team-trips", name="hub-trips"))
     measured(
-        "remove from group", lambda: hub.group_remove_user(group="team-trips", name="hub-trips")
+        "add to new group", lambda: hub.group_add_user(group="hubtest-trips", name="hub-trips")
     )
-    hub.group_add_user(group="team-trips", name="hub-trips")
+    measured("add to group", lambda: hub.group_add_user(group="hubtest-trips", name="hub-trips"))
+    measured(
+        "remove from group", lambda: hub.group_remove_user(group="hubtest-trips", name="hub-trips")
+    )
+    hub.group_add_user(group="hubtest-trips", name="hub-trips")
     measured("remove without servers", lambda: hub.user_remove(name="hub-trips"))
     measured("remove missing", lambda: hub.user_remove(name="hub-trips"))
 
