@@ -183,9 +183,8 @@ def reset(tree: Tree) -> None:
         for entry in directory.search(tree.container(container)):
             directory.delete(entry.dn)
     for entry in directory.search(tree.container("kerberos")):
-        if entry.dn.lower() != tree.global_policy_dn.lower() and "cn=kerberos" in entry.dn.lower():
-            if entry.first("cn") != "global_policy" and entry.has_class("krbPwdPolicy"):
-                directory.delete(entry.dn)
+        if entry.dn.lower() != tree.global_policy_dn.lower() and entry.has_class("krbPwdPolicy"):
+            directory.delete(entry.dn)
     for entry in directory.search(tree.container("groups")):
         if entry.first("cn") not in (ADMINS, DEFAULT_GROUP):
             directory.delete(entry.dn)

@@ -60,7 +60,8 @@ DatabaseError = _error("DatabaseError", 4203, "%(desc)s: %(info)s")
 LastMemberError = _error(
     "LastMemberError",
     4308,
-    "%(key)s cannot be deleted or disabled because it is the last member of %(label)s %(container)s",
+    "%(key)s cannot be deleted or disabled because it is the last member of "
+    "%(label)s %(container)s",
 )
 ProtectedEntryError = _error(
     "ProtectedEntryError", 4309, "%(label)s %(key)s cannot be deleted/modified: %(reason)s"

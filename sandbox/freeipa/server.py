@@ -194,7 +194,7 @@ class Handler(BaseHTTPRequestHandler):
             server_url = f"https://{self.server.host_name}/ipa/xml"
             result = commands.execute(tree, caller, method, args, options, server_url)
             if method == "session_logout":
-                self.server.sessions.close(session[0])
+                # As with FreeIPA's bearer tokens, the cookie is dropped, not revoked.
                 extra_headers["Set-Cookie"] = clear_cookie()
             envelope = {"result": result, "error": None}
         except errors.PublicError as error:

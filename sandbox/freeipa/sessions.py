@@ -37,10 +37,6 @@ class Sessions:
             self._by_token[token] = (found[0], time.monotonic() + LIFETIME_SECONDS)
         return value, found[0]
 
-    def close(self, cookie_value: str) -> None:
-        with self._lock:
-            self._by_token.pop(cookie_value.split("=", 1)[-1], None)
-
 
 def _cookie(header: str | None) -> str | None:
     for part in (header or "").split(";"):

@@ -78,17 +78,31 @@ def user_view(
     if not find:
         view["has_password"] = bool(entry.get("userpassword"))
         view["has_keytab"] = bool(entry.get("userpassword"))
-    if not staged:
+    if not staged and (options.get("all") or not find):
         view["preserved"] = preserved
     if _members_shown(options, find) and not staged and not preserved:
-        groups = sorted(g.first("cn") for g in tree.groups_with("member", entry.dn))
-        roles = sorted(r.first("cn") for r in tree.groups_with("member", entry.dn, "roles"))
+        groups, roles = _memberships(tree, entry)
         if groups:
             view["memberof_group"] = groups
         if roles:
             view["memberof_role"] = roles
     view["dn"] = entry.dn
     return view
+
+
+def _memberships(tree: Tree, entry: Entry) -> tuple[list[str], list[str]]:
+    """Direct groups and roles, in the order the memberOf plugin recorded them."""
+    dns = [dn for dn in entry.get("memberof")]
+    if not dns:
+        dns = [g.dn for g in tree.groups_with("member", entry.dn)]
+        dns += [r.dn for r in tree.groups_with("member", entry.dn, "roles")]
+    groups_base = tree.container("groups").lower()
+    roles_base = tree.container("roles").lower()
+    direct = {g.dn.lower() for g in tree.groups_with("member", entry.dn)}
+    direct |= {r.dn.lower() for r in tree.groups_with("member", entry.dn, "roles")}
+    groups = [dn for dn in dns if dn.lower().endswith(groups_base) and dn.lower() in direct]
+    roles = [dn for dn in dns if dn.lower().endswith(roles_base) and dn.lower() in direct]
+    return _names(groups), _names(roles)
 
 
 def group_view(

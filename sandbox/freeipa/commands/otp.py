@@ -151,9 +151,6 @@ def _guard_last_token(call: Call, entry: Entry, action: str) -> None:
 def otptoken_find(call: Call) -> dict[str, Any]:
     tree = call.tree
     parts = ["(objectClass=ipatoken)"]
-    if call.arg():
-        term = escape(str(call.arg()))
-        parts.append(f"(|(ipatokenUniqueID=*{term}*)(description=*{term}*))")
     if call.options.get("ipatokenowner"):
         owner = tree.user(normalize_name(call.options["ipatokenowner"]))
         if owner is None:
@@ -164,6 +161,9 @@ def otptoken_find(call: Call) -> dict[str, Any]:
     entries = tree.directory.search(tree.container("otp"), "(&" + "".join(parts) + ")")
     if not call.is_admin:
         entries = [e for e in entries if _may_manage(call, e) or _owned_by_caller(call, e)]
+    if call.arg():
+        term = str(call.arg()).lower()
+        entries = [e for e in entries if term in _searchable(e)]
     return find_result(
         call,
         entries,
@@ -171,6 +171,13 @@ def otptoken_find(call: Call) -> dict[str, Any]:
         "OTP tokens",
         lambda e: token_view(tree, e, call.options, viewer_is_admin=call.is_admin),
     )
+
+
+def _searchable(entry: Entry) -> str:
+    owner = str(entry.first("ipatokenowner", "")).split(",", 1)[0]
+    return " ".join(
+        [entry.first("ipatokenuniqueid"), entry.first("description", ""), owner]
+    ).lower()
 
 
 @command("otptoken_show")
