@@ -1,0 +1,85 @@
+"""What the lifecycle commands share: the acting user, error handling, waiting and printing."""
+
+import getpass
+import json
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+from onboarding.errors import AccessAdminError
+from onboarding.integrations.errors import IntegrationError
+from onboarding.lifecycle import PlannedChange
+from onboarding.models import LifecycleRun
+from onboarding.services import RunInProgress
+from onboarding.validation import InvalidInput
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_BUSY = 3
+
+
+class LifecycleCommand(BaseCommand):
+    def actor(self) -> str:
+        return f"cli:{getpass.getuser()}"
+
+    def execute(self, *args, **options):
+        try:
+            return super().execute(*args, **options)
+        except InvalidInput as error:
+            raise CommandError(str(error), returncode=EXIT_BAD_INPUT) from None
+        except RunInProgress as error:
+            raise CommandError(str(error), returncode=EXIT_BUSY) from None
+        except (AccessAdminError, IntegrationError) as error:
+            raise CommandError(str(error), returncode=EXIT_FAILED) from None
+
+    def add_wait_arguments(self, parser) -> None:
+        parser.add_argument("--dry-run", action="store_true", help="show what would change")
+        parser.add_argument("--wait", action="store_true", help="wait until the run finishes")
+        parser.add_argument("--timeout", type=float, default=600, help="seconds to --wait")
+
+    def preview_print(self, changes: list[PlannedChange]) -> None:
+        width = max(len(change.step) for change in changes)
+        for change in changes:
+            verdict = "already done" if change.already_done else "would change"
+            self.stdout.write(f"  {change.step:<{width}}  {change.system:<10}  {verdict:<12}  "
+                              f"{change.description}")  # fmt: skip
+
+    def queued_report(self, run: LifecycleRun, options: dict) -> None:
+        self.stdout.write(f"Run #{run.pk} ({run.kind} {run.person.username}) queued.")
+        if options["wait"]:
+            run = self.wait(run, options["timeout"])
+            self.steps_print(run)
+            if run.state != LifecycleRun.State.SUCCEEDED:
+                raise CommandError(
+                    f"Run #{run.pk} {run.state}: {run.error}\n"
+                    f"Resume it with `manage.py resume {run.pk}` or undo it with "
+                    f"`manage.py rollback {run.pk}`.",
+                    returncode=EXIT_FAILED,
+                )
+            self.stdout.write(self.style.SUCCESS(f"Run #{run.pk} succeeded."))
+            if run.credentials.filter(ciphertext__isnull=False).exists():
+                self.stdout.write(
+                    f"Reveal the one-time credentials with `manage.py reveal_credentials {run.pk}`."
+                )
+
+    def wait(self, run: LifecycleRun, timeout: float) -> LifecycleRun:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run.refresh_from_db()
+            if not run.is_active:
+                return run
+            time.sleep(0.25)
+        raise CommandError(
+            f"Run #{run.pk} is still {run.state} after {timeout:.0f}s; "
+            f"follow it with `manage.py lifecycle_status {run.person.username}`.",
+            returncode=EXIT_FAILED,
+        )
+
+    def steps_print(self, run: LifecycleRun) -> None:
+        for step in run.steps.order_by("position"):
+            error = f"  {step.last_error}" if step.last_error else ""
+            self.stdout.write(f"  {step.name:<28} {step.state:<8} attempts={step.attempts}{error}")
+
+
+def as_json(value) -> str:
+    return json.dumps(value, indent=2, default=str)

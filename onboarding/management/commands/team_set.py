@@ -1,0 +1,32 @@
+from onboarding.management.commands._base import LifecycleCommand
+from onboarding.services import team_set
+
+
+class Command(LifecycleCommand):
+    help = "Create or change a team; its FreeIPA group is created when missing."
+
+    def add_arguments(self, parser):
+        parser.add_argument("name")
+        parser.add_argument("--group", help="the team's FreeIPA group")
+        parser.add_argument("--lead", action="append", dest="leads", help="a team lead (repeat)")
+        parser.add_argument(
+            "--policy-arn", action="append", dest="policy_arns", help="an IAM policy (repeat)"
+        )
+        parser.add_argument("--jupyterhub-group")
+
+    def handle(self, *args, **options):
+        team, created = team_set(
+            name=options["name"],
+            group=options["group"],
+            leads=options["leads"],
+            policy_arns=options["policy_arns"],
+            jupyterhub_group=options["jupyterhub_group"],
+            actor=self.actor(),
+        )
+        verb = "Created" if created else "Changed"
+        leads = ", ".join(team.leads.values_list("username", flat=True)) or "none"
+        self.stdout.write(
+            f"{verb} team {team.name}: FreeIPA group {team.freeipa_group}, leads {leads}, "
+            f"policies {', '.join(team.iam_policy_arns) or 'none'}, "
+            f"JupyterHub group {team.jupyterhub_group or 'none'}."
+        )

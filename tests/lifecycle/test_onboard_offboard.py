@@ -1,0 +1,119 @@
+"""A person onboarded can work everywhere; once offboarded, nowhere; the FreeIPA user is kept."""
+
+import pytest
+
+from onboarding.credentials import CredentialsGone, credentials_reveal
+from onboarding.models import LifecycleRun, Person, Step
+from onboarding.services import person_offboard, person_onboard
+from tests.lifecycle.conftest import READ_ONLY_POLICY, ldap_can_bind
+from tests.lifecycle.observe import (
+    access_points,
+    attached_policies,
+    freeipa_change_password,
+    freeipa_login_error,
+    hub_login,
+    hub_user,
+    roles,
+    totp_codes,
+    trust_policy,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+NEW_PASSWORD = "Chosen-by-them-42"
+
+
+def onboard(username, team) -> LifecycleRun:
+    run = person_onboard(
+        username=username,
+        first_name="Ada",
+        last_name="Example",
+        email=f"{username}@example.test",
+        team=team.name,
+        actor="admin",
+    )
+    run.refresh_from_db()
+    return run
+
+
+def test_onboarded_person_has_access_in_every_system(eager, stack_configured, team, username, ipa):
+    stack = stack_configured
+    run = onboard(username, team)
+    assert run.state == LifecycleRun.State.SUCCEEDED, run.error
+    assert set(run.steps.values_list("state", flat=True)) == {Step.State.DONE}
+    person = Person.objects.get(username=username)
+    assert person.status == Person.Status.ACTIVE
+
+    user = ipa.freeipa.user_find(username=username)
+    assert user.auth_types == ("otp",)
+    assert team.freeipa_group in user.groups
+    assert (person.uid_number, person.gid_number) == (user.uid_number, user.gid_number)
+    assert user.uid_number == user.gid_number
+
+    secrets = credentials_reveal(run=run, actor="admin")
+    password, otp_uri = secrets["temporary_password"], secrets["otp_enrolment"]
+    with pytest.raises(CredentialsGone):
+        credentials_reveal(run=run, actor="admin")
+    assert otp_uri.startswith("otpauth://totp/")
+    codes = iter(totp_codes(otp_uri, 3))
+    assert freeipa_login_error(stack, username, password) == "InvalidSessionPassword"
+    assert freeipa_login_error(stack, username, password + next(codes)) == "PasswordExpired"
+
+    (point,) = access_points(stack, username)
+    assert point["PosixUser"] == {"Uid": user.uid_number, "Gid": user.gid_number}
+    assert point["RootDirectory"]["CreationInfo"]["Permissions"] == "0750"
+
+    (role,) = roles(stack, username)
+    trust = trust_policy(role)["Statement"][0]
+    assert trust["Principal"]["Federated"] == stack["IAM_SAML_PROVIDER_ARN"]
+    assert trust["Condition"]["StringEquals"]["SAML:sub"] == username
+    assert attached_policies(stack, role["RoleName"]) == {READ_ONLY_POLICY}
+
+    assert team.jupyterhub_group in hub_user(stack, username)["groups"]
+
+    # The person sets their own password with a code from the enrolled token.
+    freeipa_change_password(stack, username, password, NEW_PASSWORD, next(codes))
+    assert freeipa_login_error(stack, username, NEW_PASSWORD + next(codes)) is None
+    assert ldap_can_bind(stack, username, NEW_PASSWORD)
+    assert hub_login(stack, username, NEW_PASSWORD)
+
+    offboarding = person_offboard(username=username, reason="left the company", actor="admin")
+    offboarding.refresh_from_db()
+    assert offboarding.state == LifecycleRun.State.SUCCEEDED, offboarding.error
+    assert Person.objects.get(username=username).status == Person.Status.OFFBOARDED
+
+    assert not ldap_can_bind(stack, username, NEW_PASSWORD)
+    assert not hub_login(stack, username, NEW_PASSWORD)
+    assert hub_user(stack, username) is None
+    assert roles(stack, username) == []
+    assert access_points(stack, username) == []
+    preserved = ipa.freeipa.user_find(username=username)
+    assert preserved.preserved
+    assert ipa.freeipa.otp_tokens(username=username) == []
+
+
+def test_every_step_rerun_after_success_changes_nothing(eager, team, username, ipa):
+    run = onboard(username, team)
+    assert run.state == LifecycleRun.State.SUCCEEDED, run.error
+    before = {
+        "user": ipa.freeipa.user_find(username=username),
+        "tokens": ipa.freeipa.otp_tokens(username=username),
+        "access_point": ipa.efs.access_point_find(username=username),
+        "role": ipa.iam.role_find(username=username),
+        "hub": ipa.jupyterhub.user_find(name=username),
+    }
+    from onboarding.lifecycle import _context
+    from onboarding.plans import ONBOARD
+
+    ctx = _context(LifecycleRun.objects.get(pk=run.pk))
+    for spec in ONBOARD:
+        ctx.record = run.steps.get(name=spec.name)
+        assert spec.check(ctx) is not None, f"{spec.name} does not see its own work"
+    after = {
+        "user": ipa.freeipa.user_find(username=username),
+        "tokens": ipa.freeipa.otp_tokens(username=username),
+        "access_point": ipa.efs.access_point_find(username=username),
+        "role": ipa.iam.role_find(username=username),
+        "hub": ipa.jupyterhub.user_find(name=username),
+    }
+    assert after == before
