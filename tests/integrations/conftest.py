@@ -10,7 +10,8 @@ from sandbox import process
 from tests.stack import stack_services
 
 aws_stack = stack_services("aws")
-hub_endpoints = stack_services("jupyterhub")
+# With the directory first, as the other tests sharing the session hub expect its LDAP logins.
+hub_endpoints = stack_services("directory", "jupyterhub")
 
 
 @pytest.fixture(scope="session")
