@@ -18,9 +18,9 @@ from onboarding.integrations.errors import PermanentError
 
 SYSTEM = "efs"
 ROOT = "/data"
-# Owner and team may enter; others may not even list the folder.
+# Owner and their group may enter; others may not even list the folder.
 PERMISSIONS = "0750"
-# AWS lists and deletes a deleting access point for a while; it no longer serves anyone.
+# AWS still lists an access point while deleting it; it no longer serves anyone.
 _GONE_STATES = frozenset({"deleting", "deleted"})
 
 
