@@ -1,7 +1,9 @@
 import os
+import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -33,48 +35,68 @@ def worker_env(django_db_setup) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def celery_worker(worker_env, tmp_path_factory):
+class Worker:
     """A real Celery worker process consuming from the test broker, against the test database."""
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "accessadmin",
-                "worker",
-                "--concurrency=2",
-                "--loglevel=INFO",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname=test-worker@%h",
-            ],
-            cwd=REPO_ROOT,
-            env=worker_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        _wait_for_worker(process, log_path)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.env = env
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
 
-def _wait_for_worker(process: subprocess.Popen, log_path: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"Celery worker exited early:\n{log_path.read_text()[-3000:]}")
-        if " ready." in log_path.read_text():
+    def start(self, *, purge: bool = False) -> "Worker":
+        argv = [
+            sys.executable, "-m", "celery", "-A", "accessadmin", "worker",
+            "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle",
+            f"--hostname=test-{uuid.uuid4().hex[:6]}@%h",
+        ]  # fmt: skip
+        if purge:
+            argv.append("--purge")
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(
+                argv,
+                cwd=REPO_ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        self._wait_until_ready()
+        return self
+
+    def _wait_until_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        start_of_this_run = self.log_path.stat().st_size if self.log_path.exists() else 0
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Celery worker exited early:\n{self.log()[-3000:]}")
+            if " ready." in self.log()[start_of_this_run:]:
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"Celery worker not ready after {timeout}s:\n{self.log()[-3000:]}")
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def kill(self) -> None:
+        """As the OOM killer or a lost machine would: no chance to clean up or re-queue."""
+        os.killpg(self.process.pid, signal.SIGKILL)  # the parent and its pool children
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
             return
-        time.sleep(0.2)
-    raise TimeoutError(f"Celery worker not ready after {timeout}s:\n{log_path.read_text()[-3000:]}")
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+@pytest.fixture
+def celery_worker(worker_env, tmp_path):
+    worker = Worker(worker_env, tmp_path / "worker.log").start(purge=True)
+    try:
+        yield worker
+    finally:
+        worker.stop()

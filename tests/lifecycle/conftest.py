@@ -104,3 +104,26 @@ def ldap_can_bind(stack: dict[str, str], username: str, password: str) -> bool:
         return False
     finally:
         connection.unbind_s()
+
+
+@pytest.fixture
+def lifecycle_worker_env(worker_env, stack_configured) -> dict[str, str]:
+    return {
+        **worker_env,
+        **stack_configured,
+        # Short enough that a killed worker's run is taken over within the test's patience.
+        "LIFECYCLE_STALE_SECONDS": "5",
+        "CELERY_VISIBILITY_TIMEOUT": "8",
+        "LIFECYCLE_RETRY_BASE_SECONDS": "1",
+    }
+
+
+@pytest.fixture
+def lifecycle_worker(lifecycle_worker_env, tmp_path):
+    from tests.conftest import Worker
+
+    worker = Worker(lifecycle_worker_env, tmp_path / "worker.log").start(purge=True)
+    try:
+        yield worker
+    finally:
+        worker.stop()
