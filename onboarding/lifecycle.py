@@ -142,13 +142,18 @@ def run_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
         logger.info("run %s: not claimed by %s", run_id, worker)
         return None
     ctx = _context(run)
+    trips_before = ctx.systems.round_trips()
     records = {record.name: record for record in run.steps.all()}
     for spec in plan_for(run.kind):
         record = records[spec.name]
         if record.state != Step.State.DONE:
             _step_do(ctx, spec, record)
         ctx.outputs[spec.name] = record.external_ids
-    _run_succeed(run, ctx)
+    trips = {
+        system: count - trips_before.get(system, 0)
+        for system, count in ctx.systems.round_trips().items()
+    }
+    _run_succeed(run, ctx, round_trips=trips)
     return run
 
 
@@ -195,7 +200,7 @@ def _step_fail(ctx: StepContext, record: Step, error: Exception) -> NoReturn:
     raise RunStopped(message) from error
 
 
-def _run_succeed(run: LifecycleRun, ctx: StepContext) -> None:
+def _run_succeed(run: LifecycleRun, ctx: StepContext, round_trips: dict[str, int]) -> None:
     _, done_status, _ = PERSON_STATUS[run.kind]
     with transaction.atomic():
         run.move_to(State.SUCCEEDED, finished_at=timezone.now(), error="")
@@ -206,7 +211,7 @@ def _run_succeed(run: LifecycleRun, ctx: StepContext) -> None:
         person.move_to(done_status)
         audit_record(
             actor=run.worker, action=f"{run.kind}.run", target=person.username,
-            outcome="succeeded", details={"run": run.pk}, run=run,
+            outcome="succeeded", details={"run": run.pk, "round_trips": round_trips}, run=run,
         )  # fmt: skip
 
 

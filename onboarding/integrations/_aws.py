@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 from botocore import exceptions as botocore_errors
 from botocore.config import Config
+from botocore.parsers import ResponseParserError
 
 from onboarding.integrations.errors import (
     AlreadyExists,
@@ -79,6 +80,10 @@ def translated_errors(system: str, *, missing_ok: bool = False) -> Iterator[None
         raise translated from error
     except (botocore_errors.ConnectionError, botocore_errors.HTTPClientError) as error:
         raise TransientError(system, f"cannot reach the endpoint: {error}") from error
+    except ResponseParserError as error:
+        # An answer that is not AWS's, such as a proxy's or an overloaded server's HTML 500 page.
+        first_line = str(error).splitlines()[0] if str(error) else ""
+        raise TransientError(system, f"unreadable answer: {first_line}") from error
     except botocore_errors.BotoCoreError as error:
         raise PermanentError(system, str(error)) from error
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from onboarding.integrations.efs import EFS
 from onboarding.integrations.errors import NotFound, PermanentError, TransientError
 from onboarding.integrations.iam import IAM
 from sandbox import aws
@@ -365,3 +366,43 @@ def test_from_settings_without_a_saml_provider_is_refused(settings: Any) -> None
 
     with pytest.raises(PermanentError, match="IAM_SAML_PROVIDER_ARN"):
         IAM.from_settings()
+
+
+def test_an_html_error_page_instead_of_an_aws_answer_is_transient(
+    aws_endpoints: dict[str, str],
+) -> None:
+    """moto under load, or a proxy in front of AWS, may answer a 500 HTML page."""
+    import http.server
+    import threading
+
+    class Overloaded(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = b"<!doctype html><title>500 Internal Server Error</title>"
+            self.send_response(500)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Overloaded)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+        efs = EFS(file_system_id="fs-12345678", region="eu-west-1", endpoint_url=endpoint)
+        iam = IAM(
+            saml_provider_arn="arn:aws:iam::123456789012:saml-provider/freeipa",
+            role_prefix="accessadmin-", role_path="/accessadmin/", data_bucket="data",
+            region="eu-west-1", endpoint_url=endpoint,
+        )  # fmt: skip
+        # EFS speaks JSON and sees a 500; IAM speaks XML and cannot even parse the page.
+        with pytest.raises(TransientError):
+            efs.access_point_find(username="someone")
+        with pytest.raises(TransientError, match="unreadable answer"):
+            iam.role_find(username="someone")
+    finally:
+        server.shutdown()

@@ -1,0 +1,292 @@
+"""Onboard and offboard N people through AccessAdmin's workers and through a plain script.
+
+    .venv/bin/python benchmarks/lifecycle.py --people 100 --workers 2
+
+Needs PostgreSQL and Redis on 127.0.0.1 (as scripts/test does); starts the local stack in a
+temporary folder unless --stack-dir names a running one. It prints figures and asserts nothing:
+
+- the plain script: the same backend calls made one after another through the same connectors;
+- one onboarding at a time through a worker (request to finish, queueing included);
+- N onboardings requested at once, then N offboardings, with --workers worker processes;
+- round trips per system per onboarding, and each worker's resident memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(label: str, seconds: list[float]) -> str:
+    return (
+        f"{label:<44} p50 {percentile(seconds, 0.5) * 1000:7.0f} ms   "
+        f"p95 {percentile(seconds, 0.95) * 1000:7.0f} ms   n={len(seconds)}"
+    )
+
+
+def prepare_environment(args: argparse.Namespace) -> dict[str, str]:
+    import psycopg
+
+    database = f"accessadmin_bench_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(args.postgres + "/postgres", autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{database}"')
+    from sandbox import stack as sandbox_stack
+
+    state_dir = Path(args.stack_dir or tempfile.mkdtemp(prefix="accessadmin-bench-"))
+    state_dir.chmod(0o755)
+    endpoints, _ = sandbox_stack.up(state_dir, sandbox_stack.SERVICES)
+    env = {
+        **os.environ,
+        **endpoints,
+        "ACCESSADMIN_ENV": "test",
+        "DJANGO_SETTINGS_MODULE": "accessadmin.settings",
+        "DATABASE_URL": f"{args.postgres}/{database}",
+        "CELERY_BROKER_URL": f"{args.redis}/13",
+        "CELERY_RESULT_BACKEND": f"{args.redis}/13",
+        "LOG_LEVEL": "WARNING",
+        "BENCH_DATABASE": database,
+        "BENCH_STACK_DIR": str(state_dir),
+    }
+    os.environ.update(env)
+    return env
+
+
+def plain_script(people: list[str], team) -> tuple[list[float], list[float]]:
+    """What an admin's own script would do: the same calls, one after another, no bookkeeping."""
+    from onboarding.steps import temporary_password
+    from onboarding.systems import Systems
+
+    systems = Systems()
+    systems.freeipa.ping()  # the session exists before timing, as it does in a warm worker
+    onboard_times, offboard_times = [], []
+    for username in people:
+        started = time.perf_counter()
+        user = systems.freeipa.user_create(
+            username=username, first_name="Bench", last_name="Mark",
+            email=f"{username}@example.test", password=temporary_password(),
+        )  # fmt: skip
+        systems.freeipa.group_add_members(username=username, groups=team.freeipa_groups)
+        systems.freeipa.otp_token_add(username=username, description="bench")
+        point = systems.efs.access_point_create(
+            username=username, team=team.name, uid=user.uid_number, gid=user.gid_number
+        )
+        systems.iam.role_create(
+            username=username, team=team.name, policy_arns=team.iam_policy_arns,
+            access_point_arn=point.arn,
+        )  # fmt: skip
+        systems.jupyterhub.user_create(name=username)
+        systems.jupyterhub.group_add_user(group=team.jupyterhub_group, name=username)
+        onboard_times.append(time.perf_counter() - started)
+    for username in people:
+        started = time.perf_counter()
+        systems.jupyterhub.user_remove(name=username)
+        systems.iam.role_delete(username=username)
+        systems.efs.access_point_delete(username=username)
+        user = systems.freeipa.user_find(username=username)
+        systems.freeipa.group_remove_members(username=username, groups=list(user.groups))
+        systems.freeipa.otp_tokens_delete(username=username)
+        systems.freeipa.user_disable(username=username)
+        systems.freeipa.user_preserve(username=username)
+        offboard_times.append(time.perf_counter() - started)
+    return onboard_times, offboard_times
+
+
+def start_workers(env: dict[str, str], args: argparse.Namespace, log_dir: Path) -> list:
+    workers = []
+    for index in range(args.workers):
+        log = (log_dir / f"worker-{index}.log").open("w")
+        workers.append(
+            subprocess.Popen(  # noqa: S603 - our own interpreter and fixed arguments
+                [sys.executable, "-m", "celery", "-A", "accessadmin", "worker", "--purge",
+                 f"--pool={args.pool}", f"--concurrency={args.concurrency}",
+                 "--loglevel=WARNING", "--without-gossip", "--without-mingle",
+                 f"--hostname=bench{index}@%h"],
+                cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )  # fmt: skip
+    from accessadmin.celery import app
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        replies = app.control.ping(timeout=1) or []
+        if len(replies) >= args.workers:
+            return workers
+    raise TimeoutError("workers did not answer")
+
+
+def resident_megabytes(pid: int) -> float:
+    """The worker's own RSS plus its pool children's."""
+    total = 0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid, *(int(p) for p in children.read_text().split())] if children.exists() else [pid]
+    for each in pids:
+        for line in Path(f"/proc/{each}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def wait_all(run_ids: list[int], timeout: float) -> None:
+    from onboarding.models import LifecycleRun
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not LifecycleRun.objects.filter(
+            pk__in=run_ids, state__in=LifecycleRun.ACTIVE_STATES
+        ).exists():
+            return
+        time.sleep(0.2)
+    raise TimeoutError("runs did not finish in time")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--people", type=int, default=100)
+    parser.add_argument("--single", type=int, default=10, help="one-at-a-time onboardings")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=4, help="tasks at once per worker")
+    parser.add_argument("--pool", default="threads", choices=["threads", "prefork"])
+    parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379")
+    parser.add_argument("--stack-dir", help="use this running sandbox stack")
+    args = parser.parse_args()
+
+    env = prepare_environment(args)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from onboarding.models import AuditEvent, LifecycleRun
+    from onboarding.services import person_offboard, person_onboard, team_set
+
+    tag = uuid.uuid4().hex[:5]
+    team, _ = team_set(
+        name=f"bench-{tag}", group=f"bench-{tag}", jupyterhub_group=f"bench-{tag}",
+        policy_arns=["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"], actor="bench",
+    )  # fmt: skip
+
+    print(f"AccessAdmin lifecycle benchmark: {args.people} people, {args.workers} workers "
+          f"x {args.concurrency} ({args.pool}), {os.cpu_count()} CPUs")  # fmt: skip
+    plain_people = [f"p{tag}{i:04d}" for i in range(args.people)]
+    started = time.perf_counter()
+    plain_on, plain_off = plain_script(plain_people, team)
+    plain_total = time.perf_counter() - started
+    plain_on_total = sum(plain_on)
+
+    log_dir = Path(tempfile.mkdtemp(prefix="accessadmin-bench-logs-"))
+    workers = start_workers(env, args, log_dir)
+    try:
+
+        def onboard(username: str) -> LifecycleRun:
+            return person_onboard(
+                username=username, first_name="Bench", last_name="Mark",
+                email=f"{username}@example.test", team=team.name, actor="bench",
+            )  # fmt: skip
+
+        # Warm every worker thread's sessions first, as in a worker that has been up a while.
+        warm_up = [onboard(f"w{tag}{i:04d}").pk for i in range(args.workers * args.concurrency)]
+        wait_all(warm_up, 300)
+
+        single, single_execution = [], []
+        for i in range(args.single):
+            run = onboard(f"s{tag}{i:04d}")
+            wait_all([run.pk], 120)
+            run.refresh_from_db()
+            single.append((run.finished_at - run.created_at).total_seconds())
+            single_execution.append((run.finished_at - run.started_at).total_seconds())
+
+        people = [f"a{tag}{i:04d}" for i in range(args.people)]
+        began = time.perf_counter()
+        runs = [onboard(username).pk for username in people]
+        wait_all(runs, 1800)
+        onboard_total = time.perf_counter() - began
+        rss = [resident_megabytes(worker.pid) for worker in workers]
+
+        began = time.perf_counter()
+        offboards = [
+            person_offboard(username=username, reason="benchmark", actor="bench").pk
+            for username in people
+        ]
+        wait_all(offboards, 1800)
+        offboard_total = time.perf_counter() - began
+        rss_after = [resident_megabytes(worker.pid) for worker in workers]
+    finally:
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(timeout=60)
+
+    finished = LifecycleRun.objects.filter(pk__in=runs + offboards)
+    failures = finished.exclude(state=LifecycleRun.State.SUCCEEDED).count()
+    per_run = [
+        (run.finished_at - run.started_at).total_seconds()
+        for run in finished.filter(pk__in=runs, state=LifecycleRun.State.SUCCEEDED)
+    ]
+    trips = [
+        event.details.get("round_trips", {})
+        for event in AuditEvent.objects.filter(
+            action="onboard.run", outcome="succeeded", run_id__in=runs
+        )
+    ]
+
+    print()
+    print(summary("plain script, onboarding one person", plain_on))
+    print(summary("plain script, offboarding one person", plain_off))
+    print(summary("AccessAdmin, one at a time, request to done", single))
+    print(summary("AccessAdmin, one at a time, on the worker", single_execution))
+    print(summary("AccessAdmin, run time within the batch", per_run))
+    ratio = percentile(single, 0.5) / percentile(plain_on, 0.5)
+    print(f"one onboarding vs the plain script (p50): {ratio:.2f}x   (target <= 1.2x)")
+    print()
+    print(
+        f"plain script: {args.people} onboardings in {plain_on_total:6.1f} s "
+        f"({args.people / plain_on_total:5.1f}/s); with offboardings {plain_total:6.1f} s"
+    )
+    print(
+        f"AccessAdmin:  {args.people} onboardings in {onboard_total:6.1f} s "
+        f"({args.people / onboard_total:5.1f}/s), {args.people} offboardings in "
+        f"{offboard_total:6.1f} s ({args.people / offboard_total:5.1f}/s)"
+    )
+    print(
+        f"speed-up over the plain script (onboarding): {plain_on_total / onboard_total:.2f}x "
+        "(target >= 2x)"
+    )
+    print(f"failed runs: {failures}")
+    print()
+    for system in ("freeipa", "efs", "iam", "jupyterhub"):
+        counts = [t.get(system, 0) for t in trips]
+        if counts:
+            median = statistics.median(counts)
+            print(
+                f"round trips per onboarding, {system:<10}: median {median:.0f}, max {max(counts)}"
+            )
+    print(
+        f"worker RSS (main + pool) after onboarding: {', '.join(f'{m:.0f} MB' for m in rss)}; "
+        f"after offboarding: {', '.join(f'{m:.0f} MB' for m in rss_after)} (target < 200 MB)"
+    )
+    print(f"logs in {log_dir}; database {env['BENCH_DATABASE']}; stack {env['BENCH_STACK_DIR']}")
+
+
+if __name__ == "__main__":
+    main()
