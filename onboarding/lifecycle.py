@@ -6,14 +6,17 @@ written before its side effect and updated after it, so a worker that dies mid-s
 saying "running", and whoever picks the run up next checks that step before doing it again.
 """
 
+import contextlib
 import logging
 import random
-from dataclasses import dataclass
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import NoReturn
 
 from django.conf import settings
-from django.db import transaction
+from django.db import close_old_connections, connections, transaction
 from django.utils import timezone
 
 from onboarding.audit import audit_record
@@ -136,30 +139,105 @@ def _describe(error: Exception) -> str:
 
 
 def run_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
-    """Do every step of the run not yet done. Returns None when the run is not ours to run."""
+    """Do every step of the run not yet done. Returns None when the run is not ours to run.
+
+    Steps whose needs are met run together, each on its own thread; the run moves on when the
+    whole group has finished.
+    """
     run = _claim(run_id, worker, rolling_back=False)
     if run is None:
         logger.info("run %s: not claimed by %s", run_id, worker)
         return None
     ctx = _context(run)
-    trips_before = ctx.systems.round_trips()
     records = {record.name: record for record in run.steps.all()}
-    for spec in plan_for(run.kind):
-        record = records[spec.name]
-        if record.state != Step.State.DONE:
-            _step_do(ctx, spec, record)
-        ctx.outputs[spec.name] = record.external_ids
-    trips = {
-        system: count - trips_before.get(system, 0)
-        for system, count in ctx.systems.round_trips().items()
-    }
-    _run_succeed(run, ctx, round_trips=trips)
+    done = {name for name, record in records.items() if record.state == Step.State.DONE}
+    pending = [spec for spec in plan_for(run.kind) if spec.name not in done]
+    for name in done:
+        ctx.outputs[name] = records[name].external_ids
+    round_trips: dict[str, int] = {}
+    while pending:
+        ready = [spec for spec in pending if set(spec.needs) <= done]
+        _heartbeat(run)
+        outcomes = _steps_do_together(ctx, ready, records)
+        failures = []
+        for spec, outcome in zip(ready, outcomes, strict=True):
+            if isinstance(outcome, StepFailure):
+                failures.append(outcome)
+                continue
+            done.add(spec.name)
+            ctx.outputs[spec.name] = records[spec.name].external_ids
+            for system, count in outcome.items():
+                round_trips[system] = round_trips.get(system, 0) + count
+        if failures:
+            _run_stop(run, failures)
+        pending = [spec for spec in pending if spec.name not in done]
+    _run_succeed(run, ctx, round_trips=round_trips)
     return run
 
 
-def _step_do(ctx: StepContext, spec: StepSpec, record: Step) -> None:
-    run = ctx.run
-    ctx.record = record
+@dataclass(frozen=True)
+class StepFailure:
+    step: str
+    message: str
+    transient: bool
+
+
+_STEP_THREADS = 4
+_step_threads: ThreadPoolExecutor | None = None
+_step_threads_lock = threading.Lock()
+
+
+def _step_pool() -> ThreadPoolExecutor:
+    # Long-lived threads keep their downstream sessions and database connections warm.
+    global _step_threads
+    with _step_threads_lock:
+        if _step_threads is None:
+            _step_threads = ThreadPoolExecutor(_STEP_THREADS, thread_name_prefix="lifecycle-step")
+        return _step_threads
+
+
+def step_threads_stop() -> None:
+    """End the step threads, closing their database connections (at worker shutdown)."""
+    global _step_threads
+    with _step_threads_lock:
+        pool, _step_threads = _step_threads, None
+    if pool is None:
+        return
+    # Each thread must close its own connections: hold them all at a barrier so every thread
+    # takes exactly one of the closing jobs.
+    barrier = threading.Barrier(_STEP_THREADS)
+
+    def close_own_connections() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            barrier.wait(timeout=10)
+        connections.close_all()
+
+    for _ in range(_STEP_THREADS):
+        pool.submit(close_own_connections)
+    pool.shutdown(wait=True)
+
+
+def _steps_do_together(
+    ctx: StepContext, specs: list[StepSpec], records: dict[str, Step]
+) -> list[dict[str, int] | StepFailure]:
+    """Do the steps (the first on this thread, the rest on step threads); wait for them all."""
+    jobs = [(replace(ctx, record=records[spec.name]), spec) for spec in specs]
+    futures = [_step_pool().submit(_step_do_on_thread, c, s) for c, s in jobs[1:]]
+    first = _step_do(*jobs[0])
+    return [first, *(future.result() for future in futures)]
+
+
+def _step_do_on_thread(ctx: StepContext, spec: StepSpec) -> dict[str, int] | StepFailure:
+    close_old_connections()
+    try:
+        return _step_do(ctx, spec)
+    finally:
+        close_old_connections()
+
+
+def _step_do(ctx: StepContext, spec: StepSpec) -> dict[str, int] | StepFailure:
+    """Do one step; return the round trips it made per system, or how it failed."""
+    run, record = ctx.run, ctx.record
     # A step touched before (retried, failed, or running when its worker died) is checked first.
     touched = record.attempts > 0
     now = timezone.now()
@@ -170,34 +248,53 @@ def _step_do(ctx: StepContext, spec: StepSpec, record: Step) -> None:
         record.move_to(
             Step.State.RUNNING, attempts=record.attempts + 1, started_at=now, last_error=""
         )
-    _heartbeat(run)
+    trips_before = ctx.systems.round_trips()
     try:
         found = spec.check(ctx) if touched else None
         external_ids = found if found is not None else spec.do(ctx)
     except Exception as error:
-        _step_fail(ctx, record, error)
+        return _step_fail(ctx, record, error)
+    trips = {
+        system: count - trips_before.get(system, 0)
+        for system, count in ctx.systems.round_trips().items()
+        if count != trips_before.get(system, 0)
+    }
     record.move_to(Step.State.DONE, external_ids=external_ids, finished_at=timezone.now())
-    _audit_step(run, record, "step.do", "succeeded", already_done=found is not None)
+    _audit_step(
+        run, record, "step.do", "succeeded", already_done=found is not None, round_trips=trips
+    )
+    return trips
 
 
-def _step_fail(ctx: StepContext, record: Step, error: Exception) -> NoReturn:
+def _step_fail(ctx: StepContext, record: Step, error: Exception) -> StepFailure:
     run = ctx.run
     message = _describe(error)
     if isinstance(error, IntegrationError) and error.transient:
         record.move_to(Step.State.PENDING, last_error=message)
-        run.move_to(State.QUEUED, worker="")
         _audit_step(run, record, "step.do", "retried", error=message)
-        raise StepDeferred(message) from error
+        return StepFailure(record.name, message, transient=True)
     if not isinstance(error, IntegrationError):
         logger.exception("run %s step %s: unexpected error", run.pk, record.name)
     record.move_to(Step.State.FAILED, last_error=message, finished_at=timezone.now())
-    run.move_to(State.FAILED, error=f"{record.name}: {message}", finished_at=timezone.now())
     _audit_step(run, record, "step.do", "failed", error=message)
+    return StepFailure(record.name, message, transient=False)
+
+
+def _run_stop(run: LifecycleRun, failures: list[StepFailure]) -> NoReturn:
+    """A permanent failure fails the run; transient ones alone send it back to the queue."""
+    permanent = [failure for failure in failures if not failure.transient]
+    if not permanent:
+        run.move_to(State.QUEUED, worker="")
+        raise StepDeferred("; ".join(f.message for f in failures))
+    first = permanent[0]
+    error = f"{first.step}: {first.message}"
+    run.move_to(State.FAILED, error=error, finished_at=timezone.now())
     audit_record(
         actor=run.worker, action=f"{run.kind}.run", target=run.person.username, outcome="failed",
-        details={"run": run.pk, "failed_step": record.name, "error": message}, run=run,
+        details={"run": run.pk, "failed_steps": [f.step for f in permanent], "error": error},
+        run=run,
     )  # fmt: skip
-    raise RunStopped(message) from error
+    raise RunStopped(error)
 
 
 def _run_succeed(run: LifecycleRun, ctx: StepContext, round_trips: dict[str, int]) -> None:
@@ -221,9 +318,11 @@ def run_give_up(*, run_id: int, error: str) -> None:
     rolling_back = run.state == State.ROLLING_BACK
     if not rolling_back and run.state != State.QUEUED:
         return
-    step = run.steps.exclude(state__in=[Step.State.DONE, Step.State.UNDONE]).order_by("position")
-    step = step.last() if rolling_back else step.first()
-    if step is not None and step.state in (Step.State.PENDING, Step.State.UNDOING):
+    if rolling_back:
+        stuck = run.steps.filter(state=Step.State.UNDOING)
+    else:
+        stuck = run.steps.filter(state=Step.State.PENDING).exclude(last_error="")
+    for step in stuck:
         step.move_to(Step.State.FAILED, last_error=error, finished_at=timezone.now())
     message = f"gave up after {settings.CELERY_TASK_MAX_RETRIES} retries: {error}"
     run.move_to(State.FAILED, error=message, finished_at=timezone.now(), worker="")

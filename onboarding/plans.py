@@ -4,6 +4,8 @@ A run does its plan's steps in order; a retry or a second run first checks each 
 is already in place; a rollback undoes the completed steps in reverse.
 """
 
+from dataclasses import replace
+
 from onboarding import steps as s
 from onboarding.models import LifecycleRun
 from onboarding.steps import StepSpec
@@ -17,26 +19,33 @@ FREEIPA_USER = StepSpec(
 FREEIPA_GROUPS = StepSpec(
     "freeipa_groups", "freeipa", "Add them to the team's FreeIPA groups",
     do=s.freeipa_groups_do, check=s.freeipa_groups_check, undo=s.freeipa_groups_undo,
+    needs=("freeipa_user",),
 )
 OTP_TOKEN = StepSpec(
     "otp_token", "freeipa", "Create their TOTP token",
     do=s.otp_token_do, check=s.otp_token_check, undo=s.otp_tokens_undo,
+    needs=("freeipa_user",),
 )
 EFS_ACCESS_POINT = StepSpec(
     "efs_access_point", "efs", "Create the EFS access point /data/<username> with their uid/gid",
     do=s.efs_access_point_do, check=s.efs_access_point_check, undo=s.efs_access_point_undo,
+    needs=("freeipa_user",),  # its uid/gid
 )
 IAM_ROLE = StepSpec(
     "iam_role", "iam", "Create their SAML role with the team's policies",
     do=s.iam_role_do, check=s.iam_role_check, undo=s.iam_role_undo,
+    needs=("efs_access_point",),  # its ARN
 )
 JUPYTERHUB_ACCESS = StepSpec(
     "jupyterhub_access", "jupyterhub", "Create their JupyterHub user in the team's group",
     do=s.jupyterhub_access_do, check=s.jupyterhub_access_check, undo=s.jupyterhub_access_undo,
+    needs=("freeipa_user",),
 )
 
+# Steps name what they need; the rest of a plan's steps may run alongside them.
 ONBOARD = (FREEIPA_USER, FREEIPA_GROUPS, OTP_TOKEN, EFS_ACCESS_POINT, IAM_ROLE, JUPYTERHUB_ACCESS)
 
+SERVICE_ACCESS_REMOVED = ("jupyterhub_removal", "iam_role_removal", "efs_access_point_removal")
 OFFBOARD = (
     StepSpec(
         "jupyterhub_removal", "jupyterhub", "Stop their servers and remove their JupyterHub user",
@@ -54,19 +63,22 @@ OFFBOARD = (
     StepSpec(
         "freeipa_memberships_removal", "freeipa", "Remove them from their FreeIPA groups",
         do=s.freeipa_memberships_remove_do, check=s.freeipa_memberships_remove_check,
-        undo=s.freeipa_memberships_remove_undo,
+        undo=s.freeipa_memberships_remove_undo, needs=SERVICE_ACCESS_REMOVED,
     ),
     StepSpec(
         "otp_tokens_removal", "freeipa", "Delete their OTP tokens",
         do=s.otp_tokens_remove_do, check=s.otp_tokens_remove_check, undo=s.nothing_to_undo,
+        needs=SERVICE_ACCESS_REMOVED,
     ),
     StepSpec(
         "freeipa_disable", "freeipa", "Disable the FreeIPA user",
         do=s.freeipa_disable_do, check=s.freeipa_disable_check, undo=s.freeipa_enable,
+        needs=("freeipa_memberships_removal", "otp_tokens_removal"),
     ),
     StepSpec(
         "freeipa_preserve", "freeipa", "Preserve the FreeIPA user (restorable)",
         do=s.freeipa_preserve_do, check=s.freeipa_preserve_check, undo=s.freeipa_restore,
+        needs=("freeipa_disable",),
     ),
 )
 
@@ -96,16 +108,15 @@ REINSTATE = (
     StepSpec(
         "freeipa_enable", "freeipa", "Enable the FreeIPA user",
         do=s.freeipa_enable_do, check=s.freeipa_enable_check, undo=s.freeipa_disable,
+        needs=("freeipa_restore",),
     ),
     StepSpec(
         "freeipa_credentials", "freeipa", "Issue a new expired temporary password, OTP required",
         do=s.freeipa_credentials_do, check=s.freeipa_credentials_check, undo=s.nothing_to_undo,
+        needs=("freeipa_enable",),
     ),
-    FREEIPA_GROUPS,
-    OTP_TOKEN,
-    EFS_ACCESS_POINT,
-    IAM_ROLE,
-    JUPYTERHUB_ACCESS,
+    *(replace(spec, needs=("freeipa_credentials",)) if spec.needs == ("freeipa_user",) else spec
+      for spec in (FREEIPA_GROUPS, OTP_TOKEN, EFS_ACCESS_POINT, IAM_ROLE, JUPYTERHUB_ACCESS)),
 )
 
 # fmt: on
@@ -120,3 +131,17 @@ PLANS: dict[str, tuple[StepSpec, ...]] = {
 
 def plan_for(kind: str) -> tuple[StepSpec, ...]:
     return PLANS[kind]
+
+
+def _needs_check() -> None:
+    """Every plan's needs name earlier steps of the same plan: a run can always go on."""
+    for kind, plan in PLANS.items():
+        seen: set[str] = set()
+        for spec in plan:
+            unknown = set(spec.needs) - seen
+            if unknown:
+                raise ValueError(f"{kind} plan: {spec.name} needs {sorted(unknown)} before it")
+            seen.add(spec.name)
+
+
+_needs_check()

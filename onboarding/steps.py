@@ -58,6 +58,7 @@ class StepSpec:
     do: Callable[[StepContext], dict]
     check: Callable[[StepContext], dict | None]
     undo: Callable[[StepContext], None]
+    needs: tuple[str, ...] = ()  # steps that must be done first; the others may run alongside
 
 
 def temporary_password() -> str:

@@ -1,4 +1,8 @@
-"""The connectors a worker talks to, built once per thread from settings and then reused."""
+"""The connectors a worker talks to, built once per process from settings and then reused.
+
+Each connector is safe to share between threads: boto3 clients and requests sessions are, and
+the FreeIPA connector keeps one logged-in session per thread.
+"""
 
 import threading
 from functools import cached_property
@@ -31,15 +35,20 @@ class Systems:
         return {name: conn.round_trips for name, conn in built.items() if conn is not None}
 
 
-_local = threading.local()
+_shared: Systems | None = None
+_shared_lock = threading.Lock()
 
 
 def systems() -> Systems:
-    if not hasattr(_local, "systems"):
-        _local.systems = Systems()
-    return _local.systems
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = Systems()
+        return _shared
 
 
 def systems_reset() -> None:
     """Forget the connectors, e.g. after settings changed."""
-    _local.__dict__.pop("systems", None)
+    global _shared
+    with _shared_lock:
+        _shared = None

@@ -25,6 +25,16 @@ def _database_url_for_tests() -> str:
     return f"postgres://{db['USER']}{password}@{host}:{port}/{db['NAME']}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def step_threads(django_db_setup, django_db_blocker):
+    """Lifecycle step threads hold connections to the test database; end them before it goes."""
+    yield
+    from onboarding.lifecycle import step_threads_stop
+
+    with django_db_blocker.unblock():
+        step_threads_stop()
+
+
 @pytest.fixture(scope="session")
 def worker_env(django_db_setup) -> dict[str, str]:
     env = dict(os.environ)

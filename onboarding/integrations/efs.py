@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from onboarding.integrations import _aws
+from onboarding.integrations._counting import RoundTrips
 from onboarding.integrations.errors import PermanentError
 
 SYSTEM = "efs"
@@ -41,10 +42,15 @@ class EFS:
 
     def __init__(self, file_system_id: str, region: str, endpoint_url: str | None = None) -> None:
         self.file_system_id = file_system_id
-        self.round_trips = 0
+        self._trips = RoundTrips()
         self._client = _aws.client(
             "efs", region=region, endpoint_url=endpoint_url, on_request=self._count
         )
+
+    @property
+    def round_trips(self) -> int:
+        """Requests this thread has sent through this connector."""
+        return self._trips.count
 
     @classmethod
     def from_settings(cls) -> EFS:
@@ -114,7 +120,7 @@ class EFS:
         return found
 
     def _count(self, **_: Any) -> None:
-        self.round_trips += 1
+        self._trips.add()
 
 
 def _access_point(description: dict[str, Any]) -> AccessPoint:

@@ -16,6 +16,7 @@ from django.conf import settings
 from python_freeipa import ClientMeta
 from python_freeipa import exceptions as ipa_errors
 
+from onboarding.integrations._counting import RoundTrips
 from onboarding.integrations.errors import (
     AlreadyExists,
     IntegrationError,
@@ -116,9 +117,14 @@ class FreeIPA:
         self._password = password
         self._verify: str | bool = ca_file or True
         self._timeout = timeout
-        self._client: ClientMeta | None = None
-        self._lock = threading.Lock()
-        self.round_trips = 0
+        # One logged-in session per thread: python-freeipa's client is not thread-safe.
+        self._sessions = threading.local()
+        self._trips = RoundTrips()
+
+    @property
+    def round_trips(self) -> int:
+        """Requests this thread has sent through this connector."""
+        return self._trips.count
 
     @classmethod
     def from_settings(cls) -> "FreeIPA":
@@ -132,7 +138,7 @@ class FreeIPA:
     # The session ---------------------------------------------------------------------------
 
     def _count(self, response: requests.Response, *args, **kwargs) -> None:
-        self.round_trips += 1
+        self._trips.add()
 
     def _login(self) -> ClientMeta:
         if not self.host:
@@ -156,21 +162,21 @@ class FreeIPA:
         return client
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        with self._lock:
-            for attempt in (1, 2):
-                if self._client is None:
-                    self._client = self._login()
-                try:
-                    return getattr(self._client, method)(*args, **kwargs)
-                except ipa_errors.Unauthorized as error:
-                    if getattr(error, "code", None) is not None:  # an ACI denial, not a 401
-                        raise self._translate(error, method) from None
-                    # The session expired: log in again once.
-                    self._client = None
-                    if attempt == 2:
-                        raise PermanentError(SYSTEM, f"{method}: not authorised") from None
-                except Exception as error:
+        for attempt in (1, 2):
+            client = getattr(self._sessions, "client", None)
+            if client is None:
+                client = self._sessions.client = self._login()
+            try:
+                return getattr(client, method)(*args, **kwargs)
+            except ipa_errors.Unauthorized as error:
+                if getattr(error, "code", None) is not None:  # an ACI denial, not a 401
                     raise self._translate(error, method) from None
+                # The session expired: log in again once.
+                self._sessions.client = None
+                if attempt == 2:
+                    raise PermanentError(SYSTEM, f"{method}: not authorised") from None
+            except Exception as error:
+                raise self._translate(error, method) from None
         raise AssertionError("unreachable")
 
     def ping(self) -> str:

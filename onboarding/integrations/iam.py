@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 
 from onboarding.integrations import _aws
+from onboarding.integrations._counting import RoundTrips
 from onboarding.integrations.errors import NotFound, PermanentError
 
 SYSTEM = "iam"
@@ -57,10 +58,15 @@ class IAM:
         self.role_prefix = role_prefix
         self.role_path = role_path
         self.data_bucket = data_bucket
-        self.round_trips = 0
+        self._trips = RoundTrips()
         self._client = _aws.client(
             "iam", region=region, endpoint_url=endpoint_url, on_request=self._count
         )
+
+    @property
+    def round_trips(self) -> int:
+        """Requests this thread has sent through this connector."""
+        return self._trips.count
 
     @classmethod
     def from_settings(cls) -> IAM:
@@ -244,7 +250,7 @@ class IAM:
         return {"Version": "2012-10-17", "Statement": statements}
 
     def _count(self, **_: Any) -> None:
-        self.round_trips += 1
+        self._trips.add()
 
 
 def _tags(username: str, team: str) -> dict[str, str]:

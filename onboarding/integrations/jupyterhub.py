@@ -17,6 +17,7 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
+from onboarding.integrations._counting import RoundTrips
 from onboarding.integrations.errors import NotFound, PermanentError, TransientError
 
 SYSTEM = "jupyterhub"
@@ -48,9 +49,14 @@ class JupyterHub:
         self.api = f"{url.rstrip('/')}/hub/api"
         self.timeout = timeout
         self.stop_wait = stop_wait
-        self.round_trips = 0
+        self._trips = RoundTrips()
         self._session = requests.Session()
         self._session.headers["Authorization"] = f"token {token}"
+
+    @property
+    def round_trips(self) -> int:
+        """Requests this thread has sent through this connector."""
+        return self._trips.count
 
     @classmethod
     def from_settings(cls) -> JupyterHub:
@@ -133,7 +139,7 @@ class JupyterHub:
 
     def _send(self, method: str, path: str, *, json: Any = None) -> requests.Response:
         """One request to the hub API: its 2xx answer, else an error."""
-        self.round_trips += 1
+        self._trips.add()
         try:
             response = self._session.request(
                 method, f"{self.api}{path}", json=json, timeout=self.timeout, allow_redirects=False

@@ -1,0 +1,289 @@
+"""Read-only queries for the web admin. Each takes what the viewer may see and changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from onboarding.errors import AccessAdminError
+from onboarding.integrations.errors import IntegrationError
+from onboarding.models import AuditEvent, Credential, LifecycleRun, Person, Team
+from onboarding.permissions import Access
+from onboarding.systems import systems
+
+RUN_COLUMNS = ("person__team",)
+
+
+def people_search(
+    access: Access, *, text: str = "", team: str = "", status: str = ""
+) -> QuerySet[Person]:
+    people = access.people().select_related("team").order_by("username")
+    if text:
+        people = people.filter(
+            Q(username__icontains=text)
+            | Q(first_name__icontains=text)
+            | Q(last_name__icontains=text)
+            | Q(email__icontains=text)
+        )
+    if team:
+        people = people.filter(team__name=team)
+    if status:
+        people = people.filter(status=status)
+    return people
+
+
+def people_by_status(access: Access) -> list[tuple[str, str, int]]:
+    """(status, label, count) for every status, zeros included, in lifecycle order."""
+    counts = dict(
+        access.people()
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    return [(value, label, counts.get(value, 0)) for value, label in Person.Status.choices]
+
+
+def runs_in_progress(access: Access, limit: int = 20) -> list[LifecycleRun]:
+    return list(
+        access.runs()
+        .filter(state__in=LifecycleRun.ACTIVE_STATES)
+        .select_related(*RUN_COLUMNS)
+        .order_by("-created_at")[:limit]
+    )
+
+
+def runs_needing_action(access: Access, limit: int = 20) -> list[LifecycleRun]:
+    return list(
+        access.runs()
+        .filter(state=LifecycleRun.State.FAILED)
+        .select_related(*RUN_COLUMNS)
+        .order_by("-created_at")[:limit]
+    )
+
+
+def events_recent(access: Access, limit: int = 10) -> list[AuditEvent]:
+    return list(access.events().order_by("-id")[:limit])
+
+
+def person_runs(person: Person, limit: int = 50) -> list[LifecycleRun]:
+    return list(
+        person.runs.select_related("requested_by")
+        .annotate(
+            steps_total=Count("steps"),
+            steps_done=Count("steps", filter=Q(steps__state="done")),
+        )
+        .order_by("-created_at")[:limit]
+    )
+
+
+def person_events(person: Person, limit: int = 20) -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(target=person.username).order_by("-id")[:limit])
+
+
+def run_steps(run: LifecycleRun) -> list:
+    return list(run.steps.order_by("position"))
+
+
+def credentials_waiting(run: LifecycleRun) -> list[Credential]:
+    """The run's secrets not yet revealed nor expired."""
+    return list(
+        run.credentials.filter(ciphertext__isnull=False, expires_at__gt=timezone.now())
+        .defer("ciphertext")
+        .order_by("kind")
+    )
+
+
+def credentials_revealed(run: LifecycleRun) -> Credential | None:
+    return run.credentials.filter(revealed_at__isnull=False).order_by("-revealed_at").first()
+
+
+@dataclass(frozen=True)
+class SystemState:
+    system: str
+    present: bool | None  # None: the system did not answer
+    summary: str
+    error: str = ""
+
+
+def person_systems_state(person: Person) -> list[SystemState]:
+    """What each system holds for this person now, asked live; a system that fails says so."""
+    connectors = systems()
+    checks = (
+        ("FreeIPA", lambda: _freeipa_state(connectors, person)),
+        ("EFS", lambda: _efs_state(connectors, person)),
+        ("IAM", lambda: _iam_state(connectors, person)),
+        ("JupyterHub", lambda: _hub_state(connectors, person)),
+    )
+    states = []
+    for name, check in checks:
+        try:
+            states.append(check())
+        except (IntegrationError, AccessAdminError) as error:
+            states.append(SystemState(name, None, "did not answer", str(error)))
+        except Exception as error:  # the page must show the other systems anyway
+            states.append(SystemState(name, None, "did not answer", type(error).__name__))
+    return states
+
+
+def _freeipa_state(connectors, person: Person) -> SystemState:
+    user = connectors.freeipa.user_find(username=person.username)
+    if user is None:
+        return SystemState("FreeIPA", False, "no user")
+    if user.preserved:
+        summary = "preserved (deleted, can be reinstated)"
+    elif user.disabled:
+        summary = "disabled"
+    else:
+        summary = "active"
+    tokens = connectors.freeipa.otp_tokens(username=person.username) if not user.preserved else []
+    groups = ", ".join(user.groups) or "no groups"
+    detail = f"{summary}; uid {user.uid_number}; groups: {groups}; OTP tokens: {len(tokens)}"
+    return SystemState("FreeIPA", True, detail)
+
+
+def _efs_state(connectors, person: Person) -> SystemState:
+    access_point = connectors.efs.access_point_find(username=person.username)
+    if access_point is None:
+        return SystemState("EFS", False, "no access point")
+    return SystemState("EFS", True, f"access point {access_point.id} at {access_point.path}")
+
+
+def _iam_state(connectors, person: Person) -> SystemState:
+    role = connectors.iam.role_find(username=person.username)
+    if role is None:
+        return SystemState("IAM", False, "no role")
+    policies = ", ".join(role.policy_arns) or "no team policies"
+    return SystemState("IAM", True, f"role {role.name} (team {role.team}); policies: {policies}")
+
+
+def _hub_state(connectors, person: Person) -> SystemState:
+    hub_user = connectors.jupyterhub.user_find(name=person.username)
+    if hub_user is None:
+        return SystemState("JupyterHub", False, "no hub user")
+    groups = ", ".join(hub_user.groups) or "no groups"
+    return SystemState("JupyterHub", True, f"hub user; groups: {groups}")
+
+
+@dataclass(frozen=True)
+class TeamChange:
+    field: str
+    before: str
+    after: str
+    for_members: str
+
+
+def team_change_preview(
+    team: Team,
+    *,
+    group: str,
+    leads: list[str],
+    policy_arns: list[str],
+    jupyterhub_group: str,
+) -> list[TeamChange]:
+    """What saving these values would change, and what that means for the team's members."""
+    members = team.members.exclude(status=Person.Status.OFFBOARDED).count()
+    who = f"{members} current member{'s' if members != 1 else ''}"
+    changes = []
+    if group != team.freeipa_group:
+        changes.append(
+            TeamChange(
+                "FreeIPA group", team.freeipa_group, group,
+                f"people onboarded or moved in from now on join {group}; the {who} stay in "
+                f"{team.freeipa_group} until they are moved",
+            )
+        )  # fmt: skip
+    current_leads = sorted(team.leads.values_list("username", flat=True))
+    added_leads = sorted(set(leads) - set(current_leads))
+    if added_leads:
+        changes.append(
+            TeamChange(
+                "Leads", ", ".join(current_leads) or "none", ", ".join(sorted(set(current_leads)
+                | set(leads))),
+                f"{', '.join(added_leads)} can see and act on the {who} and become member "
+                f"managers of {group}",
+            )
+        )  # fmt: skip
+    before, after = set(team.iam_policy_arns), set(policy_arns)
+    if before != after:
+        gained = ", ".join(sorted(after - before)) or "none"
+        lost = ", ".join(sorted(before - after)) or "none"
+        changes.append(
+            TeamChange(
+                "IAM policies", ", ".join(sorted(before)) or "none", ", ".join(sorted(after))
+                or "none",
+                f"roles created from now on get them (added: {gained}; removed: {lost}); the "
+                f"{who}' existing roles keep their policies until they are moved",
+            )
+        )  # fmt: skip
+    if jupyterhub_group != team.jupyterhub_group:
+        changes.append(
+            TeamChange(
+                "JupyterHub group", team.jupyterhub_group or "none", jupyterhub_group or "none",
+                f"new members join {jupyterhub_group or 'no hub group'}; the {who} keep "
+                f"{team.jupyterhub_group or 'no hub group'}",
+            )
+        )  # fmt: skip
+    return changes
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    actor: str = ""
+    person: str = ""
+    action: str = ""
+    outcome: str = ""
+    since: date | None = None
+    until: date | None = None
+
+
+def audit_search(where: AuditFilter) -> QuerySet[AuditEvent]:
+    events = AuditEvent.objects.order_by("-id")
+    if where.actor:
+        events = events.filter(actor=where.actor)
+    if where.person:
+        events = events.filter(target=where.person)
+    if where.action:
+        events = events.filter(action=where.action)
+    if where.outcome:
+        events = events.filter(outcome=where.outcome)
+    if where.since:
+        events = events.filter(at__gte=_day_start(where.since))
+    if where.until:
+        events = events.filter(at__lt=_day_start(where.until) + timedelta(days=1))
+    return events
+
+
+def audit_page(
+    where: AuditFilter, *, before: int | None, size: int = 50
+) -> tuple[list[AuditEvent], int | None]:
+    """One page, newest first, and the id to continue from (None on the last page).
+
+    Pages continue from an id rather than an offset: no count over the whole trail, and no
+    deep OFFSET scans, however long the trail grows."""
+    events = audit_search(where)
+    if before:
+        events = events.filter(id__lt=before)
+    rows = list(events[: size + 1])
+    return rows[:size], rows[size - 1].id if len(rows) > size else None
+
+
+def audit_actions() -> list[str]:
+    kinds = [kind for kind, _ in LifecycleRun.Kind.choices]
+    verbs = [
+        f"{kind}.{verb}" for kind in kinds for verb in ("request", "run", "resume", "rollback")
+    ]
+    return sorted(
+        {
+            *verbs,
+            "step.do", "step.undo", "run.take_over", "credentials.reveal", "team.create",
+            "team.change", "login", "logout", "access.denied", "audit.export",
+        }
+    )  # fmt: skip
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
