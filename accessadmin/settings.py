@@ -184,3 +184,68 @@ LOGGING = {
     # Its DEBUG lines carry request parameters, passwords among them.
     "loggers": {"python_freeipa": {"level": "WARNING"}},
 }
+
+# Web login and security ---------------------------------------------------------------------
+# Staff log in with their FreeIPA account (django-auth-ldap); a local superuser made with
+# `createsuperuser` is the break-glass login for when the directory is down.
+from datetime import timedelta  # noqa: E402
+
+import ldap  # noqa: E402
+from csp.constants import NONE, SELF  # noqa: E402
+from django_auth_ldap.config import LDAPSearch, NestedGroupOfNamesType  # noqa: E402
+
+INSTALLED_APPS += ["django_htmx", "axes"]
+MIDDLEWARE += [
+    "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires
+]
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("onboarding.permissions.access_context")
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "onboarding.auth.DirectoryBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_LDAP_SERVER_URI = LDAP_URI
+AUTH_LDAP_BIND_DN = LDAP_BIND_DN
+AUTH_LDAP_BIND_PASSWORD = LDAP_BIND_PASSWORD
+AUTH_LDAP_USER_DN_TEMPLATE = f"uid=%(user)s,{LDAP_USER_BASE_DN}"
+AUTH_LDAP_USER_ATTR_MAP = {"first_name": "givenName", "last_name": "sn", "email": "mail"}
+AUTH_LDAP_GROUP_SEARCH = LDAPSearch(
+    LDAP_GROUP_BASE_DN, ldap.SCOPE_SUBTREE, "(objectClass=groupOfNames)"
+)
+AUTH_LDAP_GROUP_TYPE = NestedGroupOfNamesType(name_attr="cn")
+# Only the admin group is copied into Django's groups, and it is re-read at every login.
+AUTH_LDAP_MIRROR_GROUPS = [LDAP_ADMIN_GROUP]
+# A directory that does not answer must not hold the login page hostage.
+AUTH_LDAP_CONNECTION_OPTIONS = {ldap.OPT_NETWORK_TIMEOUT: 5, ldap.OPT_TIMEOUT: 10}
+AUTH_LDAP_START_TLS = env.bool("LDAP_START_TLS", default=False)
+
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_RESET_ON_SUCCESS = True
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    # Behind the proxy every request comes from its address; count failures per client instead.
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+
+SESSION_COOKIE_AGE = env.int("SESSION_HOURS", 8, minimum=1) * 3600
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+    }
+}
+if PRODUCTION:
+    # Preloading commits the whole domain to HTTPS for good: the operator's decision, not ours.
+    SILENCED_SYSTEM_CHECKS = ["security.W021"]

@@ -1,0 +1,212 @@
+"""Every URL and every action, as anonymous, a plain member, the lead of team A, the lead of team B
+and a platform admin: who may do what, and that a refused request changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from onboarding.credentials import credential_store
+from onboarding.models import AuditEvent, Credential, LifecycleRun, Person, Team
+from tests.factories import make_person, make_run
+from tests.web.conftest import ROLES, Personas, unique
+
+pytestmark = [pytest.mark.django_db, pytest.mark.stack]
+
+LOGIN = "login"  # redirected to the login page
+DONE = "done"  # redirected after doing it: the world changed
+FORM = "form"  # 200, the form refused the input: the world did not change
+
+
+@dataclass
+class World:
+    personas: Personas
+    person_a: Person
+    person_b: Person
+    offboarded_a: Person
+    failed_a: LifecycleRun
+    failed_b: LifecycleRun
+    with_credentials_a: LifecycleRun
+
+    def snapshot(self) -> dict:
+        return {
+            "people": sorted(Person.objects.values_list("username", "status", "team_id")),
+            "runs": sorted(LifecycleRun.objects.values_list("pk", "state")),
+            "teams": sorted(Team.objects.values_list("name", "freeipa_group", "iam_policy_arns")),
+            "credentials": Credential.objects.filter(ciphertext__isnull=False).count(),
+        }
+
+
+@pytest.fixture
+def world(personas: Personas, stack_configured) -> World:
+    team_a, team_b = personas.team_a, personas.team_b
+    person_a = make_person(unique("pa"), team=team_a, status="active")
+    person_b = make_person(unique("pb"), team=team_b, status="active")
+    offboarded_a = make_person(unique("po"), team=team_a, status="offboarded")
+    failing_a = make_person(unique("pf"), team=team_a, status="onboarding")
+    failing_b = make_person(unique("pf"), team=team_b, status="onboarding")
+    failed_a = make_run(failing_a, state="failed", requested_by=personas.lead_a, error="boom")
+    failed_b = make_run(failing_b, state="failed", requested_by=personas.lead_b, error="boom")
+    with_credentials_a = make_run(
+        person_a, state="succeeded", requested_by=personas.lead_a, actor="lead-a"
+    )
+    credential_store(run=with_credentials_a, kind="temporary_password", secret="Temp-secret-1")
+    return World(personas, person_a, person_b, offboarded_a, failed_a, failed_b,
+                 with_credentials_a)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str  # the URL name it exercises
+    method: str
+    path: Callable[[World], str]
+    expected: dict[str, object]
+    data: Callable[[World], dict] = field(default=lambda w: {})
+
+
+def everyone(outcome) -> dict[str, object]:
+    return dict.fromkeys(ROLES, outcome)
+
+
+def staff(*, member=403, lead_a=200, lead_b=200, admin=200) -> dict[str, object]:
+    return {"anonymous": LOGIN, "member": member, "lead_a": lead_a, "lead_b": lead_b,
+            "admin": admin}  # fmt: skip
+
+
+def team_a_only(outcome_a=200, admin=None) -> dict[str, object]:
+    return staff(lead_a=outcome_a, lead_b=404, admin=outcome_a if admin is None else admin)
+
+
+ADMINS_ONLY = staff(lead_a=403, lead_b=403)
+
+
+def onboard_data(team: Callable[[World], Team]) -> Callable[[World], dict]:
+    return lambda w: {
+        "username": unique("new"), "first_name": "New", "last_name": "Person",
+        "email": "new@example.test", "team": team(w).name, "action": "onboard",
+    }  # fmt: skip
+
+
+# fmt: off
+# One case per line or two, so the table reads as a table.
+CASES = [
+    Case("healthz", "get", lambda w: "/healthz", everyone(200)),
+    Case("login", "get", lambda w: "/login/", {**everyone(302), "anonymous": 200}),
+    Case("dashboard", "get", lambda w: "/", staff()),
+    Case("people_list", "get", lambda w: "/people/", staff()),
+    Case("person_detail", "get", lambda w: f"/people/{w.person_a.username}/", team_a_only()),
+    Case("person_detail", "get", lambda w: f"/people/{w.person_b.username}/",
+         staff(lead_a=404)),
+    Case("person_systems", "get", lambda w: f"/people/{w.person_a.username}/systems/",
+         team_a_only()),
+    Case("person_offboard", "get", lambda w: f"/people/{w.person_a.username}/offboard/",
+         team_a_only()),
+    Case("person_offboard", "post", lambda w: f"/people/{w.person_a.username}/offboard/",
+         team_a_only(DONE),
+         data=lambda w: {"reason": "left", "confirm_username": w.person_a.username,
+                         "action": "offboard"}),
+    Case("person_move", "get", lambda w: f"/people/{w.person_a.username}/move/", team_a_only()),
+    # Lead A may not move someone into team B: B is not among the choices.
+    Case("person_move", "post", lambda w: f"/people/{w.person_a.username}/move/",
+         team_a_only(FORM, admin=DONE),
+         data=lambda w: {"team": w.personas.team_b.name, "action": "move"}),
+    Case("person_reinstate", "get", lambda w: f"/people/{w.offboarded_a.username}/reinstate/",
+         team_a_only()),
+    Case("person_reinstate", "post", lambda w: f"/people/{w.offboarded_a.username}/reinstate/",
+         team_a_only(DONE)),
+    Case("onboard", "get", lambda w: "/onboard/", staff()),
+    Case("onboard", "post", lambda w: "/onboard/", staff(lead_a=DONE, lead_b=FORM, admin=DONE),
+         data=onboard_data(lambda w: w.personas.team_a)),
+    Case("run_detail", "get", lambda w: f"/runs/{w.failed_a.pk}/", team_a_only()),
+    Case("run_detail", "get", lambda w: f"/runs/{w.failed_b.pk}/", staff(lead_a=404)),
+    Case("run_live", "get", lambda w: f"/runs/{w.failed_a.pk}/live/", team_a_only()),
+    Case("run_resume", "post", lambda w: f"/runs/{w.failed_a.pk}/resume/",
+         team_a_only(403, admin=DONE)),
+    Case("run_resume", "get", lambda w: f"/runs/{w.failed_a.pk}/resume/", everyone(405)),
+    Case("run_rollback", "post", lambda w: f"/runs/{w.failed_a.pk}/rollback/",
+         team_a_only(403, admin=DONE)),
+    Case("run_rollback", "post", lambda w: f"/runs/{w.failed_b.pk}/rollback/",
+         staff(lead_a=404, lead_b=403, admin=DONE)),
+    # Only whoever asked for the run sees its secrets: not even an admin.
+    Case("run_credentials", "post", lambda w: f"/runs/{w.with_credentials_a.pk}/credentials/",
+         team_a_only(DONE, admin=403)),
+    Case("team_list", "get", lambda w: "/teams/", ADMINS_ONLY),
+    Case("team_create", "get", lambda w: "/teams/new/", ADMINS_ONLY),
+    Case("team_create", "post", lambda w: "/teams/new/", staff(lead_a=403, lead_b=403,
+         admin=DONE), data=lambda w: {"name": unique("made-"), "freeipa_group":
+         unique("made-"), "jupyterhub_group": "", "leads": "", "iam_policy_arns": ""}),
+    Case("team_edit", "get", lambda w: f"/teams/{w.personas.team_a.name}/", ADMINS_ONLY),
+    Case("team_edit", "post", lambda w: f"/teams/{w.personas.team_a.name}/",
+         staff(lead_a=403, lead_b=403, admin=DONE),
+         data=lambda w: {"freeipa_group": w.personas.team_a.freeipa_group, "leads": "",
+                         "iam_policy_arns": "arn:aws:iam::aws:policy/AWSBatchFullAccess",
+                         "jupyterhub_group": "", "action": "save"}),
+    Case("audit_log", "get", lambda w: "/audit/?outcome=denied", ADMINS_ONLY),
+    Case("audit_export", "get", lambda w: "/audit/export.csv", ADMINS_ONLY),
+    Case("audit_verify", "get", lambda w: "/audit/verify/", ADMINS_ONLY),
+    Case("audit_verify", "post", lambda w: "/audit/verify/", ADMINS_ONLY),
+]
+# fmt: on
+
+
+def test_every_url_of_the_site_is_walked():
+    def names(patterns) -> set[str]:
+        found = set()
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                found |= names(pattern.url_patterns)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                found.add(pattern.name)
+        return found
+
+    assert names(get_resolver().url_patterns) - {"logout"} == {case.name for case in CASES}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(
+    "case", CASES, ids=[f"{case.method}-{case.name}-{i}" for i, case in enumerate(CASES)]
+)
+def test_who_may_do_what(client, world: World, case: Case, role: str):
+    user = world.personas.user(role)
+    if user is not None:
+        client.force_login(user)
+    before = world.snapshot()
+    last_event = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+    response = getattr(client, case.method)(case.path(world), case.data(world))
+
+    expected = case.expected[role]
+    after = world.snapshot()
+    if expected == LOGIN:
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/")
+    elif expected == DONE:
+        assert response.status_code in (200, 302), response.content[:2000]
+        assert after != before, "the action was allowed but changed nothing"
+    elif expected == FORM:
+        assert response.status_code == 200
+        assert "Select a valid choice" in response.content.decode()
+    else:
+        assert response.status_code == expected, response.content[:2000]
+    if expected != DONE:
+        assert after == before, "a request that was not allowed to change anything did"
+    if expected in (403, 404):
+        denial = AuditEvent.objects.filter(id__gt=last_event, action="access.denied")
+        assert denial.filter(actor=user.username, outcome="denied").exists()
+
+
+def test_revealed_credentials_are_shown_to_the_requester_once(client, world: World):
+    client.force_login(world.personas.lead_a)
+    url = f"/runs/{world.with_credentials_a.pk}/credentials/"
+
+    first = client.post(url)
+    second = client.post(url, follow=True)
+
+    assert first.status_code == 200
+    assert "Temp-secret-1" in first.content.decode()
+    assert first["Cache-Control"] == "no-store"
+    assert "Temp-secret-1" not in second.content.decode()
+    assert "already revealed or have expired" in second.content.decode()
