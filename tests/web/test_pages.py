@@ -1,0 +1,178 @@
+"""The pages as a user sees them: forms that keep input and explain, and the security headers."""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from onboarding.audit import audit_record
+from onboarding.models import LifecycleRun, Person
+from tests.conftest import REPO_ROOT
+from tests.factories import make_person
+from tests.test_settings import GOOD_PRODUCTION
+from tests.web.conftest import Personas, unique
+
+pytestmark = [pytest.mark.django_db, pytest.mark.stack]
+
+
+@pytest.fixture
+def as_lead_a(client, personas: Personas, stack_configured):
+    client.force_login(personas.lead_a)
+    return client
+
+
+@pytest.fixture
+def as_admin(client, personas: Personas, stack_configured):
+    client.force_login(personas.admin)
+    return client
+
+
+def onboard_fields(personas: Personas, **changes) -> dict:
+    return {
+        "username": unique("new"), "first_name": "New", "last_name": "Person",
+        "email": "new@example.test", "team": personas.team_a.name, **changes,
+    }  # fmt: skip
+
+
+def test_onboard_form_refuses_a_name_freeipa_would_refuse_and_keeps_the_input(as_lead_a, personas):
+    fields = onboard_fields(personas, username="-bad name", first_name="Kept", action="preview")
+
+    response = as_lead_a.post("/onboard/", fields)
+
+    page = response.content.decode()
+    assert "may only include letters, numbers" in page
+    assert 'value="Kept"' in page
+    assert not Person.objects.filter(first_name="Kept").exists()
+
+
+def test_onboard_form_refuses_a_name_taken_in_freeipa(as_lead_a, personas, stack_configured):
+    taken = stack_configured["FREEIPA_USERNAME"]
+
+    fields = onboard_fields(personas, username=taken, action="onboard")
+
+    response = as_lead_a.post("/onboard/", fields)
+
+    assert f"The username {taken!r} is taken in FreeIPA" in html.unescape(response.content.decode())
+    assert not LifecycleRun.objects.exists()
+
+
+def test_onboard_preview_lists_what_would_be_created_and_queues_nothing(as_lead_a, personas):
+    response = as_lead_a.post("/onboard/", onboard_fields(personas, action="preview"))
+
+    page = response.content.decode()
+    assert "What onboarding will create" in page
+    for step in ("freeipa_user", "otp_token", "efs_access_point", "iam_role", "jupyterhub_access"):
+        assert step in page
+    assert 'value="onboard"' in page
+    assert not LifecycleRun.objects.exists()
+
+
+def test_offboarding_needs_a_reason_and_the_typed_username(as_lead_a, personas):
+    person = make_person(unique("p"), team=personas.team_a, status="active")
+    url = f"/people/{person.username}/offboard/"
+
+    no_reason = as_lead_a.post(url, {"reason": "", "action": "offboard"})
+    wrong_name = as_lead_a.post(
+        url, {"reason": "contract ended", "confirm_username": "someone", "action": "offboard"}
+    )
+
+    assert "This field is required" in no_reason.content.decode()
+    page = wrong_name.content.decode()
+    assert f"Type {person.username} exactly to confirm" in page
+    assert "contract ended" in page
+    assert "What offboarding will remove" in page
+    assert not LifecycleRun.objects.exists()
+
+
+def test_team_edit_preview_says_what_changes_for_members(as_admin, personas):
+    team = personas.team_a
+    make_person(unique("p"), team=team, status="active")
+    response = as_admin.post(
+        f"/teams/{team.name}/",
+        {
+            "freeipa_group": team.freeipa_group,
+            "leads": "",
+            "iam_policy_arns": "arn:aws:iam::aws:policy/AWSBatchFullAccess",
+            "jupyterhub_group": team.jupyterhub_group,
+            "action": "preview",
+        },
+    )
+
+    page = response.content.decode()
+    assert "What saving would change" in page
+    assert "added: arn:aws:iam::aws:policy/AWSBatchFullAccess" in page
+    assert "1 current member" in page
+    team.refresh_from_db()
+    assert team.iam_policy_arns == ["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"]
+
+
+def test_audit_log_filters_and_exports_the_same_events_as_csv(as_admin):
+    audit_record(actor="lead-a", action="onboard.request", target="u-one", outcome="requested")
+    audit_record(actor="lead-b", action="onboard.request", target="u-two", outcome="requested")
+
+    page = as_admin.get("/audit/", {"actor": "lead-a"}).content.decode()
+    exported = as_admin.get("/audit/export.csv", {"actor": "lead-a"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(exported.streaming_content).decode())))
+
+    assert "u-one" in page
+    assert "u-two" not in page
+    assert [row["target"] for row in rows] == ["u-one"]
+
+
+def test_audit_verify_reports_an_intact_chain(as_admin):
+    audit_record(actor="lead-a", action="onboard.request", target="u-one", outcome="requested")
+
+    response = as_admin.post("/audit/verify/")
+
+    assert re.search(r"Intact: all \d+ events match", response.content.decode())
+
+
+def test_pages_send_a_csp_without_inline_scripts_and_refuse_framing(as_admin, personas):
+    person = make_person(unique("p"), team=personas.team_a, status="active")
+    for url in ("/", "/people/", f"/people/{person.username}/", "/onboard/", "/audit/"):
+        response = as_admin.get(url)
+        policy = response["Content-Security-Policy"]
+        assert "script-src 'self'" in policy
+        assert "unsafe-inline" not in policy
+        assert "frame-ancestors 'none'" in policy
+        assert response["X-Frame-Options"] == "DENY"
+        assert not re.search(r"<script(?![^>]*\bsrc=)", response.content.decode()), url
+        assert " style=" not in response.content.decode(), url
+
+
+def test_deploy_check_is_clean_with_production_settings():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO_ROOT,
+        env={**os.environ, **GOOD_PRODUCTION, "SECRET_KEY": "k-" + "9" * 62 + "xYz!@#$%^&*"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_settings_make_cookies_secure_and_send_hsts():
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS > 0)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env={**os.environ, **GOOD_PRODUCTION, "DJANGO_SETTINGS_MODULE": "accessadmin.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.stdout.split() == ["True", "True", "True"], result.stderr
