@@ -37,12 +37,17 @@ class DirectoryBackend(LDAPBackend):
         user = ldap_user.authenticate(password)
         if user is None:
             return None
-        if user.has_usable_password():
+        if _has_local_password(user):
             # Else whoever holds the same name in the directory would become the break-glass admin.
             logger.warning("directory login refused for local account %s", user.get_username())
             return None
         user.managed_groups = managed_groups_find(ldap_user.connection, ldap_user.dn)
         return user
+
+
+def _has_local_password(user) -> bool:
+    """A password set here (createsuperuser); accounts made for team leads have none at all."""
+    return bool(user.password) and user.has_usable_password()
 
 
 def managed_groups_find(connection, user_dn: str) -> list[str]:

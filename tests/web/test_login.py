@@ -10,6 +10,7 @@ from django.test import override_settings
 
 from onboarding.forms import LoginForm
 from onboarding.models import AuditEvent, Team
+from onboarding.services import team_set
 from onboarding.systems import systems
 from tests.factories import make_person
 from tests.web.conftest import admin_group_add, directory_account_create, unique
@@ -155,3 +156,15 @@ def test_login_form_sends_password_immediately_followed_by_the_otp_code(rf):
         form.is_valid()
 
     assert PasswordRecorder.seen == ["secret123456", "secret"]
+
+
+def test_lead_named_on_a_team_by_team_set_logs_in_over_ldap(client, ldap_configured):
+    lead = directory_account_create(ldap_configured, "lead-")
+    team, _ = team_set(name=unique("team-"), group=unique("team-"), leads=[lead.username],
+                       actor="test")  # fmt: skip
+    person = make_person(unique("p"), team=team, status="active")
+
+    response = log_in(client, lead.username, lead.password)
+
+    assert response.status_code == 302
+    assert client.get(f"/people/{person.username}/").status_code == 200
