@@ -143,6 +143,37 @@ def resident_megabytes(pid: int) -> float:
     return total / 1024
 
 
+STACK_PROCESSES = {
+    "389-ds": "directory/run/dirsrv/slapd-sandbox.pid",
+    "FreeIPA stand-in": "freeipa/server.pid",
+    "moto": "aws/moto.pid",
+    "JupyterHub": "jupyterhub/jupyterhub.pid",
+    "proxy": "jupyterhub/jupyterhub-proxy.pid",
+}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its pool children so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid, *(int(p) for p in children.read_text().split())] if children.exists() else [pid]
+    for each in pids:
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def cpu_snapshot(stack_dir: Path, workers: list) -> dict[str, float]:
+    snapshot = {}
+    for name, pid_file in STACK_PROCESSES.items():
+        path = stack_dir / pid_file
+        if path.exists():
+            snapshot[name] = cpu_seconds(int(path.read_text().split()[0]))
+    snapshot["AccessAdmin workers"] = sum(cpu_seconds(worker.pid) for worker in workers)
+    return snapshot
+
+
 def wait_all(run_ids: list[int], timeout: float) -> None:
     from onboarding.models import LifecycleRun
 
@@ -217,10 +248,13 @@ def main() -> None:
             single_execution.append((run.finished_at - run.started_at).total_seconds())
 
         people = [f"a{tag}{i:04d}" for i in range(args.people)]
+        stack_dir = Path(env["BENCH_STACK_DIR"])
+        cpu_before = cpu_snapshot(stack_dir, workers)
         began = time.perf_counter()
         runs = [onboard(username).pk for username in people]
         wait_all(runs, 1800)
         onboard_total = time.perf_counter() - began
+        cpu_after = cpu_snapshot(stack_dir, workers)
         rss = [resident_megabytes(worker.pid) for worker in workers]
 
         began = time.perf_counter()
@@ -285,6 +319,10 @@ def main() -> None:
         f"worker RSS (main + pool) after onboarding: {', '.join(f'{m:.0f} MB' for m in rss)}; "
         f"after offboarding: {', '.join(f'{m:.0f} MB' for m in rss_after)} (target < 200 MB)"
     )
+    cpu = {name: (cpu_after[name] - cpu_before.get(name, 0)) / args.people for name in cpu_after}
+    heaviest_first = sorted(cpu.items(), key=lambda item: -item[1])
+    shares = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in heaviest_first)
+    print(f"CPU time per onboarding in the batch: {shares}")
     print(f"logs in {log_dir}; database {env['BENCH_DATABASE']}; stack {env['BENCH_STACK_DIR']}")
 
 
