@@ -14,6 +14,17 @@ def _check_transition(thing: str, transitions: dict, current: str, wanted: str) 
         raise IllegalTransition(thing, current, wanted)
 
 
+def _state_swap(row: models.Model, thing: str, state: str, fields: dict) -> bool:
+    """Move a row with a ``state`` field, if legal, unless someone else moved it first."""
+    _check_transition(thing, row.TRANSITIONS, row.state, state)
+    changed = type(row).objects.filter(pk=row.pk, state=row.state).update(state=state, **fields)
+    if changed:
+        row.state = state
+        for name, value in fields.items():
+            setattr(row, name, value)
+    return bool(changed)
+
+
 class Team(models.Model):
     name = models.SlugField(max_length=64, unique=True)
     freeipa_group = models.CharField(
@@ -157,15 +168,7 @@ class LifecycleRun(models.Model):
 
     def move_to(self, state: str, **fields) -> bool:
         """Compare-and-set the state; False when another process changed it first."""
-        _check_transition(f"Run #{self.pk}", self.TRANSITIONS, self.state, state)
-        changed = LifecycleRun.objects.filter(pk=self.pk, state=self.state).update(
-            state=state, **fields
-        )
-        if changed:
-            self.state = state
-            for name, value in fields.items():
-                setattr(self, name, value)
-        return bool(changed)
+        return _state_swap(self, f"Run #{self.pk}", state, fields)
 
 
 class Step(models.Model):
@@ -206,13 +209,8 @@ class Step(models.Model):
         return f"{self.name} ({self.state})"
 
     def move_to(self, state: str, **fields) -> bool:
-        _check_transition(f"Step {self.name}", self.TRANSITIONS, self.state, state)
-        changed = Step.objects.filter(pk=self.pk, state=self.state).update(state=state, **fields)
-        if changed:
-            self.state = state
-            for name, value in fields.items():
-                setattr(self, name, value)
-        return bool(changed)
+        """Compare-and-set the state; False when another process changed it first."""
+        return _state_swap(self, f"Step {self.name}", state, fields)
 
 
 class Credential(models.Model):

@@ -31,30 +31,27 @@ def _worker_name(task) -> str:
     return f"{task.request.hostname or socket.gethostname()}:{task.request.id}"
 
 
-@shared_task(bind=True, name="lifecycle.execute_run", max_retries=None)
-def execute_run(self, run_id: int) -> None:
+def _with_retries(task, service, run_id: int) -> None:
+    """Run a lifecycle service; a transient failure retries the task with back-off."""
     try:
-        run_execute(run_id=run_id, worker=_worker_name(self))
+        service(run_id=run_id, worker=_worker_name(task))
     except RunStopped:
         return
     except StepDeferred as deferred:
-        if self.request.retries >= settings.CELERY_TASK_MAX_RETRIES:
+        if task.request.retries >= settings.CELERY_TASK_MAX_RETRIES:
             run_give_up(run_id=run_id, error=str(deferred))
             return
-        raise self.retry(countdown=retry_delay(self.request.retries)) from None
+        raise task.retry(countdown=retry_delay(task.request.retries)) from None
+
+
+@shared_task(bind=True, name="lifecycle.execute_run", max_retries=None)
+def execute_run(self, run_id: int) -> None:
+    _with_retries(self, run_execute, run_id)
 
 
 @shared_task(bind=True, name="lifecycle.rollback_run", max_retries=None)
 def rollback_run(self, run_id: int) -> None:
-    try:
-        run_rollback(run_id=run_id, worker=_worker_name(self))
-    except RunStopped:
-        return
-    except StepDeferred as deferred:
-        if self.request.retries >= settings.CELERY_TASK_MAX_RETRIES:
-            run_give_up(run_id=run_id, error=str(deferred))
-            return
-        raise self.retry(countdown=retry_delay(self.request.retries)) from None
+    _with_retries(self, run_rollback, run_id)
 
 
 @shared_task(name="lifecycle.requeue_stale_runs")
