@@ -182,7 +182,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
     # Its DEBUG lines carry request parameters, passwords among them.
-    "loggers": {"python_freeipa": {"level": "WARNING"}},
+    "loggers": {
+        "python_freeipa": {"level": "WARNING"},
+        "botocore.credentials": {"level": "WARNING"},  # "Found credentials" on every start
+    },
 }
 
 # Web login and security ---------------------------------------------------------------------
