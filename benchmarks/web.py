@@ -96,18 +96,26 @@ def seed(people: int, events: int) -> None:
         ),
         batch_size=BATCH,
     )
-    actions = ["onboard.request", "onboard.run", "step.do", "login", "offboard.request"]
-    outcomes = ["requested", "succeeded", "failed", "succeeded", "succeeded"]
+    # Each action with its usual outcomes, mostly the first.
+    outcomes_of = {
+        "onboard.request": ["requested"],
+        "onboard.run": ["succeeded", "succeeded", "succeeded", "failed"],
+        "step.do": ["succeeded"] * 8 + ["retried", "failed"],
+        "login": ["succeeded", "succeeded", "failed", "denied"],
+        "offboard.request": ["requested"],
+        "access.denied": ["denied"],
+    }
+    actions = list(outcomes_of)
     start = now - timedelta(days=365)
     previous = AuditEvent.GENESIS_HASH
     batch: list[AuditEvent] = []
     for n in range(events):
         _, username = person_ids[rng.randrange(len(person_ids))]
-        kind = rng.randrange(len(actions))
+        action = actions[rng.randrange(len(actions))]
         event = AuditEvent(
             at=start + timedelta(seconds=n * 365 * 86400 / events),
-            actor=f"lead-{rng.randrange(TEAMS)}", action=actions[kind], target=username,
-            outcome=outcomes[kind], details={"n": n}, previous_hash=previous,
+            actor=f"lead-{rng.randrange(TEAMS)}", action=action, target=username,
+            outcome=rng.choice(outcomes_of[action]), details={"n": n}, previous_hash=previous,
         )  # fmt: skip
         event.hash = event.compute_hash()
         previous = event.hash
@@ -126,10 +134,17 @@ def seed(people: int, events: int) -> None:
 def measure(requests: int) -> dict[str, list[float]]:
     from django.contrib.auth.models import User
     from django.test import Client
+    from django.utils import timezone
 
-    from onboarding.models import Person
+    from onboarding.models import AuditEvent, Person
 
     admin = User.objects.create_superuser("bench-admin", password=None)
+    today = timezone.localdate()
+
+    def month_ago(days: int) -> str:
+        return (today - timedelta(days=days)).isoformat()
+
+    deep_page_start = AuditEvent.objects.order_by("-at", "-id").values_list("id", flat=True)[1000]
     client = Client()
     client.force_login(admin)
     usernames = list(Person.objects.values_list("username", flat=True))
@@ -142,9 +157,14 @@ def measure(requests: int) -> dict[str, list[float]]:
         "person page": lambda: f"/people/{rng.choice(usernames)}/",
         "audit log, by actor": lambda: f"/audit/?actor=lead-{rng.randrange(TEAMS)}",
         "audit log, by person": lambda: f"/audit/?person={rng.choice(usernames)}",
-        "audit log, action+outcome+dates": lambda: (
-            "/audit/?action=step.do&outcome=succeeded&since=2000-01-01&until=2100-01-01"
+        "audit log, action+outcome": lambda: "/audit/?action=step.do&outcome=failed",
+        "audit log, a month long ago": lambda: (
+            f"/audit/?since={month_ago(300)}&until={month_ago(270)}"
         ),
+        "audit log, rare pair, all dates": lambda: (
+            "/audit/?action=login&outcome=requested&since=2000-01-01&until=2100-01-01"
+        ),
+        "audit log, 20th page": lambda: f"/audit/?before={deep_page_start}",
     }
     timings: dict[str, list[float]] = {}
     for label, url in pages.items():

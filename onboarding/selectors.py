@@ -241,7 +241,7 @@ class AuditFilter:
 
 
 def audit_search(where: AuditFilter) -> QuerySet[AuditEvent]:
-    events = AuditEvent.objects.order_by("-id")
+    events = AuditEvent.objects.order_by("-at", "-id")
     if where.actor:
         events = events.filter(actor=where.actor)
     if where.person:
@@ -260,13 +260,15 @@ def audit_search(where: AuditFilter) -> QuerySet[AuditEvent]:
 def audit_page(
     where: AuditFilter, *, before: int | None, size: int = 50
 ) -> tuple[list[AuditEvent], int | None]:
-    """One page, newest first, and the id to continue from (None on the last page).
+    """One page, newest first, and the event to continue after (None on the last page).
 
-    Pages continue from an id rather than an offset: no count over the whole trail, and no
+    Pages continue from an event rather than an offset: no count over the whole trail, and no
     deep OFFSET scans, however long the trail grows."""
     events = audit_search(where)
     if before:
-        events = events.filter(id__lt=before)
+        at = AuditEvent.objects.filter(pk=before).values_list("at", flat=True).first()
+        if at is not None:
+            events = events.filter(Q(at__lt=at) | Q(at=at, id__lt=before))
     rows = list(events[: size + 1])
     return rows[:size], rows[size - 1].id if len(rows) > size else None
 

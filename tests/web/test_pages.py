@@ -176,3 +176,19 @@ def test_production_settings_make_cookies_secure_and_send_hsts():
     )
 
     assert result.stdout.split() == ["True", "True", "True"], result.stderr
+
+
+def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing(personas):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(personas.admin)
+    person = make_person(unique("p"), team=personas.team_a, status="active")
+
+    response = browser.post(
+        f"/people/{person.username}/offboard/",
+        {"reason": "forged", "confirm_username": person.username, "action": "offboard"},
+    )
+
+    assert response.status_code == 403
+    assert not LifecycleRun.objects.exists()
