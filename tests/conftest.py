@@ -26,13 +26,23 @@ def _database_url_for_tests() -> str:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def step_threads(django_db_setup, django_db_blocker):
-    """Lifecycle step threads hold connections to the test database; end them before it goes."""
+def test_database_released(django_db_setup, django_db_blocker):
+    """At the end, nothing may hold the test database, or it cannot be dropped: lifecycle step
+    threads keep connections, and a browser test's ORM calls may leave one in another context."""
     yield
+    from django.db import connection
+
     from onboarding.lifecycle import step_threads_stop
 
     with django_db_blocker.unblock():
         step_threads_stop()
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND backend_type = 'client backend' AND state = 'idle'"
+                )
 
 
 @pytest.fixture(scope="session")
