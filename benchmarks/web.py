@@ -117,7 +117,7 @@ def seed(people: int, events: int) -> None:
             actor=f"lead-{rng.randrange(TEAMS)}", action=action, target=username,
             outcome=rng.choice(outcomes_of[action]), details={"n": n}, previous_hash=previous,
         )  # fmt: skip
-        event.hash = event.compute_hash()
+        event.hash = event.chain_hash()
         previous = event.hash
         batch.append(event)
         if len(batch) == BATCH:

@@ -34,7 +34,7 @@ def audit_verify(*, chunk_size: int = 5000) -> tuple[int, AuditBreak | None]:
     for event in AuditEvent.objects.order_by("id").iterator(chunk_size=chunk_size):
         if event.previous_hash != expected_previous:
             return checked, AuditBreak(event.id, "previous hash does not match the event before")
-        if event.compute_hash() != event.hash:
+        if event.chain_hash() != event.hash:
             return checked, AuditBreak(event.id, "contents do not match the event's hash")
         expected_previous = event.hash
         checked += 1

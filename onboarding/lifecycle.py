@@ -117,8 +117,13 @@ def _claim(run_id: int, worker: str, *, rolling_back: bool) -> LifecycleRun | No
 
 
 def _heartbeat(run: LifecycleRun) -> None:
-    run.heartbeat_at = timezone.now()
-    LifecycleRun.objects.filter(pk=run.pk).update(heartbeat_at=run.heartbeat_at)
+    """Say the run's worker is alive; a write every tenth of the stale time is often enough."""
+    now = timezone.now()
+    interval = timedelta(seconds=settings.LIFECYCLE_STALE_SECONDS / 10)
+    if run.heartbeat_at is not None and now - run.heartbeat_at < interval:
+        return
+    run.heartbeat_at = now
+    LifecycleRun.objects.filter(pk=run.pk).update(heartbeat_at=now)
 
 
 def _audit_step(run: LifecycleRun, record: Step, action: str, outcome: str, **details) -> None:

@@ -284,20 +284,38 @@ class AuditEvent(models.Model):
     def save(self, *args, **kwargs) -> None:
         if not self._state.adding:
             raise AuditIsAppendOnly()
+        if connection.vendor == "postgresql":
+            self._append_in_database()
+            return
+        # SQLite runs one writer at a time: reading the tip and appending cannot interleave.
         with transaction.atomic():
-            _lock_audit_chain()
             last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
             self.previous_hash = last or self.GENESIS_HASH
-            self.hash = self.compute_hash()
+            self.hash = self.chain_hash()
             super().save(*args, **kwargs)
+
+    def _append_in_database(self) -> None:
+        """One round trip: the database locks the chain, reads its tip, links and inserts."""
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id, previous_hash, hash FROM onboarding_audit_append("
+                "%s, %s, %s, %s, %s, %s::jsonb, %s, %s)",
+                [
+                    self.at, self.actor, self.action, self.target, self.outcome,
+                    json.dumps(self.details), self.run_id, self.body_hash(),
+                ],
+            )  # fmt: skip
+            self.pk, self.previous_hash, self.hash = cursor.fetchone()
+        self._state.adding = False
+        self._state.db = connection.alias
 
     def delete(self, *args, **kwargs):
         raise AuditIsAppendOnly()
 
-    def compute_hash(self) -> str:
+    def body_hash(self) -> str:
+        """The event's own contents, hashed."""
         body = json.dumps(
             [
-                self.previous_hash,
                 self.at.isoformat(),
                 self.actor,
                 self.action,
@@ -312,12 +330,6 @@ class AuditEvent(models.Model):
         )
         return hashlib.sha256(body.encode()).hexdigest()
 
-
-_AUDIT_CHAIN_LOCK = 0x41554449  # arbitrary advisory-lock key: "AUDI"
-
-
-def _lock_audit_chain() -> None:
-    """Serialise appends so two writers never chain to the same previous event."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_AUDIT_CHAIN_LOCK])
+    def chain_hash(self) -> str:
+        """The link: the previous event's hash followed by this event's contents, hashed."""
+        return hashlib.sha256((self.previous_hash + self.body_hash()).encode()).hexdigest()

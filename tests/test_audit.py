@@ -76,3 +76,29 @@ def test_verify_finds_the_first_edited_event():
     assert checked == 1
     assert broken.event_id == events[1].id
     assert "contents" in broken.reason
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the test database of SQLite is one shared memory"
+)
+@pytest.mark.django_db(transaction=True)
+def test_writers_appending_at_once_keep_one_unbroken_chain():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    def append(writer: int) -> None:
+        try:
+            for n in range(20):
+                audit_record(
+                    actor=f"worker-{writer}", action="step.do", target=f"user{n}",
+                    outcome="succeeded",
+                )  # fmt: skip
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(append, range(4)))
+    assert audit_verify() == (80, None)
+    hashes = list(AuditEvent.objects.values_list("previous_hash", flat=True))
+    assert len(set(hashes)) == 80, "two events were chained to the same predecessor"
