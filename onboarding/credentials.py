@@ -27,20 +27,22 @@ def _fernet() -> Fernet:
     return Fernet(base64.urlsafe_b64encode(key))
 
 
-def credential_store(*, run: LifecycleRun, kind: str, secret: str) -> Credential:
+def credential_store(*, run: LifecycleRun, kind: str, secret: str) -> None:
     """Keep a secret for the requester; a newer one for the same run replaces the old."""
     expires_at = timezone.now() + timedelta(seconds=settings.CREDENTIALS_TTL_SECONDS)
-    credential, _ = Credential.objects.update_or_create(
-        run=run,
-        kind=kind,
-        defaults={
-            "ciphertext": _fernet().encrypt(secret.encode()),
-            "expires_at": expires_at,
-            "revealed_at": None,
-            "revealed_by": "",
-        },
+    Credential.objects.bulk_create(
+        [
+            Credential(
+                run=run,
+                kind=kind,
+                ciphertext=_fernet().encrypt(secret.encode()),
+                expires_at=expires_at,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["run", "kind"],
+        update_fields=["ciphertext", "expires_at", "revealed_at", "revealed_by"],
     )
-    return credential
 
 
 def credentials_reveal(*, run: LifecycleRun, actor: str) -> dict[str, str]:

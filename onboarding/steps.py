@@ -299,6 +299,11 @@ def freeipa_preserve(ctx: StepContext) -> None:
 
 
 def efs_access_point_do(ctx: StepContext) -> dict:
+    # A first attempt follows a plan that never made one or removed it; a retry was checked.
+    return _efs_access_point_make(ctx, look_first=ctx.run is None or ctx.retrying)
+
+
+def _efs_access_point_make(ctx: StepContext, *, look_first: bool) -> dict:
     if ctx.person.uid_number is None:
         raise PermanentError("efs", f"{ctx.username} has no FreeIPA uid/gid yet")
     access_point = ctx.systems.efs.access_point_create(
@@ -306,6 +311,8 @@ def efs_access_point_do(ctx: StepContext) -> dict:
         team=ctx.team.name,
         uid=ctx.person.uid_number,
         gid=ctx.person.gid_number,
+        look_first=look_first,
+        request_token=f"accessadmin-{ctx.run.pk}-{ctx.record.attempts}" if ctx.record else None,
     )
     return {"access_point_id": access_point.id, "arn": access_point.arn}
 
@@ -331,7 +338,7 @@ def efs_access_point_remove_check(ctx: StepContext) -> dict | None:
 
 
 def efs_access_point_restore(ctx: StepContext) -> None:
-    efs_access_point_do(ctx)
+    _efs_access_point_make(ctx, look_first=True)
 
 
 # IAM ----------------------------------------------------------------------------------------

@@ -66,8 +66,20 @@ class EFS:
         found = self._tagged(username)
         return found[0] if found else None
 
-    def access_point_create(self, *, username: str, team: str, uid: int, gid: int) -> AccessPoint:
-        existing = self.access_point_find(username=username)
+    def access_point_create(
+        self,
+        *,
+        username: str,
+        team: str,
+        uid: int,
+        gid: int,
+        look_first: bool = True,
+        request_token: str | None = None,
+    ) -> AccessPoint:
+        """The person's access point, made if missing. A caller sure there is none yet may skip
+        the look (it lists every access point of the file system); `request_token` makes AWS
+        answer a repeated request with the access point it already made."""
+        existing = self.access_point_find(username=username) if look_first else None
         if existing is not None:
             if (existing.uid, existing.gid) != (uid, gid):
                 raise PermanentError(
@@ -79,6 +91,7 @@ class EFS:
             return existing
         with _aws.translated_errors(SYSTEM):
             created = self._client.create_access_point(
+                **({"ClientToken": request_token} if request_token else {}),
                 FileSystemId=self.file_system_id,
                 PosixUser={"Uid": uid, "Gid": gid},
                 RootDirectory={
