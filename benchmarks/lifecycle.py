@@ -84,8 +84,9 @@ def plain_script(people: list[str], team) -> tuple[list[float], list[float]]:
         systems.freeipa.group_add_members(username=username, groups=team.freeipa_groups)
         systems.freeipa.otp_token_add(username=username, description="bench")
         point = systems.efs.access_point_create(
-            username=username, team=team.name, uid=user.uid_number, gid=user.gid_number
-        )
+            username=username, team=team.name, uid=user.uid_number, gid=user.gid_number,
+            look_first=False,
+        )  # fmt: skip
         systems.iam.role_create(
             username=username, team=team.name, policy_arns=team.iam_policy_arns,
             access_point_arn=point.arn,
@@ -199,6 +200,7 @@ def main() -> None:
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379")
     parser.add_argument("--stack-dir", help="use this running sandbox stack")
+    parser.add_argument("--keep", action="store_true", help="keep the database and the stack")
     args = parser.parse_args()
 
     env = prepare_environment(args)
@@ -323,7 +325,25 @@ def main() -> None:
     heaviest_first = sorted(cpu.items(), key=lambda item: -item[1])
     shares = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in heaviest_first)
     print(f"CPU time per onboarding in the batch: {shares}")
-    print(f"logs in {log_dir}; database {env['BENCH_DATABASE']}; stack {env['BENCH_STACK_DIR']}")
+    print(f"worker logs in {log_dir}")
+    cleanup(args, env)
+
+
+def cleanup(args: argparse.Namespace, env: dict[str, str]) -> None:
+    """Drop the benchmark's database and stop the stack it started (with --keep, leave both)."""
+    if args.keep:
+        print(f"kept: database {env['BENCH_DATABASE']}, stack {env['BENCH_STACK_DIR']}")
+        return
+    import psycopg
+    from django.db import connections
+
+    from sandbox import stack as sandbox_stack
+
+    connections.close_all()
+    with psycopg.connect(args.postgres + "/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE "{env["BENCH_DATABASE"]}" WITH (FORCE)')
+    if not args.stack_dir:
+        sandbox_stack.down(Path(env["BENCH_STACK_DIR"]))
 
 
 if __name__ == "__main__":
