@@ -10,7 +10,8 @@ import pytest
 from django.conf import settings
 
 from accessadmin.celery import app as celery_app
-from onboarding.services import team_set
+from onboarding.models import LifecycleRun
+from onboarding.services import person_onboard, team_set
 from onboarding.systems import Systems, systems, systems_reset
 
 READ_ONLY_POLICY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
@@ -127,3 +128,17 @@ def lifecycle_worker(lifecycle_worker_env, tmp_path):
         yield worker
     finally:
         worker.stop()
+
+
+def onboard(username: str, team) -> LifecycleRun:
+    """Ask for an onboarding as an admin would; with `eager`, it has run when this returns."""
+    run = person_onboard(
+        username=username,
+        first_name="Ada",
+        last_name="Example",
+        email=f"{username}@example.test",
+        team=team.name,
+        actor="admin",
+    )
+    run.refresh_from_db()
+    return run

@@ -11,7 +11,8 @@ import pytest
 from onboarding import plans
 from onboarding.integrations.errors import PermanentError, TransientError
 from onboarding.models import LifecycleRun, Person, Step
-from onboarding.services import person_onboard, run_resume, run_rollback_request
+from onboarding.services import run_resume, run_rollback_request
+from tests.lifecycle.conftest import onboard
 from tests.lifecycle.observe import access_points, hub_user, roles
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -39,19 +40,6 @@ def fail_after(
             spec = dataclasses.replace(spec, do=do_and_fail)
         specs.append(spec)
     monkeypatch.setitem(plans.PLANS, LifecycleRun.Kind.ONBOARD, tuple(specs))
-
-
-def request(username: str, team) -> LifecycleRun:
-    run = person_onboard(
-        username=username,
-        first_name="Grace",
-        last_name="Example",
-        email=f"{username}@example.test",
-        team=team.name,
-        actor="admin",
-    )
-    run.refresh_from_db()
-    return run
 
 
 def everything_of(stack, ipa, username: str) -> dict:
@@ -87,7 +75,7 @@ def test_failure_after_each_step_then_resume_ends_onboarded_without_duplicates(
 ):
     with monkeypatch.context() as patch:
         fail_after(patch, step_name, PermanentError("test", "injected failure"))
-        run = request(username, team)
+        run = onboard(username, team)
     assert run.state == LifecycleRun.State.FAILED
     assert run.error == f"{step_name}: test: injected failure"
     assert run.steps.get(name=step_name).state == Step.State.FAILED
@@ -106,7 +94,7 @@ def test_failure_after_each_step_then_rollback_leaves_nothing(
 ):
     with monkeypatch.context() as patch:
         fail_after(patch, step_name, PermanentError("test", "injected failure"))
-        run = request(username, team)
+        run = onboard(username, team)
     assert run.state == LifecycleRun.State.FAILED
     touched = set(run.steps.exclude(state=Step.State.PENDING).values_list("name", flat=True))
     assert step_name in touched
@@ -125,7 +113,7 @@ def test_transient_failure_is_retried_and_succeeds(
 ):
     settings.LIFECYCLE_RETRY_BASE_SECONDS = 0
     fail_after(monkeypatch, "iam_role", TransientError("iam", "throttled"), times=2, before=True)
-    run = request(username, team)
+    run = onboard(username, team)
     assert run.state == LifecycleRun.State.SUCCEEDED, run.error
     step = run.steps.get(name="iam_role")
     assert step.attempts == 3
@@ -140,7 +128,7 @@ def test_transient_failure_after_the_side_effect_is_not_done_twice(
 ):
     settings.LIFECYCLE_RETRY_BASE_SECONDS = 0
     fail_after(monkeypatch, "efs_access_point", TransientError("efs", "timed out"))
-    run = request(username, team)
+    run = onboard(username, team)
     assert run.state == LifecycleRun.State.SUCCEEDED, run.error
     assert run.steps.get(name="efs_access_point").attempts == 2
     assert everything_of(stack_configured, ipa, username) == FULLY_ONBOARDED
@@ -159,7 +147,7 @@ def test_transient_failures_past_the_limit_fail_the_run(
         fail_after(
             patch, "efs_access_point", TransientError("efs", "unavailable"), times=10, before=True
         )
-        run = request(username, team)
+        run = onboard(username, team)
     assert run.state == LifecycleRun.State.FAILED
     assert "gave up after 2 retries: efs: unavailable" in run.error
     assert run.steps.get(name="efs_access_point").state == Step.State.FAILED

@@ -13,7 +13,7 @@ from onboarding.services import (
     person_onboard,
     person_reinstate,
 )
-from tests.lifecycle.conftest import BATCH_POLICY, ldap_can_bind
+from tests.lifecycle.conftest import BATCH_POLICY, ldap_can_bind, onboard
 from tests.lifecycle.observe import (
     access_points,
     attached_policies,
@@ -27,15 +27,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def onboarded(username, team) -> LifecycleRun:
-    run = person_onboard(
-        username=username,
-        first_name="Alan",
-        last_name="Example",
-        email=f"{username}@example.test",
-        team=team.name,
-        actor="admin",
-    )
-    run.refresh_from_db()
+    run = onboard(username, team)
     assert run.state == LifecycleRun.State.SUCCEEDED, run.error
     return run
 

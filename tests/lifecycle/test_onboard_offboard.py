@@ -4,8 +4,8 @@ import pytest
 
 from onboarding.credentials import CredentialsGone, credentials_reveal
 from onboarding.models import LifecycleRun, Person, Step
-from onboarding.services import person_offboard, person_onboard
-from tests.lifecycle.conftest import READ_ONLY_POLICY, ldap_can_bind
+from onboarding.services import person_offboard
+from tests.lifecycle.conftest import READ_ONLY_POLICY, ldap_can_bind, onboard
 from tests.lifecycle.observe import (
     access_points,
     attached_policies,
@@ -21,19 +21,6 @@ from tests.lifecycle.observe import (
 pytestmark = pytest.mark.django_db(transaction=True)
 
 NEW_PASSWORD = "Chosen-by-them-42"
-
-
-def onboard(username, team) -> LifecycleRun:
-    run = person_onboard(
-        username=username,
-        first_name="Ada",
-        last_name="Example",
-        email=f"{username}@example.test",
-        team=team.name,
-        actor="admin",
-    )
-    run.refresh_from_db()
-    return run
 
 
 def test_onboarded_person_has_access_in_every_system(eager, stack_configured, team, username, ipa):
