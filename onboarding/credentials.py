@@ -1,6 +1,7 @@
 """One-time credentials: encrypted at rest, shown once to the person who asked, then gone."""
 
 import base64
+import functools
 from datetime import timedelta
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -20,7 +21,11 @@ class CredentialsGone(AccessAdminError):
 
 
 def _fernet() -> Fernet:
-    material = (settings.CREDENTIALS_KEY or settings.SECRET_KEY).encode()
+    return _fernet_for((settings.CREDENTIALS_KEY or settings.SECRET_KEY).encode())
+
+
+@functools.lru_cache(maxsize=4)
+def _fernet_for(material: bytes) -> Fernet:
     key = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"accessadmin one-time credentials"
     ).derive(material)

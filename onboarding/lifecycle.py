@@ -347,9 +347,8 @@ def run_rollback(*, run_id: int, worker: str) -> LifecycleRun | None:
     for spec in reversed(plan_for(run.kind)):
         record = records[spec.name]
         ctx.outputs[spec.name] = record.external_ids
-        if record.state in (Step.State.PENDING, Step.State.UNDONE) and record.attempts == 0:
-            continue
-        if record.state == Step.State.UNDONE:
+        never_started = record.state == Step.State.PENDING and record.attempts == 0
+        if never_started or record.state == Step.State.UNDONE:
             continue
         _step_undo(ctx, spec, record)
     _run_rolled_back(run)

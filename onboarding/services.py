@@ -1,13 +1,19 @@
 """What people and scripts ask for: each validates first, so bad input changes nothing."""
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 
 from onboarding.audit import audit_record
 from onboarding.errors import AccessAdminError
 from onboarding.lifecycle import PERSON_STATUS, PlannedChange, plan_preview, run_steps_create
-from onboarding.models import LifecycleRun, Person, Step, Team
+from onboarding.models import LifecycleRun, Person, Team
 from onboarding.systems import systems
-from onboarding.validation import InvalidInput, person_fields_check, username_normalise
+from onboarding.validation import (
+    InvalidInput,
+    group_name_check,
+    person_fields_check,
+    username_normalise,
+)
 
 Kind = LifecycleRun.Kind
 State = LifecycleRun.State
@@ -246,10 +252,6 @@ def team_set(
     actor: str,
 ) -> tuple[Team, bool]:
     """Create or change a team; its FreeIPA group is created when missing."""
-    from django.contrib.auth import get_user_model
-
-    from onboarding.validation import group_name_check
-
     team = Team.objects.filter(name=name).first()
     created = team is None
     if created and not group:
@@ -288,7 +290,3 @@ def team_set(
             },
         )  # fmt: skip
     return team, created
-
-
-def step_rows(run: LifecycleRun) -> list[Step]:
-    return list(run.steps.order_by("position"))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +10,7 @@ import requests
 
 from onboarding.integrations.errors import PermanentError, TransientError
 from onboarding.integrations.jupyterhub import HubUser, JupyterHub
+from tests.processes import process_running, wait_until
 
 pytestmark = pytest.mark.stack
 
@@ -30,7 +29,7 @@ class HubAPI:
     def start_server(self, user: str, name: str = "") -> int:
         path = f"/users/{user}/servers/{name}" if name else f"/users/{user}/server"
         assert self.call("POST", path).status_code in (201, 202)
-        _wait_until(lambda: self._server(user, name).get("ready", False))
+        wait_until(lambda: self._server(user, name).get("ready", False))
         return self._server(user, name)["state"]["pid"]
 
     def _server(self, user: str, name: str) -> dict:
@@ -111,8 +110,8 @@ def test_remove_stops_every_server_and_deletes_the_user(
     assert hub.user_remove(name="hub-offboarded") is True
 
     assert hub.user_find(name="hub-offboarded") is None
-    assert not _running(default_pid)
-    assert not _running(named_pid)
+    assert not process_running(default_pid)
+    assert not process_running(named_pid)
     assert hub_api.call("GET", "/groups/hubtest-robotics").json()["users"] == []
     # The person's notebook address no longer reaches a server of theirs.
     page = requests.get(
@@ -197,18 +196,3 @@ def test_from_settings_without_a_token_is_refused(settings: Any) -> None:
 
     with pytest.raises(PermanentError, match="JUPYTERHUB_API_TOKEN"):
         JupyterHub.from_settings()
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)

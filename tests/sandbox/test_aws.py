@@ -6,13 +6,13 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
 
 from sandbox import aws, process
+from tests.processes import process_running, wait_until
 from tests.stack import stack_services
 
 pytestmark = pytest.mark.stack
@@ -29,14 +29,6 @@ def _moto_pid(state_dir: Path) -> int:
     pid = process.read_pid(state_dir / "aws" / "moto.pid")
     assert pid is not None
     return pid
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 moto = stack_services("aws")
@@ -105,7 +97,7 @@ def test_restart_after_a_crash_recreates_file_system_and_provider(tmp_path: Path
     try:
         pid = _moto_pid(tmp_path)
         os.kill(pid, signal.SIGKILL)
-        _wait_until(lambda: not _running(pid))
+        wait_until(lambda: not process_running(pid))
 
         second = _start_timed(tmp_path)
 
@@ -124,13 +116,6 @@ def test_stop_leaves_no_process(tmp_path: Path) -> None:
 
     aws.stop(tmp_path)
 
-    assert not _running(pid)
+    assert not process_running(pid)
     assert not process.port_answers(int(endpoints["AWS_ENDPOINT_URL"].rsplit(":", 1)[1]))
     aws.stop(tmp_path)
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)

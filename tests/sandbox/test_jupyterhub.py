@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import ldap
@@ -17,6 +16,7 @@ import pytest
 import requests
 
 from sandbox import jupyterhub, process
+from tests.processes import process_running, wait_until
 from tests.stack import SessionStack, stack_services
 
 pytestmark = pytest.mark.stack
@@ -50,7 +50,7 @@ class Hub:
         started = time.monotonic()
         response = self.call("POST", path)
         assert response.status_code in (201, 202), response.text
-        _wait_until(lambda: self.server(user, name).get("ready", False))
+        wait_until(lambda: self.server(user, name).get("ready", False))
         print(f"server {user}/{name or '(default)'} start: {time.monotonic() - started:.2f} s")
         return self.server(user, name)["state"]["pid"]
 
@@ -58,7 +58,7 @@ class Hub:
         path = f"/users/{user}/servers/{name}" if name else f"/users/{user}/server"
         response = self.call("DELETE", path)
         assert response.status_code in (202, 204), response.text
-        _wait_until(lambda: not self.server(user, name))
+        wait_until(lambda: not self.server(user, name))
 
 
 def _start_timed(state_dir: Path, endpoints: dict[str, str]) -> dict[str, str]:
@@ -107,8 +107,8 @@ def test_started_servers_run_and_answer_through_the_proxy(hub: Hub) -> None:
     default_pid = hub.start_server("heidi")
     named_pid = hub.start_server("heidi", "gpu")
 
-    assert _running(default_pid)
-    assert _running(named_pid)
+    assert process_running(default_pid)
+    assert process_running(named_pid)
     default = requests.get(f"{hub.url}/user/heidi/", timeout=10)
     assert default.status_code == 200
     assert default.json()["user"] == "heidi"
@@ -120,7 +120,7 @@ def test_started_servers_run_and_answer_through_the_proxy(hub: Hub) -> None:
     hub.stop_server("heidi", "gpu")
     hub.stop_server("heidi")
 
-    _wait_until(lambda: not _running(default_pid) and not _running(named_pid))
+    wait_until(lambda: not process_running(default_pid) and not process_running(named_pid))
     assert hub.call("DELETE", "/users/heidi").status_code == 204
     assert hub.call("GET", "/users/heidi").status_code == 404
 
@@ -139,7 +139,7 @@ def test_stop_leaves_no_process_behind(tmp_path: Path) -> None:
     print(f"jupyterhub stop: {time.monotonic() - started:.2f} s")
 
     for pid in [hub_pid, proxy_pid, *server_pids]:
-        assert not _running(pid), pid
+        assert not process_running(pid), pid
     assert not process.port_answers(int(hub.url.rsplit(":", 1)[1]))
 
 
@@ -154,13 +154,13 @@ def test_start_after_a_hub_crash_clears_what_it_left_and_serves_again(tmp_path: 
     hub_pid = process.read_pid(folder / "jupyterhub.pid")
     assert hub_pid and old_proxy
     os.kill(hub_pid, signal.SIGKILL)
-    _wait_until(lambda: not _running(hub_pid))
+    wait_until(lambda: not process_running(hub_pid))
 
     try:
         restarted = Hub(_start_timed(tmp_path, {}), tmp_path)
 
-        assert not _running(orphan)
-        assert not _running(old_proxy)
+        assert not process_running(orphan)
+        assert not process_running(old_proxy)
         assert restarted.call("GET", "/users/oscar").status_code == 200
         assert restarted.start_server("oscar") != orphan
     finally:
@@ -255,18 +255,3 @@ def _unlock_person(endpoints: dict[str, str], uid: str) -> None:
         )
     finally:
         connection.unbind_s()
-
-
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
-def _wait_until(condition: Callable[[], bool], timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.1)

@@ -33,7 +33,8 @@ USER_CLASSES = [
     "ipaSshGroupOfPubKeys",
 ]
 ACTIVE_EXTRA_CLASSES = ["mepOriginEntry", "ipantuserattrs"]
-PERSON_OPTIONS = (
+# Set on every new user (with defaults when not given); the other person options only if given.
+NAMING_OPTIONS = (
     "givenname",
     "sn",
     "cn",
@@ -42,6 +43,9 @@ PERSON_OPTIONS = (
     "gecos",
     "loginshell",
     "mail",
+)
+PERSON_OPTIONS = (
+    *NAMING_OPTIONS,
     "telephonenumber",
     "mobile",
     "title",
@@ -100,16 +104,7 @@ def person_attributes(tree: Tree, uid: str, options: dict[str, Any]) -> dict[str
         "krbCanonicalName": [tree.principal(uid)],
     }
     for name in PERSON_OPTIONS:
-        if name not in {
-            "givenname",
-            "sn",
-            "cn",
-            "displayname",
-            "initials",
-            "gecos",
-            "loginshell",
-            "mail",
-        } and options.get(name) not in (None, "", []):
+        if name not in NAMING_OPTIONS and options.get(name) not in (None, "", []):
             attrs[name] = _listed(options[name])
     if "ipauserauthtype" in attrs:
         attrs["objectClass"] = ["ipaUserAuthTypeClass"]
