@@ -8,7 +8,7 @@ WORKDIR /app
 COPY pyproject.toml ./
 COPY accessadmin ./accessadmin
 COPY onboarding ./onboarding
-COPY sandbox ./sandbox
+COPY web ./web
 RUN pip install --no-cache-dir .
 COPY manage.py ./
 COPY templates ./templates

@@ -31,6 +31,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "onboarding",
+    "web",
 ]
 
 MIDDLEWARE = [
@@ -119,7 +120,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_MAX_RETRIES = env.int("CELERY_TASK_MAX_RETRIES", 6, minimum=0)
 CELERY_BEAT_SCHEDULE = {
-    "requeue-stale-runs": {"task": "lifecycle.requeue_stale_runs", "schedule": 60.0},
+    "requeue-stale-runs": {"task": "lifecycle.runs_stale_requeue", "schedule": 60.0},
     "purge-expired-credentials": {"task": "credentials.purge_expired", "schedule": 600.0},
 }
 
@@ -131,24 +132,37 @@ LIFECYCLE_STALE_SECONDS = env.int("LIFECYCLE_STALE_SECONDS", 300, minimum=5)
 LIFECYCLE_RETRY_BASE_SECONDS = env.int("LIFECYCLE_RETRY_BASE_SECONDS", 5, minimum=0)
 LIFECYCLE_RETRY_MAX_SECONDS = env.int("LIFECYCLE_RETRY_MAX_SECONDS", 300, minimum=0)
 
-# Downstream systems. Production must name every one; local runs read them from sandbox endpoints.
-FREEIPA_HOST = env.str("FREEIPA_HOST", required=PRODUCTION)
+# Downstream systems: the enabled ones, in order (onboarding/systems/registry.py knows the names;
+# a dotted path names any other System class). Production must configure each enabled one; local
+# runs read them from the sandbox's endpoints.
+ACCESSADMIN_SYSTEMS = env.list("ACCESSADMIN_SYSTEMS", ["freeipa", "efs", "iam", "jupyterhub"])
+if not ACCESSADMIN_SYSTEMS:
+    raise ImproperlyConfigured("ACCESSADMIN_SYSTEMS must name at least one system.")
+FREEIPA_ENABLED = "freeipa" in ACCESSADMIN_SYSTEMS
+FREEIPA_HOST = env.str("FREEIPA_HOST", required=PRODUCTION and FREEIPA_ENABLED)
 FREEIPA_CA_FILE = env.str("FREEIPA_CA_FILE")
 FREEIPA_USERNAME = env.str("FREEIPA_USERNAME", "admin")
-FREEIPA_PASSWORD = env.secret("FREEIPA_PASSWORD", required=PRODUCTION)
+FREEIPA_PASSWORD = env.secret("FREEIPA_PASSWORD", required=PRODUCTION and FREEIPA_ENABLED)
 FREEIPA_REALM = env.str("FREEIPA_REALM", "EXAMPLE.TEST")
 
 AWS_REGION = env.str("AWS_REGION", "eu-west-1")
 AWS_ENDPOINT_URL = env.url("AWS_ENDPOINT_URL", schemes=("http", "https"))
-EFS_FILE_SYSTEM_ID = env.str("EFS_FILE_SYSTEM_ID", required=PRODUCTION)
-IAM_SAML_PROVIDER_ARN = env.str("IAM_SAML_PROVIDER_ARN", required=PRODUCTION)
+EFS_FILE_SYSTEM_ID = env.str(
+    "EFS_FILE_SYSTEM_ID", required=PRODUCTION and "efs" in ACCESSADMIN_SYSTEMS
+)
+IAM_SAML_PROVIDER_ARN = env.str(
+    "IAM_SAML_PROVIDER_ARN", required=PRODUCTION and "iam" in ACCESSADMIN_SYSTEMS
+)
 IAM_ROLE_PREFIX = env.str("IAM_ROLE_PREFIX", "accessadmin-")
 IAM_ROLE_PATH = env.str("IAM_ROLE_PATH", "/accessadmin/")
 S3_DATA_BUCKET = env.str("S3_DATA_BUCKET", "ml-platform-data")
 
 JUPYTERHUB_URL = env.url("JUPYTERHUB_URL", schemes=("http", "https"))
-JUPYTERHUB_API_TOKEN = env.secret("JUPYTERHUB_API_TOKEN", required=PRODUCTION)
-if PRODUCTION and not JUPYTERHUB_URL:
+JUPYTERHUB_ENABLED = "jupyterhub" in ACCESSADMIN_SYSTEMS
+JUPYTERHUB_API_TOKEN = env.secret(
+    "JUPYTERHUB_API_TOKEN", required=PRODUCTION and JUPYTERHUB_ENABLED
+)
+if PRODUCTION and JUPYTERHUB_ENABLED and not JUPYTERHUB_URL:
     raise ImproperlyConfigured("JUPYTERHUB_URL must be set when ACCESSADMIN_ENV is production.")
 
 LDAP_URI = env.url("LDAP_URI", schemes=("ldap", "ldaps"))
@@ -203,11 +217,11 @@ MIDDLEWARE += [
     "csp.middleware.CSPMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes requires
 ]
-TEMPLATES[0]["OPTIONS"]["context_processors"].append("onboarding.permissions.access_context")
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("web.permissions.access_context")
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "onboarding.auth.DirectoryBackend",
+    "web.auth.DirectoryBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 AUTH_LDAP_SERVER_URI = LDAP_URI

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from onboarding.forms import LoginForm
+from web.forms import LoginForm
 
 urlpatterns = [
     path(
@@ -12,5 +12,5 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("", include("onboarding.urls")),
+    path("", include("web.urls")),
 ]

@@ -69,10 +69,10 @@ def prepare_environment(args: argparse.Namespace) -> dict[str, str]:
 
 def plain_script(people: list[str], team) -> tuple[list[float], list[float]]:
     """What an admin's own script would do: the same calls, one after another, no bookkeeping."""
-    from onboarding.steps import temporary_password
-    from onboarding.systems import Systems
+    from onboarding.systems import clients
+    from onboarding.systems.freeipa.steps import temporary_password
 
-    systems = Systems()
+    systems = clients()
     systems.freeipa.ping()  # the session exists before timing, as it does in a warm worker
     onboard_times, offboard_times = [], []
     for username in people:
@@ -210,7 +210,7 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from onboarding.models import AuditEvent, LifecycleRun
+    from onboarding.models import AuditEvent, LifecycleRun, Person
     from onboarding.services import person_offboard, person_onboard, team_set
 
     tag = uuid.uuid4().hex[:5]
@@ -234,7 +234,7 @@ def main() -> None:
         def onboard(username: str) -> LifecycleRun:
             return person_onboard(
                 username=username, first_name="Bench", last_name="Mark",
-                email=f"{username}@example.test", team=team.name, actor="bench",
+                email=f"{username}@example.test", team=team, actor="bench",
             )  # fmt: skip
 
         # Warm every worker thread's sessions first, as in a worker that has been up a while.
@@ -261,7 +261,9 @@ def main() -> None:
 
         began = time.perf_counter()
         offboards = [
-            person_offboard(username=username, reason="benchmark", actor="bench").pk
+            person_offboard(
+                person=Person.objects.get(username=username), reason="benchmark", actor="bench"
+            ).pk
             for username in people
         ]
         wait_all(offboards, 1800)

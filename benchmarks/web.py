@@ -86,7 +86,7 @@ def seed(people: int, events: int) -> None:
         ),
         batch_size=BATCH,
     )  # fmt: skip
-    specs = plan_for("onboard")
+    specs = plan_for("onboard").steps
     run_ids = LifecycleRun.objects.values_list("pk", flat=True)
     Step.objects.bulk_create(
         (

@@ -12,12 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from onboarding.audit import audit_record
-from onboarding.errors import AccessAdminError
+from onboarding.errors import CredentialsGone
 from onboarding.models import Credential, LifecycleRun
-
-
-class CredentialsGone(AccessAdminError):
-    pass
 
 
 def _fernet() -> Fernet:

@@ -1,8 +1,35 @@
-"""The application's own errors: views and commands turn them into a clear message."""
+"""Every error AccessAdmin raises on purpose, under one root.
+
+Views show an `AccessAdminError`'s message as it is; `manage.py` commands print it and exit with
+its `exit_code`: 1 a run failed or a system refused, 2 bad input (nothing was changed), 3 a run is
+already in progress for that person.
+"""
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_BUSY = 3
 
 
 class AccessAdminError(Exception):
     """Something a person asked for cannot be done; the message says why and what to do."""
+
+    exit_code = EXIT_FAILED
+
+
+class InvalidInput(AccessAdminError):
+    """The request itself is wrong; nothing was changed."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class RunInProgress(AccessAdminError):
+    """Another run holds the person (or the run changed under us); nothing was changed."""
+
+    exit_code = EXIT_BUSY
+
+
+class RunFailed(AccessAdminError):
+    """A run (or its rollback) stopped on an error and waits for a person."""
 
 
 class IllegalTransition(AccessAdminError):
@@ -15,3 +42,50 @@ class IllegalTransition(AccessAdminError):
 class AuditIsAppendOnly(AccessAdminError):
     def __init__(self) -> None:
         super().__init__("Audit events are append-only: they cannot be changed or deleted.")
+
+
+class CredentialsGone(AccessAdminError):
+    """The one-time credentials were revealed already, or expired unrevealed."""
+
+
+# What the downstream systems raise, whatever their client library raised -------------------
+
+
+class DownstreamError(AccessAdminError):
+    """A downstream system refused or failed a call. ``transient`` says whether a retry may help."""
+
+    transient = False
+
+    def __init__(self, system: str, message: str) -> None:
+        super().__init__(f"{system}: {message}")
+        self.system = system
+        self.message = message
+
+
+class TransientError(DownstreamError):
+    """Worth retrying later: timeouts, throttling, the server being briefly unavailable."""
+
+    transient = True
+
+
+class PermanentError(DownstreamError):
+    """Retrying will not help: a person must fix the input, the permissions or the system."""
+
+
+class NotFound(PermanentError):
+    """The thing asked for does not exist."""
+
+
+class AlreadyExists(PermanentError):
+    """Creating the thing failed because one with that name exists."""
+
+
+# How the runner tells a task what became of a run ------------------------------------------
+
+
+class StepDeferred(Exception):
+    """A step hit a transient error; the run went back to the queue to be retried later."""
+
+
+class RunStopped(Exception):
+    """A step hit a permanent error; the run is failed and waits for a person."""

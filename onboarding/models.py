@@ -96,6 +96,18 @@ class Person(models.Model):
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}"
 
+    @property
+    def may_be_offboarded(self) -> bool:
+        return self.status in (self.Status.ACTIVE, self.Status.ONBOARDING, self.Status.MOVING)
+
+    @property
+    def may_be_moved(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+    @property
+    def may_be_reinstated(self) -> bool:
+        return self.status == self.Status.OFFBOARDED
+
     def move_to(self, status: str) -> None:
         """Change status if the lifecycle allows it; saved with a compare-and-set."""
         _check_transition(f"Person {self.username}", self.TRANSITIONS, self.status, status)
@@ -169,6 +181,34 @@ class LifecycleRun(models.Model):
     def move_to(self, state: str, **fields) -> bool:
         """Compare-and-set the state; False when another process changed it first."""
         return _state_swap(self, f"Run #{self.pk}", state, fields)
+
+    @property
+    def person_status_during(self) -> str:
+        return PERSON_STATUS[self.kind][0]
+
+    @property
+    def person_status_after(self) -> str:
+        return PERSON_STATUS[self.kind][1]
+
+    @property
+    def person_status_rolled_back(self) -> str:
+        return PERSON_STATUS[self.kind][2]
+
+
+# Where a person stands while a run of each kind is under way, after it succeeds, and after it is
+# rolled back.
+PERSON_STATUS = {
+    LifecycleRun.Kind.ONBOARD: (
+        Person.Status.ONBOARDING, Person.Status.ACTIVE, Person.Status.NEW,
+    ),
+    LifecycleRun.Kind.OFFBOARD: (
+        Person.Status.OFFBOARDING, Person.Status.OFFBOARDED, Person.Status.ACTIVE,
+    ),
+    LifecycleRun.Kind.MOVE: (Person.Status.MOVING, Person.Status.ACTIVE, Person.Status.ACTIVE),
+    LifecycleRun.Kind.REINSTATE: (
+        Person.Status.REINSTATING, Person.Status.ACTIVE, Person.Status.OFFBOARDED,
+    ),
+}  # fmt: skip
 
 
 class Step(models.Model):

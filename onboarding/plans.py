@@ -1,147 +1,113 @@
-"""The lifecycle plans: each an ordered list of steps, read top to bottom.
+"""The lifecycle plans: each an ordered list of stages, read top to bottom.
 
-A run does its plan's steps in order; a retry or a second run first checks each step and skips what
-is already in place; a rollback undoes the completed steps in reverse.
+Each enabled system puts its steps into the stages (see `System.steps`); a run does a stage's
+steps together and moves on when all of them are done, so every step may rely on what the
+stages before it made. A retry or a second run first checks each step and skips what is already
+in place; a rollback undoes the completed steps in reverse.
+
+`manage.py plans` prints every plan with the steps the enabled systems add.
 """
 
-from dataclasses import replace
+from __future__ import annotations
 
-from onboarding import steps as s
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from django.core.exceptions import ImproperlyConfigured
+
 from onboarding.models import LifecycleRun
-from onboarding.steps import StepSpec
+from onboarding.steps import PlanStep
+from onboarding.systems import enabled
 
-# fmt: off
-# Each step keeps to a few lines, so a plan reads as a list.
-FREEIPA_USER = StepSpec(
-    "freeipa_user", "freeipa", "Create the FreeIPA user: OTP required, expired temporary password",
-    do=s.freeipa_user_do, check=s.freeipa_user_check, undo=s.freeipa_user_undo,
-)
-FREEIPA_GROUPS = StepSpec(
-    "freeipa_groups", "freeipa", "Add them to the team's FreeIPA groups",
-    do=s.freeipa_groups_do, check=s.freeipa_groups_check, undo=s.freeipa_groups_undo,
-    needs=("freeipa_user",),
-)
-OTP_TOKEN = StepSpec(
-    "otp_token", "freeipa", "Create their TOTP token",
-    do=s.otp_token_do, check=s.otp_token_check, undo=s.otp_tokens_undo,
-    needs=("freeipa_user",),
-)
-EFS_ACCESS_POINT = StepSpec(
-    "efs_access_point", "efs", "Create the EFS access point /data/<username> with their uid/gid",
-    do=s.efs_access_point_do, check=s.efs_access_point_check, undo=s.efs_access_point_undo,
-    needs=("freeipa_user",),  # its uid/gid
-)
-IAM_ROLE = StepSpec(
-    "iam_role", "iam", "Create their SAML role with the team's policies",
-    do=s.iam_role_do, check=s.iam_role_check, undo=s.iam_role_undo,
-    needs=("efs_access_point",),  # its ARN
-)
-JUPYTERHUB_ACCESS = StepSpec(
-    "jupyterhub_access", "jupyterhub", "Create their JupyterHub user in the team's group",
-    do=s.jupyterhub_access_do, check=s.jupyterhub_access_check, undo=s.jupyterhub_access_undo,
-    needs=("freeipa_user",),
-)
+Kind = LifecycleRun.Kind
 
-# Steps name what they need; the rest of a plan's steps may run alongside them.
-ONBOARD = (FREEIPA_USER, FREEIPA_GROUPS, OTP_TOKEN, EFS_ACCESS_POINT, IAM_ROLE, JUPYTERHUB_ACCESS)
 
-SERVICE_ACCESS_REMOVED = ("jupyterhub_removal", "iam_role_removal", "efs_access_point_removal")
-OFFBOARD = (
-    StepSpec(
-        "jupyterhub_removal", "jupyterhub", "Stop their servers and remove their JupyterHub user",
-        do=s.jupyterhub_remove_do, check=s.jupyterhub_remove_check, undo=s.jupyterhub_restore,
-    ),
-    StepSpec(
-        "iam_role_removal", "iam", "Delete their IAM role",
-        do=s.iam_role_remove_do, check=s.iam_role_remove_check, undo=s.iam_role_restore,
-    ),
-    StepSpec(
-        "efs_access_point_removal", "efs", "Delete their EFS access point (the data stays)",
-        do=s.efs_access_point_remove_do, check=s.efs_access_point_remove_check,
-        undo=s.efs_access_point_restore,
-    ),
-    StepSpec(
-        "freeipa_memberships_removal", "freeipa", "Remove them from their FreeIPA groups",
-        do=s.freeipa_memberships_remove_do, check=s.freeipa_memberships_remove_check,
-        undo=s.freeipa_memberships_remove_undo, needs=SERVICE_ACCESS_REMOVED,
-    ),
-    StepSpec(
-        "otp_tokens_removal", "freeipa", "Delete their OTP tokens",
-        do=s.otp_tokens_remove_do, check=s.otp_tokens_remove_check, undo=s.nothing_to_undo,
-        needs=SERVICE_ACCESS_REMOVED,
-    ),
-    StepSpec(
-        "freeipa_disable", "freeipa", "Disable the FreeIPA user",
-        do=s.freeipa_disable_do, check=s.freeipa_disable_check, undo=s.freeipa_enable,
-        needs=("freeipa_memberships_removal", "otp_tokens_removal"),
-    ),
-    StepSpec(
-        "freeipa_preserve", "freeipa", "Preserve the FreeIPA user (restorable)",
-        do=s.freeipa_preserve_do, check=s.freeipa_preserve_check, undo=s.freeipa_restore,
-        needs=("freeipa_disable",),
-    ),
-)
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    description: str
 
-MOVE = (
-    StepSpec(
-        "freeipa_team_groups", "freeipa", "Switch their FreeIPA groups to the new team's",
-        do=s.freeipa_groups_switch_do, check=s.freeipa_groups_switch_check,
-        undo=s.freeipa_groups_switch_undo,
-    ),
-    StepSpec(
-        "iam_team_policies", "iam", "Switch their role to the new team's policies",
-        do=s.iam_team_policies_do, check=s.iam_team_policies_check,
-        undo=s.iam_team_policies_undo,
-    ),
-    StepSpec(
-        "jupyterhub_team_group", "jupyterhub", "Switch their JupyterHub group to the new team's",
-        do=s.jupyterhub_team_group_do, check=s.jupyterhub_team_group_check,
-        undo=s.jupyterhub_team_group_undo,
-    ),
-)
 
-REINSTATE = (
-    StepSpec(
-        "freeipa_restore", "freeipa", "Restore the preserved FreeIPA user",
-        do=s.freeipa_restore_do, check=s.freeipa_restore_check, undo=s.freeipa_preserve,
+STAGES: dict[str, tuple[Stage, ...]] = {
+    Kind.ONBOARD: (
+        Stage("account", "their account, which everything else hangs off (its uid and gid)"),
+        Stage("access", "what the account unlocks: groups, OTP token, storage, notebooks"),
+        Stage("cloud_role", "their cloud role, which names their storage"),
     ),
-    StepSpec(
-        "freeipa_enable", "freeipa", "Enable the FreeIPA user",
-        do=s.freeipa_enable_do, check=s.freeipa_enable_check, undo=s.freeipa_disable,
-        needs=("freeipa_restore",),
+    Kind.OFFBOARD: (
+        Stage("services", "their notebooks, cloud role and storage access end"),
+        Stage("memberships", "their groups and OTP tokens go"),
+        Stage("disable", "their account is disabled"),
+        Stage("preserve", "their account is preserved, so it can be reinstated"),
     ),
-    StepSpec(
-        "freeipa_credentials", "freeipa", "Issue a new expired temporary password, OTP required",
-        do=s.freeipa_credentials_do, check=s.freeipa_credentials_check, undo=s.nothing_to_undo,
-        needs=("freeipa_enable",),
+    Kind.MOVE: (Stage("team", "their groups, policies and notebook group become the new team's"),),
+    Kind.REINSTATE: (
+        Stage("account", "their account is restored, enabled and given a new temporary password"),
+        Stage("access", "what the account unlocks: groups, OTP token, storage, notebooks"),
+        Stage("cloud_role", "their cloud role, which names their storage"),
     ),
-    *(replace(spec, needs=("freeipa_credentials",)) if spec.needs == ("freeipa_user",) else spec
-      for spec in (FREEIPA_GROUPS, OTP_TOKEN, EFS_ACCESS_POINT, IAM_ROLE, JUPYTERHUB_ACCESS)),
-)
-
-# fmt: on
-
-PLANS: dict[str, tuple[StepSpec, ...]] = {
-    LifecycleRun.Kind.ONBOARD: ONBOARD,
-    LifecycleRun.Kind.OFFBOARD: OFFBOARD,
-    LifecycleRun.Kind.MOVE: MOVE,
-    LifecycleRun.Kind.REINSTATE: REINSTATE,
 }
 
 
-def plan_for(kind: str) -> tuple[StepSpec, ...]:
-    return PLANS[kind]
+@dataclass(frozen=True)
+class Plan:
+    kind: str
+    steps: tuple[PlanStep, ...]
+    # For each step, the steps that must be done before it.
+    needs: Mapping[str, frozenset[str]]
+    stage_of: Mapping[str, str]
+
+    def step(self, name: str) -> PlanStep:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise KeyError(f"the {self.kind} plan has no step {name!r}")
 
 
-def _needs_check() -> None:
-    """Every plan's needs name earlier steps of the same plan: a run can always go on."""
-    for kind, plan in PLANS.items():
-        seen: set[str] = set()
-        for spec in plan:
-            unknown = set(spec.needs) - seen
-            if unknown:
-                raise ValueError(f"{kind} plan: {spec.name} needs {sorted(unknown)} before it")
-            seen.add(spec.name)
+def plan_for(kind: str) -> Plan:
+    """The plan of that kind for the enabled systems, stage by stage."""
+    systems = enabled()
+    stages = STAGES[kind]
+    known = {stage.name for stage in stages}
+    for system in systems:
+        for plan_kind, stage in system.steps:
+            if plan_kind not in STAGES or (plan_kind == kind and stage not in known):
+                raise ImproperlyConfigured(
+                    f"{system.name} puts steps in the {plan_kind} plan's stage {stage!r}, "
+                    "which that plan does not have."
+                )
+    steps: list[PlanStep] = []
+    needs: dict[str, frozenset[str]] = {}
+    stage_of: dict[str, str] = {}
+    earlier: set[str] = set()
+    for stage in stages:
+        in_stage: list[str] = []
+        for system in systems:
+            for step in system.steps.get((kind, stage.name), ()):
+                if step.name in stage_of:
+                    raise ImproperlyConfigured(f"{kind} plan: two steps are named {step.name!r}")
+                # A step shared by several plans may need a sibling that only some of them have.
+                in_plan = {need for need in step.needs if _in_plan(systems, kind, need)}
+                unknown = in_plan - set(in_stage)
+                if unknown:
+                    raise ImproperlyConfigured(
+                        f"{kind} plan: {step.name} needs {sorted(unknown)}, which are not "
+                        f"earlier steps of the {stage.name} stage"
+                    )
+                steps.append(step)
+                needs[step.name] = frozenset(earlier | in_plan)
+                stage_of[step.name] = stage.name
+                in_stage.append(step.name)
+        earlier.update(in_stage)
+    return Plan(kind, tuple(steps), MappingProxyType(needs), MappingProxyType(stage_of))
 
 
-_needs_check()
+def _in_plan(systems, kind: str, name: str) -> bool:
+    return any(
+        step.name == name
+        for system in systems
+        for (plan_kind, _), steps in system.steps.items()
+        if plan_kind == kind
+        for step in steps
+    )

@@ -1,4 +1,5 @@
-"""Read-only queries for the web admin. Each takes what the viewer may see and changes nothing."""
+"""Read-only queries. The web UI passes what the viewer may see (querysets of people, runs and
+events); nothing here changes anything."""
 
 from __future__ import annotations
 
@@ -8,19 +9,40 @@ from datetime import date, datetime, time, timedelta
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from onboarding.errors import AccessAdminError
-from onboarding.integrations.errors import IntegrationError
+from onboarding.errors import AccessAdminError, InvalidInput
 from onboarding.models import AuditEvent, Credential, LifecycleRun, Person, Team
-from onboarding.permissions import Access
-from onboarding.systems import systems
+from onboarding.systems import SystemState, enabled
+from onboarding.validation import username_fold
 
 RUN_COLUMNS = ("person__team",)
 
 
+def team_get(name: str) -> Team:
+    try:
+        return Team.objects.get(name=name)
+    except Team.DoesNotExist:
+        known = ", ".join(Team.objects.values_list("name", flat=True)) or "none yet"
+        raise InvalidInput(f"There is no team {name!r} (teams: {known}).") from None
+
+
+def person_get(username: str) -> Person:
+    try:
+        return Person.objects.select_related("team").get(username=username_fold(username))
+    except Person.DoesNotExist:
+        raise InvalidInput(f"AccessAdmin knows no person {username!r}.") from None
+
+
+def run_get(run_id: int) -> LifecycleRun:
+    run = LifecycleRun.objects.filter(pk=run_id).select_related("person__team").first()
+    if run is None:
+        raise InvalidInput(f"There is no run #{run_id}.")
+    return run
+
+
 def people_search(
-    access: Access, *, text: str = "", team: str = "", status: str = ""
+    people: QuerySet[Person], *, text: str = "", team: str = "", status: str = ""
 ) -> QuerySet[Person]:
-    people = access.people().select_related("team").order_by("username")
+    people = people.select_related("team").order_by("username")
     if text:
         people = people.filter(
             Q(username__icontains=text)
@@ -35,38 +57,32 @@ def people_search(
     return people
 
 
-def people_by_status(access: Access) -> list[tuple[str, str, int]]:
+def people_by_status(people: QuerySet[Person]) -> list[tuple[str, str, int]]:
     """(status, label, count) for every status, zeros included, in lifecycle order."""
     counts = dict(
-        access.people()
-        .order_by()
-        .values_list("status")
-        .annotate(n=Count("pk"))
-        .values_list("status", "n")
+        people.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n")
     )
     return [(value, label, counts.get(value, 0)) for value, label in Person.Status.choices]
 
 
-def runs_in_progress(access: Access, limit: int = 20) -> list[LifecycleRun]:
+def runs_in_progress(runs: QuerySet[LifecycleRun], limit: int = 20) -> list[LifecycleRun]:
     return list(
-        access.runs()
-        .filter(state__in=LifecycleRun.ACTIVE_STATES)
+        runs.filter(state__in=LifecycleRun.ACTIVE_STATES)
         .select_related(*RUN_COLUMNS)
         .order_by("-created_at")[:limit]
     )
 
 
-def runs_needing_action(access: Access, limit: int = 20) -> list[LifecycleRun]:
+def runs_needing_action(runs: QuerySet[LifecycleRun], limit: int = 20) -> list[LifecycleRun]:
     return list(
-        access.runs()
-        .filter(state=LifecycleRun.State.FAILED)
+        runs.filter(state=LifecycleRun.State.FAILED)
         .select_related(*RUN_COLUMNS)
         .order_by("-created_at")[:limit]
     )
 
 
-def events_recent(access: Access, limit: int = 10) -> list[AuditEvent]:
-    return list(access.events().order_by("-id")[:limit])
+def events_recent(events: QuerySet[AuditEvent], limit: int = 10) -> list[AuditEvent]:
+    return list(events.order_by("-id")[:limit])
 
 
 def person_runs(person: Person, limit: int = 50) -> list[LifecycleRun]:
@@ -101,71 +117,18 @@ def credentials_revealed(run: LifecycleRun) -> Credential | None:
     return run.credentials.filter(revealed_at__isnull=False).order_by("-revealed_at").first()
 
 
-@dataclass(frozen=True)
-class SystemState:
-    system: str
-    present: bool | None  # None: the system did not answer
-    summary: str
-    error: str = ""
-
-
 def person_systems_state(person: Person) -> list[SystemState]:
-    """What each system holds for this person now, asked live; a system that fails says so."""
-    connectors = systems()
-    checks = (
-        ("FreeIPA", lambda: _freeipa_state(connectors, person)),
-        ("EFS", lambda: _efs_state(connectors, person)),
-        ("IAM", lambda: _iam_state(connectors, person)),
-        ("JupyterHub", lambda: _hub_state(connectors, person)),
-    )
+    """What each enabled system holds for this person now, asked live; a system that fails
+    says so and the others are still shown."""
     states = []
-    for name, check in checks:
+    for system in enabled():
         try:
-            states.append(check())
-        except (IntegrationError, AccessAdminError) as error:
-            states.append(SystemState(name, None, "did not answer", str(error)))
+            states.append(system.person_state(person))
+        except AccessAdminError as error:
+            states.append(SystemState(system.label, None, "did not answer", str(error)))
         except Exception as error:  # the page must show the other systems anyway
-            states.append(SystemState(name, None, "did not answer", type(error).__name__))
+            states.append(SystemState(system.label, None, "did not answer", type(error).__name__))
     return states
-
-
-def _freeipa_state(connectors, person: Person) -> SystemState:
-    user = connectors.freeipa.user_find(username=person.username)
-    if user is None:
-        return SystemState("FreeIPA", False, "no user")
-    if user.preserved:
-        summary = "preserved (deleted, can be reinstated)"
-    elif user.disabled:
-        summary = "disabled"
-    else:
-        summary = "active"
-    tokens = connectors.freeipa.otp_tokens(username=person.username) if not user.preserved else []
-    groups = ", ".join(user.groups) or "no groups"
-    detail = f"{summary}; uid {user.uid_number}; groups: {groups}; OTP tokens: {len(tokens)}"
-    return SystemState("FreeIPA", True, detail)
-
-
-def _efs_state(connectors, person: Person) -> SystemState:
-    access_point = connectors.efs.access_point_find(username=person.username)
-    if access_point is None:
-        return SystemState("EFS", False, "no access point")
-    return SystemState("EFS", True, f"access point {access_point.id} at {access_point.path}")
-
-
-def _iam_state(connectors, person: Person) -> SystemState:
-    role = connectors.iam.role_find(username=person.username)
-    if role is None:
-        return SystemState("IAM", False, "no role")
-    policies = ", ".join(role.policy_arns) or "no team policies"
-    return SystemState("IAM", True, f"role {role.name} (team {role.team}); policies: {policies}")
-
-
-def _hub_state(connectors, person: Person) -> SystemState:
-    hub_user = connectors.jupyterhub.user_find(name=person.username)
-    if hub_user is None:
-        return SystemState("JupyterHub", False, "no hub user")
-    groups = ", ".join(hub_user.groups) or "no groups"
-    return SystemState("JupyterHub", True, f"hub user; groups: {groups}")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Celery tasks: each loads by id and calls one service. Retries live here, bookkeeping does not."""
+"""Celery tasks: each loads by id and calls one service, and is named after it with `_task`.
+Retries live here, bookkeeping does not."""
 
 import socket
 
@@ -7,19 +8,18 @@ from django.conf import settings
 from django.db import connection
 
 from onboarding.credentials import credentials_purge_expired
-from onboarding.lifecycle import (
-    RunStopped,
-    StepDeferred,
+from onboarding.errors import RunStopped, StepDeferred
+from onboarding.runner import (
     retry_delay,
     run_execute,
     run_give_up,
-    run_rollback,
-    runs_requeue_stale,
+    run_rollback_execute,
+    runs_stale,
 )
 
 
 @shared_task(name="onboarding.worker_ping")
-def worker_ping() -> dict:
+def worker_ping_task() -> dict:
     """Answer from a worker: which host, and whether it reaches the database."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
@@ -44,25 +44,25 @@ def _with_retries(task, service, run_id: int) -> None:
         raise task.retry(countdown=retry_delay(task.request.retries)) from None
 
 
-@shared_task(bind=True, name="lifecycle.execute_run", max_retries=None)
-def execute_run(self, run_id: int) -> None:
+@shared_task(bind=True, name="lifecycle.run_execute", max_retries=None)
+def run_execute_task(self, run_id: int) -> None:
     _with_retries(self, run_execute, run_id)
 
 
-@shared_task(bind=True, name="lifecycle.rollback_run", max_retries=None)
-def rollback_run(self, run_id: int) -> None:
-    _with_retries(self, run_rollback, run_id)
+@shared_task(bind=True, name="lifecycle.run_rollback_execute", max_retries=None)
+def run_rollback_execute_task(self, run_id: int) -> None:
+    _with_retries(self, run_rollback_execute, run_id)
 
 
-@shared_task(name="lifecycle.requeue_stale_runs")
-def requeue_stale_runs() -> list[int]:
+@shared_task(name="lifecycle.runs_stale_requeue")
+def runs_stale_requeue_task() -> list[int]:
     """Beat: a run whose worker died is handed to a live one (the claim decides who takes it)."""
-    run_ids = runs_requeue_stale()
+    run_ids = runs_stale()
     for run_id, rolling_back in run_ids:
-        (rollback_run if rolling_back else execute_run).delay(run_id)
+        (run_rollback_execute_task if rolling_back else run_execute_task).delay(run_id)
     return [run_id for run_id, _ in run_ids]
 
 
 @shared_task(name="credentials.purge_expired")
-def purge_expired_credentials() -> int:
+def credentials_purge_expired_task() -> int:
     return credentials_purge_expired()

@@ -5,7 +5,7 @@ import re
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from onboarding.errors import AccessAdminError
+from onboarding.errors import InvalidInput
 
 # FreeIPA's rule for user and group names (ipalib/constants.py PATTERN_GROUPUSER_NAME), minus a
 # trailing "$": those are machine accounts, and "$" is not allowed in IAM role names.
@@ -13,13 +13,14 @@ _USERNAME = re.compile(r"[a-z0-9_.][a-z0-9_.-]*")
 USERNAME_MAX_LENGTH = 32  # FreeIPA's default ipaMaxUsernameLength
 
 
-class InvalidInput(AccessAdminError):
-    pass
+def username_fold(raw: str) -> str:
+    """FreeIPA lower-cases names on input; every lookup by username goes through this."""
+    return (raw or "").strip().lower()
 
 
 def username_normalise(raw: str) -> str:
-    """FreeIPA lower-cases names on input; do the same so we check what FreeIPA will store."""
-    username = (raw or "").strip().lower()
+    """The username as FreeIPA will store it, or InvalidInput saying why it cannot be one."""
+    username = username_fold(raw)
     if not username:
         raise InvalidInput("A username is required.")
     if len(username) > USERNAME_MAX_LENGTH:
@@ -57,3 +58,9 @@ def group_name_check(name: str) -> str:
             f"Group name {name!r} may only include lower-case letters, numbers, _, - and ."
         )
     return name
+
+
+def policy_arn_check(arn: str) -> str:
+    if not arn.startswith("arn:aws:iam::") or ":policy/" not in arn:
+        raise InvalidInput(f"{arn!r} is not an IAM policy ARN.")
+    return arn

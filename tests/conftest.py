@@ -32,7 +32,7 @@ def test_database_released(django_db_setup, django_db_blocker):
     yield
     from django.db import connection
 
-    from onboarding.lifecycle import step_threads_stop
+    from onboarding.runner import step_threads_stop
 
     with django_db_blocker.unblock():
         step_threads_stop()

@@ -12,7 +12,8 @@ from django.conf import settings
 from accessadmin.celery import app as celery_app
 from onboarding.models import LifecycleRun
 from onboarding.services import person_onboard, team_set
-from onboarding.systems import Systems, systems, systems_reset
+from onboarding.systems import clients, systems_reset
+from onboarding.systems.registry import Clients
 
 READ_ONLY_POLICY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
 BATCH_POLICY = "arn:aws:iam::aws:policy/AWSBatchFullAccess"
@@ -60,8 +61,8 @@ def eager(stack_configured) -> Iterator[None]:
 
 
 @pytest.fixture
-def ipa(stack_configured) -> Systems:
-    return systems()
+def ipa(stack_configured) -> Clients:
+    return clients()
 
 
 def unique(prefix: str) -> str:
@@ -137,7 +138,7 @@ def onboard(username: str, team) -> LifecycleRun:
         first_name="Ada",
         last_name="Example",
         email=f"{username}@example.test",
-        team=team.name,
+        team=team,
         actor="admin",
     )
     run.refresh_from_db()

@@ -4,20 +4,18 @@ The failure is injected by wrapping a step's real ``do`` so that it raises after
 as a worker crashing right after a call would: the downstream systems themselves are real.
 """
 
-import dataclasses
-
 import pytest
 
-from onboarding import plans
-from onboarding.integrations.errors import PermanentError, TransientError
+from onboarding.errors import PermanentError, TransientError
 from onboarding.models import LifecycleRun, Person, Step
-from onboarding.services import run_resume, run_rollback_request
+from onboarding.plans import plan_for
+from onboarding.services import run_resume, run_rollback
 from tests.lifecycle.conftest import onboard
 from tests.lifecycle.observe import access_points, hub_user, roles
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ONBOARD_STEPS = [spec.name for spec in plans.ONBOARD]
+ONBOARD_STEPS = [step.name for step in plan_for(LifecycleRun.Kind.ONBOARD).steps]
 
 
 def fail_after(
@@ -25,21 +23,17 @@ def fail_after(
 ) -> None:
     """Make the step raise `times` times, after its real work (or before it, with `before`)."""
     remaining = [times]
-    specs = []
-    for spec in plans.ONBOARD:
-        if spec.name == step_name:
-            real_do = spec.do
+    step = plan_for(LifecycleRun.Kind.ONBOARD).step(step_name)
+    real_do = step.do
 
-            def do_and_fail(ctx, real_do=real_do):
-                result = None if before else real_do(ctx)
-                if remaining[0] > 0:
-                    remaining[0] -= 1
-                    raise error
-                return real_do(ctx) if before else result
+    def do_and_fail(ctx):
+        result = None if before else real_do(ctx)
+        if remaining[0] > 0:
+            remaining[0] -= 1
+            raise error
+        return real_do(ctx) if before else result
 
-            spec = dataclasses.replace(spec, do=do_and_fail)
-        specs.append(spec)
-    monkeypatch.setitem(plans.PLANS, LifecycleRun.Kind.ONBOARD, tuple(specs))
+    monkeypatch.setattr(step, "do", do_and_fail)
 
 
 def everything_of(stack, ipa, username: str) -> dict:
@@ -99,7 +93,7 @@ def test_failure_after_each_step_then_rollback_leaves_nothing(
     touched = set(run.steps.exclude(state=Step.State.PENDING).values_list("name", flat=True))
     assert step_name in touched
 
-    run_rollback_request(run=run, actor="admin")
+    run_rollback(run=run, actor="admin")
     run.refresh_from_db()
     assert run.state == LifecycleRun.State.ROLLED_BACK, run.error
     assert everything_of(stack_configured, ipa, username) == NOTHING

@@ -5,12 +5,12 @@ import pytest
 from onboarding.credentials import credentials_reveal
 from onboarding.models import LifecycleRun, Person
 from onboarding.services import (
-    move_preview,
-    offboard_preview,
-    onboard_preview,
     person_move,
+    person_move_preview,
     person_offboard,
+    person_offboard_preview,
     person_onboard,
+    person_onboard_preview,
     person_reinstate,
 )
 from tests.lifecycle.conftest import BATCH_POLICY, ldap_can_bind, onboard
@@ -40,7 +40,7 @@ def test_move_switches_groups_policies_and_hub_group_and_nothing_else(
     access_point_before = access_points(stack, username)
     uid_before = ipa.freeipa.user_find(username=username).uid_number
 
-    run = person_move(username=username, team=other_team.name, actor="admin")
+    run = person_move(person=Person.objects.get(username=username), team=other_team, actor="admin")
     run.refresh_from_db()
     assert run.state == LifecycleRun.State.SUCCEEDED, run.error
 
@@ -63,11 +63,13 @@ def test_offboarded_person_is_reinstated_with_new_credentials(
 ):
     stack = stack_configured
     onboarded(username, team)
-    offboarding = person_offboard(username=username, reason="contract ended", actor="admin")
+    offboarding = person_offboard(
+        person=Person.objects.get(username=username), reason="contract ended", actor="admin"
+    )
     offboarding.refresh_from_db()
     assert offboarding.state == LifecycleRun.State.SUCCEEDED, offboarding.error
 
-    run = person_reinstate(username=username, actor="admin")
+    run = person_reinstate(person=Person.objects.get(username=username), actor="admin")
     run.refresh_from_db()
     assert run.state == LifecycleRun.State.SUCCEEDED, run.error
     assert Person.objects.get(username=username).status == Person.Status.ACTIVE
@@ -90,19 +92,21 @@ def test_offboarded_person_is_reinstated_with_new_credentials(
 def test_offboarding_a_half_onboarded_person_cleans_up_what_exists(
     monkeypatch, eager, stack_configured, ipa, team, username
 ):
-    from onboarding.integrations.errors import PermanentError
+    from onboarding.errors import PermanentError
     from tests.lifecycle.test_failures import NOTHING, everything_of, fail_after
 
     with monkeypatch.context() as patch:
         fail_after(patch, "efs_access_point", PermanentError("test", "injected failure"))
         run = person_onboard(
             username=username, first_name="Half", last_name="Done",
-            email=f"{username}@example.test", team=team.name, actor="admin",
+            email=f"{username}@example.test", team=team, actor="admin",
         )  # fmt: skip
     run.refresh_from_db()
     assert run.state == LifecycleRun.State.FAILED
 
-    offboarding = person_offboard(username=username, reason="never started", actor="admin")
+    offboarding = person_offboard(
+        person=Person.objects.get(username=username), reason="never started", actor="admin"
+    )
     offboarding.refresh_from_db()
     assert offboarding.state == LifecycleRun.State.SUCCEEDED, offboarding.error
     left = everything_of(stack_configured, ipa, username)
@@ -115,22 +119,23 @@ def test_dry_runs_describe_changes_and_change_nothing(
 ):
     fields = dict(
         username=username, first_name="Dry", last_name="Run",
-        email=f"{username}@example.test", team=team.name,
+        email=f"{username}@example.test", team=team,
     )  # fmt: skip
-    preview = onboard_preview(**fields)
+    preview = person_onboard_preview(**fields)
     assert [change.step for change in preview] == [
         "freeipa_user", "freeipa_groups", "otp_token",
-        "efs_access_point", "iam_role", "jupyterhub_access",
+        "efs_access_point", "jupyterhub_access", "iam_role",
     ]  # fmt: skip
     assert not any(change.already_done for change in preview)
     assert ipa.freeipa.user_find(username=username) is None
     assert Person.objects.filter(username=username).count() == 0
 
     onboarded(username, team)
+    person = Person.objects.get(username=username)
     assert all(
-        not change.already_done for change in offboard_preview(username=username, reason="x")
+        not change.already_done for change in person_offboard_preview(person=person, reason="x")
     )
-    moves = {c.step: c.already_done for c in move_preview(username=username, team=other_team.name)}
+    moves = {c.step: c.already_done for c in person_move_preview(person=person, team=other_team)}
     assert moves == {
         "freeipa_team_groups": False, "iam_team_policies": False, "jupyterhub_team_group": False,
     }  # fmt: skip

@@ -4,6 +4,8 @@ import pytest
 
 from onboarding.credentials import CredentialsGone, credentials_reveal
 from onboarding.models import LifecycleRun, Person, Step
+from onboarding.plans import plan_for
+from onboarding.runner.execute import run_context, step_context
 from onboarding.services import person_offboard
 from tests.lifecycle.conftest import READ_ONLY_POLICY, ldap_can_bind, onboard
 from tests.lifecycle.observe import (
@@ -64,7 +66,9 @@ def test_onboarded_person_has_access_in_every_system(eager, stack_configured, te
     assert ldap_can_bind(stack, username, NEW_PASSWORD)
     assert hub_login(stack, username, NEW_PASSWORD)
 
-    offboarding = person_offboard(username=username, reason="left the company", actor="admin")
+    offboarding = person_offboard(
+        person=Person.objects.get(username=username), reason="left the company", actor="admin"
+    )
     offboarding.refresh_from_db()
     assert offboarding.state == LifecycleRun.State.SUCCEEDED, offboarding.error
     assert Person.objects.get(username=username).status == Person.Status.OFFBOARDED
@@ -89,13 +93,10 @@ def test_every_step_rerun_after_success_changes_nothing(eager, team, username, i
         "role": ipa.iam.role_find(username=username),
         "hub": ipa.jupyterhub.user_find(name=username),
     }
-    from onboarding.lifecycle import _context
-    from onboarding.plans import ONBOARD
-
-    ctx = _context(LifecycleRun.objects.get(pk=run.pk))
-    for spec in ONBOARD:
-        ctx.record = run.steps.get(name=spec.name)
-        assert spec.check(ctx) is not None, f"{spec.name} does not see its own work"
+    ctx = run_context(LifecycleRun.objects.get(pk=run.pk))
+    for step in plan_for(LifecycleRun.Kind.ONBOARD).steps:
+        step_ctx = step_context(ctx, step, run.steps.get(name=step.name))
+        assert step.check(step_ctx) is not None, f"{step.name} does not see its own work"
     after = {
         "user": ipa.freeipa.user_find(username=username),
         "tokens": ipa.freeipa.otp_tokens(username=username),

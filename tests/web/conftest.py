@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 
 from onboarding.models import Team
-from onboarding.systems import systems
+from onboarding.systems import clients
 from tests.lifecycle import conftest as lifecycle
 from tests.lifecycle.observe import freeipa_client
 
@@ -72,7 +72,7 @@ def directory_account_create(stack: dict[str, str], prefix: str) -> DirectoryAcc
 
 
 def admin_group_add(username: str) -> None:
-    ipa = systems().freeipa
+    ipa = clients().freeipa
     ipa.group_ensure(name=settings.LDAP_ADMIN_GROUP, description="AccessAdmin platform admins")
     ipa.group_add_members(username=username, groups=[settings.LDAP_ADMIN_GROUP])
 

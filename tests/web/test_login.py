@@ -8,12 +8,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import override_settings
 
-from onboarding.forms import LoginForm
 from onboarding.models import AuditEvent, Team
 from onboarding.services import team_set
-from onboarding.systems import systems
+from onboarding.systems import clients
 from tests.factories import make_person
 from tests.web.conftest import admin_group_add, directory_account_create, unique
+from web.forms import LoginForm
 
 pytestmark = [pytest.mark.django_db, pytest.mark.stack]
 
@@ -27,7 +27,7 @@ def log_in(client, username: str, password: str, otp_code: str = ""):
 def team_with_directory_manager(manager: str) -> Team:
     """A team whose lead is known only to FreeIPA: a member manager of the team's group."""
     name = unique("team-m-")
-    ipa = systems().freeipa
+    ipa = clients().freeipa
     ipa.group_ensure(name=name, description="test team")
     ipa.group_add_manager(group=name, username=manager)
     return Team.objects.create(name=name, freeipa_group=name)

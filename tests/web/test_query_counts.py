@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from onboarding.audit import audit_record
-from onboarding.lifecycle import run_steps_create
 from onboarding.models import Person, Team
+from onboarding.runner import run_steps_create
 from tests.factories import make_run
 from tests.web.conftest import Personas
 

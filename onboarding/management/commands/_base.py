@@ -6,16 +6,9 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from onboarding.errors import AccessAdminError
-from onboarding.integrations.errors import IntegrationError
-from onboarding.lifecycle import PlannedChange
+from onboarding.errors import EXIT_FAILED, AccessAdminError, RunFailed
 from onboarding.models import LifecycleRun
-from onboarding.services import RunInProgress
-from onboarding.validation import InvalidInput
-
-EXIT_FAILED = 1
-EXIT_BAD_INPUT = 2
-EXIT_BUSY = 3
+from onboarding.runner import PlannedChange
 
 
 class LifecycleCommand(BaseCommand):
@@ -25,22 +18,26 @@ class LifecycleCommand(BaseCommand):
     def execute(self, *args, **options):
         try:
             return super().execute(*args, **options)
-        except InvalidInput as error:
-            raise CommandError(str(error), returncode=EXIT_BAD_INPUT) from None
-        except RunInProgress as error:
-            raise CommandError(str(error), returncode=EXIT_BUSY) from None
-        except (AccessAdminError, IntegrationError) as error:
-            raise CommandError(str(error), returncode=EXIT_FAILED) from None
+        except AccessAdminError as error:
+            raise CommandError(str(error), returncode=error.exit_code) from None
 
     def add_wait_arguments(self, parser) -> None:
         parser.add_argument("--dry-run", action="store_true", help="show what would change")
         parser.add_argument("--wait", action="store_true", help="wait until the run finishes")
         parser.add_argument("--timeout", type=float, default=600, help="seconds to --wait")
 
-    def preview_print(self, changes: list[PlannedChange]) -> None:
+    def preview_print(
+        self,
+        changes: list[PlannedChange],
+        *,
+        verdicts: tuple[str, str] = ("already done", "would change"),
+    ) -> None:
+        if not changes:
+            self.stdout.write("  nothing")
+            return
         width = max(len(change.step) for change in changes)
         for change in changes:
-            verdict = "already done" if change.already_done else "would change"
+            verdict = verdicts[0] if change.already_done else verdicts[1]
             self.stdout.write(f"  {change.step:<{width}}  {change.system:<10}  {verdict:<12}  "
                               f"{change.description}")  # fmt: skip
 
@@ -50,11 +47,10 @@ class LifecycleCommand(BaseCommand):
             run = self.wait(run, options["timeout"])
             self.steps_print(run)
             if run.state != LifecycleRun.State.SUCCEEDED:
-                raise CommandError(
+                raise RunFailed(
                     f"Run #{run.pk} {run.state}: {run.error}\n"
                     f"Resume it with `manage.py resume {run.pk}` or undo it with "
-                    f"`manage.py rollback {run.pk}`.",
-                    returncode=EXIT_FAILED,
+                    f"`manage.py rollback {run.pk}`."
                 )
             self.stdout.write(self.style.SUCCESS(f"Run #{run.pk} succeeded."))
             if run.credentials.filter(ciphertext__isnull=False).exists():

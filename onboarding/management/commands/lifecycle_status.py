@@ -1,6 +1,6 @@
 from onboarding.management.commands._base import LifecycleCommand, as_json
 from onboarding.models import Person
-from onboarding.validation import InvalidInput
+from onboarding.selectors import person_get
 
 
 class Command(LifecycleCommand):
@@ -13,9 +13,7 @@ class Command(LifecycleCommand):
     def handle(self, *args, **options):
         people = Person.objects.select_related("team").order_by("username")
         if options["username"]:
-            people = people.filter(username=options["username"].lower())
-            if not people:
-                raise InvalidInput(f"AccessAdmin knows no person {options['username']!r}.")
+            people = people.filter(pk=person_get(options["username"]).pk)
         rows = []
         for person in people:
             run = person.runs.order_by("-created_at").first()

@@ -1,5 +1,6 @@
 from onboarding.management.commands._base import LifecycleCommand
-from onboarding.services import move_preview, person_move
+from onboarding.selectors import person_get, team_get
+from onboarding.services import person_move, person_move_preview
 
 
 class Command(LifecycleCommand):
@@ -11,9 +12,9 @@ class Command(LifecycleCommand):
         self.add_wait_arguments(parser)
 
     def handle(self, *args, **options):
+        person, team = person_get(options["username"]), team_get(options["team"])
         if options["dry_run"]:
-            self.stdout.write(f"Moving {options['username']} to {options['team']} would:")
-            self.preview_print(move_preview(username=options["username"], team=options["team"]))
+            self.stdout.write(f"Moving {person.username} to {team.name} would:")
+            self.preview_print(person_move_preview(person=person, team=team))
             return
-        run = person_move(username=options["username"], team=options["team"], actor=self.actor())
-        self.queued_report(run, options)
+        self.queued_report(person_move(person=person, team=team, actor=self.actor()), options)

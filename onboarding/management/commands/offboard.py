@@ -1,5 +1,6 @@
 from onboarding.management.commands._base import LifecycleCommand
-from onboarding.services import offboard_preview, person_offboard
+from onboarding.selectors import person_get
+from onboarding.services import person_offboard, person_offboard_preview
 
 
 class Command(LifecycleCommand):
@@ -14,13 +15,10 @@ class Command(LifecycleCommand):
         self.add_wait_arguments(parser)
 
     def handle(self, *args, **options):
+        person = person_get(options["username"])
         if options["dry_run"]:
-            self.stdout.write(f"Offboarding {options['username']} would:")
-            self.preview_print(
-                offboard_preview(username=options["username"], reason=options["reason"])
-            )
+            self.stdout.write(f"Offboarding {person.username} would:")
+            self.preview_print(person_offboard_preview(person=person, reason=options["reason"]))
             return
-        run = person_offboard(
-            username=options["username"], reason=options["reason"], actor=self.actor()
-        )
+        run = person_offboard(person=person, reason=options["reason"], actor=self.actor())
         self.queued_report(run, options)

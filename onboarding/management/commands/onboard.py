@@ -1,11 +1,10 @@
 from onboarding.management.commands._base import LifecycleCommand
-from onboarding.services import onboard_preview, person_onboard
+from onboarding.selectors import team_get
+from onboarding.services import person_onboard, person_onboard_preview
 
 
 class Command(LifecycleCommand):
-    help = (
-        "Onboard a person: FreeIPA user, groups, OTP token, EFS access point, IAM role, JupyterHub."
-    )
+    help = "Onboard a person into every enabled system (FreeIPA, EFS, IAM, JupyterHub by default)."
 
     def add_arguments(self, parser):
         parser.add_argument("username")
@@ -21,10 +20,10 @@ class Command(LifecycleCommand):
             "first_name": options["first_name"],
             "last_name": options["last_name"],
             "email": options["email"],
-            "team": options["team"],
+            "team": team_get(options["team"]),
         }
         if options["dry_run"]:
             self.stdout.write(f"Onboarding {options['username']} would:")
-            self.preview_print(onboard_preview(**fields))
+            self.preview_print(person_onboard_preview(**fields))
             return
         self.queued_report(person_onboard(**fields, actor=self.actor()), options)

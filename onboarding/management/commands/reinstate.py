@@ -1,5 +1,6 @@
 from onboarding.management.commands._base import LifecycleCommand
-from onboarding.services import person_reinstate, reinstate_preview
+from onboarding.selectors import person_get
+from onboarding.services import person_reinstate, person_reinstate_preview
 
 
 class Command(LifecycleCommand):
@@ -10,9 +11,9 @@ class Command(LifecycleCommand):
         self.add_wait_arguments(parser)
 
     def handle(self, *args, **options):
+        person = person_get(options["username"])
         if options["dry_run"]:
-            self.stdout.write(f"Reinstating {options['username']} would:")
-            self.preview_print(reinstate_preview(username=options["username"]))
+            self.stdout.write(f"Reinstating {person.username} would:")
+            self.preview_print(person_reinstate_preview(person=person))
             return
-        run = person_reinstate(username=options["username"], actor=self.actor())
-        self.queued_report(run, options)
+        self.queued_report(person_reinstate(person=person, actor=self.actor()), options)

@@ -1,7 +1,7 @@
 from onboarding.credentials import credentials_reveal
 from onboarding.management.commands._base import LifecycleCommand
-from onboarding.models import Credential, LifecycleRun
-from onboarding.validation import InvalidInput
+from onboarding.models import Credential
+from onboarding.selectors import run_get
 
 
 class Command(LifecycleCommand):
@@ -11,9 +11,7 @@ class Command(LifecycleCommand):
         parser.add_argument("run_id", type=int)
 
     def handle(self, *args, **options):
-        run = LifecycleRun.objects.filter(pk=options["run_id"]).select_related("person").first()
-        if run is None:
-            raise InvalidInput(f"There is no run #{options['run_id']}.")
+        run = run_get(options["run_id"])
         revealed = credentials_reveal(run=run, actor=self.actor())
         self.stdout.write(f"Credentials for {run.person.username} (shown once, now erased):")
         for kind in Credential.Kind:

@@ -1,0 +1,215 @@
+"""Doing a run's steps: each step's row is written before its side effect and updated after it,
+so a worker that dies mid-step leaves a row saying "running", and whoever picks the run up next
+checks that step before doing it again."""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, replace
+from typing import NoReturn
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from onboarding.audit import audit_record
+from onboarding.errors import DownstreamError, RunStopped, StepDeferred
+from onboarding.models import LifecycleRun, Person, Step, Team
+from onboarding.plans import plan_for
+from onboarding.runner import threads
+from onboarding.runner.claims import run_claim, run_heartbeat
+from onboarding.steps import PlanStep, StepContext
+from onboarding.systems import registry
+
+logger = logging.getLogger(__name__)
+
+State = LifecycleRun.State
+Kind = LifecycleRun.Kind
+
+
+@dataclass(frozen=True)
+class StepFailure:
+    step: str
+    message: str
+    transient: bool
+
+
+def retry_delay(retries: int) -> float:
+    """Exponential back-off with full jitter, capped."""
+    ceiling = min(
+        settings.LIFECYCLE_RETRY_MAX_SECONDS, settings.LIFECYCLE_RETRY_BASE_SECONDS * 2**retries
+    )
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
+
+
+def run_steps_create(run: LifecycleRun) -> None:
+    Step.objects.bulk_create(
+        Step(run=run, name=step.name, position=position)
+        for position, step in enumerate(plan_for(run.kind).steps, start=1)
+    )
+
+
+def run_context(run: LifecycleRun) -> StepContext:
+    person = run.person
+    team, previous_team = person.team, None
+    if run.kind == Kind.MOVE:
+        previous_team, team = team, Team.objects.get(pk=run.params["to_team_id"])
+    return StepContext(person=person, team=team, previous_team=previous_team, run=run)
+
+
+def step_context(ctx: StepContext, step: PlanStep, record: Step | None = None) -> StepContext:
+    """The run's context as one step sees it: its row, and its own system's client."""
+    return replace(ctx, record=record, client=registry.system(step.system).client)
+
+
+def audit_step(run: LifecycleRun, record: Step, action: str, outcome: str, **details) -> None:
+    audit_record(
+        actor=run.worker or "worker",
+        action=action,
+        target=run.person.username,
+        outcome=outcome,
+        details={"run": run.pk, "step": record.name, "attempt": record.attempts, **details},
+        run=run,
+    )
+
+
+def error_describe(error: Exception) -> str:
+    if isinstance(error, DownstreamError):
+        return str(error)
+    return f"unexpected {type(error).__name__}: {error}"
+
+
+def run_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
+    """Do every step of the run not yet done. Returns None when the run is not ours to run.
+
+    Steps whose needs are met run together, each on its own thread; the run moves on when the
+    whole group has finished.
+    """
+    run = run_claim(run_id, worker, rolling_back=False)
+    if run is None:
+        logger.info("run %s: not claimed by %s", run_id, worker)
+        return None
+    plan = plan_for(run.kind)
+    ctx = run_context(run)
+    records = {record.name: record for record in run.steps.all()}
+    done = {name for name, record in records.items() if record.state == Step.State.DONE}
+    pending = [step for step in plan.steps if step.name not in done]
+    for name in done:
+        ctx.outputs[name] = records[name].external_ids
+    round_trips: dict[str, int] = {}
+    while pending:
+        ready = [step for step in pending if plan.needs[step.name] <= done]
+        run_heartbeat(run)
+        outcomes = threads.together(
+            [lambda step=step: _step_do(ctx, step, records[step.name]) for step in ready]
+        )
+        failures = []
+        for step, outcome in zip(ready, outcomes, strict=True):
+            if isinstance(outcome, StepFailure):
+                failures.append(outcome)
+                continue
+            done.add(step.name)
+            ctx.outputs[step.name] = records[step.name].external_ids
+            for system, count in outcome.items():
+                round_trips[system] = round_trips.get(system, 0) + count
+        if failures:
+            _run_stop(run, failures)
+        pending = [step for step in pending if step.name not in done]
+    _run_succeed(run, ctx, round_trips=round_trips)
+    return run
+
+
+def _step_do(ctx: StepContext, step: PlanStep, record: Step) -> dict[str, int] | StepFailure:
+    """Do one step; return the round trips it made per system, or how it failed."""
+    # A step touched before (retried, failed, or running when its worker died) is checked first.
+    touched = record.attempts > 0
+    now = timezone.now()
+    if record.state == Step.State.RUNNING:
+        Step.objects.filter(pk=record.pk).update(attempts=record.attempts + 1, started_at=now)
+        record.attempts += 1
+    else:
+        record.move_to(
+            Step.State.RUNNING, attempts=record.attempts + 1, started_at=now, last_error=""
+        )
+    trips_before = registry.round_trips()
+    try:
+        step_ctx = step_context(ctx, step, record)
+        found = step.check(step_ctx) if touched else None
+        external_ids = found if found is not None else step.do(step_ctx)
+    except Exception as error:
+        return _step_fail(ctx.run, record, error)
+    trips = {
+        system: count - trips_before.get(system, 0)
+        for system, count in registry.round_trips().items()
+        if count != trips_before.get(system, 0)
+    }
+    record.move_to(Step.State.DONE, external_ids=external_ids, finished_at=timezone.now())
+    audit_step(
+        ctx.run, record, "step.do", "succeeded", already_done=found is not None, round_trips=trips
+    )
+    return trips
+
+
+def _step_fail(run: LifecycleRun, record: Step, error: Exception) -> StepFailure:
+    message = error_describe(error)
+    if isinstance(error, DownstreamError) and error.transient:
+        record.move_to(Step.State.PENDING, last_error=message)
+        audit_step(run, record, "step.do", "retried", error=message)
+        return StepFailure(record.name, message, transient=True)
+    if not isinstance(error, DownstreamError):
+        logger.exception("run %s step %s: unexpected error", run.pk, record.name)
+    record.move_to(Step.State.FAILED, last_error=message, finished_at=timezone.now())
+    audit_step(run, record, "step.do", "failed", error=message)
+    return StepFailure(record.name, message, transient=False)
+
+
+def _run_stop(run: LifecycleRun, failures: list[StepFailure]) -> NoReturn:
+    """A permanent failure fails the run; transient ones alone send it back to the queue."""
+    permanent = [failure for failure in failures if not failure.transient]
+    if not permanent:
+        run.move_to(State.QUEUED, worker="")
+        raise StepDeferred("; ".join(f.message for f in failures))
+    first = permanent[0]
+    error = f"{first.step}: {first.message}"
+    run.move_to(State.FAILED, error=error, finished_at=timezone.now())
+    audit_record(
+        actor=run.worker, action=f"{run.kind}.run", target=run.person.username, outcome="failed",
+        details={"run": run.pk, "failed_steps": [f.step for f in permanent], "error": error},
+        run=run,
+    )  # fmt: skip
+    raise RunStopped(error)
+
+
+def _run_succeed(run: LifecycleRun, ctx: StepContext, round_trips: dict[str, int]) -> None:
+    with transaction.atomic():
+        run.move_to(State.SUCCEEDED, finished_at=timezone.now(), error="")
+        person = run.person
+        if run.kind == Kind.MOVE:
+            Person.objects.filter(pk=person.pk).update(team=ctx.team)
+            person.team = ctx.team
+        person.move_to(run.person_status_after)
+        audit_record(
+            actor=run.worker, action=f"{run.kind}.run", target=person.username,
+            outcome="succeeded", details={"run": run.pk, "round_trips": round_trips}, run=run,
+        )  # fmt: skip
+
+
+def run_give_up(*, run_id: int, error: str) -> None:
+    """Retries ran out: the run fails on the step that kept failing, and waits for a person."""
+    run = LifecycleRun.objects.select_related("person").get(pk=run_id)
+    rolling_back = run.state == State.ROLLING_BACK
+    if not rolling_back and run.state != State.QUEUED:
+        return
+    if rolling_back:
+        stuck = run.steps.filter(state=Step.State.UNDOING)
+    else:
+        stuck = run.steps.filter(state=Step.State.PENDING).exclude(last_error="")
+    for step in stuck:
+        step.move_to(Step.State.FAILED, last_error=error, finished_at=timezone.now())
+    message = f"gave up after {settings.CELERY_TASK_MAX_RETRIES} retries: {error}"
+    run.move_to(State.FAILED, error=message, finished_at=timezone.now(), worker="")
+    audit_record(
+        actor="worker", action=f"{run.kind}.run", target=run.person.username, outcome="failed",
+        details={"run": run.pk, "error": message}, run=run,
+    )  # fmt: skip

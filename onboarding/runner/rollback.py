@@ -1,0 +1,85 @@
+"""Undoing a failed run: every step that did or may have done something, newest first."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import transaction
+from django.utils import timezone
+
+from onboarding.audit import audit_record
+from onboarding.errors import DownstreamError, RunStopped, StepDeferred
+from onboarding.models import LifecycleRun, Step
+from onboarding.plans import plan_for
+from onboarding.runner.claims import run_claim, run_heartbeat
+from onboarding.runner.execute import audit_step, error_describe, run_context, step_context
+from onboarding.steps import PlanStep, StepContext
+
+logger = logging.getLogger(__name__)
+
+State = LifecycleRun.State
+
+
+def run_rollback_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
+    """Undo, newest first, every step that did or may have done something."""
+    run = run_claim(run_id, worker, rolling_back=True)
+    if run is None:
+        return None
+    ctx = run_context(run)
+    records = {record.name: record for record in run.steps.all()}
+    plan = plan_for(run.kind)
+    for step in plan.steps:
+        ctx.outputs[step.name] = records[step.name].external_ids
+    for step in reversed(plan.steps):
+        record = records[step.name]
+        if step_untouched(record) or record.state == Step.State.UNDONE:
+            continue
+        undone_ids = _step_undo(ctx, step, record)
+        if undone_ids:
+            ctx.outputs[step.name] = undone_ids
+    _run_rolled_back(run)
+    return run
+
+
+def step_untouched(record: Step) -> bool:
+    return record.state == Step.State.PENDING and record.attempts == 0
+
+
+def _step_undo(ctx: StepContext, step: PlanStep, record: Step) -> dict | None:
+    run = ctx.run
+    if record.state == Step.State.PENDING:
+        record.move_to(Step.State.FAILED, last_error=record.last_error or "interrupted")
+    if record.state == Step.State.RUNNING:
+        # The worker running it died; whatever it did is undone below all the same.
+        Step.objects.filter(pk=record.pk).update(state=Step.State.FAILED)
+        record.state = Step.State.FAILED
+    if record.state != Step.State.UNDOING:
+        record.move_to(Step.State.UNDOING)
+    run_heartbeat(run)
+    try:
+        undone_ids = step.undo(step_context(ctx, step, record))
+    except Exception as error:
+        message = error_describe(error)
+        if isinstance(error, DownstreamError) and error.transient:
+            LifecycleRun.objects.filter(pk=run.pk).update(worker="")
+            audit_step(run, record, "step.undo", "retried", error=message)
+            raise StepDeferred(message) from error
+        if not isinstance(error, DownstreamError):
+            logger.exception("run %s undo %s: unexpected error", run.pk, record.name)
+        record.move_to(Step.State.FAILED, last_error=f"undo: {message}")
+        run.move_to(State.FAILED, error=f"rollback stopped at {record.name}: {message}", worker="")
+        audit_step(run, record, "step.undo", "failed", error=message)
+        raise RunStopped(message) from error
+    record.move_to(Step.State.UNDONE, finished_at=timezone.now())
+    audit_step(run, record, "step.undo", "succeeded")
+    return undone_ids
+
+
+def _run_rolled_back(run: LifecycleRun) -> None:
+    with transaction.atomic():
+        run.move_to(State.ROLLED_BACK, finished_at=timezone.now())
+        run.person.move_to(run.person_status_rolled_back)
+        audit_record(
+            actor=run.worker, action=f"{run.kind}.rollback", target=run.person.username,
+            outcome="succeeded", details={"run": run.pk}, run=run,
+        )  # fmt: skip

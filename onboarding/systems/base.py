@@ -1,0 +1,93 @@
+"""What every downstream system package provides, so the engine and the web UI can treat them
+alike: its steps in the plans, a person's live state, its inventory and a check of its settings."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from onboarding.models import Person, Team
+    from onboarding.steps import PlanStep
+
+
+@dataclass(frozen=True)
+class SystemState:
+    """What a system holds for one person right now, in a line a person reads."""
+
+    system: str
+    present: bool | None  # None: the system did not answer
+    summary: str
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ManagedObject:
+    """Something in a system that AccessAdmin made and looks after, and whose it is."""
+
+    system: str
+    kind: str
+    id: str
+    username: str
+    detail: str = ""
+
+
+class System:
+    """A downstream system. Subclasses live in `onboarding/systems/<name>/` and are named in
+    `ACCESSADMIN_SYSTEMS`; nothing outside their package uses their client directly."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    # The steps this system adds to each plan stage: {(plan kind, stage name): (step, ...)}.
+    steps: ClassVar[Mapping[tuple[str, str], tuple[PlanStep, ...]]] = {}
+    # Facts about a person this system can tell other systems' steps (see `fact`).
+    provides: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        self._client: Any = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def client(self) -> Any:
+        """The system's client, built on first use and shared by every thread afterwards."""
+        if self._client is None:
+            with self._client_lock:
+                if self._client is None:
+                    self._client = self.client_build()
+        return self._client
+
+    def client_build(self) -> Any:
+        raise NotImplementedError
+
+    @property
+    def round_trips(self) -> int:
+        """Requests this thread has sent to the system (0 before the client is built)."""
+        return self._client.round_trips if self._client is not None else 0
+
+    def person_state(self, person: Person) -> SystemState:
+        raise NotImplementedError
+
+    def inventory(self) -> list[ManagedObject]:
+        """Every object in the system that AccessAdmin manages, in as few calls as it can."""
+        raise NotImplementedError
+
+    def onboard_problem(self, username: str) -> str | None:
+        """Why this username cannot be onboarded here (taken already, say); None when it can."""
+        return None
+
+    def team_apply(self, *, team: Team, leads: list[str]) -> None:
+        """Make what a team needs in this system (a group, its managers); safe to repeat."""
+
+    def settings_problems(self) -> list[str]:
+        """What is missing or malformed in this system's settings; asks the system nothing."""
+        return []
+
+    def credentials_check(self) -> str:
+        """One harmless call as the service account; says who it is or raises DownstreamError."""
+        raise NotImplementedError
+
+    def fact(self, name: str, person: Person) -> Any:
+        """One of `provides`, asked of the system for a step of another system."""
+        raise KeyError(name)

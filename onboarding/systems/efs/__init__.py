@@ -1,0 +1,72 @@
+"""EFS: each person's access point to the shared file system, /data/<username>, as their uid/gid."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+
+from onboarding.models import Person
+from onboarding.systems.base import ManagedObject, System, SystemState
+from onboarding.systems.efs import steps as s
+from onboarding.systems.efs.client import EFS
+
+# The FileSystemId shape of botocore/data/efs/2015-02-01/service-2.json.
+_FILE_SYSTEM_ID = re.compile(
+    r"(arn:aws[-a-z]*:elasticfilesystem:[0-9a-z-:]+:file-system/)?fs-[0-9a-f]{8,40}"
+)
+
+
+class EFSSystem(System):
+    name = "efs"
+    label = "EFS"
+    steps = {
+        ("onboard", "access"): (s.ACCESS_POINT_CREATE,),
+        ("offboard", "services"): (s.ACCESS_POINT_DELETE,),
+        ("reinstate", "access"): (s.ACCESS_POINT_CREATE,),
+    }
+    provides = ("access_point_arn",)
+
+    def client_build(self) -> EFS:
+        return EFS.from_settings()
+
+    def person_state(self, person: Person) -> SystemState:
+        access_point = self.client.access_point_find(username=person.username)
+        if access_point is None:
+            return SystemState(self.label, False, "no access point")
+        return SystemState(
+            self.label, True, f"access point {access_point.id} at {access_point.path}"
+        )
+
+    def inventory(self) -> list[ManagedObject]:
+        """Every access point AccessAdmin tagged on the file system: one listing."""
+        return [
+            ManagedObject(
+                self.name,
+                "access point",
+                point.id,
+                point.username,
+                f"{point.path} as uid {point.uid} gid {point.gid}",
+            )
+            for point in self.client.access_points()
+        ]
+
+    def fact(self, name: str, person: Person) -> str | None:
+        if name != "access_point_arn":
+            raise KeyError(name)
+        access_point = self.client.access_point_find(username=person.username)
+        return access_point.arn if access_point else None
+
+    def settings_problems(self) -> list[str]:
+        problems = []
+        if not settings.EFS_FILE_SYSTEM_ID:
+            problems.append("EFS_FILE_SYSTEM_ID is not set")
+        elif not _FILE_SYSTEM_ID.fullmatch(settings.EFS_FILE_SYSTEM_ID):
+            value = settings.EFS_FILE_SYSTEM_ID
+            problems.append(f"EFS_FILE_SYSTEM_ID {value!r} is not a file system id (fs-<hex>)")
+        if not settings.AWS_REGION:
+            problems.append("AWS_REGION is not set")
+        return problems
+
+    def credentials_check(self) -> str:
+        return self.client.file_system_describe()

@@ -1,0 +1,66 @@
+"""EFS's steps: the person's access point at /data/<username>, and deleting it (the data stays)."""
+
+from __future__ import annotations
+
+from onboarding.errors import PermanentError
+from onboarding.steps import PlanStep, StepContext
+from onboarding.systems.efs.client import EFS
+
+
+class EFSStep(PlanStep):
+    system = "efs"
+
+    @staticmethod
+    def efs(ctx: StepContext) -> EFS:
+        return ctx.client
+
+
+def _access_point_make(ctx: StepContext, *, look_first: bool) -> dict:
+    if ctx.person.uid_number is None:
+        raise PermanentError("efs", f"{ctx.username} has no FreeIPA uid/gid yet")
+    access_point = ctx.client.access_point_create(
+        username=ctx.username,
+        team=ctx.team.name,
+        uid=ctx.person.uid_number,
+        gid=ctx.person.gid_number,
+        look_first=look_first,
+        request_token=f"accessadmin-{ctx.run.pk}-{ctx.record.attempts}" if ctx.record else None,
+    )
+    return {"access_point_id": access_point.id, "access_point_arn": access_point.arn}
+
+
+class AccessPointCreate(EFSStep):
+    name = "efs_access_point"
+    description = "Create the EFS access point /data/<username> with their uid/gid"
+
+    def do(self, ctx: StepContext) -> dict:
+        # A first attempt follows a plan that never made one or removed it; a retry was checked.
+        return _access_point_make(ctx, look_first=ctx.run is None or ctx.retrying)
+
+    def check(self, ctx: StepContext) -> dict | None:
+        access_point = self.efs(ctx).access_point_find(username=ctx.username)
+        if access_point is None:
+            return None
+        return {"access_point_id": access_point.id, "access_point_arn": access_point.arn}
+
+    def undo(self, ctx: StepContext) -> None:
+        self.efs(ctx).access_point_delete(username=ctx.username)
+
+
+class AccessPointDelete(EFSStep):
+    name = "efs_access_point_removal"
+    description = "Delete their EFS access point (the data stays)"
+
+    def do(self, ctx: StepContext) -> dict:
+        self.efs(ctx).access_point_delete(username=ctx.username)
+        return {}
+
+    def check(self, ctx: StepContext) -> dict | None:
+        return {} if self.efs(ctx).access_point_find(username=ctx.username) is None else None
+
+    def undo(self, ctx: StepContext) -> dict:
+        return _access_point_make(ctx, look_first=True)
+
+
+ACCESS_POINT_CREATE = AccessPointCreate()
+ACCESS_POINT_DELETE = AccessPointDelete()

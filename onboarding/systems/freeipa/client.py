@@ -1,0 +1,358 @@
+"""FreeIPA, through python-freeipa's JSON-RPC client.
+
+One logged-in session per connector, reused for every call and renewed when FreeIPA answers 401.
+Results come back as small typed values; FreeIPA's errors come back as ours. python-freeipa never
+raises for a member that could not be added or removed, so the ``failed`` lists are checked here.
+"""
+
+import functools
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from django.conf import settings
+from python_freeipa import ClientMeta
+from python_freeipa import exceptions as ipa_errors
+
+from onboarding.errors import (
+    AlreadyExists,
+    DownstreamError,
+    NotFound,
+    PermanentError,
+    TransientError,
+)
+from onboarding.systems._counting import RoundTrips
+
+SYSTEM = "freeipa"
+API_VERSION = "2.253"  # what python-freeipa's generated client speaks
+
+# python-freeipa logs every call's parameters at DEBUG, passwords included.
+logging.getLogger("python_freeipa").setLevel(logging.WARNING)
+
+# FreeIPA's codes that are worth a retry: internal errors, and the server's own limits.
+_TRANSIENT_CODES = {903, 4203}
+_ALREADY_MEMBER = "This entry is already a member"
+_NOT_MEMBER = "This entry is not a member"
+
+
+@dataclass(frozen=True)
+class IpaUser:
+    username: str
+    first_name: str
+    last_name: str
+    email: str
+    uid_number: int
+    gid_number: int
+    disabled: bool
+    preserved: bool
+    auth_types: tuple[str, ...]
+    groups: tuple[str, ...]
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> "IpaUser":
+        return cls(
+            username=_first(entry, "uid"),
+            first_name=_first(entry, "givenname"),
+            last_name=_first(entry, "sn"),
+            email=_first(entry, "mail"),
+            uid_number=int(_first(entry, "uidnumber", "0")),
+            gid_number=int(_first(entry, "gidnumber", "0")),
+            disabled=bool(entry.get("nsaccountlock", False)),
+            preserved=bool(entry.get("preserved", False)),
+            auth_types=tuple(entry.get("ipauserauthtype", ())),
+            groups=tuple(entry.get("memberof_group", ())),
+        )
+
+
+@dataclass(frozen=True)
+class IpaGroup:
+    name: str
+    gid_number: int | None
+    members: tuple[str, ...]
+    managers: tuple[str, ...]
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> "IpaGroup":
+        gid = _first(entry, "gidnumber", "")
+        return cls(
+            name=_first(entry, "cn"),
+            gid_number=int(gid) if gid else None,
+            members=tuple(entry.get("member_user", ())),
+            managers=tuple(entry.get("membermanager_user", ())),
+        )
+
+
+@dataclass(frozen=True)
+class OtpToken:
+    id: str
+    owner: str
+    description: str
+    disabled: bool
+
+    @classmethod
+    def from_entry(cls, entry: dict[str, Any]) -> "OtpToken":
+        return cls(
+            id=_first(entry, "ipatokenuniqueid"),
+            owner=_first(entry, "ipatokenowner"),
+            description=_first(entry, "description"),
+            disabled=_first(entry, "ipatokendisabled", "FALSE") in (True, "TRUE"),
+        )
+
+
+def _first(entry: dict[str, Any], key: str, default: str = "") -> Any:
+    value = entry.get(key, default)
+    if isinstance(value, list | tuple):
+        return value[0] if value else default
+    return value
+
+
+class FreeIPA:
+    def __init__(
+        self, *, host: str, username: str, password: str, ca_file: str = "", timeout: float = 30
+    ) -> None:
+        self.host = host
+        self.username = username
+        self._password = password
+        self._verify: str | bool = ca_file or True
+        self._timeout = timeout
+        # One logged-in session per thread: python-freeipa's client is not thread-safe.
+        self._sessions = threading.local()
+        self._trips = RoundTrips()
+
+    @property
+    def round_trips(self) -> int:
+        """Requests this thread has sent through this connector."""
+        return self._trips.count
+
+    @classmethod
+    def from_settings(cls) -> "FreeIPA":
+        return cls(
+            host=settings.FREEIPA_HOST,
+            username=settings.FREEIPA_USERNAME,
+            password=settings.FREEIPA_PASSWORD,
+            ca_file=settings.FREEIPA_CA_FILE,
+        )
+
+    # The session ---------------------------------------------------------------------------
+
+    def _count(self, response: requests.Response, *args, **kwargs) -> None:
+        self._trips.add()
+
+    def _login(self) -> ClientMeta:
+        if not self.host:
+            raise PermanentError(SYSTEM, "FREEIPA_HOST is not configured")
+        client = ClientMeta(self.host, verify_ssl=self._verify, dns_discovery=False)
+        session = client._session
+        # python-freeipa sets no timeout; a hung server must not hang a worker forever.
+        session.request = functools.partial(session.request, timeout=self._timeout)
+        session.hooks["response"].append(self._count)
+        try:
+            client.login(self.username, self._password)
+        except ipa_errors.Unauthorized as error:
+            reason = type(error).__name__
+            raise PermanentError(
+                SYSTEM,
+                f"FreeIPA refused the service account {self.username!r} ({reason}); "
+                "check FREEIPA_USERNAME and FREEIPA_PASSWORD",
+            ) from None
+        except Exception as error:
+            raise self._translate(error) from None
+        return client
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        for attempt in (1, 2):
+            client = getattr(self._sessions, "client", None)
+            if client is None:
+                client = self._sessions.client = self._login()
+            try:
+                return getattr(client, method)(*args, **kwargs)
+            except ipa_errors.Unauthorized as error:
+                if getattr(error, "code", None) is not None:  # an ACI denial, not a 401
+                    raise self._translate(error, method) from None
+                # The session expired: log in again once.
+                self._sessions.client = None
+                if attempt == 2:
+                    raise PermanentError(SYSTEM, f"{method}: not authorised") from None
+            except Exception as error:
+                raise self._translate(error, method) from None
+        raise AssertionError("unreachable")
+
+    def ping(self) -> str:
+        return self._call("ping")["summary"]
+
+    @staticmethod
+    def _translate(error: Exception, method: str = "login") -> DownstreamError:
+        if isinstance(error, DownstreamError):
+            return error
+        if isinstance(error, requests.Timeout | requests.ConnectionError):
+            return TransientError(
+                SYSTEM, f"{method}: cannot reach FreeIPA ({type(error).__name__})"
+            )
+        if isinstance(error, requests.exceptions.SSLError):
+            return PermanentError(SYSTEM, f"{method}: TLS failed; check FREEIPA_CA_FILE")
+        code = getattr(error, "code", None)
+        message = f"{method}: {error}"
+        if isinstance(error, ipa_errors.DuplicateEntry):
+            return AlreadyExists(SYSTEM, message)
+        if isinstance(error, ipa_errors.NotFound):
+            return NotFound(SYSTEM, message)
+        if isinstance(error, ipa_errors.Denied):
+            return PermanentError(SYSTEM, f"{method}: the service account may not do this")
+        if isinstance(code, int) and ((code >= 500 and code < 600) or code in _TRANSIENT_CODES):
+            return TransientError(SYSTEM, message)
+        return PermanentError(SYSTEM, message)
+
+    # Users ---------------------------------------------------------------------------------
+
+    def user_find(self, *, username: str) -> IpaUser | None:
+        """The user, active or preserved; None when FreeIPA has neither."""
+        try:
+            result = self._call("user_show", a_uid=username, o_all=True)
+        except NotFound:
+            return None
+        return IpaUser.from_entry(result["result"])
+
+    def user_create(
+        self, *, username: str, first_name: str, last_name: str, email: str, password: str
+    ) -> IpaUser:
+        """A user who must use OTP, with a temporary password FreeIPA expires at once."""
+        result = self._call(
+            "user_add",
+            a_uid=username,
+            o_givenname=first_name,
+            o_sn=last_name,
+            o_cn=f"{first_name} {last_name}",
+            o_mail=email,
+            o_userpassword=password,
+            o_ipauserauthtype=["otp"],
+        )
+        return IpaUser.from_entry(result["result"])
+
+    def user_reset_password(self, *, username: str, password: str) -> IpaUser:
+        """A new temporary password (expired at once by FreeIPA) and OTP required again."""
+        result = self._call(
+            "user_mod",
+            a_uid=username,
+            o_userpassword=password,
+            o_ipauserauthtype=["otp"],
+            o_all=True,
+        )
+        return IpaUser.from_entry(result["result"])
+
+    def user_delete(self, *, username: str) -> bool:
+        """Delete for good (undoing an onboarding); False when there was nothing to delete."""
+        try:
+            self._call("user_del", a_uid=username, o_preserve=False)
+        except NotFound:
+            return False
+        return True
+
+    def user_disable(self, *, username: str) -> None:
+        try:
+            self._call("user_disable", a_uid=username)
+        except PermanentError as error:
+            if "already disabled" not in error.message:
+                raise
+
+    def user_enable(self, *, username: str) -> None:
+        try:
+            self._call("user_enable", a_uid=username)
+        except PermanentError as error:
+            if "already enabled" not in error.message:
+                raise
+
+    def user_preserve(self, *, username: str) -> None:
+        try:
+            self._call("user_del", a_uid=username, o_preserve=True)
+        except PermanentError as error:
+            if "already preserved" not in error.message:
+                raise
+
+    def user_restore(self, *, username: str) -> None:
+        try:
+            self._call("user_undel", a_uid=username)
+        except PermanentError as error:
+            if "already active" not in error.message:
+                raise
+
+    # Groups --------------------------------------------------------------------------------
+
+    def group_find(self, *, name: str) -> IpaGroup | None:
+        try:
+            result = self._call("group_show", a_cn=name, o_all=True)
+        except NotFound:
+            return None
+        return IpaGroup.from_entry(result["result"])
+
+    def group_ensure(self, *, name: str, description: str) -> IpaGroup:
+        try:
+            result = self._call("group_add", a_cn=name, o_description=description)
+        except AlreadyExists:
+            return self.group_find(name=name)
+        return IpaGroup.from_entry(result["result"])
+
+    def group_add_members(self, *, username: str, groups: list[str]) -> None:
+        self._members_change("group_add_member", username, groups, tolerated=_ALREADY_MEMBER)
+
+    def group_remove_members(self, *, username: str, groups: list[str]) -> None:
+        self._members_change("group_remove_member", username, groups, tolerated=_NOT_MEMBER)
+
+    def group_add_manager(self, *, group: str, username: str) -> None:
+        result = self._call("group_add_member_manager", a_cn=group, o_user=[username])
+        self._member_failures_raise("group_add_member_manager", group, result, _ALREADY_MEMBER)
+
+    def _members_change(self, method: str, username: str, groups: list[str], tolerated: str):
+        if not groups:
+            return
+        calls = [{"method": method, "params": [[group], {"user": [username]}]} for group in groups]
+        results = self._batch(calls)
+        for group, result in zip(groups, results, strict=True):
+            self._member_failures_raise(method, group, result, tolerated)
+
+    def _batch(self, calls: list[dict]) -> list[dict]:
+        """One round trip for many calls; a failed call is raised as the error it stands for."""
+        response = self._call("batch", a_methods=calls)
+        results = response["results"]
+        for call, result in zip(calls, results, strict=True):
+            if result.get("error"):
+                code = result.get("error_code")
+                error = ipa_errors.error_codes.get(code, ipa_errors.BadRequest)(
+                    message=result["error"], code=code
+                )
+                raise self._translate(error, f"{call['method']} {call['params'][0]}")
+        return results
+
+    @staticmethod
+    def _member_failures_raise(method: str, group: str, result: dict, tolerated: str) -> None:
+        failed = result.get("failed", {})
+        for kind in ("member", "membermanager"):
+            for name, reason in failed.get(kind, {}).get("user", []):
+                if reason != tolerated:
+                    raise PermanentError(SYSTEM, f"{method} {group}: {name}: {reason}")
+
+    # OTP tokens ----------------------------------------------------------------------------
+
+    def otp_token_add(self, *, username: str, description: str) -> tuple[OtpToken, str]:
+        """A TOTP token owned by the user, and its enrolment URI (a secret: show it once)."""
+        result = self._call(
+            "otptoken_add",
+            o_type="totp",
+            o_ipatokenowner=username,
+            o_description=description,
+        )
+        entry = result["result"]
+        return OtpToken.from_entry(entry), entry["uri"]
+
+    def otp_tokens(self, *, username: str) -> list[OtpToken]:
+        result = self._call("otptoken_find", o_ipatokenowner=username)
+        return [OtpToken.from_entry(entry) for entry in result["result"]]
+
+    def otp_tokens_delete(self, *, username: str) -> int:
+        tokens = self.otp_tokens(username=username)
+        if tokens:
+            self._batch(
+                [{"method": "otptoken_del", "params": [[token.id], {}]} for token in tokens]
+            )
+        return len(tokens)

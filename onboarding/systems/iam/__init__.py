@@ -1,0 +1,62 @@
+"""IAM: each person's SAML-federated role, usable only by them, with their team's policies."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+
+from onboarding.models import Person
+from onboarding.systems.base import ManagedObject, System, SystemState
+from onboarding.systems.iam import steps as s
+from onboarding.systems.iam.client import IAM
+
+_SAML_PROVIDER_ARN = re.compile(r"arn:aws[-a-z]*:iam::\d{12}:saml-provider/[\w+=,.@-]{1,128}")
+
+
+class IAMSystem(System):
+    name = "iam"
+    label = "IAM"
+    steps = {
+        ("onboard", "cloud_role"): (s.ROLE_CREATE,),
+        ("offboard", "services"): (s.ROLE_DELETE,),
+        ("move", "team"): (s.TEAM_POLICIES_SWITCH,),
+        ("reinstate", "cloud_role"): (s.ROLE_CREATE,),
+    }
+
+    def client_build(self) -> IAM:
+        return IAM.from_settings()
+
+    def person_state(self, person: Person) -> SystemState:
+        role = self.client.role_find(username=person.username)
+        if role is None:
+            return SystemState(self.label, False, "no role")
+        policies = ", ".join(role.policy_arns) or "no team policies"
+        return SystemState(
+            self.label, True, f"role {role.name} (team {role.team}); policies: {policies}"
+        )
+
+    def inventory(self) -> list[ManagedObject]:
+        """Every role under AccessAdmin's path and prefix: one listing."""
+        iam: IAM = self.client
+        return [
+            ManagedObject(self.name, "role", name, name.removeprefix(iam.role_prefix))
+            for name in iam.roles()
+        ]
+
+    def settings_problems(self) -> list[str]:
+        problems = []
+        arn = settings.IAM_SAML_PROVIDER_ARN
+        if not arn:
+            problems.append("IAM_SAML_PROVIDER_ARN is not set")
+        elif not _SAML_PROVIDER_ARN.fullmatch(arn):
+            problems.append(f"IAM_SAML_PROVIDER_ARN {arn!r} is not a SAML provider ARN")
+        path = settings.IAM_ROLE_PATH
+        if not (path.startswith("/") and path.endswith("/")):
+            problems.append(f"IAM_ROLE_PATH {path!r} must start and end with /")
+        if not settings.AWS_REGION:
+            problems.append("AWS_REGION is not set")
+        return problems
+
+    def credentials_check(self) -> str:
+        return self.client.saml_provider_describe()

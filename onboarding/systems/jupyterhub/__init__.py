@@ -1,0 +1,55 @@
+"""JupyterHub: each person's hub user in their team's group, and their servers."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from onboarding.models import Person, Team
+from onboarding.systems.base import ManagedObject, System, SystemState
+from onboarding.systems.jupyterhub import steps as s
+from onboarding.systems.jupyterhub.client import JupyterHub
+
+
+class JupyterHubSystem(System):
+    name = "jupyterhub"
+    label = "JupyterHub"
+    steps = {
+        ("onboard", "access"): (s.ACCESS_GRANT,),
+        ("offboard", "services"): (s.USER_REMOVE,),
+        ("move", "team"): (s.TEAM_GROUP_SWITCH,),
+        ("reinstate", "access"): (s.ACCESS_GRANT,),
+    }
+
+    def client_build(self) -> JupyterHub:
+        return JupyterHub.from_settings()
+
+    def person_state(self, person: Person) -> SystemState:
+        hub_user = self.client.user_find(name=person.username)
+        if hub_user is None:
+            return SystemState(self.label, False, "no hub user")
+        groups = ", ".join(hub_user.groups) or "no groups"
+        return SystemState(self.label, True, f"hub user; groups: {groups}")
+
+    def inventory(self) -> list[ManagedObject]:
+        """The hub users in the teams' hub groups: one call per group."""
+        groups = sorted(
+            set(
+                Team.objects.exclude(jupyterhub_group="").values_list("jupyterhub_group", flat=True)
+            )
+        )
+        return [
+            ManagedObject(self.name, "hub user", name, name, f"in {group}")
+            for group in groups
+            for name in sorted(self.client.group_members(group=group))
+        ]
+
+    def settings_problems(self) -> list[str]:
+        problems = []
+        if not settings.JUPYTERHUB_URL:
+            problems.append("JUPYTERHUB_URL is not set")
+        if not settings.JUPYTERHUB_API_TOKEN:
+            problems.append("JUPYTERHUB_API_TOKEN is not set")
+        return problems
+
+    def credentials_check(self) -> str:
+        return self.client.whoami()

@@ -1,0 +1,90 @@
+"""JupyterHub's steps: the person's hub user in their team's group, and taking it away."""
+
+from __future__ import annotations
+
+from onboarding.steps import PlanStep, StepContext
+from onboarding.systems.jupyterhub.client import JupyterHub
+
+
+class JupyterHubStep(PlanStep):
+    system = "jupyterhub"
+
+    @staticmethod
+    def hub(ctx: StepContext) -> JupyterHub:
+        return ctx.client
+
+
+def _access_grant(ctx: StepContext) -> dict:
+    hub: JupyterHub = ctx.client
+    hub.user_create(name=ctx.username)
+    if ctx.team.jupyterhub_group:
+        hub.group_add_user(group=ctx.team.jupyterhub_group, name=ctx.username)
+    return {"hub_user": ctx.username, "group": ctx.team.jupyterhub_group}
+
+
+class AccessGrant(JupyterHubStep):
+    name = "jupyterhub_access"
+    description = "Create their JupyterHub user in the team's group"
+
+    def do(self, ctx: StepContext) -> dict:
+        return _access_grant(ctx)
+
+    def check(self, ctx: StepContext) -> dict | None:
+        user = self.hub(ctx).user_find(name=ctx.username)
+        if user is None:
+            return None
+        if ctx.team.jupyterhub_group and ctx.team.jupyterhub_group not in user.groups:
+            return None
+        return {"hub_user": ctx.username, "group": ctx.team.jupyterhub_group}
+
+    def undo(self, ctx: StepContext) -> None:
+        self.hub(ctx).user_remove(name=ctx.username)
+
+
+class UserRemove(JupyterHubStep):
+    name = "jupyterhub_removal"
+    description = "Stop their servers and remove their JupyterHub user"
+
+    def do(self, ctx: StepContext) -> dict:
+        self.hub(ctx).user_remove(name=ctx.username)
+        return {}
+
+    def check(self, ctx: StepContext) -> dict | None:
+        return {} if self.hub(ctx).user_find(name=ctx.username) is None else None
+
+    def undo(self, ctx: StepContext) -> dict:
+        return _access_grant(ctx)
+
+
+class TeamGroupSwitch(JupyterHubStep):
+    name = "jupyterhub_team_group"
+    description = "Switch their JupyterHub group to the new team's"
+
+    def do(self, ctx: StepContext) -> dict:
+        old, new = ctx.previous_team.jupyterhub_group, ctx.team.jupyterhub_group
+        if new:
+            self.hub(ctx).group_add_user(group=new, name=ctx.username)
+        if old and old != new:
+            self.hub(ctx).group_remove_user(group=old, name=ctx.username)
+        return {"group": new}
+
+    def check(self, ctx: StepContext) -> dict | None:
+        user = self.hub(ctx).user_find(name=ctx.username)
+        if user is None:
+            return None
+        old, new = ctx.previous_team.jupyterhub_group, ctx.team.jupyterhub_group
+        if (not new or new in user.groups) and (not old or old == new or old not in user.groups):
+            return {"group": new}
+        return None
+
+    def undo(self, ctx: StepContext) -> None:
+        old, new = ctx.previous_team.jupyterhub_group, ctx.team.jupyterhub_group
+        if old:
+            self.hub(ctx).group_add_user(group=old, name=ctx.username)
+        if new and new != old:
+            self.hub(ctx).group_remove_user(group=new, name=ctx.username)
+
+
+ACCESS_GRANT = AccessGrant()
+USER_REMOVE = UserRemove()
+TEAM_GROUP_SWITCH = TeamGroupSwitch()

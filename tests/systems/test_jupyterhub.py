@@ -1,0 +1,198 @@
+"""JupyterHub against the real hub of the sandbox: users, groups, and servers that really run."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+
+from onboarding.errors import PermanentError, TransientError
+from onboarding.systems.jupyterhub.client import HubUser, JupyterHub
+from tests.processes import process_running, wait_until
+
+pytestmark = pytest.mark.stack
+
+
+class HubAPI:
+    """The hub's REST API called directly, to set up and check what the connector did."""
+
+    def __init__(self, endpoints: dict[str, str]) -> None:
+        self.url = endpoints["JUPYTERHUB_URL"]
+        self.session = requests.Session()
+        self.session.headers["Authorization"] = f"token {endpoints['JUPYTERHUB_API_TOKEN']}"
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self.session.request(method, f"{self.url}/hub/api{path}", timeout=30, **kwargs)
+
+    def start_server(self, user: str, name: str = "") -> int:
+        path = f"/users/{user}/servers/{name}" if name else f"/users/{user}/server"
+        assert self.call("POST", path).status_code in (201, 202)
+        wait_until(lambda: self._server(user, name).get("ready", False))
+        return self._server(user, name)["state"]["pid"]
+
+    def _server(self, user: str, name: str) -> dict:
+        return self.call("GET", f"/users/{user}").json()["servers"].get(name, {})
+
+
+@pytest.fixture
+def hub(hub_endpoints: dict[str, str]) -> JupyterHub:
+    return JupyterHub(
+        url=hub_endpoints["JUPYTERHUB_URL"],
+        token=hub_endpoints["JUPYTERHUB_API_TOKEN"],
+        timeout=10,
+    )
+
+
+@pytest.fixture
+def hub_api(hub_endpoints: dict[str, str]) -> HubAPI:
+    return HubAPI(hub_endpoints)
+
+
+def test_user_is_created_found_and_creating_again_is_fine(hub: JupyterHub, hub_api: HubAPI) -> None:
+    assert hub.user_find(name="hub-repeat") is None
+
+    created = hub.user_create(name="hub-repeat")
+    again = hub.user_create(name="hub-repeat")
+
+    assert created == HubUser(name="hub-repeat", groups=(), servers=())
+    assert again == created
+    assert hub.user_find(name="hub-repeat") == created
+    names = [user["name"] for user in hub_api.call("GET", "/users").json()]
+    assert names.count("hub-repeat") == 1
+
+
+def test_group_is_created_on_first_member_and_membership_is_idempotent(
+    hub: JupyterHub, hub_api: HubAPI
+) -> None:
+    hub.user_create(name="hub-member")
+    hub.user_create(name="hub-colleague")
+
+    hub.group_add_user(group="hubtest-vision", name="hub-member")
+    hub.group_add_user(group="hubtest-vision", name="hub-member")
+    hub.group_add_user(group="hubtest-vision", name="hub-colleague")
+
+    assert hub.user_find(name="hub-member").groups == ("hubtest-vision",)
+    members = hub_api.call("GET", "/groups/hubtest-vision").json()["users"]
+    assert sorted(members) == ["hub-colleague", "hub-member"]
+
+
+def test_group_removal_is_fine_when_already_out_or_unknown(
+    hub: JupyterHub, hub_api: HubAPI
+) -> None:
+    hub.user_create(name="hub-leaver")
+    hub.group_add_user(group="hubtest-speech", name="hub-leaver")
+
+    hub.group_remove_user(group="hubtest-speech", name="hub-leaver")
+    hub.group_remove_user(group="hubtest-speech", name="hub-leaver")
+    hub.group_remove_user(group="hubtest-no-such-group", name="hub-leaver")
+    hub.group_remove_user(group="hubtest-speech", name="hub-no-such-user")
+
+    assert hub.user_find(name="hub-leaver").groups == ()
+    assert hub_api.call("GET", "/groups/hubtest-speech").json()["users"] == []
+
+
+def test_adding_an_unknown_user_to_a_group_is_permanent(hub: JupyterHub) -> None:
+    with pytest.raises(PermanentError, match="No such user"):
+        hub.group_add_user(group="hubtest-vision", name="hub-never-created")
+
+
+def test_remove_stops_every_server_and_deletes_the_user(
+    hub: JupyterHub, hub_api: HubAPI, hub_endpoints: dict[str, str]
+) -> None:
+    hub.user_create(name="hub-offboarded")
+    hub.group_add_user(group="hubtest-robotics", name="hub-offboarded")
+    default_pid = hub_api.start_server("hub-offboarded")
+    named_pid = hub_api.start_server("hub-offboarded", "gpu")
+    assert set(hub.user_find(name="hub-offboarded").servers) == {"", "gpu"}
+
+    assert hub.user_remove(name="hub-offboarded") is True
+
+    assert hub.user_find(name="hub-offboarded") is None
+    assert not process_running(default_pid)
+    assert not process_running(named_pid)
+    assert hub_api.call("GET", "/groups/hubtest-robotics").json()["users"] == []
+    # The person's notebook address no longer reaches a server of theirs.
+    page = requests.get(
+        f"{hub_endpoints['JUPYTERHUB_URL']}/user/hub-offboarded/", timeout=10, allow_redirects=False
+    )
+    assert page.status_code != 200
+
+
+def test_remove_of_an_unknown_user_is_done(hub: JupyterHub) -> None:
+    assert hub.user_remove(name="hub-never-there") is False
+
+
+def test_bad_token_is_permanent_and_names_the_setting(hub_endpoints: dict[str, str]) -> None:
+    hub = JupyterHub(url=hub_endpoints["JUPYTERHUB_URL"], token="not-the-token", timeout=10)
+
+    with pytest.raises(PermanentError, match=r"403 .*check JUPYTERHUB_API_TOKEN"):
+        hub.user_create(name="hub-intruder")
+
+
+def test_unreachable_hub_is_transient(closed_url: str) -> None:
+    hub = JupyterHub(url=closed_url, token="any", timeout=5)
+
+    with pytest.raises(TransientError, match="cannot reach"):
+        hub.user_find(name="hub-offline")
+
+
+def test_round_trips_per_verb(hub: JupyterHub, hub_api: HubAPI) -> None:
+    counts = {}
+
+    def measured(verb: str, call: Callable[[], object]) -> None:
+        before = hub.round_trips
+        call()
+        counts[verb] = hub.round_trips - before
+
+    measured("find missing", lambda: hub.user_find(name="hub-trips"))
+    measured("create", lambda: hub.user_create(name="hub-trips"))
+    measured("create existing", lambda: hub.user_create(name="hub-trips"))
+    measured(
+        "add to new group", lambda: hub.group_add_user(group="hubtest-trips", name="hub-trips")
+    )
+    measured("add to group", lambda: hub.group_add_user(group="hubtest-trips", name="hub-trips"))
+    measured(
+        "remove from group", lambda: hub.group_remove_user(group="hubtest-trips", name="hub-trips")
+    )
+    hub.group_add_user(group="hubtest-trips", name="hub-trips")
+    measured("remove without servers", lambda: hub.user_remove(name="hub-trips"))
+    measured("remove missing", lambda: hub.user_remove(name="hub-trips"))
+
+    assert counts == {
+        "find missing": 1,
+        "create": 1,
+        "create existing": 2,
+        # add (404), create the group with the member
+        "add to new group": 2,
+        "add to group": 1,
+        "remove from group": 1,
+        # find, leave the group, delete
+        "remove without servers": 3,
+        "remove missing": 1,
+    }
+
+    hub.user_create(name="hub-trips")
+    hub_api.start_server("hub-trips")
+    before = hub.round_trips
+    hub.user_remove(name="hub-trips")
+    # find, stop, delete, and polls while the hub reports it stopping, bounded by the stop wait.
+    assert 3 <= hub.round_trips - before <= 3 + hub.stop_wait / 0.5
+
+
+def test_from_settings_uses_the_configured_hub(
+    settings: Any, hub_endpoints: dict[str, str]
+) -> None:
+    settings.JUPYTERHUB_URL = hub_endpoints["JUPYTERHUB_URL"]
+    settings.JUPYTERHUB_API_TOKEN = hub_endpoints["JUPYTERHUB_API_TOKEN"]
+
+    assert JupyterHub.from_settings().user_create(name="hub-settings").name == "hub-settings"
+
+
+def test_from_settings_without_a_token_is_refused(settings: Any) -> None:
+    settings.JUPYTERHUB_URL = "http://127.0.0.1:9"
+    settings.JUPYTERHUB_API_TOKEN = ""
+
+    with pytest.raises(PermanentError, match="JUPYTERHUB_API_TOKEN"):
+        JupyterHub.from_settings()

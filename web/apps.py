@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class WebConfig(AppConfig):
+    """The web UI: pages over the engine (`onboarding`), which never imports it."""
+
+    name = "web"
+    verbose_name = "AccessAdmin web UI"
+
+    def ready(self) -> None:
+        from web import auth  # noqa: F401 - connects the login audit receivers

@@ -1,0 +1,146 @@
+"""Web forms: they shape input; the services decide whether it can be done."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from onboarding.models import AuditEvent, Person
+from onboarding.selectors import AuditFilter
+from onboarding.validation import USERNAME_MAX_LENGTH
+from web.auth import otp_password_join
+
+
+class LoginForm(AuthenticationForm):
+    otp_code = forms.CharField(
+        label="One-time code",
+        required=False,
+        max_length=10,
+        strip=True,
+        help_text="Leave empty if your account has no OTP token.",
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": (
+            "That username, password and one-time code did not match. Check them and try again; "
+            "after several failures the login is locked for a while."
+        ),
+    }
+
+    def clean(self):
+        password = self.cleaned_data.get("password")
+        if password is not None:
+            self.cleaned_data["password"] = otp_password_join(
+                password, self.cleaned_data.get("otp_code", "")
+            )
+        return super().clean()
+
+
+def _team_choices(team_names: list[str]) -> list[tuple[str, str]]:
+    return [(name, name) for name in team_names]
+
+
+class OnboardForm(forms.Form):
+    username = forms.CharField(max_length=USERNAME_MAX_LENGTH, strip=True)
+    first_name = forms.CharField(max_length=128)
+    last_name = forms.CharField(max_length=128)
+    email = forms.EmailField()
+    team = forms.ChoiceField()
+
+    def __init__(self, *args, team_names: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].choices = _team_choices(team_names)
+
+
+class OffboardForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why they leave; it goes into the audit trail.",
+    )
+    confirm_username = forms.CharField(
+        required=False,
+        label="Type the username to confirm",
+        widget=forms.TextInput(attrs={"autocomplete": "off"}),
+    )
+
+    def __init__(self, *args, username: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.username = username
+
+    def confirmed(self) -> bool:
+        typed = (self.cleaned_data.get("confirm_username") or "").strip().lower()
+        return typed == self.username
+
+
+class MoveForm(forms.Form):
+    team = forms.ChoiceField(label="New team")
+
+    def __init__(self, *args, team_names: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].choices = _team_choices(team_names)
+
+
+class TeamForm(forms.Form):
+    name = forms.SlugField(max_length=64)
+    freeipa_group = forms.CharField(max_length=255, label="FreeIPA group")
+    leads = forms.CharField(
+        required=False,
+        help_text="Usernames, separated by commas or spaces. They become the group's member "
+        "managers. Removing a lead is done in FreeIPA and here by a platform admin.",
+    )
+    iam_policy_arns = forms.CharField(
+        required=False,
+        label="IAM policy ARNs",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One managed policy ARN per line.",
+    )
+    jupyterhub_group = forms.CharField(max_length=255, required=False, label="JupyterHub group")
+
+    def __init__(self, *args, editing: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if editing:
+            self.fields["name"].disabled = True
+
+    def lead_names(self) -> list[str]:
+        raw = self.cleaned_data.get("leads", "")
+        return [name for name in raw.replace(",", " ").split() if name]
+
+    def policy_arns(self) -> list[str]:
+        raw = self.cleaned_data.get("iam_policy_arns", "")
+        return [line.strip() for line in raw.splitlines() if line.strip()]
+
+
+class PeopleFilterForm(forms.Form):
+    q = forms.CharField(required=False, label="Search", max_length=100)
+    team = forms.ChoiceField(required=False)
+    status = forms.ChoiceField(required=False, choices=[("", "any status"), *Person.Status.choices])
+
+    def __init__(self, *args, team_names: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].choices = [("", "any team"), *_team_choices(team_names)]
+
+
+class AuditFilterForm(forms.Form):
+    actor = forms.CharField(required=False, max_length=150)
+    person = forms.CharField(required=False, max_length=255, label="Person (username)")
+    action = forms.CharField(required=False, max_length=64)
+    outcome = forms.ChoiceField(
+        required=False, choices=[("", "any outcome"), *AuditEvent.Outcome.choices]
+    )
+    since = forms.DateField(required=False, label="From (day)", widget=forms.DateInput(
+        attrs={"type": "date"}))  # fmt: skip
+    until = forms.DateField(required=False, label="To (day)", widget=forms.DateInput(
+        attrs={"type": "date"}))  # fmt: skip
+
+    def audit_filter(self) -> AuditFilter:
+        data = self.cleaned_data if self.is_valid() else {}
+        return AuditFilter(
+            actor=data.get("actor", "").strip(),
+            person=data.get("person", "").strip().lower(),
+            action=data.get("action", "").strip(),
+            outcome=data.get("outcome", ""),
+            since=data.get("since"),
+            until=data.get("until"),
+        )

@@ -1,0 +1,158 @@
+"""Who may see and do what in the web admin: the one place that decides.
+
+Platform admins (the directory's admin group, or a local superuser) see and do everything. A team
+lead (named on the Team, or a member manager of its FreeIPA group) sees and acts on their teams'
+people and runs only; for anything else they get a 404, as if it did not exist. Everyone else who
+logs in gets the "no access" page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.functional import SimpleLazyObject
+
+from onboarding.audit import audit_record
+from onboarding.models import AuditEvent, LifecycleRun, Person, Team
+from web.auth import MANAGED_GROUPS_SESSION_KEY
+
+
+@dataclass(frozen=True)
+class Access:
+    user_id: int | None
+    username: str
+    is_admin: bool
+    led_team_ids: frozenset[int]
+
+    @property
+    def has_access(self) -> bool:
+        return self.is_admin or bool(self.led_team_ids)
+
+    def teams(self) -> QuerySet[Team]:
+        if self.is_admin:
+            return Team.objects.all()
+        return Team.objects.filter(pk__in=self.led_team_ids)
+
+    def people(self) -> QuerySet[Person]:
+        if self.is_admin:
+            return Person.objects.all()
+        return Person.objects.filter(team_id__in=self.led_team_ids)
+
+    def runs(self) -> QuerySet[LifecycleRun]:
+        if self.is_admin:
+            return LifecycleRun.objects.all()
+        return LifecycleRun.objects.filter(person__team_id__in=self.led_team_ids)
+
+    def events(self) -> QuerySet[AuditEvent]:
+        if self.is_admin:
+            return AuditEvent.objects.all()
+        usernames = Person.objects.filter(team_id__in=self.led_team_ids).values("username")
+        return AuditEvent.objects.filter(target__in=usernames)
+
+    def may_act_on_team(self, team_id: int) -> bool:
+        return self.is_admin or team_id in self.led_team_ids
+
+    def may_reveal_credentials(self, run: LifecycleRun) -> bool:
+        """Only whoever asked for the run: the secrets are theirs to hand over."""
+        return self.user_id is not None and run.requested_by_id == self.user_id
+
+    def may_resume_or_roll_back(self, run: LifecycleRun) -> bool:
+        return self.is_admin
+
+
+NO_ACCESS = Access(user_id=None, username="", is_admin=False, led_team_ids=frozenset())
+
+
+def access_for(request: HttpRequest) -> Access:
+    """The request's access, worked out once per request."""
+    cached = getattr(request, "_access", None)
+    if cached is not None:
+        return cached
+    user = request.user
+    if not user.is_authenticated or not user.is_active:
+        access = NO_ACCESS
+    else:
+        is_admin = user.is_superuser or user.groups.filter(name=settings.LDAP_ADMIN_GROUP).exists()
+        led: frozenset[int] = frozenset()
+        if not is_admin:
+            managed = request.session.get(MANAGED_GROUPS_SESSION_KEY, [])
+            led = frozenset(
+                Team.objects.filter(Q(leads=user) | Q(freeipa_group__in=managed))
+                .values_list("pk", flat=True)
+                .distinct()
+            )
+        access = Access(user.pk, user.get_username(), is_admin, led)
+    request._access = access
+    return access
+
+
+def access_context(request: HttpRequest) -> dict:
+    return {"access": SimpleLazyObject(lambda: access_for(request))}
+
+
+def denial_record(request: HttpRequest, reason: str) -> None:
+    audit_record(
+        actor=request.user.get_username() if request.user.is_authenticated else "anonymous",
+        action="access.denied",
+        target=request.path[:255],
+        outcome="denied",
+        details={"method": request.method, "reason": reason},
+    )
+
+
+def _no_access(request: HttpRequest, reason: str, message: str) -> HttpResponse:
+    denial_record(request, reason)
+    return render(request, "no_access.html", {"message": message}, status=403)
+
+
+def staff_required(view: Callable) -> Callable:
+    """Logged in, and a platform admin or the lead of at least one team."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not access_for(request).has_access:
+            return _no_access(
+                request,
+                "no role",
+                "Your account is neither a platform admin nor the lead of a team. Ask a platform "
+                "admin to add you to a team's leads if you need access.",
+            )
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def admin_required(view: Callable) -> Callable:
+    @login_required
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        access = access_for(request)
+        if not access.is_admin:
+            message = "Only platform admins can use this page."
+            if not access.has_access:
+                message = (
+                    "Your account is neither a platform admin nor the lead of a team. Ask a "
+                    "platform admin for access if you need it."
+                )
+            return _no_access(request, "admins only", message)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def visible_or_404(request: HttpRequest, queryset: QuerySet, **lookup):
+    """The object if this person may see it; otherwise 404, the same as for a missing one."""
+    try:
+        return queryset.get(**lookup)
+    except queryset.model.DoesNotExist:
+        if queryset.model._default_manager.filter(**lookup).exists():
+            denial_record(request, "outside their teams")
+        raise Http404("No such page, or not one of your teams'.") from None

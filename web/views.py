@@ -1,0 +1,462 @@
+"""Web pages: each checks who may see it, reads through selectors and acts through services."""
+
+from __future__ import annotations
+
+import base64
+import csv
+from collections.abc import Iterator
+
+import qrcode
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+from kombu import Connection
+from qrcode.image.svg import SvgPathImage
+
+from onboarding import selectors, services
+from onboarding.audit import audit_record, audit_verify
+from onboarding.credentials import credentials_reveal
+from onboarding.errors import AccessAdminError, CredentialsGone
+from onboarding.models import Credential, LifecycleRun, Person, Team
+from web.forms import (
+    AuditFilterForm,
+    MoveForm,
+    OffboardForm,
+    OnboardForm,
+    PeopleFilterForm,
+    TeamForm,
+)
+from web.permissions import (
+    access_for,
+    admin_required,
+    denial_record,
+    staff_required,
+    visible_or_404,
+)
+
+# What a person can be told and fix: bad input, a run in the way, or a system refusing.
+USER_ERRORS = (AccessAdminError,)
+PAGE_SIZE = 50
+
+
+def _database_reachable() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            return cursor.fetchone() == (1,)
+    except Exception:
+        return False
+
+
+def _broker_reachable() -> bool:
+    try:
+        with Connection(settings.CELERY_BROKER_URL, connect_timeout=2) as broker:
+            broker.ensure_connection(max_retries=1, timeout=2)
+        return True
+    except Exception:
+        return False
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": _database_reachable(), "broker": _broker_reachable()}
+    healthy = all(checks.values())
+    body = {"status": "ok" if healthy else "unavailable"}
+    body.update({name: "ok" if ok else "unreachable" for name, ok in checks.items()})
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _actor(request: HttpRequest) -> str:
+    return request.user.get_username()
+
+
+# Dashboard and people -----------------------------------------------------------------------
+
+
+@staff_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    access = access_for(request)
+    context = {
+        "people_by_status": selectors.people_by_status(access.people()),
+        "runs_in_progress": selectors.runs_in_progress(access.runs()),
+        "runs_needing_action": selectors.runs_needing_action(access.runs()),
+        "recent_events": selectors.events_recent(access.events()),
+    }
+    return render(request, "web/dashboard.html", context)
+
+
+@staff_required
+def people_list(request: HttpRequest) -> HttpResponse:
+    access = access_for(request)
+    team_names = list(access.teams().values_list("name", flat=True))
+    form = PeopleFilterForm(request.GET or None, team_names=team_names)
+    where = form.cleaned_data if form.is_valid() else {}
+    people = selectors.people_search(
+        access.people(),
+        text=where.get("q", "").strip(),
+        team=where.get("team", ""),
+        status=where.get("status", ""),
+    )
+    page = Paginator(people, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode()}
+    return render(request, "web/people_list.html", context)
+
+
+def _person(request: HttpRequest, username: str) -> Person:
+    people = access_for(request).people().select_related("team")
+    return visible_or_404(request, people, username=username)
+
+
+@staff_required
+def person_detail(request: HttpRequest, username: str) -> HttpResponse:
+    person = _person(request, username)
+    context = {
+        "person": person,
+        "runs": selectors.person_runs(person),
+        "events": selectors.person_events(person),
+        "may_offboard": person.may_be_offboarded,
+        "may_move": person.may_be_moved,
+        "may_reinstate": person.may_be_reinstated,
+    }
+    return render(request, "web/person_detail.html", context)
+
+
+@staff_required
+def person_systems(request: HttpRequest, username: str) -> HttpResponse:
+    """Each system's view of the person, asked live; a fragment for htmx, a page otherwise."""
+    person = _person(request, username)
+    context = {"person": person, "states": selectors.person_systems_state(person)}
+    template = "web/_systems.html" if request.htmx else "web/person_systems.html"
+    return render(request, template, context)
+
+
+# Lifecycle actions ----------------------------------------------------------------------------
+
+
+@staff_required
+def person_onboard(request: HttpRequest) -> HttpResponse:
+    access = access_for(request)
+    team_names = list(access.teams().values_list("name", flat=True))
+    form = OnboardForm(
+        request.POST or None, team_names=team_names, initial={"team": request.GET.get("team")}
+    )
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        fields = {**form.cleaned_data, "team": access.teams().get(name=form.cleaned_data["team"])}
+        try:
+            if request.POST.get("action") == "onboard":
+                run = services.person_onboard(
+                    **fields, actor=_actor(request), requested_by=request.user
+                )
+                messages.success(
+                    request,
+                    f"Onboarding {run.person.username} is queued as run #{run.pk}. This page "
+                    "follows it; when it succeeds, reveal the temporary password and OTP code "
+                    "here and hand them over.",
+                )
+                return redirect("run_detail", run_id=run.pk)
+            preview = services.person_onboard_preview(**fields)
+        except USER_ERRORS as error:
+            form.add_error(None, str(error))
+    return render(request, "web/onboard.html", {"form": form, "preview": preview})
+
+
+@staff_required
+def person_offboard(request: HttpRequest, username: str) -> HttpResponse:
+    person = _person(request, username)
+    form = OffboardForm(request.POST or None, username=person.username)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        reason = form.cleaned_data["reason"]
+        try:
+            preview = services.person_offboard_preview(person=person, reason=reason)
+            if request.POST.get("action") == "offboard":
+                if not form.confirmed():
+                    form.add_error(
+                        "confirm_username",
+                        f"Type {person.username} exactly to confirm; nothing was changed.",
+                    )
+                else:
+                    run = services.person_offboard(
+                        person=person, reason=reason, actor=_actor(request),
+                        requested_by=request.user,
+                    )  # fmt: skip
+                    messages.success(
+                        request, f"Offboarding {person.username} is queued as run #{run.pk}."
+                    )
+                    return redirect("run_detail", run_id=run.pk)
+        except USER_ERRORS as error:
+            form.add_error(None, str(error))
+    context = {"person": person, "form": form, "preview": preview}
+    return render(request, "web/offboard.html", context)
+
+
+@staff_required
+def person_move(request: HttpRequest, username: str) -> HttpResponse:
+    access = access_for(request)
+    person = _person(request, username)
+    team_names = [
+        name for name in access.teams().values_list("name", flat=True) if name != person.team.name
+    ]
+    form = MoveForm(request.POST or None, team_names=team_names)
+    preview = None
+    if request.method == "POST" and form.is_valid():
+        team = access.teams().get(name=form.cleaned_data["team"])
+        try:
+            if request.POST.get("action") == "move":
+                run = services.person_move(
+                    person=person, team=team, actor=_actor(request), requested_by=request.user
+                )
+                messages.success(
+                    request, f"Moving {person.username} to {team} is queued as run #{run.pk}."
+                )
+                return redirect("run_detail", run_id=run.pk)
+            preview = services.person_move_preview(person=person, team=team)
+        except USER_ERRORS as error:
+            form.add_error(None, str(error))
+    context = {"person": person, "form": form, "preview": preview}
+    return render(request, "web/move.html", context)
+
+
+@staff_required
+def person_reinstate(request: HttpRequest, username: str) -> HttpResponse:
+    person = _person(request, username)
+    preview, error = None, ""
+    try:
+        if request.method == "POST":
+            run = services.person_reinstate(
+                person=person, actor=_actor(request), requested_by=request.user
+            )
+            messages.success(request, f"Reinstating {person.username} is queued as run #{run.pk}.")
+            return redirect("run_detail", run_id=run.pk)
+        preview = services.person_reinstate_preview(person=person)
+    except USER_ERRORS as failure:
+        error = str(failure)
+    context = {"person": person, "preview": preview, "error": error}
+    return render(request, "web/reinstate.html", context)
+
+
+# Runs -----------------------------------------------------------------------------------------
+
+
+def _run(request: HttpRequest, run_id: int) -> LifecycleRun:
+    runs = access_for(request).runs().select_related("person__team", "requested_by")
+    return visible_or_404(request, runs, pk=run_id)
+
+
+def _run_context(request: HttpRequest, run: LifecycleRun) -> dict:
+    access = access_for(request)
+    return {
+        "run": run,
+        "steps": selectors.run_steps(run),
+        "waiting": selectors.credentials_waiting(run),
+        "revealed": selectors.credentials_revealed(run),
+        "may_reveal": access.may_reveal_credentials(run),
+        "may_resume": access.may_resume_or_roll_back(run),
+    }
+
+
+@staff_required
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = _run(request, run_id)
+    return render(request, "web/run_detail.html", _run_context(request, run))
+
+
+@staff_required
+def run_live(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The part of the run page that changes while it runs; polled by htmx."""
+    run = _run(request, run_id)
+    return render(request, "web/_run_live.html", _run_context(request, run))
+
+
+@require_POST
+@staff_required
+def run_resume(request: HttpRequest, run_id: int) -> HttpResponse:
+    return _run_action(request, run_id, services.run_resume, "queued again; it goes on from the "
+                       "step that failed")  # fmt: skip
+
+
+@require_POST
+@staff_required
+def run_rollback(request: HttpRequest, run_id: int) -> HttpResponse:
+    return _run_action(request, run_id, services.run_rollback, "rolling back; completed "
+                       "steps are undone newest first")  # fmt: skip
+
+
+def _run_action(request: HttpRequest, run_id: int, action, done: str) -> HttpResponse:
+    run = _run(request, run_id)
+    if not access_for(request).may_resume_or_roll_back(run):
+        denial_record(request, "admins only")
+        return render(
+            request, "no_access.html",
+            {"message": "Only platform admins can resume or roll back a run."}, status=403,
+        )  # fmt: skip
+    try:
+        action(run=run, actor=_actor(request))
+        messages.success(request, f"Run #{run.pk} is {done}.")
+    except USER_ERRORS as error:
+        messages.error(request, str(error))
+    return redirect("run_detail", run_id=run.pk)
+
+
+@require_POST
+@staff_required
+def run_credentials(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = _run(request, run_id)
+    if not access_for(request).may_reveal_credentials(run):
+        denial_record(request, "not the requester")
+        requester = run.requested_by.get_username() if run.requested_by else run.actor
+        return render(
+            request, "no_access.html",
+            {"message": f"Only {requester}, who asked for run #{run.pk}, can reveal its "
+             "credentials."}, status=403,
+        )  # fmt: skip
+    try:
+        revealed = credentials_reveal(run=run, actor=_actor(request))
+    except CredentialsGone as error:
+        messages.error(request, str(error))
+        return redirect("run_detail", run_id=run.pk)
+    otp_uri = revealed.get(Credential.Kind.OTP_ENROLMENT, "")
+    context = {
+        "run": run,
+        "password": revealed.get(Credential.Kind.TEMPORARY_PASSWORD, ""),
+        "otp_uri": otp_uri,
+        "otp_qr": _qr_data_uri(otp_uri) if otp_uri else "",
+    }
+    response = render(request, "web/credentials.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _qr_data_uri(text: str) -> str:
+    """An SVG QR code as a data: URI, so no inline markup or style is needed on the page."""
+    svg = qrcode.make(text, image_factory=SvgPathImage, box_size=12, border=2).to_string()
+    return "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
+
+
+# Teams ----------------------------------------------------------------------------------------
+
+
+@admin_required
+def team_list(request: HttpRequest) -> HttpResponse:
+    teams = Team.objects.annotate(member_count=Count("members")).prefetch_related("leads")
+    return render(request, "web/team_list.html", {"teams": teams})
+
+
+@admin_required
+def team_create(request: HttpRequest) -> HttpResponse:
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            team, _ = services.team_set(
+                name=form.cleaned_data["name"], group=form.cleaned_data["freeipa_group"],
+                leads=form.lead_names(), policy_arns=form.policy_arns(),
+                jupyterhub_group=form.cleaned_data["jupyterhub_group"], actor=_actor(request),
+            )  # fmt: skip
+            messages.success(request, f"Team {team.name} is created with FreeIPA group "
+                             f"{team.freeipa_group}.")  # fmt: skip
+            return redirect("team_list")
+        except USER_ERRORS as error:
+            form.add_error(None, str(error))
+    return render(request, "web/team_form.html", {"form": form, "team": None})
+
+
+@admin_required
+def team_edit(request: HttpRequest, name: str) -> HttpResponse:
+    team = visible_or_404(request, Team.objects.prefetch_related("leads"), name=name)
+    initial = {
+        "name": team.name,
+        "freeipa_group": team.freeipa_group,
+        "leads": " ".join(lead.get_username() for lead in team.leads.all()),
+        "iam_policy_arns": "\n".join(team.iam_policy_arns),
+        "jupyterhub_group": team.jupyterhub_group,
+    }
+    form = TeamForm(request.POST or None, initial=initial, editing=True)
+    changes = None
+    if request.method == "POST" and form.is_valid():
+        values = {
+            "group": form.cleaned_data["freeipa_group"].strip(),
+            "leads": form.lead_names(),
+            "policy_arns": form.policy_arns(),
+            "jupyterhub_group": form.cleaned_data["jupyterhub_group"].strip(),
+        }
+        try:
+            if request.POST.get("action") == "save":
+                services.team_set(name=team.name, **values, actor=_actor(request))
+                messages.success(request, f"Team {team.name} is saved.")
+                return redirect("team_list")
+            changes = selectors.team_change_preview(team, **values)
+        except USER_ERRORS as error:
+            form.add_error(None, str(error))
+    context = {"form": form, "team": team, "changes": changes}
+    return render(request, "web/team_form.html", context)
+
+
+# Audit ----------------------------------------------------------------------------------------
+
+
+@admin_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    form = AuditFilterForm(request.GET or None)
+    where = form.audit_filter()
+    before = request.GET.get("before", "")
+    events, next_before = selectors.audit_page(
+        where, before=int(before) if before.isdigit() else None, size=PAGE_SIZE
+    )
+    query = request.GET.copy()
+    query.pop("before", None)
+    context = {
+        "form": form,
+        "events": events,
+        "next_before": next_before,
+        "query": query.urlencode(),
+        "actions": selectors.audit_actions(),
+        "first_page": not before,
+    }
+    return render(request, "web/audit_log.html", context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@admin_required
+def audit_export(request: HttpRequest) -> StreamingHttpResponse:
+    form = AuditFilterForm(request.GET or None)
+    where = form.audit_filter()
+    audit_record(
+        actor=_actor(request), action="audit.export", target="audit", outcome="succeeded",
+        details={name: str(value) for name, value in vars(where).items() if value},
+    )  # fmt: skip
+    writer = csv.writer(_Echo())
+
+    def rows() -> Iterator[str]:
+        yield writer.writerow(["id", "at", "actor", "action", "target", "outcome", "run", "details",
+                               "hash"])  # fmt: skip
+        for event in selectors.audit_search(where).iterator(chunk_size=2000):
+            yield writer.writerow([
+                event.id, event.at.isoformat(), event.actor, event.action, event.target,
+                event.outcome, event.run_id or "", event.details, event.hash,
+            ])  # fmt: skip
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="audit.csv"'
+    return response
+
+
+@admin_required
+def audit_verify_page(request: HttpRequest) -> HttpResponse:
+    result = None
+    if request.method == "POST":
+        checked, broken = audit_verify()
+        result = {"checked": checked, "broken": broken}
+    return render(request, "web/audit_verify.html", {"result": result})
