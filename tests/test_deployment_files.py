@@ -1,6 +1,7 @@
 """docker-compose cannot run here (no Docker engine), so its file is checked by reading it."""
 
 import re
+import tomllib
 
 import yaml
 
@@ -44,3 +45,15 @@ def test_example_env_file_names_only_settings_that_exist():
     assert "SECRET_KEY" in names
     for name in names:
         assert f'"{name}"' in settings_source, f"{name} is not read by settings.py"
+
+
+def test_the_stand_ins_stay_out_of_the_package_and_the_image():
+    packaged = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert not any(name.startswith("sandbox") for name in packaged["packages"]["find"]["include"])
+    copied = [
+        line.split()[1]
+        for line in (REPO_ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ")
+    ]
+    assert "sandbox" not in copied
+    assert {"accessadmin", "onboarding", "web"} <= set(copied)

@@ -1,0 +1,230 @@
+"""A downstream system that lives in memory, registered from the engine tests only.
+
+It is built the way docs/adding-a-system.md says a system is built, so it also proves the
+recipe: a client, steps with do/check/undo, live state, inventory and a settings check. Tests
+reach its client through the registry (`system("fake").client`) to see what a run did and to
+make the next calls fail.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from onboarding.errors import AlreadyExists, TransientError
+from onboarding.models import Person, Team
+from onboarding.steps import PlanStep, StepContext
+from onboarding.systems import ManagedObject, System, SystemState
+
+SYSTEM = "fake"
+
+
+@dataclass
+class Account:
+    username: str
+    team: str
+    disabled: bool = False
+    keys: int = 0
+
+
+@dataclass
+class FakeDirectory:
+    """The fake system's client: accounts in a dict, every call counted, failures on demand."""
+
+    accounts: dict[str, Account] = field(default_factory=dict)
+    calls: Counter = field(default_factory=Counter)
+    reachable: bool = True
+    _failures: dict[str, list[Exception]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _trips: threading.local = field(default_factory=threading.local)
+
+    @property
+    def round_trips(self) -> int:
+        return getattr(self._trips, "count", 0)
+
+    def fail(self, operation: str, error: Exception, *, times: int = 1) -> None:
+        """The next `times` calls of `operation` raise `error` (before doing anything)."""
+        self._failures.setdefault(operation, []).extend([error] * times)
+
+    def _call(self, operation: str) -> None:
+        self._trips.count = self.round_trips + 1
+        with self._lock:
+            self.calls[operation] += 1
+            pending = self._failures.get(operation)
+            error = pending.pop(0) if pending else None
+        if not self.reachable:
+            raise TransientError(SYSTEM, "cannot reach the fake directory")
+        if error is not None:
+            raise error
+
+    def account_find(self, username: str) -> Account | None:
+        self._call("account_find")
+        return self.accounts.get(username)
+
+    def account_create(self, username: str, team: str) -> Account:
+        self._call("account_create")
+        if username in self.accounts:
+            raise AlreadyExists(SYSTEM, f"account {username} exists")
+        self.accounts[username] = Account(username, team)
+        return self.accounts[username]
+
+    def account_delete(self, username: str) -> None:
+        self._call("account_delete")
+        self.accounts.pop(username, None)
+
+    def account_set(self, username: str, **changes) -> None:
+        self._call("account_set")
+        account = self.accounts[username]
+        for name, value in changes.items():
+            setattr(account, name, value)
+
+    def whoami(self) -> str:
+        self._call("whoami")
+        return "service account fake-admin"
+
+
+class FakeStep(PlanStep):
+    system = SYSTEM
+
+
+class AccountCreate(FakeStep):
+    name = "fake_account"
+    description = "Create their fake account"
+
+    def do(self, ctx: StepContext) -> dict:
+        account = ctx.client.account_create(ctx.username, ctx.team.name)
+        return {"account": account.username}
+
+    def check(self, ctx: StepContext) -> dict | None:
+        account = ctx.client.account_find(ctx.username)
+        return {"account": account.username} if account else None
+
+    def undo(self, ctx: StepContext) -> None:
+        ctx.client.account_delete(ctx.username)
+
+
+class KeyIssue(FakeStep):
+    name = "fake_key"
+    description = "Issue their fake key"
+
+    def do(self, ctx: StepContext) -> dict:
+        ctx.client.account_set(ctx.username, keys=1)
+        return {"keys": 1}
+
+    def check(self, ctx: StepContext) -> dict | None:
+        account = ctx.client.account_find(ctx.username)
+        return {"keys": account.keys} if account and account.keys else None
+
+    def undo(self, ctx: StepContext) -> None:
+        if ctx.client.account_find(ctx.username):
+            ctx.client.account_set(ctx.username, keys=0)
+
+
+class TeamJoin(FakeStep):
+    name = "fake_team"
+    description = "Put their fake account in the team"
+    needs = ("fake_key",)
+
+    def do(self, ctx: StepContext) -> dict:
+        ctx.client.account_set(ctx.username, team=ctx.team.name)
+        return {"team": ctx.team.name}
+
+    def check(self, ctx: StepContext) -> dict | None:
+        account = ctx.client.account_find(ctx.username)
+        return {"team": account.team} if account and account.team == ctx.team.name else None
+
+    def undo(self, ctx: StepContext) -> None:
+        previous = ctx.previous_team.name if ctx.previous_team else ""
+        if ctx.client.account_find(ctx.username):
+            ctx.client.account_set(ctx.username, team=previous)
+
+
+class AccountDisable(FakeStep):
+    name = "fake_disable"
+    description = "Disable their fake account"
+
+    def do(self, ctx: StepContext) -> dict:
+        ctx.client.account_set(ctx.username, disabled=True, keys=0)
+        return {}
+
+    def check(self, ctx: StepContext) -> dict | None:
+        account = ctx.client.account_find(ctx.username)
+        return {} if account is None or account.disabled else None
+
+    def undo(self, ctx: StepContext) -> None:
+        ctx.client.account_set(ctx.username, disabled=False)
+
+
+class AccountEnable(FakeStep):
+    name = "fake_enable"
+    description = "Enable their fake account"
+
+    def do(self, ctx: StepContext) -> dict:
+        ctx.client.account_set(ctx.username, disabled=False)
+        return {}
+
+    def check(self, ctx: StepContext) -> dict | None:
+        account = ctx.client.account_find(ctx.username)
+        return {} if account is not None and not account.disabled else None
+
+    def undo(self, ctx: StepContext) -> None:
+        ctx.client.account_set(ctx.username, disabled=True)
+
+
+ACCOUNT_CREATE = AccountCreate()
+KEY_ISSUE = KeyIssue()
+TEAM_JOIN = TeamJoin()
+ACCOUNT_DISABLE = AccountDisable()
+ACCOUNT_ENABLE = AccountEnable()
+
+
+class FakeSystem(System):
+    name = SYSTEM
+    label = "Fake directory"
+    steps = {
+        ("onboard", "account"): (ACCOUNT_CREATE,),
+        ("onboard", "access"): (KEY_ISSUE, TEAM_JOIN),
+        ("offboard", "disable"): (ACCOUNT_DISABLE,),
+        ("move", "team"): (TEAM_JOIN,),
+        ("reinstate", "account"): (ACCOUNT_ENABLE,),
+        ("reinstate", "access"): (KEY_ISSUE,),
+    }
+    provides = ("fake_account_team",)
+
+    def client_build(self) -> FakeDirectory:
+        return FakeDirectory()
+
+    def person_state(self, person: Person) -> SystemState:
+        account = self.client.account_find(person.username)
+        if account is None:
+            return SystemState(self.label, False, "no account")
+        state = "disabled" if account.disabled else "active"
+        return SystemState(self.label, True, f"{state}; team {account.team}; keys {account.keys}")
+
+    def inventory(self) -> list[ManagedObject]:
+        self.client._call("account_list")
+        return [
+            ManagedObject(SYSTEM, "account", username, username, f"team {account.team}")
+            for username, account in sorted(self.client.accounts.items())
+        ]
+
+    def onboard_problem(self, username: str) -> str | None:
+        if self.client.account_find(username) is not None:
+            return f"The username {username!r} is taken in the fake directory."
+        return None
+
+    def team_apply(self, *, team: Team, leads: list[str]) -> None:
+        self.client._call("team_apply")
+
+    def settings_problems(self) -> list[str]:
+        from django.conf import settings
+
+        return list(getattr(settings, "FAKE_SETTINGS_PROBLEMS", []))
+
+    def credentials_check(self) -> str:
+        return self.client.whoami()
+
+    def fact(self, name: str, person: Person) -> str | None:
+        account = self.client.account_find(person.username)
+        return account.team if account else None

@@ -1,0 +1,79 @@
+"""The code keeps its shape: each system's client library is imported in that system's package
+only, the engine never imports the web UI, and nothing shipped imports the local stand-ins."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = ("accessadmin", "onboarding", "web")
+SYSTEMS = ROOT / "onboarding" / "systems"
+
+# Client libraries, and where each may be imported.
+CLIENT_LIBRARIES = {
+    "python_freeipa": [SYSTEMS / "freeipa"],
+    "boto3": [SYSTEMS / "_aws.py"],  # the AWS plumbing the efs and iam packages share
+    "botocore": [SYSTEMS / "_aws.py", SYSTEMS / "efs", SYSTEMS / "iam"],
+    "requests": [SYSTEMS / "freeipa", SYSTEMS / "jupyterhub"],
+}
+
+
+def imports_of(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def shipped_files() -> list[Path]:
+    return [path for package in SHIPPED for path in sorted((ROOT / package).rglob("*.py"))]
+
+
+def inside(path: Path, places: list[Path]) -> bool:
+    return any(path == place or place in path.parents for place in places)
+
+
+@pytest.mark.parametrize("library", sorted(CLIENT_LIBRARIES))
+def test_a_client_library_is_imported_only_in_its_systems_package(library):
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in shipped_files()
+        if any(name.split(".")[0] == library for name in imports_of(path))
+        and not inside(path, CLIENT_LIBRARIES[library])
+    ]
+    assert offenders == []
+
+
+def test_a_systems_package_is_used_only_through_the_registry():
+    system_names = [path.name for path in SYSTEMS.iterdir() if (path / "__init__.py").exists()]
+    offenders = []
+    for path in shipped_files():
+        for name in imports_of(path):
+            parts = name.split(".")
+            into = parts[2] if parts[:2] == ["onboarding", "systems"] and len(parts) > 2 else ""
+            if into in system_names and not inside(path, [SYSTEMS / into]):
+                offenders.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert offenders == []
+
+
+def test_the_engine_never_imports_the_web_ui():
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "onboarding").rglob("*.py"))
+        if any(name == "web" or name.startswith("web.") for name in imports_of(path))
+    ]
+    assert offenders == []
+    assert not (ROOT / "onboarding" / "views.py").exists()
+
+
+def test_nothing_shipped_imports_the_stand_ins():
+    offenders = [
+        str(path.relative_to(ROOT))
+        for path in shipped_files()
+        if any(name.split(".")[0] == "sandbox" for name in imports_of(path))
+    ]
+    assert offenders == []
