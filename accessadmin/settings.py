@@ -71,7 +71,9 @@ _database_url = env.url(
 )
 if not _database_url:
     raise ImproperlyConfigured("DATABASE_URL must be set when ACCESSADMIN_ENV is production.")
-DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=60)}
+DATABASES = {
+    "default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web process and the worker write to one file; IMMEDIATE avoids "database is locked".
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
@@ -115,22 +117,46 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", 600, minimum=10)
 CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 5
 CELERY_RESULT_EXPIRES = 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=5),
-}
 CELERY_TASK_MAX_RETRIES = env.int("CELERY_TASK_MAX_RETRIES", 6, minimum=0)
-CELERY_BEAT_SCHEDULE = {
-    "requeue-stale-runs": {"task": "lifecycle.runs_stale_requeue", "schedule": 60.0},
-    "purge-expired-credentials": {"task": "credentials.purge_expired", "schedule": 600.0},
-}
+# Nothing reads task results; the two tasks that answer (ping, requeue) say so themselves.
+CELERY_TASK_IGNORE_RESULT = True
 
-# Lifecycle runs: how long a secret waits to be revealed, when a silent worker is presumed dead,
-# and the retry back-off for transient failures.
+# Lifecycle runs: how long a secret waits to be revealed, how often a running run says it is alive,
+# when a silent one (or a queued one nobody picked up) is handed to another worker, how often beat
+# looks for those, and the retry back-off for transient failures.
 CREDENTIALS_KEY = env.secret("CREDENTIALS_KEY")
 CREDENTIALS_TTL_SECONDS = env.int("CREDENTIALS_TTL_SECONDS", 86400, minimum=60)
-LIFECYCLE_STALE_SECONDS = env.int("LIFECYCLE_STALE_SECONDS", 300, minimum=5)
+LIFECYCLE_HEARTBEAT_SECONDS = env.int("LIFECYCLE_HEARTBEAT_SECONDS", 10, minimum=1)
+LIFECYCLE_STALE_SECONDS = env.int("LIFECYCLE_STALE_SECONDS", 40, minimum=3)
+if LIFECYCLE_STALE_SECONDS < 3 * LIFECYCLE_HEARTBEAT_SECONDS:
+    raise ImproperlyConfigured(
+        "LIFECYCLE_STALE_SECONDS must be at least 3 x LIFECYCLE_HEARTBEAT_SECONDS, or a busy "
+        "worker's run would be taken from it."
+    )
+LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", 15, minimum=1)
 LIFECYCLE_RETRY_BASE_SECONDS = env.int("LIFECYCLE_RETRY_BASE_SECONDS", 5, minimum=0)
 LIFECYCLE_RETRY_MAX_SECONDS = env.int("LIFECYCLE_RETRY_MAX_SECONDS", 300, minimum=0)
+
+# A message a worker took but never acknowledged (it died) comes back after this; it must outlast
+# the longest task and the longest back-off, or Redis would hand a live task to a second worker.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int(
+        "CELERY_VISIBILITY_TIMEOUT",
+        CELERY_TASK_TIME_LIMIT + LIFECYCLE_RETRY_MAX_SECONDS + 60,
+        minimum=5,
+    ),
+    # A request made while Redis is down answers at once; beat sends the run when it is back.
+    "socket_connect_timeout": 2,
+    "socket_timeout": 10,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BEAT_SCHEDULE = {
+    "requeue-overdue-runs": {
+        "task": "lifecycle.runs_overdue_requeue",
+        "schedule": float(LIFECYCLE_SWEEP_SECONDS),
+    },
+    "purge-expired-credentials": {"task": "credentials.purge_expired", "schedule": 600.0},
+}
 
 # Downstream systems: the enabled ones, in order (onboarding/systems/registry.py knows the names;
 # a dotted path names any other System class). Production must configure each enabled one; local

@@ -8,9 +8,23 @@ class OnboardingConfig(AppConfig):
     verbose_name = "Onboarding"
 
     def ready(self) -> None:
-        from celery.signals import worker_process_shutdown, worker_shutdown
+        from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
 
         from onboarding.runner import step_threads_stop
 
+        worker_ready.connect(_runs_release_on_start, weak=False)
         worker_shutdown.connect(lambda **_: step_threads_stop(), weak=False)
         worker_process_shutdown.connect(lambda **_: step_threads_stop(), weak=False)
+
+
+def _runs_release_on_start(sender, **_) -> None:
+    """A restarted worker hands on at once what its previous life held when it died."""
+    from django.db import connection
+
+    from onboarding.runner import run_dispatch, runs_release
+
+    try:
+        for run_id, rolling_back in runs_release(sender.hostname):
+            run_dispatch(run_id, rolling_back=rolling_back)
+    finally:
+        connection.close()

@@ -84,8 +84,16 @@ class AlreadyExists(PermanentError):
 
 
 class StepDeferred(Exception):
-    """A step hit a transient error; the run went back to the queue to be retried later."""
+    """A step hit a transient error; the run went back to the queue, due again in `delay` s."""
+
+    def __init__(self, message: str, delay: float) -> None:
+        super().__init__(message)
+        self.delay = delay
 
 
 class RunStopped(Exception):
     """A step hit a permanent error; the run is failed and waits for a person."""
+
+
+class RunLost(Exception):
+    """Another worker took the run over (this one was presumed dead): stop touching it."""

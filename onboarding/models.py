@@ -1,5 +1,6 @@
 import hashlib
 import json
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import connection, models, transaction
@@ -159,6 +160,16 @@ class LifecycleRun(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # When a waiting run (queued, or asked to roll back) should be in a worker's hands; past it,
+    # beat sends its message again. The claim makes a duplicate message harmless.
+    due_at = models.DateTimeField(null=True, blank=True)
+    # Transient failures since the run was last asked for, across messages and workers; past
+    # CELERY_TASK_MAX_RETRIES the run fails.
+    retries = models.PositiveIntegerField(default=0)
+
+    # Not a column: whether the broker took the run's message when it was last sent (None: not
+    # sent from this process). A run whose message was not taken still starts, once beat sends it.
+    dispatched: bool | None = None
 
     class Meta:
         ordering = ["-created_at"]
@@ -169,7 +180,10 @@ class LifecycleRun(models.Model):
                 name="one_active_run_per_person",
             )
         ]
-        indexes = [models.Index(fields=["state", "created_at"])]
+        indexes = [
+            models.Index(fields=["state", "created_at"]),
+            models.Index(fields=["state", "due_at"], name="run_state_due"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.person} #{self.pk}"
@@ -177,6 +191,17 @@ class LifecycleRun(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in self.ACTIVE_STATES
+
+    @property
+    def is_overdue(self) -> bool:
+        """Active, but nobody has it in hand although somebody should: its message was lost,
+        or its worker went silent (the query of onboarding.runner.dispatch.runs_overdue)."""
+        if not self.is_active:
+            return False
+        late = timezone.now() - timedelta(seconds=settings.LIFECYCLE_STALE_SECONDS)
+        if self.worker == "":
+            return (self.due_at or self.created_at) < late
+        return self.heartbeat_at is None or self.heartbeat_at < late
 
     def move_to(self, state: str, **fields) -> bool:
         """Compare-and-set the state; False when another process changed it first."""

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from onboarding.errors import AccessAdminError, InvalidInput
 from onboarding.models import AuditEvent, Credential, LifecycleRun, Person, Team
+from onboarding.runner.dispatch import runs_overdue_query
 from onboarding.systems import SystemState, enabled
 from onboarding.validation import username_fold
 
@@ -79,6 +80,10 @@ def runs_needing_action(runs: QuerySet[LifecycleRun], limit: int = 20) -> list[L
         .select_related(*RUN_COLUMNS)
         .order_by("-created_at")[:limit]
     )
+
+
+def runs_overdue_count() -> int:
+    return runs_overdue_query().count()
 
 
 def events_recent(events: QuerySet[AuditEvent], limit: int = 10) -> list[AuditEvent]:

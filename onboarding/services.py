@@ -3,8 +3,10 @@ each takes the objects its caller already holds."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from onboarding.audit import audit_record
 from onboarding.errors import IllegalTransition, InvalidInput, RunInProgress
@@ -12,6 +14,7 @@ from onboarding.models import PERSON_STATUS, LifecycleRun, Person, Team
 from onboarding.runner import (
     PlannedChange,
     plan_preview,
+    run_dispatch,
     run_steps_create,
 )
 from onboarding.runner import (
@@ -37,17 +40,29 @@ def _status(person: Person) -> str:
     return person.get_status_display().lower()
 
 
-def _run_start(
-    *, person: Person, kind: str, actor: str, requested_by=None, params=None
-) -> LifecycleRun:
-    from onboarding.tasks import run_execute_task
+def _dispatch_on_commit(run: LifecycleRun, *, rolling_back: bool = False) -> None:
+    """Send the run's message once it is committed; `run.dispatched` says whether the broker
+    took it (when it did not, beat sends it again once the broker is back)."""
 
+    def send() -> None:
+        run.dispatched = run_dispatch(run.pk, rolling_back=rolling_back)
+
+    transaction.on_commit(send)
+
+
+def _no_run_in_progress(person: Person) -> None:
     active = person.runs.filter(state__in=LifecycleRun.ACTIVE_STATES).first()
     if active is not None:
         raise RunInProgress(
             f"{person.username} already has a {active.kind} run in progress (#{active.pk}); "
             "wait for it to finish."
         )
+
+
+def _run_start(
+    *, person: Person, kind: str, actor: str, requested_by=None, params=None
+) -> LifecycleRun:
+    _no_run_in_progress(person)
     try:
         with transaction.atomic():
             person.move_to(PERSON_STATUS[kind][0])
@@ -57,13 +72,14 @@ def _run_start(
                 actor=actor,
                 requested_by=requested_by,
                 params=params or {},
+                due_at=timezone.now(),
             )
             run_steps_create(run)
             audit_record(
                 actor=actor, action=f"{kind}.request", target=person.username,
                 outcome="requested", details={"run": run.pk, **(params or {})}, run=run,
             )  # fmt: skip
-            transaction.on_commit(lambda: run_execute_task.delay(run.pk))
+            _dispatch_on_commit(run)
     except (IntegrityError, IllegalTransition):
         # Another request for this person got there first.
         raise RunInProgress(f"{person.username} already has a run in progress.") from None
@@ -80,6 +96,8 @@ def person_onboard_check(
     username = username_normalise(username)
     person_fields_check(first_name=first_name, last_name=last_name, email=email)
     existing = Person.objects.filter(username=username).first()
+    if existing is not None:
+        _no_run_in_progress(existing)
     if existing is not None and existing.status != Status.NEW:
         raise InvalidInput(
             f"{username!r} is already known to AccessAdmin ({existing.get_status_display()})."
@@ -135,6 +153,7 @@ def person_onboard_preview(
 def person_offboard_check(*, person: Person, reason: str) -> str:
     if not reason or not reason.strip():
         raise InvalidInput("A reason is required to offboard someone.")
+    _no_run_in_progress(person)
     if not person.may_be_offboarded:
         raise InvalidInput(f"{person.username} cannot be offboarded: they are {_status(person)}.")
     return reason.strip()
@@ -157,6 +176,7 @@ def person_offboard_preview(*, person: Person, reason: str) -> list[PlannedChang
 
 
 def person_move_check(*, person: Person, team: Team) -> None:
+    _no_run_in_progress(person)
     if not person.may_be_moved:
         raise InvalidInput(
             f"{person.username} can only move team when active; they are {_status(person)}."
@@ -182,6 +202,7 @@ def person_move_preview(*, person: Person, team: Team) -> list[PlannedChange]:
 
 
 def person_reinstate_check(*, person: Person) -> None:
+    _no_run_in_progress(person)
     if not person.may_be_reinstated:
         raise InvalidInput(f"{person.username} is not offboarded; they are {_status(person)}.")
 
@@ -196,7 +217,7 @@ def person_reinstate_preview(*, person: Person) -> list[PlannedChange]:
     return plan_preview(kind=Kind.REINSTATE, person=person, team=person.team)
 
 
-# Resume and roll back -------------------------------------------------------------------------
+# Resume, roll back and requeue ---------------------------------------------------------------
 
 
 def _run_failed_check(run: LifecycleRun, doing: str) -> None:
@@ -206,20 +227,44 @@ def _run_failed_check(run: LifecycleRun, doing: str) -> None:
         )
 
 
-def run_resume(*, run: LifecycleRun, actor: str) -> LifecycleRun:
-    """Queue a failed run again: it re-checks the failed step and goes on from there."""
-    from onboarding.tasks import run_execute_task
-
-    _run_failed_check(run, "resumed")
-    with transaction.atomic():
-        if not run.move_to(State.QUEUED, error="", finished_at=None, worker=""):
-            raise RunInProgress(f"Run #{run.pk} changed meanwhile; look again.")
-        audit_record(
-            actor=actor, action=f"{run.kind}.resume", target=run.person.username,
-            outcome="requested", details={"run": run.pk}, run=run,
-        )  # fmt: skip
-        transaction.on_commit(lambda: run_execute_task.delay(run.pk))
+def _run_requeue_now(run: LifecycleRun, *, actor: str, action: str, **fields) -> LifecycleRun:
+    rolling_back = run.state == State.ROLLING_BACK or fields.get("state") == State.ROLLING_BACK
+    state = fields.pop("state", run.state)
+    try:
+        with transaction.atomic():
+            moved = (
+                run.move_to(state, **fields)
+                if state != run.state
+                else LifecycleRun.objects.filter(
+                    pk=run.pk, state=run.state, worker=run.worker
+                ).update(**fields)
+            )
+            if not moved:
+                raise RunInProgress(f"Run #{run.pk} changed meanwhile; look again.")
+            audit_record(
+                actor=actor, action=f"{run.kind}.{action}", target=run.person.username,
+                outcome="requested", details={"run": run.pk}, run=run,
+            )  # fmt: skip
+            _dispatch_on_commit(run, rolling_back=rolling_back)
+    except IntegrityError:
+        # A request for the same person started another run in between.
+        raise RunInProgress(
+            f"{run.person.username} already has another run in progress; run #{run.pk} stays "
+            f"{run.get_state_display().lower()}."
+        ) from None
     return run
+
+
+def run_resume(*, run: LifecycleRun, actor: str) -> LifecycleRun:
+    """Queue a failed run again: it re-checks the failed step and goes on from there. A queued
+    run that no worker picked up is sent again."""
+    if run.state == State.QUEUED and run.is_overdue:
+        return run_requeue(run=run, actor=actor)
+    _run_failed_check(run, "resumed")
+    return _run_requeue_now(
+        run, actor=actor, action="resume", state=State.QUEUED, error="", finished_at=None,
+        worker="", retries=0, due_at=timezone.now(),
+    )  # fmt: skip
 
 
 def run_resume_preview(*, run: LifecycleRun) -> list[PlannedChange]:
@@ -229,25 +274,34 @@ def run_resume_preview(*, run: LifecycleRun) -> list[PlannedChange]:
 
 def run_rollback(*, run: LifecycleRun, actor: str) -> LifecycleRun:
     """Undo a failed run's completed steps, newest first."""
-    from onboarding.tasks import run_rollback_execute_task
-
     _run_failed_check(run, "rolled back")
-    with transaction.atomic():
-        if not run.move_to(
-            State.ROLLING_BACK, error="", finished_at=None, worker="", heartbeat_at=None
-        ):
-            raise RunInProgress(f"Run #{run.pk} changed meanwhile; look again.")
-        audit_record(
-            actor=actor, action=f"{run.kind}.rollback", target=run.person.username,
-            outcome="requested", details={"run": run.pk}, run=run,
-        )  # fmt: skip
-        transaction.on_commit(lambda: run_rollback_execute_task.delay(run.pk))
-    return run
+    return _run_requeue_now(
+        run, actor=actor, action="rollback", state=State.ROLLING_BACK, error="",
+        finished_at=None, worker="", heartbeat_at=None, retries=0, due_at=timezone.now(),
+    )  # fmt: skip
 
 
 def run_rollback_preview(*, run: LifecycleRun) -> list[PlannedChange]:
     _run_failed_check(run, "rolled back")
     return _run_rollback_preview(run)
+
+
+def run_requeue(*, run: LifecycleRun, actor: str) -> LifecycleRun:
+    """Send a run that is stuck (queued and never picked up, or held by a silent worker) to the
+    workers again. A run whose worker is alive is left to it."""
+    if not run.is_active:
+        raise InvalidInput(
+            f"Run #{run.pk} is {run.get_state_display().lower()}; only a queued, running or "
+            "rolling-back run can be requeued."
+        )
+    if not run.is_overdue:
+        raise InvalidInput(
+            f"Run #{run.pk} is in hand ({run.worker or 'queued'}, due or last heard of less than "
+            f"{settings.LIFECYCLE_STALE_SECONDS} s ago); it does not need requeueing."
+        )
+    return _run_requeue_now(
+        run, actor=actor, action="requeue", worker="", heartbeat_at=None, due_at=timezone.now()
+    )
 
 
 # Teams ----------------------------------------------------------------------------------------

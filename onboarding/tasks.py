@@ -1,24 +1,28 @@
 """Celery tasks: each loads by id and calls one service, and is named after it with `_task`.
 Retries live here, bookkeeping does not."""
 
+import logging
 import socket
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 
 from onboarding.credentials import credentials_purge_expired
-from onboarding.errors import RunStopped, StepDeferred
+from onboarding.errors import RunLost, RunStopped, StepDeferred
 from onboarding.runner import (
+    DATABASE_BLIPS,
     retry_delay,
+    run_dispatch,
     run_execute,
-    run_give_up,
     run_rollback_execute,
-    runs_stale,
+    runs_overdue,
 )
 
+logger = logging.getLogger(__name__)
 
-@shared_task(name="onboarding.worker_ping")
+
+@shared_task(name="onboarding.worker_ping", ignore_result=False)
 def worker_ping_task() -> dict:
     """Answer from a worker: which host, and whether it reaches the database."""
     with connection.cursor() as cursor:
@@ -31,15 +35,19 @@ def _worker_name(task) -> str:
     return f"{task.request.hostname or socket.gethostname()}:{task.request.id}"
 
 
-def _with_retries(task, service, run_id: int) -> None:
-    """Run a lifecycle service; a transient failure retries the task with back-off."""
+def _with_retries(task, work, run_id: int) -> None:
+    """Do a run's work; a transient failure retries the task when the run is due again."""
     try:
-        service(run_id=run_id, worker=_worker_name(task))
-    except RunStopped:
+        work(run_id=run_id, worker=_worker_name(task))
+    except (RunStopped, RunLost):
         return
     except StepDeferred as deferred:
+        raise task.retry(countdown=deferred.delay) from None
+    except DATABASE_BLIPS as error:
+        connections.close_all()
         if task.request.retries >= settings.CELERY_TASK_MAX_RETRIES:
-            run_give_up(run_id=run_id, error=str(deferred))
+            # Beat hands the run to a worker again once it is overdue.
+            logger.error("run %s: the database stayed unavailable: %s", run_id, error)
             return
         raise task.retry(countdown=retry_delay(task.request.retries)) from None
 
@@ -54,12 +62,13 @@ def run_rollback_execute_task(self, run_id: int) -> None:
     _with_retries(self, run_rollback_execute, run_id)
 
 
-@shared_task(name="lifecycle.runs_stale_requeue")
-def runs_stale_requeue_task() -> list[int]:
-    """Beat: a run whose worker died is handed to a live one (the claim decides who takes it)."""
-    run_ids = runs_stale()
+@shared_task(name="lifecycle.runs_overdue_requeue", ignore_result=False)
+def runs_overdue_requeue_task() -> list[int]:
+    """Beat: a run no worker has although it should (its message was lost, or its worker died)
+    is sent again; the claim decides who takes it."""
+    run_ids = runs_overdue()
     for run_id, rolling_back in run_ids:
-        (run_rollback_execute_task if rolling_back else run_execute_task).delay(run_id)
+        run_dispatch(run_id, rolling_back=rolling_back)
     return [run_id for run_id, _ in run_ids]
 
 

@@ -58,16 +58,18 @@ def worker_env(django_db_setup) -> dict[str, str]:
 class Worker:
     """A real Celery worker process consuming from the test broker, against the test database."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, *, name: str = "") -> None:
         self.env = env
         self.log_path = log_path
+        # A worker restarted under the same name is the same worker coming back.
+        self.name = name or f"test-{uuid.uuid4().hex[:6]}@%h"
         self.process: subprocess.Popen | None = None
 
     def start(self, *, purge: bool = False) -> "Worker":
         argv = [
             sys.executable, "-m", "celery", "-A", "accessadmin", "worker",
             "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-            f"--hostname=test-{uuid.uuid4().hex[:6]}@%h",
+            f"--hostname={self.name}",
         ]  # fmt: skip
         if purge:
             argv.append("--purge")

@@ -11,7 +11,29 @@ def test_healthz_reports_ok_when_database_and_broker_answer(client):
     make_person()
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+    body = response.json()
+    assert {name: body[name] for name in ("status", "database", "broker")} == {
+        "status": "ok", "database": "ok", "broker": "ok",
+    }  # fmt: skip
+    assert body["broker_persistence"] in ("aof", "rdb", "none", "unknown")
+    assert body["runs_overdue"] == 0
+
+
+def test_healthz_counts_runs_no_worker_has_in_hand(client, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from tests.factories import make_run, make_team
+
+    team = make_team()
+    long_ago = timezone.now() - timedelta(seconds=settings.LIFECYCLE_STALE_SECONDS + 5)
+    make_run(make_person("waiting", team), due_at=long_ago)
+    make_run(
+        make_person("silent", team), state="running", worker="dead@host:1", heartbeat_at=long_ago
+    )
+    make_run(make_person("fresh", team), due_at=timezone.now())
+    assert client.get("/healthz").json()["runs_overdue"] == 2
 
 
 def closed_port() -> int:
@@ -24,7 +46,9 @@ def test_healthz_reports_503_when_the_broker_is_down(client, settings):
     settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{closed_port()}/0"
     response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": "ok", "broker": "unreachable"}
+    assert response.json() == {
+        "status": "unavailable", "database": "ok", "broker": "unreachable", "runs_overdue": 0,
+    }  # fmt: skip
 
 
 def test_healthz_needs_no_login_but_the_dashboard_does(client):

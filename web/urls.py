@@ -16,6 +16,7 @@ urlpatterns = [
     path("runs/<int:run_id>/live/", views.run_live, name="run_live"),
     path("runs/<int:run_id>/resume/", views.run_resume, name="run_resume"),
     path("runs/<int:run_id>/rollback/", views.run_rollback, name="run_rollback"),
+    path("runs/<int:run_id>/requeue/", views.run_requeue, name="run_requeue"),
     path("runs/<int:run_id>/credentials/", views.run_credentials, name="run_credentials"),
     path("teams/", views.team_list, name="team_list"),
     path("teams/new/", views.team_create, name="team_create"),

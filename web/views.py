@@ -21,6 +21,7 @@ from qrcode.image.svg import SvgPathImage
 
 from onboarding import selectors, services
 from onboarding.audit import audit_record, audit_verify
+from onboarding.broker import broker_persistence
 from onboarding.credentials import credentials_reveal
 from onboarding.errors import AccessAdminError, CredentialsGone
 from onboarding.models import Credential, LifecycleRun, Person, Team
@@ -69,11 +70,25 @@ def healthz(request: HttpRequest) -> JsonResponse:
     healthy = all(checks.values())
     body = {"status": "ok" if healthy else "unavailable"}
     body.update({name: "ok" if ok else "unreachable" for name, ok in checks.items()})
+    if checks["broker"]:
+        body["broker_persistence"] = broker_persistence()
+    if checks["database"]:
+        # Runs no worker has in hand; beat hands them on, so a number that stays up needs a look.
+        body["runs_overdue"] = selectors.runs_overdue_count()
     return JsonResponse(body, status=200 if healthy else 503)
 
 
 def _actor(request: HttpRequest) -> str:
     return request.user.get_username()
+
+
+def _broker_warning(request: HttpRequest, run: LifecycleRun) -> None:
+    if run.dispatched is False:
+        messages.warning(
+            request,
+            f"The task queue is unreachable: run #{run.pk} is saved and starts by itself when "
+            "the queue is back.",
+        )
 
 
 # Dashboard and people -----------------------------------------------------------------------
@@ -162,6 +177,7 @@ def person_onboard(request: HttpRequest) -> HttpResponse:
                     "follows it; when it succeeds, reveal the temporary password and OTP code "
                     "here and hand them over.",
                 )
+                _broker_warning(request, run)
                 return redirect("run_detail", run_id=run.pk)
             preview = services.person_onboard_preview(**fields)
         except USER_ERRORS as error:
@@ -192,6 +208,7 @@ def person_offboard(request: HttpRequest, username: str) -> HttpResponse:
                     messages.success(
                         request, f"Offboarding {person.username} is queued as run #{run.pk}."
                     )
+                    _broker_warning(request, run)
                     return redirect("run_detail", run_id=run.pk)
         except USER_ERRORS as error:
             form.add_error(None, str(error))
@@ -218,6 +235,7 @@ def person_move(request: HttpRequest, username: str) -> HttpResponse:
                 messages.success(
                     request, f"Moving {person.username} to {team} is queued as run #{run.pk}."
                 )
+                _broker_warning(request, run)
                 return redirect("run_detail", run_id=run.pk)
             preview = services.person_move_preview(person=person, team=team)
         except USER_ERRORS as error:
@@ -236,6 +254,7 @@ def person_reinstate(request: HttpRequest, username: str) -> HttpResponse:
                 person=person, actor=_actor(request), requested_by=request.user
             )
             messages.success(request, f"Reinstating {person.username} is queued as run #{run.pk}.")
+            _broker_warning(request, run)
             return redirect("run_detail", run_id=run.pk)
         preview = services.person_reinstate_preview(person=person)
     except USER_ERRORS as failure:
@@ -261,6 +280,7 @@ def _run_context(request: HttpRequest, run: LifecycleRun) -> dict:
         "revealed": selectors.credentials_revealed(run),
         "may_reveal": access.may_reveal_credentials(run),
         "may_resume": access.may_resume_or_roll_back(run),
+        "sweep_seconds": settings.LIFECYCLE_SWEEP_SECONDS,
     }
 
 
@@ -297,14 +317,21 @@ def _run_action(request: HttpRequest, run_id: int, action, done: str) -> HttpRes
         denial_record(request, "admins only")
         return render(
             request, "no_access.html",
-            {"message": "Only platform admins can resume or roll back a run."}, status=403,
+            {"message": "Only platform admins can resume, roll back or requeue a run."}, status=403,
         )  # fmt: skip
     try:
         action(run=run, actor=_actor(request))
         messages.success(request, f"Run #{run.pk} is {done}.")
     except USER_ERRORS as error:
         messages.error(request, str(error))
+    _broker_warning(request, run)
     return redirect("run_detail", run_id=run.pk)
+
+
+@require_POST
+@staff_required
+def run_requeue(request: HttpRequest, run_id: int) -> HttpResponse:
+    return _run_action(request, run_id, services.run_requeue, "sent to the workers again")
 
 
 @require_POST

@@ -1,15 +1,20 @@
-"""Who runs a run: claiming it with a compare-and-set, heartbeats, and taking over from a worker
-that went silent."""
+"""Who runs a run: claiming it with a compare-and-set, a heartbeat while it is held, and taking
+over from a worker that went silent."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from onboarding.audit import audit_record
 from onboarding.models import LifecycleRun
+
+logger = logging.getLogger(__name__)
 
 State = LifecycleRun.State
 
@@ -27,16 +32,17 @@ def run_claim(run_id: int, worker: str, *, rolling_back: bool) -> LifecycleRun |
     wanted = State.ROLLING_BACK if rolling_back else State.RUNNING
     if run.state != wanted:
         return None
-    # The run is marked as taken: take it over only if nobody holds it or its holder went silent.
+    # The run is marked as taken: take it over only if nobody holds it, its holder went silent,
+    # or the holder is this very task (retried after a database error).
     holder_silent = run.worker == "" or run.heartbeat_at is None or run.heartbeat_at < stale_before
-    if not holder_silent:
+    if not holder_silent and run.worker != worker:
         return None
     taken = LifecycleRun.objects.filter(
         pk=run.pk, state=wanted, worker=run.worker, heartbeat_at=run.heartbeat_at
     ).update(worker=worker, heartbeat_at=now)
     if not taken:
         return None
-    if run.worker:
+    if run.worker and run.worker != worker:
         audit_record(
             actor=worker, action="run.take_over", target=run.person.username, outcome="succeeded",
             details={"run": run.pk, "silent_worker": run.worker}, run=run,
@@ -45,20 +51,40 @@ def run_claim(run_id: int, worker: str, *, rolling_back: bool) -> LifecycleRun |
     return run
 
 
-def run_heartbeat(run: LifecycleRun) -> None:
-    """Say the run's worker is alive; a write every tenth of the stale time is often enough."""
-    now = timezone.now()
-    interval = timedelta(seconds=settings.LIFECYCLE_STALE_SECONDS / 10)
-    if run.heartbeat_at is not None and now - run.heartbeat_at < interval:
-        return
-    run.heartbeat_at = now
-    LifecycleRun.objects.filter(pk=run.pk).update(heartbeat_at=now)
+class Heartbeat:
+    """Says the run's worker is alive every LIFECYCLE_HEARTBEAT_SECONDS, from a thread of its
+    own, for as long as the worker holds the run; a step that takes minutes (a hub server that
+    is slow to stop) must not look like a dead worker. `lost` turns true when another worker
+    took the run over."""
 
+    def __init__(self, run: LifecycleRun) -> None:
+        self.run_id = run.pk
+        self.worker = run.worker
+        self.lost = False
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run.pk}", daemon=True)
 
-def runs_stale() -> list[tuple[int, bool]]:
-    """Runs whose worker went silent, and whether each was rolling back."""
-    stale_before = timezone.now() - timedelta(seconds=settings.LIFECYCLE_STALE_SECONDS)
-    runs = LifecycleRun.objects.filter(
-        state__in=[State.RUNNING, State.ROLLING_BACK], heartbeat_at__lt=stale_before
-    ).values_list("pk", "state")
-    return [(pk, state == State.ROLLING_BACK) for pk, state in runs]
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        try:
+            while not self._stop.wait(settings.LIFECYCLE_HEARTBEAT_SECONDS):
+                try:
+                    held = LifecycleRun.objects.filter(pk=self.run_id, worker=self.worker).update(
+                        heartbeat_at=timezone.now()
+                    )
+                except DatabaseError as error:
+                    logger.warning("run %s: heartbeat not written: %s", self.run_id, error)
+                    connection.close()
+                    continue
+                if not held:
+                    self.lost = True
+                    return
+        finally:
+            connection.close()

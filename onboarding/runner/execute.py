@@ -7,18 +7,19 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import NoReturn
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from onboarding.audit import audit_record
-from onboarding.errors import DownstreamError, RunStopped, StepDeferred
+from onboarding.errors import DownstreamError, RunLost, RunStopped, StepDeferred
 from onboarding.models import LifecycleRun, Person, Step, Team
 from onboarding.plans import plan_for
 from onboarding.runner import threads
-from onboarding.runner.claims import run_claim, run_heartbeat
+from onboarding.runner.claims import Heartbeat, run_claim
 from onboarding.steps import PlanStep, StepContext
 from onboarding.systems import registry
 
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 
 State = LifecycleRun.State
 Kind = LifecycleRun.Kind
+
+# A dropped or restarting database: the connection is replaced and the work tried again.
+DATABASE_BLIPS = (OperationalError, InterfaceError)
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,29 @@ def audit_step(run: LifecycleRun, record: Step, action: str, outcome: str, **det
 def error_describe(error: Exception) -> str:
     if isinstance(error, DownstreamError):
         return str(error)
+    if isinstance(error, DATABASE_BLIPS):
+        return f"database unavailable ({type(error).__name__})"
     return f"unexpected {type(error).__name__}: {error}"
+
+
+def error_is_transient(error: Exception) -> bool:
+    return isinstance(error, DATABASE_BLIPS) or (
+        isinstance(error, DownstreamError) and error.transient
+    )
+
+
+def run_defer(run: LifecycleRun, message: str, **fields) -> None:
+    """A transient failure: the run waits for a retry, or fails once retries ran out."""
+    if run.retries >= settings.CELERY_TASK_MAX_RETRIES:
+        run_give_up(run, error=message)
+        raise RunStopped(message)
+    delay = retry_delay(run.retries)
+    due_at = timezone.now() + timedelta(seconds=delay)
+    run.retries += 1
+    LifecycleRun.objects.filter(pk=run.pk).update(
+        retries=run.retries, due_at=due_at, worker="", **fields
+    )
+    raise StepDeferred(message, delay)
 
 
 def run_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
@@ -90,6 +116,12 @@ def run_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
     if run is None:
         logger.info("run %s: not claimed by %s", run_id, worker)
         return None
+    with Heartbeat(run) as heartbeat:
+        _steps_do(run, heartbeat)
+    return run
+
+
+def _steps_do(run: LifecycleRun, heartbeat: Heartbeat) -> None:
     plan = plan_for(run.kind)
     ctx = run_context(run)
     records = {record.name: record for record in run.steps.all()}
@@ -99,8 +131,9 @@ def run_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
         ctx.outputs[name] = records[name].external_ids
     round_trips: dict[str, int] = {}
     while pending:
+        if heartbeat.lost:
+            raise RunLost(f"run {run.pk} was taken over from {run.worker}")
         ready = [step for step in pending if plan.needs[step.name] <= done]
-        run_heartbeat(run)
         outcomes = threads.together(
             [lambda step=step: _step_do(ctx, step, records[step.name]) for step in ready]
         )
@@ -117,7 +150,6 @@ def run_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
             _run_stop(run, failures)
         pending = [step for step in pending if step.name not in done]
     _run_succeed(run, ctx, round_trips=round_trips)
-    return run
 
 
 def _step_do(ctx: StepContext, step: PlanStep, record: Step) -> dict[str, int] | StepFailure:
@@ -153,7 +185,7 @@ def _step_do(ctx: StepContext, step: PlanStep, record: Step) -> dict[str, int] |
 
 def _step_fail(run: LifecycleRun, record: Step, error: Exception) -> StepFailure:
     message = error_describe(error)
-    if isinstance(error, DownstreamError) and error.transient:
+    if error_is_transient(error):
         record.move_to(Step.State.PENDING, last_error=message)
         audit_step(run, record, "step.do", "retried", error=message)
         return StepFailure(record.name, message, transient=True)
@@ -168,8 +200,9 @@ def _run_stop(run: LifecycleRun, failures: list[StepFailure]) -> NoReturn:
     """A permanent failure fails the run; transient ones alone send it back to the queue."""
     permanent = [failure for failure in failures if not failure.transient]
     if not permanent:
-        run.move_to(State.QUEUED, worker="")
-        raise StepDeferred("; ".join(f.message for f in failures))
+        if not run.move_to(State.QUEUED, worker=""):
+            raise RunLost(f"run {run.pk} changed under its worker")
+        run_defer(run, "; ".join(f.message for f in failures))
     first = permanent[0]
     error = f"{first.step}: {first.message}"
     run.move_to(State.FAILED, error=error, finished_at=timezone.now())
@@ -195,13 +228,9 @@ def _run_succeed(run: LifecycleRun, ctx: StepContext, round_trips: dict[str, int
         )  # fmt: skip
 
 
-def run_give_up(*, run_id: int, error: str) -> None:
+def run_give_up(run: LifecycleRun, *, error: str) -> None:
     """Retries ran out: the run fails on the step that kept failing, and waits for a person."""
-    run = LifecycleRun.objects.select_related("person").get(pk=run_id)
-    rolling_back = run.state == State.ROLLING_BACK
-    if not rolling_back and run.state != State.QUEUED:
-        return
-    if rolling_back:
+    if run.state == State.ROLLING_BACK:
         stuck = run.steps.filter(state=Step.State.UNDOING)
     else:
         stuck = run.steps.filter(state=Step.State.PENDING).exclude(last_error="")
@@ -210,6 +239,6 @@ def run_give_up(*, run_id: int, error: str) -> None:
     message = f"gave up after {settings.CELERY_TASK_MAX_RETRIES} retries: {error}"
     run.move_to(State.FAILED, error=message, finished_at=timezone.now(), worker="")
     audit_record(
-        actor="worker", action=f"{run.kind}.run", target=run.person.username, outcome="failed",
-        details={"run": run.pk, "error": message}, run=run,
+        actor=run.worker or "worker", action=f"{run.kind}.run", target=run.person.username,
+        outcome="failed", details={"run": run.pk, "error": message}, run=run,
     )  # fmt: skip

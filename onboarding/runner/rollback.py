@@ -8,11 +8,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from onboarding.audit import audit_record
-from onboarding.errors import DownstreamError, RunStopped, StepDeferred
+from onboarding.errors import DownstreamError, RunLost, RunStopped
 from onboarding.models import LifecycleRun, Step
 from onboarding.plans import plan_for
-from onboarding.runner.claims import run_claim, run_heartbeat
-from onboarding.runner.execute import audit_step, error_describe, run_context, step_context
+from onboarding.runner.claims import Heartbeat, run_claim
+from onboarding.runner.execute import (
+    audit_step,
+    error_describe,
+    error_is_transient,
+    run_context,
+    run_defer,
+    step_context,
+)
 from onboarding.steps import PlanStep, StepContext
 
 logger = logging.getLogger(__name__)
@@ -25,6 +32,12 @@ def run_rollback_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
     run = run_claim(run_id, worker, rolling_back=True)
     if run is None:
         return None
+    with Heartbeat(run) as heartbeat:
+        _steps_undo(run, heartbeat)
+    return run
+
+
+def _steps_undo(run: LifecycleRun, heartbeat: Heartbeat) -> None:
     ctx = run_context(run)
     records = {record.name: record for record in run.steps.all()}
     plan = plan_for(run.kind)
@@ -34,11 +47,12 @@ def run_rollback_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
         record = records[step.name]
         if step_untouched(record) or record.state == Step.State.UNDONE:
             continue
+        if heartbeat.lost:
+            raise RunLost(f"run {run.pk} was taken over from {run.worker}")
         undone_ids = _step_undo(ctx, step, record)
         if undone_ids:
             ctx.outputs[step.name] = undone_ids
     _run_rolled_back(run)
-    return run
 
 
 def step_untouched(record: Step) -> bool:
@@ -55,15 +69,13 @@ def _step_undo(ctx: StepContext, step: PlanStep, record: Step) -> dict | None:
         record.state = Step.State.FAILED
     if record.state != Step.State.UNDOING:
         record.move_to(Step.State.UNDOING)
-    run_heartbeat(run)
     try:
         undone_ids = step.undo(step_context(ctx, step, record))
     except Exception as error:
         message = error_describe(error)
-        if isinstance(error, DownstreamError) and error.transient:
-            LifecycleRun.objects.filter(pk=run.pk).update(worker="")
+        if error_is_transient(error):
             audit_step(run, record, "step.undo", "retried", error=message)
-            raise StepDeferred(message) from error
+            run_defer(run, message)
         if not isinstance(error, DownstreamError):
             logger.exception("run %s undo %s: unexpected error", run.pk, record.name)
         record.move_to(Step.State.FAILED, last_error=f"undo: {message}")

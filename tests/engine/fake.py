@@ -36,12 +36,18 @@ class FakeDirectory:
     calls: Counter = field(default_factory=Counter)
     reachable: bool = True
     _failures: dict[str, list[Exception]] = field(default_factory=dict)
+    _actions: dict[str, list] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _trips: threading.local = field(default_factory=threading.local)
 
     @property
     def round_trips(self) -> int:
         return getattr(self._trips, "count", 0)
+
+    def before(self, operation: str, action) -> None:
+        """Run `action()` before the next call of `operation`, as if something else happened
+        meanwhile (a database restart, another worker)."""
+        self._actions.setdefault(operation, []).append(action)
 
     def fail(self, operation: str, error: Exception, *, times: int = 1) -> None:
         """The next `times` calls of `operation` raise `error` (before doing anything)."""
@@ -53,6 +59,9 @@ class FakeDirectory:
             self.calls[operation] += 1
             pending = self._failures.get(operation)
             error = pending.pop(0) if pending else None
+            actions = self._actions.pop(operation, [])
+        for action in actions:
+            action()
         if not self.reachable:
             raise TransientError(SYSTEM, "cannot reach the fake directory")
         if error is not None:

@@ -127,14 +127,14 @@ def test_offboard_while_a_run_is_in_progress_exits_3(fake, team):
 
 def test_preflight_says_each_system_is_reachable(fake, capsys):
     call_command("preflight")
-    assert capsys.readouterr().out == "Fake directory: ok, service account fake-admin\n"
+    assert "\nFake directory: ok, service account fake-admin\n" in capsys.readouterr().out
 
 
 def test_preflight_names_what_is_wrong_and_exits_1(fake, settings, capsys):
     settings.FAKE_SETTINGS_PROBLEMS = ["FAKE_URL is not set"]
     error = refused("preflight")
     assert error.returncode == 1
-    assert capsys.readouterr().out == "Fake directory: FAILED, FAKE_URL is not set\n"
+    assert "\nFake directory: FAILED, FAKE_URL is not set\n" in capsys.readouterr().out
     settings.FAKE_SETTINGS_PROBLEMS = []
     fake.reachable = False
     assert refused("preflight").returncode == 1

@@ -14,7 +14,7 @@ from onboarding.services import (
     run_resume,
     run_rollback,
 )
-from onboarding.tasks import runs_stale_requeue_task
+from onboarding.tasks import runs_overdue_requeue_task
 from tests.engine.conftest import onboard, person
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -169,7 +169,7 @@ def test_a_silent_workers_run_is_taken_over_and_its_interrupted_step_checked(fak
     Step.objects.filter(run=run, name="fake_key").update(state=Step.State.RUNNING)
     sets_before = fake.calls["account_set"]
 
-    assert runs_stale_requeue_task.delay().get() == [run.pk]
+    assert runs_overdue_requeue_task.delay().get() == [run.pk]
     run.refresh_from_db()
     assert run.state == State.SUCCEEDED, run.error
     take_over = run.events.get(action="run.take_over")
@@ -186,7 +186,7 @@ def test_a_run_whose_worker_is_alive_is_not_taken_over(fake, team):
     LifecycleRun.objects.filter(pk=run.pk).update(
         state=State.RUNNING, worker="alive@host:1", heartbeat_at=timezone.now()
     )
-    assert runs_stale_requeue_task.delay().get() == []
+    assert runs_overdue_requeue_task.delay().get() == []
     run.refresh_from_db()
     assert (run.state, run.worker) == (State.RUNNING, "alive@host:1")
 

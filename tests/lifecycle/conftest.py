@@ -115,6 +115,7 @@ def lifecycle_worker_env(worker_env, stack_configured) -> dict[str, str]:
         **stack_configured,
         # Short enough that a killed worker's run is taken over within the test's patience.
         "LIFECYCLE_STALE_SECONDS": "5",
+        "LIFECYCLE_HEARTBEAT_SECONDS": "1",
         "CELERY_VISIBILITY_TIMEOUT": "8",
         "LIFECYCLE_RETRY_BASE_SECONDS": "1",
     }

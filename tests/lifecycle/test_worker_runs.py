@@ -12,7 +12,7 @@ from django.db import connection
 
 from onboarding.models import AuditEvent, LifecycleRun, Step
 from onboarding.services import person_onboard
-from onboarding.tasks import runs_stale_requeue_task
+from onboarding.tasks import runs_overdue_requeue_task
 from tests.conftest import REPO_ROOT, Worker
 from tests.lifecycle.observe import access_points
 
@@ -101,7 +101,7 @@ def test_worker_killed_mid_step_is_taken_over_and_the_step_is_not_redone(
         # What beat does every minute; the broker's own redelivery of the unacknowledged task
         # also comes, later (about 100 s here), and then finds the run finished.
         time.sleep(int(lifecycle_worker_env["LIFECYCLE_STALE_SECONDS"]))
-        assert runs_stale_requeue_task.delay().get(timeout=30) == [run.pk]
+        assert runs_overdue_requeue_task.delay().get(timeout=30) == [run.pk]
         deadline = time.monotonic() + 120
         run.refresh_from_db()
         while run.state != LifecycleRun.State.SUCCEEDED and time.monotonic() < deadline:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from onboarding.credentials import credential_store
 from onboarding.models import AuditEvent, Credential, LifecycleRun, Person, Team
@@ -30,11 +32,12 @@ class World:
     failed_a: LifecycleRun
     failed_b: LifecycleRun
     with_credentials_a: LifecycleRun
+    stuck_a: LifecycleRun
 
     def snapshot(self) -> dict:
         return {
             "people": sorted(Person.objects.values_list("username", "status", "team_id")),
-            "runs": sorted(LifecycleRun.objects.values_list("pk", "state")),
+            "runs": sorted(LifecycleRun.objects.values_list("pk", "state", "worker")),
             "teams": sorted(Team.objects.values_list("name", "freeipa_group", "iam_policy_arns")),
             "credentials": Credential.objects.filter(ciphertext__isnull=False).count(),
         }
@@ -54,8 +57,13 @@ def world(personas: Personas, stack_configured) -> World:
         person_a, state="succeeded", requested_by=personas.lead_a, actor="lead-a"
     )
     credential_store(run=with_credentials_a, kind="temporary_password", secret="Temp-secret-1")
+    # Held by a worker that died an hour ago.
+    stuck_a = make_run(
+        make_person(unique("ps"), team=team_a, status="onboarding"), state="running",
+        worker="dead@host:1", heartbeat_at=timezone.now() - timedelta(hours=1),
+    )  # fmt: skip
     return World(personas, person_a, person_b, offboarded_a, failed_a, failed_b,
-                 with_credentials_a)  # fmt: skip
+                 with_credentials_a, stuck_a)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -130,6 +138,8 @@ CASES = [
          team_a_only(403, admin=DONE)),
     Case("run_rollback", "post", lambda w: f"/runs/{w.failed_b.pk}/rollback/",
          staff(lead_a=404, lead_b=403, admin=DONE)),
+    Case("run_requeue", "post", lambda w: f"/runs/{w.stuck_a.pk}/requeue/",
+         team_a_only(403, admin=DONE)),
     # Only whoever asked for the run sees its secrets: not even an admin.
     Case("run_credentials", "post", lambda w: f"/runs/{w.with_credentials_a.pk}/credentials/",
          team_a_only(DONE, admin=403)),

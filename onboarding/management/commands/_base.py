@@ -43,6 +43,10 @@ class LifecycleCommand(BaseCommand):
 
     def queued_report(self, run: LifecycleRun, options: dict) -> None:
         self.stdout.write(f"Run #{run.pk} ({run.kind} {run.person.username}) queued.")
+        if run.dispatched is False:
+            self.stdout.write(
+                "The broker is unreachable: the run is saved and starts when the broker is back."
+            )
         if options["wait"]:
             run = self.wait(run, options["timeout"])
             self.steps_print(run)

@@ -1,0 +1,70 @@
+"""Handing runs to workers. A run is committed first and its message sent after; a message that
+never arrives (the broker was down, lost its data, or a worker died holding it) is sent again by
+beat once the run is overdue. The claim makes a duplicate message harmless."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from onboarding.models import LifecycleRun
+
+logger = logging.getLogger(__name__)
+
+State = LifecycleRun.State
+
+
+def run_dispatch(run_id: int, *, rolling_back: bool) -> bool:
+    """Send the run's message now; False when the broker did not take it (beat will)."""
+    from onboarding.tasks import run_execute_task, run_rollback_execute_task
+
+    task = run_rollback_execute_task if rolling_back else run_execute_task
+    try:
+        task.apply_async((run_id,), retry=False)
+    except Exception as error:  # kombu and redis raise many kinds; all mean "not sent"
+        logger.warning(
+            "run %s: the broker did not take its message (%s: %s); it is sent again when the "
+            "broker is back",
+            run_id, type(error).__name__, error,
+        )  # fmt: skip
+        return False
+    return True
+
+
+def runs_overdue_query() -> QuerySet[LifecycleRun]:
+    """Runs no worker has in hand although one should (`LifecycleRun.is_overdue`): waiting past
+    their due time, or held by a worker that went silent."""
+    late = timezone.now() - timedelta(seconds=settings.LIFECYCLE_STALE_SECONDS)
+    waiting = Q(worker="") & (Q(due_at__lt=late) | Q(due_at__isnull=True, created_at__lt=late))
+    silent = ~Q(worker="") & (Q(heartbeat_at__lt=late) | Q(heartbeat_at__isnull=True))
+    return LifecycleRun.objects.filter(state__in=LifecycleRun.ACTIVE_STATES).filter(
+        waiting | silent
+    )
+
+
+def runs_overdue() -> list[tuple[int, bool]]:
+    """The overdue runs to send again, and whether each is rolling back."""
+    now = timezone.now()
+    found = list(runs_overdue_query().values_list("pk", "state"))
+    # Not again before another stale period has passed.
+    LifecycleRun.objects.filter(pk__in=[pk for pk, _ in found], worker="").update(due_at=now)
+    return [(pk, state == State.ROLLING_BACK) for pk, state in found]
+
+
+def runs_release(worker_host: str) -> list[tuple[int, bool]]:
+    """A worker that starts holds nothing: the runs its previous life held are handed on now,
+    instead of after they go stale."""
+    held = LifecycleRun.objects.filter(
+        state__in=[State.RUNNING, State.ROLLING_BACK], worker__startswith=f"{worker_host}:"
+    ).values_list("pk", "state", "worker")
+    released = []
+    for pk, state, worker in held:
+        if LifecycleRun.objects.filter(pk=pk, worker=worker).update(
+            worker="", heartbeat_at=None, due_at=timezone.now()
+        ):
+            released.append((pk, state == State.ROLLING_BACK))
+    return released
