@@ -72,14 +72,29 @@ def _down(state_dir: Path) -> int:
 
 
 def _status(state_dir: Path) -> int:
-    services = stack.status(state_dir)
+    try:
+        services = stack.status(state_dir)
+    except stack.StackError as error:
+        print(f"sandbox status failed: {error}", file=sys.stderr)
+        return 1
     if not services:
         print(f"nothing started in {state_dir}")
         return 1
     for service in services:
-        state = "up" if service.answering else "DOWN"
-        print(f"{service.name:<11} {state:<5} {service.address or '-'}")
-    return 0 if all(service.answering for service in services) else 1
+        state = "up" if service.up else "DOWN"
+        line = f"{service.name:<11} {state:<5} {service.address or '-':<40} {_why_down(service)}"
+        print(line.rstrip())
+    return 0 if all(service.up for service in services) else 1
+
+
+def _why_down(service: stack.ServiceStatus) -> str:
+    if service.up:
+        return ""
+    if not service.running and service.answering:
+        return "its process is gone; something else answers on its port"
+    if not service.running:
+        return "its process is gone (python -m sandbox up restarts it on the same port)"
+    return "its process runs but does not answer"
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 """moto server standing in for AWS (EFS, IAM, STS), with the file system and SAML provider.
 
-moto keeps everything in memory: a restarted moto has neither the file system nor the SAML
-provider, so `start` checks for them against the running server instead of trusting a marker.
+moto runs through `sandbox.aws_server`, which keeps its state in DIR/aws/state.pickle: a
+restarted moto comes back on its old port with every id it handed out. `start` still checks
+for the file system and provider against the running server rather than trusting a marker,
+so a reset moto gets them again.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ SECRET_ACCESS_KEY = "testing"
 SAML_PROVIDER_NAME = "freeipa"
 FILE_SYSTEM_CREATION_TOKEN = "accessadmin-sandbox-home"
 START_TIMEOUT_SECONDS = 30
+_REPO_ROOT = Path(__file__).resolve().parents[1]
 # Where FreeIPA's IdP would live; only written into the metadata, never contacted.
 IDP_BASE_URL = "https://ipa.example.test/idp"
 
@@ -47,12 +50,17 @@ def _folder(state_dir: Path) -> Path:
     return state_dir / "aws"
 
 
-def _pid_path(state_dir: Path) -> Path:
-    return _folder(state_dir) / "moto.pid"
-
-
 def _server_file(state_dir: Path) -> Path:
     return _folder(state_dir) / "server.json"
+
+
+def _port_file(state_dir: Path) -> Path:
+    return _folder(state_dir) / "port"
+
+
+def state_file(state_dir: Path) -> Path:
+    """Where moto's state is kept between its runs."""
+    return _folder(state_dir) / "state.pickle"
 
 
 def start(state_dir: Path, endpoints: dict[str, str]) -> dict[str, str]:
@@ -74,9 +82,14 @@ def start(state_dir: Path, endpoints: dict[str, str]) -> dict[str, str]:
 
 
 def stop(state_dir: Path) -> None:
-    """Stop moto and wait for it to exit; its in-memory state goes with it."""
-    process.stop_process(_pid_path(state_dir))
+    """Stop moto and wait for it to exit; its state file stays for the next start."""
+    process.stop_process(pid_file(state_dir))
     _server_file(state_dir).unlink(missing_ok=True)
+
+
+def pid_file(state_dir: Path) -> Path:
+    """Where moto records its pid while it runs."""
+    return _folder(state_dir) / "moto.pid"
 
 
 def client(endpoints: dict[str, str], service: str) -> Any:
@@ -102,39 +115,66 @@ def ensure_fixtures(url: str) -> dict[str, str]:
 
 def _running_url(state_dir: Path) -> str | None:
     """The URL of a moto we started earlier that still runs and answers, if any."""
-    if not process.pid_alive(_pid_path(state_dir)):
+    if not process.pid_alive(pid_file(state_dir)):
         return None
     try:
         url = json.loads(_server_file(state_dir).read_text())["url"]
         process.wait_for_http(f"{url}/moto-api/config", timeout=5)
     except (OSError, ValueError, KeyError, TimeoutError):
         log.warning("moto runs but does not answer; restarting it")
-        process.stop_process(_pid_path(state_dir))
+        process.stop_process(pid_file(state_dir))
         return None
     return url
 
 
 def _start_moto(state_dir: Path) -> str:
     folder = _folder(state_dir)
-    port = process.free_port()
+    port = _port(state_dir)
     url = f"http://{process.LOOPBACK}:{port}"
     env = {
         **os.environ,
         **_FAKE_CREDENTIALS,
         "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+        "MOTO_PORT": str(port),
+        # moto runs in its own folder, where it may write files; sandbox is imported from here.
+        "PYTHONPATH": os.pathsep.join(
+            path for path in (str(_REPO_ROOT), os.environ.get("PYTHONPATH", "")) if path
+        ),
     }
     started = time.monotonic()
     process.start_process(
-        [sys.executable, "-m", "moto.server", "-H", process.LOOPBACK, "-p", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "sandbox.aws_server",
+            "--port",
+            str(port),
+            "--state-file",
+            state_file(state_dir),
+        ],
         log_path=folder / "moto.log",
-        pid_path=_pid_path(state_dir),
+        pid_path=pid_file(state_dir),
         env=env,
         cwd=folder,
     )
     # The small config page, not data.json: that one dumps every loaded managed policy.
-    process.wait_for_http(f"{url}/moto-api/config", timeout=START_TIMEOUT_SECONDS)
+    process.wait_for_http(
+        f"{url}/moto-api/config", timeout=START_TIMEOUT_SECONDS, pid_path=pid_file(state_dir)
+    )
     log.info("moto answers on %s after %.1f s", url, time.monotonic() - started)
     return url
+
+
+def _port(state_dir: Path) -> int:
+    """The port moto had before (checked free), or a new one on its first start."""
+    port_file = _port_file(state_dir)
+    port = process.recorded_port(port_file)
+    if port is None:
+        port = process.free_port()
+        port_file.write_text(f"{port}\n")
+    else:
+        process.require_port_free(port, service="aws", recorded_in=port_file)
+    return port
 
 
 def _ensure_file_system(efs: Any) -> str:

@@ -106,6 +106,8 @@ def start(state_dir: Path, endpoints: dict[str, str]) -> dict[str, str]:
     if not layout.created_marker.exists():
         _create(layout)
     elif not process.pid_alive(layout.pid_file):
+        # Its port is written into the instance's dse.ldif: it can only come back there.
+        process.require_port_free(layout.port, service="directory", recorded_in=layout.port_file)
         _launch(layout)
         _apply_access_rules(layout)
     else:

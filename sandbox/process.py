@@ -37,6 +37,36 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+class PortTakenError(RuntimeError):
+    """A service cannot come back on the port it had: another process holds it."""
+
+
+def recorded_port(port_file: Path) -> int | None:
+    """The port a service recorded in port_file when it first started, if any."""
+    try:
+        return int(port_file.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def require_port_free(port: int, *, service: str, recorded_in: Path) -> None:
+    """Raise PortTakenError naming the service unless port can be listened on again.
+
+    Clients keep the endpoints they read at start, so a service that moved would be lost to them.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # As the servers do: a port whose old connections linger in TIME_WAIT is free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((LOOPBACK, port))
+        except OSError as error:
+            raise PortTakenError(
+                f"{service} cannot come back on {LOOPBACK}:{port}, the port it had "
+                f"(recorded in {recorded_in}): another process holds it ({error.strerror}). "
+                f"Stop that process and run up again."
+            ) from error
+
+
 def port_answers(port: int, host: str = LOOPBACK) -> bool:
     """Whether something accepts TCP connections on host:port."""
     _require_loopback(host)
@@ -56,11 +86,13 @@ def wait_for_port(port: int, timeout: float, host: str = LOOPBACK) -> None:
         time.sleep(_POLL_SECONDS)
 
 
-def wait_for_http(url: str, timeout: float, verify: bool | str = True) -> None:
+def wait_for_http(
+    url: str, timeout: float, verify: bool | str = True, pid_path: Path | None = None
+) -> None:
     """Block until `url` returns any HTTP response below 500; raise TimeoutError otherwise.
 
     `verify` is True (system CAs), False (no certificate check) or the path of a CA file,
-    as in requests.
+    as in requests. With pid_path, stop waiting (RuntimeError) once that process has exited.
     """
     _require_loopback(urlsplit(url).hostname or "")
     context = _ssl_context(verify) if url.startswith("https:") else None
@@ -78,6 +110,8 @@ def wait_for_http(url: str, timeout: float, verify: bool | str = True) -> None:
             last_error = f"HTTP {error.code}"
         except (OSError, ssl.SSLError) as error:
             last_error = str(error)
+        if pid_path is not None and not pid_alive(pid_path):
+            raise RuntimeError(f"the process of {pid_path} exited before {url} answered")
         if time.monotonic() > deadline:
             raise TimeoutError(f"{url} did not answer within {timeout:g} s ({last_error})")
         time.sleep(_POLL_SECONDS * 2)

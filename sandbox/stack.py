@@ -57,7 +57,13 @@ class ServiceStart:
 class ServiceStatus:
     name: str
     address: str
+    running: bool
     answering: bool
+
+    @property
+    def up(self) -> bool:
+        # A port that answers without our process behind it belongs to someone else.
+        return self.running and self.answering
 
 
 def parse_services(text: str | None) -> tuple[str, ...]:
@@ -144,11 +150,16 @@ def down(state_dir: Path) -> None:
 
 
 def status(state_dir: Path) -> list[ServiceStatus]:
-    """For each service recorded as started, whether its address answers."""
+    """For each service recorded as started, whether its process runs and its address answers."""
     state_dir = state_dir.resolve()
     endpoints = _read_endpoints(state_dir)
     return [
-        ServiceStatus(name, _address(name, endpoints), _answers(name, endpoints))
+        ServiceStatus(
+            name,
+            _address(name, endpoints),
+            process.pid_alive(_service_module(name).pid_file(state_dir)),
+            _answers(name, endpoints),
+        )
         for name in SERVICES
         if name in _read_record(state_dir)
     ]
@@ -183,7 +194,9 @@ def _service_module(name: str) -> ModuleType:
         module = importlib.import_module(f"sandbox.{name}")
     except ImportError as error:
         raise StackError(name, f"cannot load sandbox.{name}: {error}") from error
-    missing = [verb for verb in ("start", "stop") if not callable(getattr(module, verb, None))]
+    missing = [
+        verb for verb in ("start", "stop", "pid_file") if not callable(getattr(module, verb, None))
+    ]
     if missing:
         raise StackError(
             name, f"sandbox.{name} has no {' or '.join(v + '()' for v in missing)} yet"

@@ -6,6 +6,7 @@ import json
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
 from .. import process
 from .bootstrap import ensure
@@ -50,13 +51,13 @@ def start(state_dir: Path, endpoints: dict[str, str]) -> dict[str, str]:
         bind_password=endpoints["LDAP_BIND_PASSWORD"],
         base_dn=endpoints["LDAP_BASE_DN"],
     )
-    pid_path = folder / "server.pid"
+    pid_path = pid_file(state_dir)
     running = (
         process.pid_alive(pid_path) and "port" in config and process.port_answers(config["port"])
     )
     if not running:
         process.stop_process(pid_path)
-        config["port"] = process.free_port()
+        config["port"] = _port(config, config_path)
     config_path.write_text(json.dumps(config, indent=2))
     config_path.chmod(0o600)
     ensure(tree_for(endpoints), config["admin_password"])
@@ -83,4 +84,17 @@ def start(state_dir: Path, endpoints: dict[str, str]) -> dict[str, str]:
 
 def stop(state_dir: Path) -> None:
     """Stop the server process; the directory keeps the state."""
-    process.stop_process(_folder(state_dir) / "server.pid")
+    process.stop_process(pid_file(state_dir))
+
+
+def pid_file(state_dir: Path) -> Path:
+    """Where the server records its pid while it runs."""
+    return _folder(state_dir) / "server.pid"
+
+
+def _port(config: dict[str, Any], config_path: Path) -> int:
+    """The port the stand-in had before (checked free), or a new one on its first start."""
+    if "port" not in config:
+        return process.free_port()
+    process.require_port_free(config["port"], service="freeipa", recorded_in=config_path)
+    return config["port"]

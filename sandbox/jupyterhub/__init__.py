@@ -83,7 +83,7 @@ def start(state_dir: Path, endpoints: dict[str, str]) -> dict[str, str]:
     proxy = find_proxy()
     folder.mkdir(parents=True, exist_ok=True)
     tokens = _tokens(folder)
-    public_port, api_port, hub_port = (process.free_port() for _ in range(3))
+    public_port, api_port, hub_port = _ports(folder)
     url = f"http://{process.LOOPBACK}:{public_port}"
     config_path = folder / "jupyterhub_config.py"
     config_path.write_text(
@@ -108,7 +108,7 @@ def start(state_dir: Path, endpoints: dict[str, str]) -> dict[str, str]:
     process.start_process(
         [sys.executable, "-m", "jupyterhub", "-f", str(config_path)],
         log_path=folder / "jupyterhub.log",
-        pid_path=_pid_path(state_dir),
+        pid_path=pid_file(state_dir),
         env=env,
         cwd=folder,
     )
@@ -127,19 +127,35 @@ def start(state_dir: Path, endpoints: dict[str, str]) -> dict[str, str]:
 def stop(state_dir: Path) -> None:
     """Stop the hub (which stops its servers and proxy), then anything it left behind."""
     folder = _folder(state_dir)
-    process.stop_process(_pid_path(state_dir), timeout=STOP_TIMEOUT_SECONDS)
+    process.stop_process(pid_file(state_dir), timeout=STOP_TIMEOUT_SECONDS)
     process.stop_process(folder / "jupyterhub-proxy.pid")
     for pid_path in sorted((folder / "servers").glob("*.pid")):
         process.stop_process(pid_path)
     (folder / "endpoints.json").unlink(missing_ok=True)
 
 
+def pid_file(state_dir: Path) -> Path:
+    """Where the hub records its pid while it runs."""
+    return _folder(state_dir) / "jupyterhub.pid"
+
+
 def _folder(state_dir: Path) -> Path:
     return state_dir / "jupyterhub"
 
 
-def _pid_path(state_dir: Path) -> Path:
-    return _folder(state_dir) / "jupyterhub.pid"
+def _ports(folder: Path) -> tuple[int, int, int]:
+    """The public, proxy API and hub ports the hub had before (checked free), or new ones."""
+    path = folder / "ports.json"
+    try:
+        ports = json.loads(path.read_text())
+    except (OSError, ValueError):
+        ports = [process.free_port() for _ in range(3)]
+        path.write_text(json.dumps(ports) + "\n")
+    else:
+        for port in ports:
+            process.require_port_free(port, service="jupyterhub", recorded_in=path)
+    public_port, api_port, hub_port = ports
+    return public_port, api_port, hub_port
 
 
 def _proxy_in(prefix: Path) -> Path:
@@ -147,7 +163,7 @@ def _proxy_in(prefix: Path) -> Path:
 
 
 def _running_endpoints(state_dir: Path) -> dict[str, str] | None:
-    if not process.pid_alive(_pid_path(state_dir)):
+    if not process.pid_alive(pid_file(state_dir)):
         return None
     try:
         result = json.loads((_folder(state_dir) / "endpoints.json").read_text())

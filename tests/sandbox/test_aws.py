@@ -4,6 +4,7 @@ serves EFS access points the way onboarding uses them, and survives its own rest
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 import time
 from pathlib import Path
@@ -92,7 +93,7 @@ def test_start_reuses_the_running_server(tmp_path: Path) -> None:
         aws.stop(tmp_path)
 
 
-def test_restart_after_a_crash_recreates_file_system_and_provider(tmp_path: Path) -> None:
+def test_restart_after_a_crash_keeps_port_file_system_and_provider(tmp_path: Path) -> None:
     first = _start_timed(tmp_path)
     try:
         pid = _moto_pid(tmp_path)
@@ -101,11 +102,46 @@ def test_restart_after_a_crash_recreates_file_system_and_provider(tmp_path: Path
 
         second = _start_timed(tmp_path)
 
+        assert second == first
         efs = aws.client(second, "efs")
-        iam = aws.client(second, "iam")
-        assert efs.describe_file_systems(FileSystemId=second["EFS_FILE_SYSTEM_ID"])["FileSystems"]
-        assert iam.get_saml_provider(SAMLProviderArn=second["IAM_SAML_PROVIDER_ARN"])
-        assert second["IAM_SAML_PROVIDER_ARN"] == first["IAM_SAML_PROVIDER_ARN"]
+        assert len(efs.describe_file_systems()["FileSystems"]) == 1
+        assert aws.client(second, "iam").get_saml_provider(
+            SAMLProviderArn=second["IAM_SAML_PROVIDER_ARN"]
+        )
+    finally:
+        aws.stop(tmp_path)
+
+
+def test_reset_moto_gets_file_system_and_provider_again(tmp_path: Path) -> None:
+    first = _start_timed(tmp_path)
+    try:
+        requests.post(f"{first['AWS_ENDPOINT_URL']}/moto-api/reset", timeout=10).raise_for_status()
+
+        second = _start_timed(tmp_path)
+
+        efs = aws.client(second, "efs")
+        found = efs.describe_file_systems(FileSystemId=second["EFS_FILE_SYSTEM_ID"])
+        assert found["FileSystems"]
+        assert aws.client(second, "iam").get_saml_provider(
+            SAMLProviderArn=second["IAM_SAML_PROVIDER_ARN"]
+        )
+    finally:
+        aws.stop(tmp_path)
+
+
+def test_state_saved_by_another_moto_stops_the_start_with_a_reason(tmp_path: Path) -> None:
+    state_file = aws.state_file(tmp_path)
+    state_file.parent.mkdir(parents=True)
+    state_file.write_bytes(pickle.dumps({"format": 1, "moto": "0.0.1"}))
+    try:
+        began = time.monotonic()
+        with pytest.raises(RuntimeError, match="exited before"):
+            aws.start(tmp_path, {})
+
+        assert time.monotonic() - began < aws.START_TIMEOUT_SECONDS / 2
+        moto_log = (tmp_path / "aws" / "moto.log").read_text()
+        assert f"{state_file} was saved by" in moto_log
+        assert "remove it to start moto empty" in moto_log
     finally:
         aws.stop(tmp_path)
 

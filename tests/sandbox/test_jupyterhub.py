@@ -143,7 +143,9 @@ def test_stop_leaves_no_process_behind(tmp_path: Path) -> None:
     assert not process.port_answers(int(hub.url.rsplit(":", 1)[1]))
 
 
-def test_start_after_a_hub_crash_clears_what_it_left_and_serves_again(tmp_path: Path) -> None:
+def test_start_after_a_hub_crash_clears_what_it_left_and_serves_again_on_its_port(
+    tmp_path: Path,
+) -> None:
     first = _start_timed(tmp_path, {})
     assert _start_timed(tmp_path, {}) == first
     hub = Hub(first, tmp_path)
@@ -157,8 +159,10 @@ def test_start_after_a_hub_crash_clears_what_it_left_and_serves_again(tmp_path: 
     wait_until(lambda: not process_running(hub_pid))
 
     try:
-        restarted = Hub(_start_timed(tmp_path, {}), tmp_path)
+        endpoints = _start_timed(tmp_path, {})
+        restarted = Hub(endpoints, tmp_path)
 
+        assert endpoints == first
         assert not process_running(orphan)
         assert not process_running(old_proxy)
         assert restarted.call("GET", "/users/oscar").status_code == 200
