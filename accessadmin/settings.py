@@ -121,6 +121,25 @@ CELERY_TASK_MAX_RETRIES = env.int("CELERY_TASK_MAX_RETRIES", 6, minimum=0)
 # Nothing reads task results; the two tasks that answer (ping, requeue) say so themselves.
 CELERY_TASK_IGNORE_RESULT = True
 
+# The audit trail (README, "The audit trail"): each link is an HMAC keyed with AUDIT_KEY, which the
+# database never sees (default: derived from SECRET_KEY), and every append records the chain's head
+# in AUDIT_HEAD_FILE, outside the database. DATABASE_APP_ROLE is the role web, worker and beat
+# connect as: migrations leave it only SELECT and INSERT on audit events.
+AUDIT_KEY = env.secret("AUDIT_KEY", required=PRODUCTION)
+if PRODUCTION and len(AUDIT_KEY) < 32:
+    raise ImproperlyConfigured("AUDIT_KEY must be at least 32 characters long.")
+AUDIT_HEAD_FILE = env.str(
+    "AUDIT_HEAD_FILE",
+    "" if ENVIRONMENT == "test" else str(BASE_DIR / "var" / "audit-head.log"),
+    required=PRODUCTION,
+)
+DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE")
+if ENVIRONMENT == "test" and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
+    # Only a test database may be emptied: pytest-django flushes it with TRUNCATE.
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = (
+        "-c accessadmin.allow_audit_truncate=on"
+    )
+
 # Lifecycle runs: how long a secret waits to be revealed, how often a running run says it is alive,
 # when a silent one (or a queued one nobody picked up) is handed to another worker, how often beat
 # looks for those, and the retry back-off for transient failures.

@@ -1,7 +1,11 @@
+import functools
 import hashlib
+import hmac
 import json
 from datetime import timedelta
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
 from django.db import connection, models, transaction
 from django.db.models import Q
@@ -306,6 +310,18 @@ class Credential(models.Model):
         return self.ciphertext is not None and self.expires_at > timezone.now()
 
 
+def audit_key() -> bytes:
+    """The key of the audit chain's links: derived from AUDIT_KEY, or else from SECRET_KEY."""
+    return _audit_key_from((settings.AUDIT_KEY or settings.SECRET_KEY).encode())
+
+
+@functools.lru_cache(maxsize=4)
+def _audit_key_from(material: bytes) -> bytes:
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"accessadmin audit chain"
+    ).derive(material)
+
+
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise AuditIsAppendOnly()
@@ -324,6 +340,10 @@ class AuditEvent(models.Model):
         RETRIED = "retried", "Retried"
         DENIED = "denied", "Denied"
 
+    class ChainVersion(models.IntegerChoices):
+        PLAIN = 1, "SHA-256, no key (events written before migration 0007)"
+        KEYED = 2, "HMAC-SHA256 with the audit key"
+
     at = models.DateTimeField(default=timezone.now, db_index=True)
     actor = models.CharField(max_length=150, db_index=True)
     action = models.CharField(max_length=64, db_index=True)
@@ -335,6 +355,12 @@ class AuditEvent(models.Model):
     )
     previous_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
+    chain_version = models.PositiveSmallIntegerField(
+        choices=ChainVersion.choices, default=ChainVersion.KEYED
+    )
+    # How many events the chain holds up to this one; unique, so two writers can never both
+    # chain to the same event. Empty for plain events.
+    position = models.PositiveBigIntegerField(null=True, blank=True, unique=True)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -349,30 +375,29 @@ class AuditEvent(models.Model):
     def save(self, *args, **kwargs) -> None:
         if not self._state.adding:
             raise AuditIsAppendOnly()
-        if connection.vendor == "postgresql":
-            self._append_in_database()
-            return
-        # SQLite runs one writer at a time: reading the tip and appending cannot interleave.
-        with transaction.atomic():
-            last = AuditEvent.objects.order_by("-id").values_list("hash", flat=True).first()
-            self.previous_hash = last or self.GENESIS_HASH
+        # Linked here, with the key, while the chain is locked: the key never reaches the
+        # database, its query text or its logs.
+        with transaction.atomic(savepoint=False):
+            self.previous_hash, length = self._chain_tip()
+            self.position = length + 1
+            self.chain_version = self.ChainVersion.KEYED
             self.hash = self.chain_hash()
             super().save(*args, **kwargs)
 
-    def _append_in_database(self) -> None:
-        """One round trip: the database locks the chain, reads its tip, links and inserts."""
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT id, previous_hash, hash FROM onboarding_audit_append("
-                "%s, %s, %s, %s, %s, %s::jsonb, %s, %s)",
-                [
-                    self.at, self.actor, self.action, self.target, self.outcome,
-                    json.dumps(self.details), self.run_id, self.body_hash(),
-                ],
-            )  # fmt: skip
-            self.pk, self.previous_hash, self.hash = cursor.fetchone()
-        self._state.adding = False
-        self._state.db = connection.alias
+    @classmethod
+    def _chain_tip(cls) -> tuple[str, int]:
+        """Lock the chain until the transaction ends; return its newest hash and its length."""
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT tip_hash, tip_position FROM onboarding_audit_tip()")
+                tip_hash, length = cursor.fetchone()
+            return tip_hash or cls.GENESIS_HASH, length or 0
+        # SQLite transactions begin IMMEDIATE (settings): this connection is the only writer.
+        tip = cls.objects.order_by("-id").values_list("hash", "position").first()
+        if tip is None:
+            return cls.GENESIS_HASH, 0
+        tip_hash, length = tip
+        return tip_hash, length if length is not None else cls.objects.count()
 
     def delete(self, *args, **kwargs):
         raise AuditIsAppendOnly()
@@ -396,5 +421,9 @@ class AuditEvent(models.Model):
         return hashlib.sha256(body.encode()).hexdigest()
 
     def chain_hash(self) -> str:
-        """The link: the previous event's hash followed by this event's contents, hashed."""
-        return hashlib.sha256((self.previous_hash + self.body_hash()).encode()).hexdigest()
+        """The link: the hash before this event, its place in the chain and its contents, hashed
+        with the audit key (plain events: the previous hash and the contents, no key)."""
+        if self.chain_version == self.ChainVersion.PLAIN:
+            return hashlib.sha256((self.previous_hash + self.body_hash()).encode()).hexdigest()
+        link = f"{self.chain_version}:{self.position}:{self.previous_hash}:{self.body_hash()}"
+        return hmac.new(audit_key(), link.encode(), hashlib.sha256).hexdigest()

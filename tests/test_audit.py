@@ -22,7 +22,8 @@ def test_events_are_chained_to_the_one_before():
     assert first.previous_hash == AuditEvent.GENESIS_HASH
     assert second.previous_hash == first.hash
     assert third.previous_hash == second.hash
-    assert audit_verify() == (3, None)
+    assert [first.position, second.position, third.position] == [1, 2, 3]
+    assert tuple(audit_verify()) == (3, None)
 
 
 def test_saving_an_existing_event_is_refused():
@@ -82,10 +83,12 @@ def test_verify_finds_the_first_edited_event():
     connection.vendor != "postgresql", reason="the test database of SQLite is one shared memory"
 )
 @pytest.mark.django_db(transaction=True)
-def test_writers_appending_at_once_keep_one_unbroken_chain():
+def test_writers_appending_at_once_keep_one_unbroken_chain(settings, tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connections
+
+    settings.AUDIT_HEAD_FILE = str(tmp_path / "audit-head.log")
 
     def append(writer: int) -> None:
         try:
@@ -99,6 +102,8 @@ def test_writers_appending_at_once_keep_one_unbroken_chain():
 
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(append, range(4)))
-    assert audit_verify() == (80, None)
+    result = audit_verify()
+    assert tuple(result) == (80, None)
+    assert (result.heads, result.unanchored) == (80, 0)
     hashes = list(AuditEvent.objects.values_list("previous_hash", flat=True))
     assert len(set(hashes)) == 80, "two events were chained to the same predecessor"

@@ -22,6 +22,8 @@ GOOD_PRODUCTION = {
     "JUPYTERHUB_URL": "https://hub.example.test",
     "JUPYTERHUB_API_TOKEN": "hub-token",
     "LDAP_URI": "ldaps://ipa.example.test",
+    "AUDIT_KEY": "a" * 40,
+    "AUDIT_HEAD_FILE": "/var/lib/accessadmin/audit/head",
 }
 
 
