@@ -60,6 +60,8 @@ def prepare_environment(args: argparse.Namespace) -> dict[str, str]:
         "CELERY_BROKER_URL": f"{args.redis}/13",
         "CELERY_RESULT_BACKEND": f"{args.redis}/13",
         "LOG_LEVEL": "WARNING",
+        # One actor asks for every run of the batch.
+        "LIFECYCLE_REQUESTS_PER_HOUR": "0",
         "BENCH_DATABASE": database,
         "BENCH_STACK_DIR": str(state_dir),
     }

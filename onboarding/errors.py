@@ -2,12 +2,13 @@
 
 Views show an `AccessAdminError`'s message as it is; `manage.py` commands print it and exit with
 its `exit_code`: 1 a run failed or a system refused, 2 bad input (nothing was changed), 3 a run is
-already in progress for that person.
+already in progress for that person, 4 too many requests for now (nothing was changed).
 """
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_BUSY = 3
+EXIT_LIMITED = 4
 
 
 class AccessAdminError(Exception):
@@ -22,10 +23,22 @@ class InvalidInput(AccessAdminError):
     exit_code = EXIT_BAD_INPUT
 
 
+class PersonAlreadyKnown(InvalidInput):
+    def __init__(self, username: str, status: str) -> None:
+        super().__init__(f"{username!r} is already known to AccessAdmin ({status}).")
+        self.username = username
+
+
 class RunInProgress(AccessAdminError):
     """Another run holds the person (or the run changed under us); nothing was changed."""
 
     exit_code = EXIT_BUSY
+
+
+class TooManyRequests(AccessAdminError):
+    """The actor asked for more runs than LIFECYCLE_REQUESTS_PER_HOUR allows; nothing changed."""
+
+    exit_code = EXIT_LIMITED
 
 
 class RunFailed(AccessAdminError):

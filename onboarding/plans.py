@@ -35,10 +35,12 @@ STAGES: dict[str, tuple[Stage, ...]] = {
         Stage("access", "what the account unlocks: groups, OTP token, storage, notebooks"),
         Stage("cloud_role", "their cloud role, which names their storage"),
     ),
+    # A leaver loses every access at once: whatever fails or waits later, their account no
+    # longer logs in anywhere and their running work stops in the first stage.
     Kind.OFFBOARD: (
-        Stage("services", "their notebooks, cloud role and storage access end"),
-        Stage("memberships", "their groups and OTP tokens go"),
-        Stage("disable", "their account is disabled"),
+        Stage("cut_off", "their account is disabled, their servers stop, their lead roles end"),
+        Stage("services", "their notebook account, cloud role and storage access go"),
+        Stage("memberships", "their team groups and OTP tokens go"),
         Stage("preserve", "their account is preserved, so it can be reinstated"),
     ),
     Kind.MOVE: (Stage("team", "their groups, policies and notebook group become the new team's"),),

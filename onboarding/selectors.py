@@ -3,6 +3,7 @@ events); nothing here changes anything."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
@@ -136,6 +137,16 @@ def person_systems_state(person: Person) -> list[SystemState]:
     return states
 
 
+def team_lead_names(team: Team) -> list[str]:
+    """The team's leads: named here, or managing its group in a system (FreeIPA)."""
+    names = set(team.leads.values_list("username", flat=True))
+    for system in enabled():
+        # A system that does not answer cannot add leads; the form shows who is known.
+        with contextlib.suppress(AccessAdminError):
+            names |= system.team_leads(team)
+    return sorted(names)
+
+
 @dataclass(frozen=True)
 class TeamChange:
     field: str
@@ -164,15 +175,25 @@ def team_change_preview(
                 f"{team.freeipa_group} until they are moved",
             )
         )  # fmt: skip
-    current_leads = sorted(team.leads.values_list("username", flat=True))
+    current_leads = team_lead_names(team)
     added_leads = sorted(set(leads) - set(current_leads))
-    if added_leads:
+    removed_leads = sorted(set(current_leads) - set(leads))
+    if added_leads or removed_leads:
+        effects = []
+        if added_leads:
+            effects.append(
+                f"{', '.join(added_leads)} can see and act on the {who} and become member "
+                f"managers of {group}"
+            )
+        if removed_leads:
+            effects.append(
+                f"{', '.join(removed_leads)} no longer see or act on the team's people and stop "
+                f"managing {team.freeipa_group}"
+            )
         changes.append(
             TeamChange(
-                "Leads", ", ".join(current_leads) or "none", ", ".join(sorted(set(current_leads)
-                | set(leads))),
-                f"{', '.join(added_leads)} can see and act on the {who} and become member "
-                f"managers of {group}",
+                "Leads", ", ".join(current_leads) or "none", ", ".join(sorted(leads)) or "none",
+                "; ".join(effects),
             )
         )  # fmt: skip
     before, after = set(team.iam_policy_arns), set(policy_arns)

@@ -3,13 +3,21 @@ each takes the objects its caller already holds."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from onboarding.audit import audit_record
-from onboarding.errors import IllegalTransition, InvalidInput, RunInProgress
+from onboarding.errors import (
+    IllegalTransition,
+    InvalidInput,
+    PersonAlreadyKnown,
+    RunInProgress,
+    TooManyRequests,
+)
 from onboarding.models import PERSON_STATUS, LifecycleRun, Person, Team
 from onboarding.runner import (
     PlannedChange,
@@ -23,11 +31,14 @@ from onboarding.runner import (
 from onboarding.runner import (
     run_rollback_preview as _run_rollback_preview,
 )
+from onboarding.signals import person_offboard_requested
 from onboarding.systems import enabled
 from onboarding.validation import (
     group_name_check,
     person_fields_check,
     policy_arn_check,
+    text_check,
+    username_for_a_person,
     username_normalise,
 )
 
@@ -59,10 +70,24 @@ def _no_run_in_progress(person: Person) -> None:
         )
 
 
+def _rate_check(actor: str) -> None:
+    limit = settings.LIFECYCLE_REQUESTS_PER_HOUR
+    if not limit:
+        return
+    hour_ago = timezone.now() - timedelta(hours=1)
+    asked = LifecycleRun.objects.filter(actor=actor, created_at__gte=hour_ago).count()
+    if asked >= limit:
+        raise TooManyRequests(
+            f"{actor} asked for {asked} runs in the last hour, the most allowed "
+            f"(LIFECYCLE_REQUESTS_PER_HOUR={limit}); nothing was changed. Try again later."
+        )
+
+
 def _run_start(
     *, person: Person, kind: str, actor: str, requested_by=None, params=None
 ) -> LifecycleRun:
     _no_run_in_progress(person)
+    _rate_check(actor)
     try:
         with transaction.atomic():
             person.move_to(PERSON_STATUS[kind][0])
@@ -93,15 +118,13 @@ def person_onboard_check(
     *, username: str, first_name: str, last_name: str, email: str, team: Team
 ) -> str:
     """The username as it will be stored, or InvalidInput saying what is wrong."""
-    username = username_normalise(username)
+    username = username_for_a_person(username)
     person_fields_check(first_name=first_name, last_name=last_name, email=email)
     existing = Person.objects.filter(username=username).first()
     if existing is not None:
         _no_run_in_progress(existing)
     if existing is not None and existing.status != Status.NEW:
-        raise InvalidInput(
-            f"{username!r} is already known to AccessAdmin ({existing.get_status_display()})."
-        )
+        raise PersonAlreadyKnown(username, existing.get_status_display())
     for system in enabled():
         problem = system.onboard_problem(username)
         if problem:
@@ -153,18 +176,34 @@ def person_onboard_preview(
 def person_offboard_check(*, person: Person, reason: str) -> str:
     if not reason or not reason.strip():
         raise InvalidInput("A reason is required to offboard someone.")
+    reason = text_check(reason, label="The reason")
     _no_run_in_progress(person)
     if not person.may_be_offboarded:
         raise InvalidInput(f"{person.username} cannot be offboarded: they are {_status(person)}.")
-    return reason.strip()
+    return reason
 
 
 def person_offboard(*, person: Person, reason: str, actor: str, requested_by=None) -> LifecycleRun:
+    """Offboard them; whatever the run still has to do, they stop leading teams here and their
+    AccessAdmin sessions end at once."""
     reason = person_offboard_check(person=person, reason=reason)
-    return _run_start(
-        person=person, kind=Kind.OFFBOARD, actor=actor, requested_by=requested_by,
-        params={"reason": reason},
-    )  # fmt: skip
+    with transaction.atomic():
+        run = _run_start(
+            person=person, kind=Kind.OFFBOARD, actor=actor, requested_by=requested_by,
+            params={"reason": reason},
+        )  # fmt: skip
+        _lead_roles_end(person.username, actor=actor)
+    person_offboard_requested.send(sender=Person, username=person.username)
+    return run
+
+
+def _lead_roles_end(username: str, *, actor: str) -> None:
+    for team in Team.objects.filter(leads__username=username).order_by("name"):
+        team.leads.remove(*team.leads.filter(username=username))
+        audit_record(
+            actor=actor, action="team.change", target=team.name, outcome="succeeded",
+            details={"leads_removed": [username], "why": f"{username} is offboarded"},
+        )  # fmt: skip
 
 
 def person_offboard_preview(*, person: Person, reason: str) -> list[PlannedChange]:
@@ -316,16 +355,16 @@ def team_set(
     jupyterhub_group: str | None = None,
     actor: str,
 ) -> tuple[Team, bool]:
-    """Create or change a team; each system makes what the team needs (its FreeIPA group)."""
+    """Create or change a team; each system makes what the team needs (its FreeIPA group).
+    `leads`, when given, is the exact list: whoever is not in it stops leading the team, here
+    and as a member manager of its FreeIPA group. Every input is checked before anything
+    changes, and all that is wrong is said at once."""
     team = Team.objects.filter(name=name).first()
     created = team is None
-    if created and not group:
-        raise InvalidInput("A new team needs its FreeIPA group (--group) to be named.")
-    if group:
-        group_name_check(group)
-    for arn in policy_arns or []:
-        policy_arn_check(arn)
-    lead_names = [username_normalise(lead) for lead in leads or []]
+    lead_names = None if leads is None else sorted({username_normalise(lead) for lead in leads})
+    problems = _team_problems(created, group, policy_arns, jupyterhub_group, lead_names or [])
+    if problems:
+        raise InvalidInput(" ".join(problems))
     with transaction.atomic():
         if created:
             team = Team(name=name)
@@ -337,18 +376,60 @@ def team_set(
             team.jupyterhub_group = jupyterhub_group
         team.full_clean()
         team.save()
-        User = get_user_model()
-        for lead in lead_names:
-            user, _ = User.objects.get_or_create(username=lead)
-            team.leads.add(user)
+        before = sorted(team.leads.values_list("username", flat=True))
+        if lead_names is not None:
+            User = get_user_model()
+            team.leads.set([User.objects.get_or_create(username=lead)[0] for lead in lead_names])
         for system in enabled():
             system.team_apply(team=team, leads=lead_names)
+        after = sorted(team.leads.values_list("username", flat=True))
         audit_record(
             actor=actor, action="team.create" if created else "team.change", target=team.name,
             outcome="succeeded",
             details={
-                "group": team.freeipa_group, "leads": lead_names,
+                "group": team.freeipa_group, "leads": after,
+                "leads_removed": sorted(set(before) - set(after)),
                 "policy_arns": team.iam_policy_arns, "jupyterhub_group": team.jupyterhub_group,
             },
         )  # fmt: skip
     return team, created
+
+
+MAX_TEAM_POLICIES = 20
+
+
+def _team_problems(
+    created: bool,
+    group: str | None,
+    policy_arns: list[str] | None,
+    jupyterhub_group: str | None,
+    lead_names: list[str],
+) -> list[str]:
+    problems = []
+
+    def check(rule, *args, **kwargs) -> None:
+        try:
+            rule(*args, **kwargs)
+        except InvalidInput as error:
+            problems.append(str(error))
+
+    if created and not group:
+        problems.append("A new team needs its FreeIPA group (--group) to be named.")
+    if group:
+        check(group_name_check, group)
+    if jupyterhub_group:
+        check(group_name_check, jupyterhub_group, label="JupyterHub group")
+    if len(policy_arns or []) > MAX_TEAM_POLICIES:
+        problems.append(f"A team may have at most {MAX_TEAM_POLICIES} IAM policies.")
+    for arn in policy_arns or []:
+        check(policy_arn_check, arn)
+    leaving = Person.objects.filter(
+        username__in=lead_names, status__in=(Status.OFFBOARDING, Status.OFFBOARDED)
+    ).values_list("username", flat=True)
+    problems += [f"{username} is offboarded and cannot lead a team." for username in leaving]
+    for lead in lead_names:
+        for system in enabled():
+            problem = system.lead_problem(lead)
+            if problem:
+                problems.append(problem)
+    return problems

@@ -8,9 +8,24 @@ from django.core.validators import validate_email
 from onboarding.errors import InvalidInput
 
 # FreeIPA's rule for user and group names (ipalib/constants.py PATTERN_GROUPUSER_NAME), minus a
-# trailing "$": those are machine accounts, and "$" is not allowed in IAM role names.
-_USERNAME = re.compile(r"[a-z0-9_.][a-z0-9_.-]*")
+# trailing "$" (machine accounts; not allowed in IAM role names) and a leading dot: a name becomes
+# a path (/data/<name>) and a URL part (/users/<name>), where "." and ".." are not names.
+_NAME = re.compile(r"[a-z0-9_][a-z0-9_.-]*")
 USERNAME_MAX_LENGTH = 32  # FreeIPA's default ipaMaxUsernameLength
+GROUP_NAME_MAX_LENGTH = 255
+# Accounts of the systems themselves, and names people mistake for them.
+RESERVED_NAMES = frozenset(
+    {
+        "root", "admin", "admins", "administrator", "administrators", "daemon", "bin", "sys",
+        "sync", "nobody", "nogroup", "operator", "games", "man", "mail", "news", "uucp", "proxy",
+        "www-data", "backup", "list", "irc", "gnats", "sshd", "systemd-network", "messagebus",
+        "postgres", "redis", "dirsrv", "ldap", "krbtgt", "kadmin", "host", "http", "ipausers",
+        "editors", "trust-admins", "ipaservers", "accessadmin", "jupyterhub", "jovyan",
+        "ec2-user", "ubuntu", "debian", "guest", "support", "security", "hostmaster",
+        "postmaster", "webmaster", "abuse", "noreply", "no-reply",
+    }
+)  # fmt: skip
+TEXT_MAX_LENGTH = 1000  # a reason, a note: enough to say why, not a document
 
 
 def username_fold(raw: str) -> str:
@@ -32,35 +47,61 @@ def username_normalise(raw: str) -> str:
         raise InvalidInput(f"Username {username!r} ends with '$', which marks machine accounts.")
     if username.isdigit():
         raise InvalidInput(f"Username {username!r} is all digits; FreeIPA refuses that.")
-    if not _USERNAME.fullmatch(username):
+    if not _NAME.fullmatch(username):
         raise InvalidInput(
             f"Username {username!r} may only include letters, numbers, _, - and ., "
-            "and may not start with -."
+            "and must start with a letter, a number or _."
         )
+    if username in RESERVED_NAMES:
+        raise InvalidInput(f"Username {username!r} is reserved for a system account.")
+    return username
+
+
+def username_for_a_person(raw: str) -> str:
+    """A username a new person may have: valid, not reserved, and not a local account's (a
+    break-glass login must never share a name with a directory account)."""
+    from django.contrib.auth import get_user_model
+
+    username = username_normalise(raw)
+    local = get_user_model().objects.filter(username__iexact=username).exclude(password="")
+    if any(user.has_usable_password() for user in local):
+        raise InvalidInput(f"Username {username!r} belongs to a local AccessAdmin account.")
     return username
 
 
 def person_fields_check(*, first_name: str, last_name: str, email: str) -> None:
     for label, value in (("First name", first_name), ("Last name", last_name)):
-        if not value or not value.strip():
-            raise InvalidInput(f"{label} is required.")
-        if len(value) > 128:
-            raise InvalidInput(f"{label} is longer than 128 characters.")
+        text_check(value, label=label, max_length=128)
+    if len(email or "") > 254:
+        raise InvalidInput("The email address is longer than 254 characters.")
     try:
         validate_email(email)
     except ValidationError:
         raise InvalidInput(f"{email!r} is not a valid email address.") from None
 
 
-def group_name_check(name: str) -> str:
-    if not _USERNAME.fullmatch(name or "") or len(name) > 255:
+def group_name_check(name: str, *, label: str = "Group name") -> str:
+    if not _NAME.fullmatch(name or "") or len(name) > GROUP_NAME_MAX_LENGTH:
         raise InvalidInput(
-            f"Group name {name!r} may only include lower-case letters, numbers, _, - and ."
+            f"{label} {name!r} may only include lower-case letters, numbers, _, - and ., must "
+            f"start with a letter, a number or _, and be at most {GROUP_NAME_MAX_LENGTH} long."
         )
+    if name in RESERVED_NAMES:
+        raise InvalidInput(f"{label} {name!r} is reserved for a system group.")
     return name
 
 
+def text_check(value: str, *, label: str, max_length: int = TEXT_MAX_LENGTH) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise InvalidInput(f"{label} is required.")
+    if len(value) > max_length:
+        raise InvalidInput(f"{label} is {len(value)} characters long; at most {max_length}.")
+    return value
+
+
 def policy_arn_check(arn: str) -> str:
-    if not arn.startswith("arn:aws:iam::") or ":policy/" not in arn:
+    # IAM's policyArnType is 20 to 2048 characters (botocore/data/iam/2010-05-08/service-2.json).
+    if not arn.startswith("arn:aws:iam::") or ":policy/" not in arn or len(arn) > 2048:
         raise InvalidInput(f"{arn!r} is not an IAM policy ARN.")
     return arn

@@ -54,6 +54,21 @@ def run_steps_create(run: LifecycleRun) -> None:
     )
 
 
+def run_records(run: LifecycleRun, plan) -> dict[str, Step]:
+    """The run's step rows by name; a step the plan gained since the run began (an upgrade, a
+    system enabled) gets its row now."""
+    records = {record.name: record for record in run.steps.all()}
+    missing = [step for step in plan.steps if step.name not in records]
+    if missing:
+        last = max((record.position for record in records.values()), default=0)
+        Step.objects.bulk_create(
+            Step(run=run, name=step.name, position=last + offset)
+            for offset, step in enumerate(missing, start=1)
+        )
+        records = {record.name: record for record in run.steps.all()}
+    return records
+
+
 def run_context(run: LifecycleRun) -> StepContext:
     person = run.person
     team, previous_team = person.team, None
@@ -124,7 +139,7 @@ def run_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
 def _steps_do(run: LifecycleRun, heartbeat: Heartbeat) -> None:
     plan = plan_for(run.kind)
     ctx = run_context(run)
-    records = {record.name: record for record in run.steps.all()}
+    records = run_records(run, plan)
     done = {name for name, record in records.items() if record.state == Step.State.DONE}
     pending = [step for step in plan.steps if step.name not in done]
     for name in done:

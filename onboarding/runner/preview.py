@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from onboarding.models import LifecycleRun, Person, Step, Team
 from onboarding.plans import plan_for
-from onboarding.runner.execute import run_context, step_context
+from onboarding.runner.execute import run_context, run_records, step_context
 from onboarding.runner.rollback import step_untouched
 from onboarding.steps import StepContext
 
@@ -36,7 +36,7 @@ def run_resume_preview(run: LifecycleRun) -> list[PlannedChange]:
 
 def run_rollback_preview(run: LifecycleRun) -> list[PlannedChange]:
     """The steps a rollback would undo, newest first."""
-    records = {record.name: record for record in run.steps.all()}
+    records = run_records(run, plan_for(run.kind))
     return [
         PlannedChange(step.name, step.system, step.description, already_done=False)
         for step in reversed(plan_for(run.kind).steps)

@@ -18,6 +18,7 @@ from onboarding.runner.execute import (
     error_is_transient,
     run_context,
     run_defer,
+    run_records,
     step_context,
 )
 from onboarding.steps import PlanStep, StepContext
@@ -39,8 +40,8 @@ def run_rollback_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
 
 def _steps_undo(run: LifecycleRun, heartbeat: Heartbeat) -> None:
     ctx = run_context(run)
-    records = {record.name: record for record in run.steps.all()}
     plan = plan_for(run.kind)
+    records = run_records(run, plan)
     for step in plan.steps:
         ctx.outputs[step.name] = records[step.name].external_ids
     for step in reversed(plan.steps):

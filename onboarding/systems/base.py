@@ -77,8 +77,17 @@ class System:
         """Why this username cannot be onboarded here (taken already, say); None when it can."""
         return None
 
-    def team_apply(self, *, team: Team, leads: list[str]) -> None:
-        """Make what a team needs in this system (a group, its managers); safe to repeat."""
+    def team_apply(self, *, team: Team, leads: list[str] | None) -> None:
+        """Make what a team needs in this system (a group; with `leads`, exactly those as its
+        managers); safe to repeat."""
+
+    def team_leads(self, team: Team) -> set[str]:
+        """Who leads the team as this system sees it (FreeIPA: its group's member managers)."""
+        return set()
+
+    def lead_problem(self, username: str) -> str | None:
+        """Why this person cannot lead a team here (no such account, disabled); None if they can."""
+        return None
 
     def settings_problems(self) -> list[str]:
         """What is missing or malformed in this system's settings; asks the system nothing."""

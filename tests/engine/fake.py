@@ -194,7 +194,7 @@ class FakeSystem(System):
     steps = {
         ("onboard", "account"): (ACCOUNT_CREATE,),
         ("onboard", "access"): (KEY_ISSUE, TEAM_JOIN),
-        ("offboard", "disable"): (ACCOUNT_DISABLE,),
+        ("offboard", "cut_off"): (ACCOUNT_DISABLE,),
         ("move", "team"): (TEAM_JOIN,),
         ("reinstate", "account"): (ACCOUNT_ENABLE,),
         ("reinstate", "access"): (KEY_ISSUE,),

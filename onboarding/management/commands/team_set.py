@@ -8,7 +8,11 @@ class Command(LifecycleCommand):
     def add_arguments(self, parser):
         parser.add_argument("name")
         parser.add_argument("--group", help="the team's FreeIPA group")
-        parser.add_argument("--lead", action="append", dest="leads", help="a team lead (repeat)")
+        parser.add_argument(
+            "--lead", action="append", dest="leads",
+            help="a team lead (repeat); given at all, the exact list: other leads are removed",
+        )  # fmt: skip
+        parser.add_argument("--no-leads", action="store_true", help="remove every lead")
         parser.add_argument(
             "--policy-arn", action="append", dest="policy_arns", help="an IAM policy (repeat)"
         )
@@ -18,7 +22,7 @@ class Command(LifecycleCommand):
         team, created = team_set(
             name=options["name"],
             group=options["group"],
-            leads=options["leads"],
+            leads=[] if options["no_leads"] else options["leads"],
             policy_arns=options["policy_arns"],
             jupyterhub_group=options["jupyterhub_group"],
             actor=self.actor(),

@@ -18,8 +18,8 @@ class FreeIPASystem(System):
     steps = {
         ("onboard", "account"): (s.USER_CREATE,),
         ("onboard", "access"): (s.TEAM_GROUPS_JOIN, s.OTP_TOKEN_CREATE),
+        ("offboard", "cut_off"): (s.USER_DISABLE, s.LEAD_ROLES_REMOVE),
         ("offboard", "memberships"): (s.MEMBERSHIPS_REMOVE, s.OTP_TOKENS_DELETE),
-        ("offboard", "disable"): (s.USER_DISABLE,),
         ("offboard", "preserve"): (s.USER_PRESERVE,),
         ("move", "team"): (s.TEAM_GROUPS_SWITCH,),
         ("reinstate", "account"): (s.USER_RESTORE, s.USER_ENABLE, s.TEMPORARY_PASSWORD_REISSUE),
@@ -65,11 +65,29 @@ class FreeIPASystem(System):
         where = "as a preserved user; reinstate them instead" if user.preserved else "already"
         return f"The username {username!r} is taken in FreeIPA {where}."
 
-    def team_apply(self, *, team: Team, leads: list[str]) -> None:
+    def team_apply(self, *, team: Team, leads: list[str] | None) -> None:
         ipa: FreeIPA = self.client
-        ipa.group_ensure(name=team.freeipa_group, description=f"Team {team.name} (AccessAdmin)")
-        for lead in leads:
+        group = ipa.group_ensure(
+            name=team.freeipa_group, description=f"Team {team.name} (AccessAdmin)"
+        )
+        if leads is None:
+            return
+        for lead in sorted(set(leads) - set(group.managers)):
             ipa.group_add_manager(group=team.freeipa_group, username=lead)
+        for manager in sorted(set(group.managers) - set(leads)):
+            ipa.group_remove_manager(group=team.freeipa_group, username=manager)
+
+    def team_leads(self, team: Team) -> set[str]:
+        group = self.client.group_find(name=team.freeipa_group)
+        return set(group.managers) if group else set()
+
+    def lead_problem(self, username: str) -> str | None:
+        user = self.client.user_find(username=username)
+        if user is None:
+            return f"{username} is not a FreeIPA user."
+        if user.preserved or user.disabled:
+            return f"{username}'s FreeIPA account is disabled; they cannot lead a team."
+        return None
 
     def settings_problems(self) -> list[str]:
         problems = []

@@ -303,6 +303,15 @@ class FreeIPA:
         result = self._call("group_add_member_manager", a_cn=group, o_user=[username])
         self._member_failures_raise("group_add_member_manager", group, result, _ALREADY_MEMBER)
 
+    def group_remove_manager(self, *, group: str, username: str) -> None:
+        result = self._call("group_remove_member_manager", a_cn=group, o_user=[username])
+        self._member_failures_raise("group_remove_member_manager", group, result, _NOT_MEMBER)
+
+    def groups_managed_by(self, *, username: str) -> list[str]:
+        """The groups whose members this user may manage (a team lead's groups)."""
+        result = self._call("group_find", o_membermanager_user=username, o_sizelimit=0)
+        return sorted(_first(entry, "cn") for entry in result["result"])
+
     def _members_change(self, method: str, username: str, groups: list[str], tolerated: str):
         if not groups:
             return

@@ -6,7 +6,7 @@ import secrets
 import string
 
 from onboarding.errors import AlreadyExists, PermanentError
-from onboarding.models import Credential, Person
+from onboarding.models import Credential, Person, Team
 from onboarding.steps import PlanStep, StepContext
 from onboarding.systems.freeipa.client import FreeIPA
 
@@ -186,27 +186,56 @@ class TeamGroupsJoin(FreeIPAStep):
         self.ipa(ctx).group_remove_members(username=ctx.username, groups=ctx.team.freeipa_groups)
 
 
+def team_groups() -> set[str]:
+    """The groups AccessAdmin manages: every team's. Others are the directory admins' to keep."""
+    return {group for team in Team.objects.all() for group in team.freeipa_groups}
+
+
 class MembershipsRemove(FreeIPAStep):
     name = "freeipa_memberships_removal"
-    description = "Remove them from their FreeIPA groups"
+    description = "Remove them from the teams' FreeIPA groups (groups of no team stay)"
 
     def do(self, ctx: StepContext) -> dict:
         user = self.ipa(ctx).user_find(username=ctx.username)
         if user is None:
-            return {"removed_groups": []}
-        groups = [g for g in user.groups if g != DEFAULT_GROUP]
+            return {"removed_groups": [], "kept_groups": []}
+        managed = team_groups()
+        groups = [g for g in user.groups if g in managed]
         self.ipa(ctx).group_remove_members(username=ctx.username, groups=groups)
-        return {"removed_groups": groups}
+        kept = [g for g in user.groups if g not in managed and g != DEFAULT_GROUP]
+        return {"removed_groups": groups, "kept_groups": kept}
 
     def check(self, ctx: StepContext) -> dict | None:
         user = self.ipa(ctx).user_find(username=ctx.username)
-        if user is None or set(user.groups) <= {DEFAULT_GROUP}:
+        if user is None:
             return {}
-        return None
+        if set(user.groups) & team_groups():
+            return None
+        return {"kept_groups": [g for g in user.groups if g != DEFAULT_GROUP]}
 
     def undo(self, ctx: StepContext) -> None:
         groups = ctx.record.external_ids.get("removed_groups") or ctx.team.freeipa_groups
         self.ipa(ctx).group_add_members(username=ctx.username, groups=groups)
+
+
+class LeadRolesRemove(FreeIPAStep):
+    name = "freeipa_lead_roles_removal"
+    description = "Stop them managing any group's members (their team lead roles)"
+
+    def do(self, ctx: StepContext) -> dict:
+        groups = self.ipa(ctx).groups_managed_by(username=ctx.username)
+        for group in groups:
+            self.ipa(ctx).group_remove_manager(group=group, username=ctx.username)
+        return {"managed_groups": groups}
+
+    def check(self, ctx: StepContext) -> dict | None:
+        if self.ipa(ctx).user_find(username=ctx.username) is None:
+            return {"managed_groups": []}
+        return None if self.ipa(ctx).groups_managed_by(username=ctx.username) else {}
+
+    def undo(self, ctx: StepContext) -> None:
+        for group in ctx.record.external_ids.get("managed_groups", []):
+            self.ipa(ctx).group_add_manager(group=group, username=ctx.username)
 
 
 class TeamGroupsSwitch(FreeIPAStep):
@@ -286,6 +315,7 @@ OTP_TOKEN_CREATE = OtpTokenCreate()
 MEMBERSHIPS_REMOVE = MembershipsRemove()
 OTP_TOKENS_DELETE = OtpTokensDelete()
 USER_DISABLE = UserDisable()
+LEAD_ROLES_REMOVE = LeadRolesRemove()
 USER_PRESERVE = UserPreserve()
 TEAM_GROUPS_SWITCH = TeamGroupsSwitch()
 USER_RESTORE = UserRestore()

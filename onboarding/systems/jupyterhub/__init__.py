@@ -15,6 +15,7 @@ class JupyterHubSystem(System):
     label = "JupyterHub"
     steps = {
         ("onboard", "access"): (s.ACCESS_GRANT,),
+        ("offboard", "cut_off"): (s.SERVERS_STOP,),
         ("offboard", "services"): (s.USER_REMOVE,),
         ("move", "team"): (s.TEAM_GROUP_SWITCH,),
         ("reinstate", "access"): (s.ACCESS_GRANT,),

@@ -119,18 +119,30 @@ class JupyterHub:
         user = self.user_find(name=name)
         if user is None:
             return False
-        stopping = False
-        for server in user.servers:
-            with contextlib.suppress(NotFound):
-                # 202: the hub has begun stopping it; 204: it has stopped.
-                stopping |= self._send("DELETE", _server_path(name, server)).status_code == 202
-        if stopping:
-            self._wait_for_servers_to_stop(name)
+        self._servers_stop(user)
         for group in user.groups:
             self.group_remove_user(group=group, name=name)
         with contextlib.suppress(NotFound):
             self._call("DELETE", _user_path(name))
         return True
+
+    def servers_stop(self, *, name: str) -> list[str]:
+        """Stop every server of the user and wait until they are down; the user stays. Returns
+        the servers that were running ("" is the default one)."""
+        user = self.user_find(name=name)
+        if user is None:
+            return []
+        self._servers_stop(user)
+        return list(user.servers)
+
+    def _servers_stop(self, user: HubUser) -> None:
+        stopping = False
+        for server in user.servers:
+            with contextlib.suppress(NotFound):
+                # 202: the hub has begun stopping it; 204: it has stopped.
+                stopping |= self._send("DELETE", _server_path(user.name, server)).status_code == 202
+        if stopping:
+            self._wait_for_servers_to_stop(user.name)
 
     def _wait_for_servers_to_stop(self, name: str) -> None:
         deadline = time.monotonic() + self.stop_wait
@@ -185,17 +197,24 @@ class _Conflict(PermanentError):
     """409: what was to be created exists already."""
 
 
+def _path_part(name: str) -> str:
+    # Quoting leaves "." and ".." as they are, and a URL resolver would walk up with them.
+    if not name or set(name) == {"."}:
+        raise PermanentError(SYSTEM, f"{name!r} cannot be a hub user or group name")
+    return quote(name, safe="")
+
+
 def _user_path(name: str) -> str:
-    return f"/users/{quote(name, safe='')}"
+    return f"/users/{_path_part(name)}"
 
 
 def _group_path(group: str) -> str:
-    return f"/groups/{quote(group, safe='')}"
+    return f"/groups/{_path_part(group)}"
 
 
 def _server_path(name: str, server: str) -> str:
     if server:
-        return f"{_user_path(name)}/servers/{quote(server, safe='')}"
+        return f"{_user_path(name)}/servers/{_path_part(server)}"
     return f"{_user_path(name)}/server"
 
 

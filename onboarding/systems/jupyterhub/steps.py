@@ -56,6 +56,21 @@ class UserRemove(JupyterHubStep):
         return _access_grant(ctx)
 
 
+class ServersStop(JupyterHubStep):
+    name = "jupyterhub_servers_stop"
+    description = "Stop their JupyterHub servers (their notebooks stop running now)"
+
+    def do(self, ctx: StepContext) -> dict:
+        return {"stopped": self.hub(ctx).servers_stop(name=ctx.username)}
+
+    def check(self, ctx: StepContext) -> dict | None:
+        user = self.hub(ctx).user_find(name=ctx.username)
+        return {"stopped": []} if user is None or not user.servers else None
+
+    def undo(self, ctx: StepContext) -> None:
+        """A stopped server is started again by its owner, when they may."""
+
+
 class TeamGroupSwitch(JupyterHubStep):
     name = "jupyterhub_team_group"
     description = "Switch their JupyterHub group to the new team's"
@@ -87,4 +102,5 @@ class TeamGroupSwitch(JupyterHubStep):
 
 ACCESS_GRANT = AccessGrant()
 USER_REMOVE = UserRemove()
+SERVERS_STOP = ServersStop()
 TEAM_GROUP_SWITCH = TeamGroupSwitch()

@@ -1,0 +1,7 @@
+"""What the engine tells whoever listens (the web UI) without knowing them."""
+
+from django.dispatch import Signal
+
+# Sent with `username` when someone's offboarding is asked for: whatever sessions they hold in
+# AccessAdmin end now, not when they expire.
+person_offboard_requested = Signal()
