@@ -41,6 +41,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "web.middleware.DirectoryRightsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -153,6 +154,9 @@ if LIFECYCLE_STALE_SECONDS < 3 * LIFECYCLE_HEARTBEAT_SECONDS:
         "worker's run would be taken from it."
     )
 LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", 15, minimum=1)
+# Onboardings, offboardings, moves and reinstatements one actor may ask for in an hour (0: no
+# limit): a stolen session or a runaway script cannot churn the whole platform.
+LIFECYCLE_REQUESTS_PER_HOUR = env.int("LIFECYCLE_REQUESTS_PER_HOUR", 60, minimum=0)
 LIFECYCLE_RETRY_BASE_SECONDS = env.int("LIFECYCLE_RETRY_BASE_SECONDS", 5, minimum=0)
 LIFECYCLE_RETRY_MAX_SECONDS = env.int("LIFECYCLE_RETRY_MAX_SECONDS", 300, minimum=0)
 
@@ -289,11 +293,16 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", 15, minim
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
-if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
-    # Behind the proxy every request comes from its address; count failures per client instead.
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
+# Failures count per person however they type their name, and per client behind the proxy.
+AXES_USERNAME_CALLABLE = "web.auth.lockout_username"
+AXES_CLIENT_IP_CALLABLE = "web.auth.lockout_address"
 
 SESSION_COOKIE_AGE = env.int("SESSION_HOURS", 8, minimum=1) * 3600
+# How old the directory's word on a staff account's rights may be (admin group, managed groups,
+# disabled): lost rights take effect within this.
+RIGHTS_CACHE_SECONDS = env.int("RIGHTS_CACHE_SECONDS", 60, minimum=0)
+if RIGHTS_CACHE_SECONDS > 60:
+    raise ImproperlyConfigured("RIGHTS_CACHE_SECONDS may be at most 60.")
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 CONTENT_SECURITY_POLICY = {

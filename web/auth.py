@@ -8,17 +8,23 @@ groups whose ``memberManager`` names them are remembered in their session as the
 from __future__ import annotations
 
 import logging
+import unicodedata
+from datetime import UTC, datetime
 
 import ldap
 from axes.signals import user_locked_out
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.contrib.sessions.models import Session
 from django.dispatch import receiver
 from django.http import HttpRequest
+from django.utils import timezone
 from django_auth_ldap.backend import LDAPBackend
 from ldap.filter import escape_filter_chars
 
 from onboarding.audit import audit_record
+from onboarding.signals import person_offboard_requested
 
 logger = logging.getLogger(__name__)
 
@@ -34,15 +40,36 @@ class DirectoryBackend(LDAPBackend):
     """FreeIPA's LDAP directory; refuses accounts that have a local password (break-glass ones)."""
 
     def authenticate_ldap_user(self, ldap_user, password):
+        # Refused before the directory is asked: its answer would overwrite the local account's
+        # details, and whoever holds the name there would become the break-glass admin.
+        local = get_user_model().objects.filter(username__iexact=ldap_user._username).first()
+        if local is not None and _has_local_password(local):
+            logger.warning("directory login refused for local account %s", local.get_username())
+            return None
         user = ldap_user.authenticate(password)
         if user is None:
             return None
-        if _has_local_password(user):
-            # Else whoever holds the same name in the directory would become the break-glass admin.
-            logger.warning("directory login refused for local account %s", user.get_username())
+        if password_expired(ldap_user.attrs):
+            # FreeIPA's LDAP accepts an expired password unless its grace limit says otherwise,
+            # and the temporary password of a new account is expired from the start.
+            request = getattr(ldap_user, "_request", None)
+            if request is not None:
+                request.password_expired = True
             return None
         user.managed_groups = managed_groups_find(ldap_user.connection, ldap_user.dn)
         return user
+
+
+def password_expired(attrs) -> bool:
+    raw = (attrs or {}).get("krbpasswordexpiration") or []
+    if not raw:
+        return False
+    value = raw[0].decode() if isinstance(raw[0], bytes) else raw[0]
+    try:
+        expires = datetime.strptime(value, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    return expires <= timezone.now()
 
 
 def _has_local_password(user) -> bool:
@@ -69,8 +96,30 @@ def managed_groups_find(connection, user_dn: str) -> list[str]:
     )
 
 
-def _client_address(request: HttpRequest | None) -> str:
-    return (request.META.get("REMOTE_ADDR", "") if request is not None else "") or "unknown"
+def login_username_fold(raw: str) -> str:
+    """One key per person, however they type it: "LeadB", "leadb" and the same in full-width
+    letters are one login to lock out, and one directory account."""
+    return unicodedata.normalize("NFKC", raw or "").casefold().strip()
+
+
+def lockout_username(request: HttpRequest, credentials: dict | None = None) -> str:
+    raw = (credentials or {}).get("username") or request.POST.get("username", "")
+    return login_username_fold(raw)
+
+
+def lockout_address(request: HttpRequest | None) -> str | None:
+    """The client's address: behind the TLS proxy (SECURE_PROXY_SSL_HEADER), the one the proxy
+    appended last to X-Forwarded-For, since whatever comes before it the client wrote itself."""
+    if request is None:
+        return None
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) and forwarded.strip():
+        return forwarded.split(",")[-1].strip()[:64] or None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def client_address(request: HttpRequest | None) -> str:
+    return lockout_address(request) or "unknown"
 
 
 @receiver(user_logged_in)
@@ -82,7 +131,7 @@ def login_record(sender, request: HttpRequest, user, **kwargs) -> None:
         target=user.get_username(),
         outcome="succeeded",
         details={
-            "from": _client_address(request),
+            "from": client_address(request),
             "via": "directory" if hasattr(user, "ldap_user") else "local account",
         },
     )
@@ -96,7 +145,7 @@ def login_failure_record(sender, credentials: dict, request: HttpRequest | None 
         action="login",
         target=username,
         outcome="failed",
-        details={"from": _client_address(request)},
+        details={"from": client_address(request)},
     )
 
 
@@ -107,8 +156,23 @@ def lockout_record(sender, request: HttpRequest, username: str | None = None, **
         action="login",
         target=username or "",
         outcome="denied",
-        details={"from": _client_address(request), "reason": "too many failed logins"},
+        details={"from": client_address(request), "reason": "too many failed logins"},
     )
+
+
+@receiver(person_offboard_requested)
+def sessions_end(sender, username: str, **kwargs) -> None:
+    """A leaver's sessions end when the offboarding is asked for."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        return
+    for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if session.get_decoded().get(SESSION_KEY) == str(user.pk):
+            session.delete()
+            audit_record(
+                actor="accessadmin", action="logout", target=username, outcome="succeeded",
+                details={"why": "offboarding requested"},
+            )  # fmt: skip
 
 
 @receiver(user_logged_out)
@@ -116,5 +180,5 @@ def logout_record(sender, request: HttpRequest, user, **kwargs) -> None:
     if user is not None:
         audit_record(
             actor=user.get_username(), action="logout", target=user.get_username(),
-            outcome="succeeded", details={"from": _client_address(request)},
+            outcome="succeeded", details={"from": client_address(request)},
         )  # fmt: skip

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django import forms
+from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
 from onboarding.models import AuditEvent, Person
 from onboarding.selectors import AuditFilter
-from onboarding.validation import USERNAME_MAX_LENGTH
-from web.auth import otp_password_join
+from onboarding.validation import TEXT_MAX_LENGTH, USERNAME_MAX_LENGTH
+from web.auth import login_username_fold, otp_password_join
 
 
 class LoginForm(AuthenticationForm):
@@ -28,6 +31,20 @@ class LoginForm(AuthenticationForm):
             "after several failures the login is locked for a while."
         ),
     }
+
+    def get_invalid_login_error(self):
+        if getattr(self.request, "password_expired", False):
+            host = settings.FREEIPA_HOST or "your FreeIPA server"
+            return forms.ValidationError(
+                f"Your password has expired: a new account's temporary password must be changed "
+                f"first. Change it at https://{host}/ipa/ui/ (or with kpasswd), then log in "
+                "with the new one.",
+                code="password_expired",
+            )
+        return super().get_invalid_login_error()
+
+    def clean_username(self) -> str:
+        return login_username_fold(self.cleaned_data.get("username", ""))
 
     def clean(self):
         password = self.cleaned_data.get("password")
@@ -56,11 +73,13 @@ class OnboardForm(forms.Form):
 
 class OffboardForm(forms.Form):
     reason = forms.CharField(
+        max_length=TEXT_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Why they leave; it goes into the audit trail.",
     )
     confirm_username = forms.CharField(
         required=False,
+        max_length=USERNAME_MAX_LENGTH * 2,
         label="Type the username to confirm",
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
@@ -87,11 +106,14 @@ class TeamForm(forms.Form):
     freeipa_group = forms.CharField(max_length=255, label="FreeIPA group")
     leads = forms.CharField(
         required=False,
-        help_text="Usernames, separated by commas or spaces. They become the group's member "
-        "managers. Removing a lead is done in FreeIPA and here by a platform admin.",
+        max_length=2000,
+        help_text="Usernames, separated by commas or spaces: exactly the team's leads. They "
+        "become the group's member managers; anyone left out stops being a lead, here and in "
+        "FreeIPA.",
     )
     iam_policy_arns = forms.CharField(
         required=False,
+        max_length=20 * 2049,
         label="IAM policy ARNs",
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One managed policy ARN per line.",
@@ -122,6 +144,10 @@ class PeopleFilterForm(forms.Form):
         self.fields["team"].choices = [("", "any team"), *_team_choices(team_names)]
 
 
+# Days the audit log can be asked about: no event is older, and later ones overflow date maths.
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+
+
 class AuditFilterForm(forms.Form):
     actor = forms.CharField(required=False, max_length=150)
     person = forms.CharField(required=False, max_length=255, label="Person (username)")
@@ -133,6 +159,20 @@ class AuditFilterForm(forms.Form):
         attrs={"type": "date"}))  # fmt: skip
     until = forms.DateField(required=False, label="To (day)", widget=forms.DateInput(
         attrs={"type": "date"}))  # fmt: skip
+
+    def _day_check(self, name: str):
+        day = self.cleaned_data.get(name)
+        if day is not None and not (FIRST_DAY <= day <= LAST_DAY):
+            raise forms.ValidationError(
+                f"Choose a day between {FIRST_DAY:%Y-%m-%d} and {LAST_DAY:%Y-%m-%d}."
+            )
+        return day
+
+    def clean_since(self):
+        return self._day_check("since")
+
+    def clean_until(self):
+        return self._day_check("until")
 
     def audit_filter(self) -> AuditFilter:
         data = self.cleaned_data if self.is_valid() else {}

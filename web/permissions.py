@@ -22,6 +22,7 @@ from django.utils.functional import SimpleLazyObject
 from onboarding.audit import audit_record
 from onboarding.models import AuditEvent, LifecycleRun, Person, Team
 from web.auth import MANAGED_GROUPS_SESSION_KEY
+from web.directory import DirectoryUnavailable, rights_find
 
 
 @dataclass(frozen=True)
@@ -59,12 +60,29 @@ class Access:
     def may_act_on_team(self, team_id: int) -> bool:
         return self.is_admin or team_id in self.led_team_ids
 
+    def may_act_on(self, person: Person) -> bool:
+        """Admins act on anyone; a lead on the ordinary members of the teams they lead."""
+        if self.is_admin:
+            return True
+        return person.team_id in self.led_team_ids and not person_is_privileged(person.username)
+
     def may_reveal_credentials(self, run: LifecycleRun) -> bool:
         """Only whoever asked for the run: the secrets are theirs to hand over."""
         return self.user_id is not None and run.requested_by_id == self.user_id
 
     def may_resume_or_roll_back(self, run: LifecycleRun) -> bool:
         return self.is_admin
+
+
+def person_is_privileged(username: str) -> bool:
+    """A platform admin or a team lead, here or in the directory; when the directory does not
+    answer, assume so (only an admin may then act on them)."""
+    if Team.objects.filter(leads__username=username).exists():
+        return True
+    try:
+        return rights_find(username).privileged
+    except DirectoryUnavailable:
+        return True
 
 
 NO_ACCESS = Access(user_id=None, username="", is_admin=False, led_team_ids=frozenset())

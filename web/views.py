@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import json
 from collections.abc import Iterator
 
 import qrcode
@@ -23,7 +24,7 @@ from onboarding import selectors, services
 from onboarding.audit import audit_record, audit_verify
 from onboarding.broker import broker_persistence
 from onboarding.credentials import credentials_reveal
-from onboarding.errors import AccessAdminError, CredentialsGone
+from onboarding.errors import AccessAdminError, CredentialsGone, InvalidInput, PersonAlreadyKnown
 from onboarding.models import Credential, LifecycleRun, Person, Team
 from web.forms import (
     AuditFilterForm,
@@ -40,6 +41,7 @@ from web.permissions import (
     staff_required,
     visible_or_404,
 )
+from web.previews import NOT_PREVIEWED, preview_matches, preview_token
 
 # What a person can be told and fix: bad input, a run in the way, or a system refusing.
 USER_ERRORS = (AccessAdminError,)
@@ -133,13 +135,15 @@ def _person(request: HttpRequest, username: str) -> Person:
 @staff_required
 def person_detail(request: HttpRequest, username: str) -> HttpResponse:
     person = _person(request, username)
+    may_act = access_for(request).may_act_on(person)
     context = {
         "person": person,
         "runs": selectors.person_runs(person),
         "events": selectors.person_events(person),
-        "may_offboard": person.may_be_offboarded,
-        "may_move": person.may_be_moved,
-        "may_reinstate": person.may_be_reinstated,
+        "may_act": may_act,
+        "may_offboard": may_act and person.may_be_offboarded,
+        "may_move": may_act and person.may_be_moved,
+        "may_reinstate": may_act and person.may_be_reinstated,
     }
     return render(request, "web/person_detail.html", context)
 
@@ -156,6 +160,41 @@ def person_systems(request: HttpRequest, username: str) -> HttpResponse:
 # Lifecycle actions ----------------------------------------------------------------------------
 
 
+def _previewed(request: HttpRequest, kind: str, shown: dict[str, str]) -> bool:
+    return preview_matches(request.POST.get("preview_token", ""), kind, shown)
+
+
+def _privileged_refuse(request: HttpRequest, person: Person) -> HttpResponse | None:
+    """A team lead acts on the ordinary members of their teams; admins and leads are for
+    platform admins to act on."""
+    if access_for(request).may_act_on(person):
+        return None
+    denial_record(request, "the person is a platform admin or a team lead")
+    message = (
+        f"{person.username} is a platform admin or a team lead: only a platform admin can "
+        "offboard, move or reinstate them."
+    )
+    return render(request, "no_access.html", {"message": message}, status=403)
+
+
+def _onboard_takeover_refuse(access, username: str) -> None:
+    """A username someone else's team holds is not available to a lead, and the lead is not
+    told whose it is or where it stands."""
+    other = Person.objects.filter(username=username).exclude(team__in=access.teams())
+    if not access.is_admin and other.exists():
+        raise InvalidInput(UNAVAILABLE.format(username=username))
+
+
+def _for(access, error: Exception) -> str:
+    """What a lead may read of a refusal: nothing about where others' people stand."""
+    if not access.is_admin and isinstance(error, PersonAlreadyKnown):
+        return UNAVAILABLE.format(username=error.username)
+    return str(error)
+
+
+UNAVAILABLE = "The username {username!r} is not available; choose another."
+
+
 @staff_required
 def person_onboard(request: HttpRequest) -> HttpResponse:
     access = access_for(request)
@@ -163,11 +202,16 @@ def person_onboard(request: HttpRequest) -> HttpResponse:
     form = OnboardForm(
         request.POST or None, team_names=team_names, initial={"team": request.GET.get("team")}
     )
-    preview = None
+    preview = token = None
     if request.method == "POST" and form.is_valid():
         fields = {**form.cleaned_data, "team": access.teams().get(name=form.cleaned_data["team"])}
+        shown = {**form.cleaned_data, "username": form.cleaned_data["username"].lower()}
         try:
-            if request.POST.get("action") == "onboard":
+            _onboard_takeover_refuse(access, shown["username"])
+            committing = request.POST.get("action") == "onboard"
+            if committing and not _previewed(request, "onboard", shown):
+                form.add_error(None, NOT_PREVIEWED)
+            elif committing:
                 run = services.person_onboard(
                     **fields, actor=_actor(request), requested_by=request.user
                 )
@@ -180,22 +224,31 @@ def person_onboard(request: HttpRequest) -> HttpResponse:
                 _broker_warning(request, run)
                 return redirect("run_detail", run_id=run.pk)
             preview = services.person_onboard_preview(**fields)
+            token = preview_token("onboard", shown)
         except USER_ERRORS as error:
-            form.add_error(None, str(error))
-    return render(request, "web/onboard.html", {"form": form, "preview": preview})
+            form.add_error(None, _for(access, error))
+    context = {"form": form, "preview": preview, "preview_token": token}
+    return render(request, "web/onboard.html", context)
 
 
 @staff_required
 def person_offboard(request: HttpRequest, username: str) -> HttpResponse:
     person = _person(request, username)
+    refused = _privileged_refuse(request, person)
+    if refused:
+        return refused
     form = OffboardForm(request.POST or None, username=person.username)
-    preview = None
+    preview = token = None
     if request.method == "POST" and form.is_valid():
         reason = form.cleaned_data["reason"]
+        shown = {"person": person.username, "reason": reason}
         try:
             preview = services.person_offboard_preview(person=person, reason=reason)
+            token = preview_token("offboard", shown)
             if request.POST.get("action") == "offboard":
-                if not form.confirmed():
+                if not _previewed(request, "offboard", shown):
+                    form.add_error(None, NOT_PREVIEWED)
+                elif not form.confirmed():
                     form.add_error(
                         "confirm_username",
                         f"Type {person.username} exactly to confirm; nothing was changed.",
@@ -212,7 +265,7 @@ def person_offboard(request: HttpRequest, username: str) -> HttpResponse:
                     return redirect("run_detail", run_id=run.pk)
         except USER_ERRORS as error:
             form.add_error(None, str(error))
-    context = {"person": person, "form": form, "preview": preview}
+    context = {"person": person, "form": form, "preview": preview, "preview_token": token}
     return render(request, "web/offboard.html", context)
 
 
@@ -220,15 +273,21 @@ def person_offboard(request: HttpRequest, username: str) -> HttpResponse:
 def person_move(request: HttpRequest, username: str) -> HttpResponse:
     access = access_for(request)
     person = _person(request, username)
+    refused = _privileged_refuse(request, person)
+    if refused:
+        return refused
     team_names = [
         name for name in access.teams().values_list("name", flat=True) if name != person.team.name
     ]
     form = MoveForm(request.POST or None, team_names=team_names)
-    preview = None
+    preview = token = None
     if request.method == "POST" and form.is_valid():
         team = access.teams().get(name=form.cleaned_data["team"])
+        shown = {"person": person.username, "team": team.name}
         try:
-            if request.POST.get("action") == "move":
+            if request.POST.get("action") == "move" and not _previewed(request, "move", shown):
+                form.add_error(None, NOT_PREVIEWED)
+            elif request.POST.get("action") == "move":
                 run = services.person_move(
                     person=person, team=team, actor=_actor(request), requested_by=request.user
                 )
@@ -238,18 +297,25 @@ def person_move(request: HttpRequest, username: str) -> HttpResponse:
                 _broker_warning(request, run)
                 return redirect("run_detail", run_id=run.pk)
             preview = services.person_move_preview(person=person, team=team)
+            token = preview_token("move", shown)
         except USER_ERRORS as error:
             form.add_error(None, str(error))
-    context = {"person": person, "form": form, "preview": preview}
+    context = {"person": person, "form": form, "preview": preview, "preview_token": token}
     return render(request, "web/move.html", context)
 
 
 @staff_required
 def person_reinstate(request: HttpRequest, username: str) -> HttpResponse:
     person = _person(request, username)
+    refused = _privileged_refuse(request, person)
+    if refused:
+        return refused
     preview, error = None, ""
+    shown = {"person": person.username}
     try:
-        if request.method == "POST":
+        if request.method == "POST" and not _previewed(request, "reinstate", shown):
+            error = NOT_PREVIEWED
+        elif request.method == "POST":
             run = services.person_reinstate(
                 person=person, actor=_actor(request), requested_by=request.user
             )
@@ -259,7 +325,8 @@ def person_reinstate(request: HttpRequest, username: str) -> HttpResponse:
         preview = services.person_reinstate_preview(person=person)
     except USER_ERRORS as failure:
         error = str(failure)
-    context = {"person": person, "preview": preview, "error": error}
+    token = preview_token("reinstate", shown) if preview else None
+    context = {"person": person, "preview": preview, "error": error, "preview_token": token}
     return render(request, "web/reinstate.html", context)
 
 
@@ -304,11 +371,37 @@ def run_resume(request: HttpRequest, run_id: int) -> HttpResponse:
                        "step that failed")  # fmt: skip
 
 
-@require_POST
 @staff_required
 def run_rollback(request: HttpRequest, run_id: int) -> HttpResponse:
-    return _run_action(request, run_id, services.run_rollback, "rolling back; completed "
-                       "steps are undone newest first")  # fmt: skip
+    """What a rollback would undo, then the rollback, with the person's username typed."""
+    run = _run(request, run_id)
+    if not access_for(request).may_resume_or_roll_back(run):
+        denial_record(request, "admins only")
+        return render(
+            request, "no_access.html",
+            {"message": "Only platform admins can resume, roll back or requeue a run."}, status=403,
+        )  # fmt: skip
+    shown = {"run": str(run.pk)}
+    error = ""
+    try:
+        undos = services.run_rollback_preview(run=run)
+    except USER_ERRORS as failure:
+        messages.error(request, str(failure))
+        return redirect("run_detail", run_id=run.pk)
+    if request.method == "POST":
+        typed = request.POST.get("confirm_username", "").strip().lower()
+        if not _previewed(request, "rollback", shown):
+            error = NOT_PREVIEWED
+        elif typed != run.person.username:
+            error = f"Type {run.person.username} exactly to confirm; nothing was changed."
+        else:
+            return _run_action(request, run_id, services.run_rollback, "rolling back; completed "
+                               "steps are undone newest first")  # fmt: skip
+    context = {
+        "run": run, "preview": undos, "error": error,
+        "preview_token": preview_token("rollback", shown),
+    }  # fmt: skip
+    return render(request, "web/rollback.html", context)
 
 
 def _run_action(request: HttpRequest, run_id: int, action, done: str) -> HttpResponse:
@@ -402,7 +495,7 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
     initial = {
         "name": team.name,
         "freeipa_group": team.freeipa_group,
-        "leads": " ".join(lead.get_username() for lead in team.leads.all()),
+        "leads": " ".join(selectors.team_lead_names(team)),
         "iam_policy_arns": "\n".join(team.iam_policy_arns),
         "jupyterhub_group": team.jupyterhub_group,
     }
@@ -433,6 +526,7 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
 @admin_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
+    status = 400 if form.is_bound and not form.is_valid() else 200
     where = form.audit_filter()
     before = request.GET.get("before", "")
     events, next_before = selectors.audit_page(
@@ -448,7 +542,13 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         "actions": selectors.audit_actions(),
         "first_page": not before,
     }
-    return render(request, "web/audit_log.html", context)
+    return render(request, "web/audit_log.html", context, status=status)
+
+
+def _cell(value: str) -> str:
+    """A spreadsheet runs a cell starting with = + - @ (or a tab or CR before them) as a
+    formula; a leading quote makes it text (OWASP's advice on CSV injection)."""
+    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 class _Echo:
@@ -457,8 +557,12 @@ class _Echo:
 
 
 @admin_required
-def audit_export(request: HttpRequest) -> StreamingHttpResponse:
+def audit_export(request: HttpRequest) -> HttpResponse:
     form = AuditFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return HttpResponse(
+            f"Bad filter: {form.errors.as_text()}", status=400, content_type="text/plain"
+        )
     where = form.audit_filter()
     audit_record(
         actor=_actor(request), action="audit.export", target="audit", outcome="succeeded",
@@ -471,8 +575,9 @@ def audit_export(request: HttpRequest) -> StreamingHttpResponse:
                                "hash"])  # fmt: skip
         for event in selectors.audit_search(where).iterator(chunk_size=2000):
             yield writer.writerow([
-                event.id, event.at.isoformat(), event.actor, event.action, event.target,
-                event.outcome, event.run_id or "", event.details, event.hash,
+                event.id, event.at.isoformat(), _cell(event.actor), _cell(event.action),
+                _cell(event.target), event.outcome, event.run_id or "",
+                _cell(json.dumps(event.details, sort_keys=True, default=str)), event.hash,
             ])  # fmt: skip
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

@@ -93,6 +93,8 @@ class Personas:
 
 
 ROLES = ("anonymous", "member", "lead_a", "lead_b", "admin")
+# The personas are local accounts: logged in as such, the directory has no say over their rights.
+LOCAL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 @pytest.fixture

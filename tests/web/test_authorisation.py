@@ -8,13 +8,17 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, User
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from onboarding.credentials import credential_store
 from onboarding.models import AuditEvent, Credential, LifecycleRun, Person, Team
 from tests.factories import make_person, make_run
-from tests.web.conftest import ROLES, Personas, unique
+from tests.web.conftest import LOCAL_BACKEND, ROLES, Personas, directory_account_create, unique
+from web.auth import MANAGED_GROUPS_SESSION_KEY
+from web.previews import preview_token
 
 pytestmark = [pytest.mark.django_db, pytest.mark.stack]
 
@@ -44,7 +48,7 @@ class World:
 
 
 @pytest.fixture
-def world(personas: Personas, stack_configured) -> World:
+def world(personas: Personas, ldap_configured) -> World:
     team_a, team_b = personas.team_a, personas.team_b
     person_a = make_person(unique("pa"), team=team_a, status="active")
     person_b = make_person(unique("pb"), team=team_b, status="active")
@@ -92,10 +96,23 @@ ADMINS_ONLY = staff(lead_a=403, lead_b=403)
 
 
 def onboard_data(team: Callable[[World], Team]) -> Callable[[World], dict]:
-    return lambda w: {
-        "username": unique("new"), "first_name": "New", "last_name": "Person",
-        "email": "new@example.test", "team": team(w).name, "action": "onboard",
-    }  # fmt: skip
+    def data(w: World) -> dict:
+        fields = {
+            "username": unique("new"), "first_name": "New", "last_name": "Person",
+            "email": "new@example.test", "team": team(w).name,
+        }  # fmt: skip
+        return {**fields, "action": "onboard", "preview_token": preview_token("onboard", fields)}
+
+    return data
+
+
+def previewed(kind: str, **shown: str) -> dict:
+    """What a form sends after its preview: the token of exactly what was shown."""
+    return {"preview_token": preview_token(kind, shown)}
+
+
+def rollback_data(run: LifecycleRun) -> dict:
+    return {"confirm_username": run.person.username, **previewed("rollback", run=str(run.pk))}
 
 
 # fmt: off
@@ -115,16 +132,19 @@ CASES = [
     Case("person_offboard", "post", lambda w: f"/people/{w.person_a.username}/offboard/",
          team_a_only(DONE),
          data=lambda w: {"reason": "left", "confirm_username": w.person_a.username,
-                         "action": "offboard"}),
+                         "action": "offboard",
+                         **previewed("offboard", person=w.person_a.username, reason="left")}),
     Case("person_move", "get", lambda w: f"/people/{w.person_a.username}/move/", team_a_only()),
     # Lead A may not move someone into team B: B is not among the choices.
     Case("person_move", "post", lambda w: f"/people/{w.person_a.username}/move/",
          team_a_only(FORM, admin=DONE),
-         data=lambda w: {"team": w.personas.team_b.name, "action": "move"}),
+         data=lambda w: {"team": w.personas.team_b.name, "action": "move",
+                         **previewed("move", person=w.person_a.username,
+                                     team=w.personas.team_b.name)}),
     Case("person_reinstate", "get", lambda w: f"/people/{w.offboarded_a.username}/reinstate/",
          team_a_only()),
     Case("person_reinstate", "post", lambda w: f"/people/{w.offboarded_a.username}/reinstate/",
-         team_a_only(DONE)),
+         team_a_only(DONE), data=lambda w: previewed("reinstate", person=w.offboarded_a.username)),
     Case("onboard", "get", lambda w: "/onboard/", staff()),
     Case("onboard", "post", lambda w: "/onboard/", staff(lead_a=DONE, lead_b=FORM, admin=DONE),
          data=onboard_data(lambda w: w.personas.team_a)),
@@ -134,10 +154,12 @@ CASES = [
     Case("run_resume", "post", lambda w: f"/runs/{w.failed_a.pk}/resume/",
          team_a_only(403, admin=DONE)),
     Case("run_resume", "get", lambda w: f"/runs/{w.failed_a.pk}/resume/", everyone(405)),
+    Case("run_rollback", "get", lambda w: f"/runs/{w.failed_a.pk}/rollback/",
+         team_a_only(403, admin=200)),
     Case("run_rollback", "post", lambda w: f"/runs/{w.failed_a.pk}/rollback/",
-         team_a_only(403, admin=DONE)),
+         team_a_only(403, admin=DONE), data=lambda w: rollback_data(w.failed_a)),
     Case("run_rollback", "post", lambda w: f"/runs/{w.failed_b.pk}/rollback/",
-         staff(lead_a=404, lead_b=403, admin=DONE)),
+         staff(lead_a=404, lead_b=403, admin=DONE), data=lambda w: rollback_data(w.failed_b)),
     Case("run_requeue", "post", lambda w: f"/runs/{w.stuck_a.pk}/requeue/",
          team_a_only(403, admin=DONE)),
     # Only whoever asked for the run sees its secrets: not even an admin.
@@ -182,7 +204,7 @@ def test_every_url_of_the_site_is_walked():
 def test_who_may_do_what(client, world: World, case: Case, role: str):
     user = world.personas.user(role)
     if user is not None:
-        client.force_login(user)
+        client.force_login(user, backend=LOCAL_BACKEND)
     before = world.snapshot()
     last_event = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
@@ -209,7 +231,7 @@ def test_who_may_do_what(client, world: World, case: Case, role: str):
 
 
 def test_revealed_credentials_are_shown_to_the_requester_once(client, world: World):
-    client.force_login(world.personas.lead_a)
+    client.force_login(world.personas.lead_a, backend=LOCAL_BACKEND)
     url = f"/runs/{world.with_credentials_a.pk}/credentials/"
 
     first = client.post(url)
@@ -220,3 +242,61 @@ def test_revealed_credentials_are_shown_to_the_requester_once(client, world: Wor
     assert first["Cache-Control"] == "no-store"
     assert "Temp-secret-1" not in second.content.decode()
     assert "already revealed or have expired" in second.content.decode()
+
+
+# Rights lost mid-session: the directory's word counts on the very next request.
+LOST_RIGHTS = {"offboarded_lead": "anonymous", "lead_removed": "member", "admin_removed": "member"}
+
+
+@pytest.fixture(scope="session")
+def lost_rights_accounts(ldap_configured) -> dict[str, str]:
+    """Directory accounts that hold no rights in the directory (any more)."""
+    return {
+        role: directory_account_create(ldap_configured, role.split("_")[0][:4] + "-").username
+        for role in LOST_RIGHTS
+    }
+
+
+def lost_rights_login(client, world: World, role: str, username: str) -> User:
+    user = User.objects.create(username=username)
+    team_a = world.personas.team_a
+    if role == "offboarded_lead":
+        team_a.leads.add(user)
+        make_person(username, team=team_a, status="offboarding")
+    if role == "admin_removed":
+        user.groups.add(Group.objects.get_or_create(name=settings.LDAP_ADMIN_GROUP)[0])
+    client.force_login(user, backend="web.auth.DirectoryBackend")
+    if role == "lead_removed":
+        session = client.session
+        session[MANAGED_GROUPS_SESSION_KEY] = [team_a.freeipa_group]  # as their login found
+        session.save()
+    return user
+
+
+@pytest.mark.parametrize("role", LOST_RIGHTS)
+@pytest.mark.parametrize(
+    "case", CASES, ids=[f"{case.method}-{case.name}-{i}" for i, case in enumerate(CASES)]
+)
+def test_who_may_do_what_after_losing_rights_mid_session(
+    client, world: World, case: Case, role: str, lost_rights_accounts
+):
+    user = lost_rights_login(client, world, role, lost_rights_accounts[role])
+    before = world.snapshot()
+    last_event = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+    response = getattr(client, case.method)(case.path(world), case.data(world))
+
+    after = world.snapshot()
+    assert after == before, "a request that was not allowed to change anything did"
+    if role == "offboarded_lead":
+        assert response.status_code == 302
+        assert response["Location"].startswith("/login/")
+        return
+    expected = case.expected[LOST_RIGHTS[role]]
+    if expected == LOGIN:
+        assert response.status_code == 302
+    else:
+        assert response.status_code == expected, response.content[:2000]
+    if expected in (403, 404):
+        denial = AuditEvent.objects.filter(id__gt=last_event, action="access.denied")
+        assert denial.filter(actor=user.username, outcome="denied").exists()

@@ -14,23 +14,25 @@ import pytest
 
 from onboarding.audit import audit_record
 from onboarding.models import LifecycleRun, Person
+from onboarding.systems import clients
 from tests.conftest import REPO_ROOT
 from tests.factories import make_person
 from tests.test_settings import GOOD_PRODUCTION
-from tests.web.conftest import Personas, unique
+from tests.web.conftest import LOCAL_BACKEND, Personas, unique
+from web.previews import preview_token
 
 pytestmark = [pytest.mark.django_db, pytest.mark.stack]
 
 
 @pytest.fixture
-def as_lead_a(client, personas: Personas, stack_configured):
-    client.force_login(personas.lead_a)
+def as_lead_a(client, personas: Personas, ldap_configured):
+    client.force_login(personas.lead_a, backend=LOCAL_BACKEND)
     return client
 
 
 @pytest.fixture
-def as_admin(client, personas: Personas, stack_configured):
-    client.force_login(personas.admin)
+def as_admin(client, personas: Personas, ldap_configured):
+    client.force_login(personas.admin, backend=LOCAL_BACKEND)
     return client
 
 
@@ -53,7 +55,11 @@ def test_onboard_form_refuses_a_name_freeipa_would_refuse_and_keeps_the_input(as
 
 
 def test_onboard_form_refuses_a_name_taken_in_freeipa(as_lead_a, personas, stack_configured):
-    taken = stack_configured["FREEIPA_USERNAME"]
+    taken = unique("taken")
+    clients().freeipa.user_create(
+        username=taken, first_name="Taken", last_name="Already", email="t@example.test",
+        password="Taken-password-1",
+    )  # fmt: skip
 
     fields = onboard_fields(personas, username=taken, action="onboard")
 
@@ -79,9 +85,12 @@ def test_offboarding_needs_a_reason_and_the_typed_username(as_lead_a, personas):
     url = f"/people/{person.username}/offboard/"
 
     no_reason = as_lead_a.post(url, {"reason": "", "action": "offboard"})
+    shown = {"person": person.username, "reason": "contract ended"}
     wrong_name = as_lead_a.post(
-        url, {"reason": "contract ended", "confirm_username": "someone", "action": "offboard"}
-    )
+        url,
+        {"reason": "contract ended", "confirm_username": "someone", "action": "offboard",
+         "preview_token": preview_token("offboard", shown)},
+    )  # fmt: skip
 
     assert "This field is required" in no_reason.content.decode()
     page = wrong_name.content.decode()
@@ -182,7 +191,7 @@ def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing(per
     from django.test import Client
 
     browser = Client(enforce_csrf_checks=True)
-    browser.force_login(personas.admin)
+    browser.force_login(personas.admin, backend=LOCAL_BACKEND)
     person = make_person(unique("p"), team=personas.team_a, status="active")
 
     response = browser.post(

@@ -10,7 +10,7 @@ from onboarding.audit import audit_record
 from onboarding.models import Person, Team
 from onboarding.runner import run_steps_create
 from tests.factories import make_run
-from tests.web.conftest import Personas
+from tests.web.conftest import LOCAL_BACKEND, Personas
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,7 @@ def queries_for(client, url: str) -> tuple[int, int]:
 def test_list_pages_make_as_many_queries_for_many_rows_as_for_few(
     client, personas: Personas, page: str, role: str
 ):
-    client.force_login(getattr(personas, role))
+    client.force_login(getattr(personas, role), backend=LOCAL_BACKEND)
     seed(personas, 3, start=0)
     few, status = queries_for(client, PAGES[page](Person.objects.latest("id")))
     seed(personas, 60, start=3)

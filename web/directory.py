@@ -1,0 +1,73 @@
+"""What the directory says about a staff account now: whether it still exists and is enabled,
+whether it is a platform admin, and which groups it manages (the teams it leads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ldap
+from django.conf import settings
+from ldap.filter import escape_filter_chars
+
+
+class DirectoryUnavailable(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class DirectoryRights:
+    exists: bool
+    disabled: bool
+    is_admin: bool
+    managed_groups: tuple[str, ...]
+
+    @property
+    def privileged(self) -> bool:
+        """A platform admin or a team lead: someone only a platform admin may act on."""
+        return self.is_admin or bool(self.managed_groups)
+
+
+def _connect():
+    connection = ldap.initialize(settings.AUTH_LDAP_SERVER_URI)
+    for option, value in settings.AUTH_LDAP_CONNECTION_OPTIONS.items():
+        connection.set_option(option, value)
+    if settings.AUTH_LDAP_START_TLS:
+        connection.start_tls_s()
+    connection.simple_bind_s(settings.AUTH_LDAP_BIND_DN, settings.AUTH_LDAP_BIND_PASSWORD)
+    return connection
+
+
+def _text(value) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def rights_find(username: str) -> DirectoryRights:
+    """Asked of the directory every time; raises DirectoryUnavailable when it does not answer."""
+    try:
+        connection = _connect()
+        try:
+            found = connection.search_s(
+                settings.LDAP_USER_BASE_DN, ldap.SCOPE_ONELEVEL,
+                f"(uid={escape_filter_chars(username)})", ["nsAccountLock", "memberOf"],
+            )  # fmt: skip
+            entries = [(dn, attrs) for dn, attrs in found if dn]
+            if not entries:
+                return DirectoryRights(False, False, False, ())
+            dn, attrs = entries[0]
+            disabled = _text((attrs.get("nsAccountLock") or [b"FALSE"])[0]).upper() == "TRUE"
+            admin_dn = f"cn={settings.LDAP_ADMIN_GROUP},{settings.LDAP_GROUP_BASE_DN}".lower()
+            member_of = {_text(value).lower() for value in attrs.get("memberOf", [])}
+            managed = connection.search_s(
+                settings.LDAP_GROUP_BASE_DN, ldap.SCOPE_SUBTREE,
+                f"(memberManager={escape_filter_chars(dn)})", ["cn"],
+            )  # fmt: skip
+            groups = sorted(
+                _text(a["cn"][0]) for group_dn, a in managed if group_dn and a.get("cn")
+            )
+            return DirectoryRights(True, disabled, admin_dn in member_of, tuple(groups))
+        finally:
+            connection.unbind_s()
+    except ldap.LDAPError as error:
+        raise DirectoryUnavailable(
+            f"the directory did not answer: {type(error).__name__}"
+        ) from None
