@@ -376,11 +376,7 @@ def run_rollback(request: HttpRequest, run_id: int) -> HttpResponse:
     """What a rollback would undo, then the rollback, with the person's username typed."""
     run = _run(request, run_id)
     if not access_for(request).may_resume_or_roll_back(run):
-        denial_record(request, "admins only")
-        return render(
-            request, "no_access.html",
-            {"message": "Only platform admins can resume, roll back or requeue a run."}, status=403,
-        )  # fmt: skip
+        return _admins_only(request)
     shown = {"run": str(run.pk)}
     error = ""
     try:
@@ -404,14 +400,16 @@ def run_rollback(request: HttpRequest, run_id: int) -> HttpResponse:
     return render(request, "web/rollback.html", context)
 
 
+def _admins_only(request: HttpRequest) -> HttpResponse:
+    denial_record(request, "admins only")
+    message = "Only platform admins can resume, roll back or requeue a run."
+    return render(request, "no_access.html", {"message": message}, status=403)
+
+
 def _run_action(request: HttpRequest, run_id: int, action, done: str) -> HttpResponse:
     run = _run(request, run_id)
     if not access_for(request).may_resume_or_roll_back(run):
-        denial_record(request, "admins only")
-        return render(
-            request, "no_access.html",
-            {"message": "Only platform admins can resume, roll back or requeue a run."}, status=403,
-        )  # fmt: skip
+        return _admins_only(request)
     try:
         action(run=run, actor=_actor(request))
         messages.success(request, f"Run #{run.pk} is {done}.")

@@ -114,3 +114,15 @@ def personas(db) -> Personas:
     team_a.leads.add(lead_a)
     team_b.leads.add(lead_b)
     return Personas(member, lead_a, lead_b, admin, team_a, team_b)
+
+
+@pytest.fixture
+def as_lead_a(client, personas: Personas, ldap_configured):
+    client.force_login(personas.lead_a, backend=LOCAL_BACKEND)
+    return client
+
+
+@pytest.fixture
+def as_admin(client, personas: Personas, ldap_configured):
+    client.force_login(personas.admin, backend=LOCAL_BACKEND)
+    return client

@@ -20,7 +20,6 @@ from tests.lifecycle.observe import freeipa_client
 from tests.web.conftest import (
     LOCAL_BACKEND,
     PASSWORD,
-    Personas,
     admin_group_add,
     directory_account_create,
     unique,
@@ -29,18 +28,6 @@ from tests.web.test_login import log_in, team_with_directory_manager
 from web.previews import preview_token
 
 pytestmark = [pytest.mark.django_db, pytest.mark.stack]
-
-
-@pytest.fixture
-def as_lead_a(client, personas: Personas, ldap_configured):
-    client.force_login(personas.lead_a, backend=LOCAL_BACKEND)
-    return client
-
-
-@pytest.fixture
-def as_admin(client, personas: Personas, ldap_configured):
-    client.force_login(personas.admin, backend=LOCAL_BACKEND)
-    return client
 
 
 @pytest.fixture

@@ -24,18 +24,6 @@ from web.previews import preview_token
 pytestmark = [pytest.mark.django_db, pytest.mark.stack]
 
 
-@pytest.fixture
-def as_lead_a(client, personas: Personas, ldap_configured):
-    client.force_login(personas.lead_a, backend=LOCAL_BACKEND)
-    return client
-
-
-@pytest.fixture
-def as_admin(client, personas: Personas, ldap_configured):
-    client.force_login(personas.admin, backend=LOCAL_BACKEND)
-    return client
-
-
 def onboard_fields(personas: Personas, **changes) -> dict:
     return {
         "username": unique("new"), "first_name": "New", "last_name": "Person",
