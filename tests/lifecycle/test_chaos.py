@@ -284,3 +284,23 @@ def test_requests_racing_for_one_person_lose_with_exit_3_and_no_traceback(chaos,
         assert sorted(code for code, _ in outcomes) == [0, 3], outcomes
         assert not any("Traceback" in stderr for _, stderr in outcomes), outcomes
         assert LifecycleRun.objects.filter(person__username=username).count() == 1
+
+
+def test_a_batch_survives_the_aws_stand_in_dying_and_coming_back(chaos, team, sandbox_session):
+    from sandbox import aws as sandbox_aws
+    from sandbox import stack as sandbox_stack
+
+    chaos.worker()
+    first = chaos.onboard_many(team, [unique("m")])
+    assert wait_for_runs(first, timeout=60) == {first[0]: State.SUCCEEDED}
+    endpoints_before = dict(chaos.env)
+    run_ids = chaos.onboard_many(team, [unique("m") for _ in range(5)])
+    moto = sandbox_aws.pid_file(sandbox_session.state_dir)
+    os.kill(int(moto.read_text()), signal.SIGKILL)  # mid-batch: AWS calls fail, then retry
+    time.sleep(2)
+    endpoints, _ = sandbox_stack.up(sandbox_session.state_dir, ["aws"])
+
+    assert endpoints["AWS_ENDPOINT_URL"] == endpoints_before["AWS_ENDPOINT_URL"]
+    assert endpoints["EFS_FILE_SYSTEM_ID"] == endpoints_before["EFS_FILE_SYSTEM_ID"]
+    states = wait_for_runs(run_ids, timeout=150)
+    assert_all_onboarded(chaos, first + run_ids, {**states, first[0]: State.SUCCEEDED})
