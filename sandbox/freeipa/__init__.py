@@ -11,6 +11,7 @@ from typing import Any
 from .. import process
 from .bootstrap import ensure
 from .certs import ensure_certificates
+from .passwords import DEFAULT_GRACE_LIMIT, MAX_GRACE_LIMIT, UNLIMITED_GRACE
 from .store import Directory
 from .tree import Tree
 
@@ -43,6 +44,9 @@ def start(state_dir: Path, endpoints: dict[str, str]) -> dict[str, str]:
     config_path = folder / "config.json"
     config = json.loads(config_path.read_text()) if config_path.exists() else {}
     config.setdefault("admin_password", secrets.token_urlsafe(18))
+    # The global policy's grace limit, set again at every start (see README, expired passwords).
+    config.setdefault("password_grace_limit", DEFAULT_GRACE_LIMIT)
+    grace_limit = _grace_limit(config, config_path)
     config.update(
         host=HOST,
         realm=REALM,
@@ -60,7 +64,7 @@ def start(state_dir: Path, endpoints: dict[str, str]) -> dict[str, str]:
         config["port"] = _port(config, config_path)
     config_path.write_text(json.dumps(config, indent=2))
     config_path.chmod(0o600)
-    ensure(tree_for(endpoints), config["admin_password"])
+    ensure(tree_for(endpoints), config["admin_password"], grace_limit)
     if not running:
         process.start_process(
             [sys.executable, "-m", "sandbox.freeipa.server", "--state-dir", folder],
@@ -90,6 +94,16 @@ def stop(state_dir: Path) -> None:
 def pid_file(state_dir: Path) -> Path:
     """Where the server records its pid while it runs."""
     return _folder(state_dir) / "server.pid"
+
+
+def _grace_limit(config: dict[str, Any], config_path: Path) -> int:
+    value = config["password_grace_limit"]
+    if type(value) is not int or not UNLIMITED_GRACE <= value <= MAX_GRACE_LIMIT:
+        raise ValueError(
+            f"{config_path}: password_grace_limit must be an integer from {UNLIMITED_GRACE} "
+            f"(unlimited) to {MAX_GRACE_LIMIT}, not {value!r}"
+        )
+    return value
 
 
 def _port(config: dict[str, Any], config_path: Path) -> int:

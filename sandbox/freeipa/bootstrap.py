@@ -6,6 +6,7 @@ import random
 
 import ldap
 
+from . import passwords
 from .encoding import to_generalized, utcnow
 from .store import ID_RANGE_SIZE
 from .tree import (
@@ -39,8 +40,14 @@ CONTAINERS = (
 ADMIN_PASSWORD_LIFETIME = "20991231235959Z"
 
 
-def ensure(tree: Tree, admin_password: str) -> None:
-    """Create whatever is missing; running it again changes nothing."""
+def ensure(
+    tree: Tree, admin_password: str, grace_limit: int = passwords.DEFAULT_GRACE_LIMIT
+) -> None:
+    """Create whatever is missing; running it again changes nothing.
+
+    The global policy's grace limit is set to grace_limit at every start (the stand-in's
+    config.json `password_grace_limit`), and 389-ds made to enforce it.
+    """
     directory = tree.directory
     for rdn in (*CONTAINERS, f"cn={tree.realm},cn=kerberos"):
         _add_missing(
@@ -74,9 +81,11 @@ def ensure(tree: Tree, admin_password: str) -> None:
             "krbPwdMaxFailure": [6],
             "krbPwdFailureCountInterval": [60],
             "krbPwdLockoutDuration": [600],
-            "passwordGraceLimit": [-1],
+            "passwordGraceLimit": [grace_limit],
         },
     )
+    passwords.mirror_missing_expiries(tree)
+    passwords.set_grace_limit(tree, grace_limit)
     _add_missing(
         tree,
         f"cn={STAGE_ADMIN_PRIVILEGE},{tree.container('privileges')}",
@@ -156,7 +165,8 @@ def _ensure_admin(tree: Tree, password: str) -> None:
                 "ipaNTSecurityIdentifier": [tree.sid(number)],
             },
         )
-    directory.replace(
+    passwords.write_password(
+        tree,
         dn,
         {
             "userPassword": [password],
@@ -164,14 +174,18 @@ def _ensure_admin(tree: Tree, password: str) -> None:
             "krbPasswordExpiration": [ADMIN_PASSWORD_LIFETIME],
             "nsAccountLock": ["FALSE"],
         },
+        ADMIN_PASSWORD_LIFETIME,
     )
     for group in (ADMINS, DEFAULT_GROUP):
         if not tree.is_member(dn, group):
             directory.modify(tree.group_dn(group), [(ldap.MOD_ADD, "member", [dn])])
 
 
-def reset(tree: Tree) -> None:
-    """Remove every user, group, token, role and policy the sandbox did not start with."""
+def reset(tree: Tree, grace_limit: int = passwords.DEFAULT_GRACE_LIMIT) -> None:
+    """Remove every user, group, token, role and policy the sandbox did not start with.
+
+    The global policy gets its defaults back, with grace_limit as its grace limit.
+    """
     directory = tree.directory
     for kind in (STAGED, PRESERVED):
         for entry in directory.search(tree.container(kind)):
@@ -197,3 +211,4 @@ def reset(tree: Tree) -> None:
         tree.global_policy_dn,
         {"krbMinPwdLife": [3_600], "krbPwdMinLength": [8], "krbMaxPwdLife": [7_776_000]},
     )
+    passwords.set_grace_limit(tree, grace_limit)

@@ -1,4 +1,16 @@
-"""Password and OTP rules: admin-set passwords expire at once, self-set ones last the policy."""
+"""Password and OTP rules: admin-set passwords expire at once, self-set ones last the policy.
+
+An expired password is also refused over LDAP, as a FreeIPA whose password policy has a grace
+limit refuses it: FreeIPA's ipa-graceperiod plugin (daemons/ipa-slapi-plugins/ipa-graceperiod/
+ipa_graceperiod.c, ipagraceperiod_preop) refuses a simple bind with err=49 "Password is
+expired." once krbPasswordExpiration is past and passwordGraceUserTime has reached the policy's
+passwordGraceLimit (-1: never refuses, FreeIPA's install default; 0: no grace login at all).
+389-ds has the same rule in its own password policy (need_new_pw in ldap/servers/slapd/
+pw_mgmt.c), driven by passwordExpirationTime and cn=config's passwordExp/passwordGraceLimit, so
+the stand-in keeps passwordExpirationTime equal to krbPasswordExpiration and copies the global
+policy's grace limit into cn=config. Plain 389-ds then refuses such a bind with err=49
+"password expired!" and, when asked for it, the password policy control's passwordExpired error.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +24,7 @@ import pyotp
 
 from .encoding import from_generalized, to_generalized, utcnow
 from .store import Entry, escape
-from .tree import Tree
+from .tree import ACTIVE, STAGED, Tree
 
 DEFAULT_POLICY = {
     "krbmaxpwdlife": 7_776_000,
@@ -26,6 +38,20 @@ DEFAULT_POLICY = {
 }
 # FreeIPA accepts codes this far from the server clock (ipaTokenTOTPauthWindow).
 TOTP_WINDOW_SECONDS = 300
+# passwordGraceLimit: -1 lets expired passwords bind forever (FreeIPA's install default,
+# install/share/kerberos.ldif), 0 refuses them at once: what the stand-in starts with, as a
+# FreeIPA set up for production would (`ipa pwpolicy-mod --gracelimit=0`).
+UNLIMITED_GRACE = -1
+DEFAULT_GRACE_LIMIT = 0
+# The int FreeIPA's pwpolicy accepts at most (ipaserver/plugins/pwpolicy.py, Int.MAXINT).
+MAX_GRACE_LIMIT = 2**31 - 1
+# 389-ds's passwordMaxAge: what a password written past the stand-in (straight into the
+# directory, a stage user's) gets as passwordExpirationTime, or an entry without one at its next
+# bind. Without krbPasswordExpiration FreeIPA never expires it (ipagraceperiod_preop: "nothing to
+# do"): a century.
+SERVER_MAX_AGE_SECONDS = 100 * 365 * 86_400
+# 389-ds's SLAPD_END_TIME (ldap/servers/slapd/slap.h, 2**31 - 1): an expiry it never replaces.
+SERVER_END_TIME = "20380119031407Z"
 
 
 class PolicyError(Exception):
@@ -81,7 +107,8 @@ def _store(tree: Tree, dn: str, password: str, changed: str, expires: str) -> No
     principal = dn.split(",", 1)[0].split("=", 1)[1]
     # Opaque in FreeIPA; here it records who changed the password, which is all it is used for.
     extra = b"\x00\x02" + changed.encode() + b"\x00" + principal.encode() + b"\x00"
-    tree.directory.replace(
+    write_password(
+        tree,
         dn,
         {
             "userPassword": [password],
@@ -89,7 +116,74 @@ def _store(tree: Tree, dn: str, password: str, changed: str, expires: str) -> No
             "krbPasswordExpiration": [expires],
             "krbExtraData": [extra],
         },
+        expires,
     )
+
+
+def write_password(tree: Tree, dn: str, attrs: dict[str, list], expires: str) -> None:
+    """Write attrs (userPassword among them), then `expires` as passwordExpirationTime.
+
+    389-ds's policy goes by passwordExpirationTime, so it must equal krbPasswordExpiration. After
+    answering a modify of userPassword, 389-ds sets passwordExpirationTime to now +
+    passwordMaxAge (update_pw_info in ldap/servers/slapd/pw.c, called in modify.c once the
+    backend has sent the result): that replaces a value sent in the same modify, and about half
+    the time one sent right after it too. It leaves alone an entry the modify left at
+    SLAPD_END_TIME ("special entries' passwords never expire"), so that goes in with the password
+    and the real expiry follows. Between the two, a few milliseconds, the new password binds.
+    """
+    tree.directory.replace(dn, {**attrs, "passwordExpirationTime": [SERVER_END_TIME]})
+    tree.directory.replace(dn, {"passwordExpirationTime": [expires]})
+
+
+def mirror_missing_expiries(tree: Tree) -> None:
+    """Give passwordExpirationTime to users that have none (written before the stand-in kept it).
+
+    Run before the policy is enforced: 389-ds would give them now + passwordMaxAge at their
+    next bind, and an expired temporary password would bind for a century.
+    """
+    for kind in (ACTIVE, STAGED):
+        for entry in tree.directory.search(
+            tree.container(kind),
+            "(&(krbPasswordExpiration=*)(!(passwordExpirationTime=*)))",
+            attributes=("krbPasswordExpiration",),
+        ):
+            expires = entry.first("krbpasswordexpiration")
+            tree.directory.replace(entry.dn, {"passwordExpirationTime": [expires]})
+
+
+def global_grace_limit(tree: Tree) -> int:
+    """The global policy's passwordGraceLimit; missing counts as 0, as in ipagraceperiod_preop."""
+    entry = tree.directory.get(tree.global_policy_dn)
+    value = entry.first("passwordgracelimit") if entry is not None else None
+    return int(value) if value is not None else 0
+
+
+def set_grace_limit(tree: Tree, limit: int) -> None:
+    """Write the global policy's grace limit and have 389-ds enforce it on LDAP binds."""
+    tree.directory.replace(tree.global_policy_dn, {"passwordGraceLimit": [limit]})
+    enforce_grace_limit(tree)
+
+
+def enforce_grace_limit(tree: Tree) -> None:
+    """Copy the global policy's grace limit into 389-ds's own password policy (cn=config).
+
+    -1 switches 389-ds's expiry checks off, so expired passwords bind as they do in FreeIPA by
+    default. Otherwise an expired password binds `limit` more times, counted in the entry's
+    passwordGraceUserTime (the attribute FreeIPA's plugin counts in too; both reset it to 0
+    when the password is written), then err=49. passwordWarning 0: with the default 86400, a
+    bind in the last day before expiry would push passwordExpirationTime one day on.
+    """
+    limit = global_grace_limit(tree)
+    if limit < 0:
+        settings: dict[str, list] = {"passwordExp": ["off"]}
+    else:
+        settings = {
+            "passwordExp": ["on"],
+            "passwordGraceLimit": [limit],
+            "passwordMaxAge": [SERVER_MAX_AGE_SECONDS],
+            "passwordWarning": [0],
+        }
+    tree.directory.replace("cn=config", settings)
 
 
 def password_expired(user: Entry) -> bool:
@@ -110,7 +204,12 @@ def otp_required(user: Entry, tokens: list[Entry]) -> bool:
 
 
 def check_login(tree: Tree, user: Entry, secret: str) -> bool:
-    """Whether `secret` is the password, or the password followed by a current OTP code."""
+    """Whether `secret` is the password, or the password followed by a current OTP code.
+
+    An expired password counts: the callers decide what expiry means (login_password answers
+    password-expired, change_password lets it be replaced). The check is a bind, so with a grace
+    limit above 0 it uses up one of the user's grace logins.
+    """
     tokens = active_tokens(tree, user)
     kinds = {value.lower() for value in user.get("ipauserauthtype")}
     if not otp_required(user, tokens) or ("password" in kinds and "otp" in kinds):

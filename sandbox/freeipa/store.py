@@ -6,6 +6,7 @@ Every piece of state lives in 389-ds, so an LDAP client sees what FreeIPA would 
 from __future__ import annotations
 
 import contextlib
+import enum
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -13,10 +14,23 @@ from dataclasses import dataclass, field
 
 import ldap
 import ldap.filter
+from ldap.controls import DecodeControlTuples
+from ldap.controls.ppolicy import PasswordPolicyControl
 from ldap.ldapobject import LDAPObject
 
 BINARY_ATTRIBUTES = frozenset({"ipatokenotpkey", "krbextradata", "krbprincipalkey"})
 ID_RANGE_SIZE = 200_000
+# The `error` of a password policy response control (draft-behera-ldap-password-policy).
+PPOLICY_PASSWORD_EXPIRED = 0
+
+
+class PasswordCheck(enum.Enum):
+    """What a simple bind with a password says about it."""
+
+    ACCEPTED = "accepted"
+    # The right password, refused because it has expired (and no grace login is left).
+    EXPIRED = "expired"
+    REFUSED = "refused"
 
 
 @dataclass
@@ -88,11 +102,15 @@ class Directory:
             self._idle.put(connection)
 
     def search(
-        self, base: str, filterstr: str = "(objectClass=*)", scope: int = ldap.SCOPE_ONELEVEL
+        self,
+        base: str,
+        filterstr: str = "(objectClass=*)",
+        scope: int = ldap.SCOPE_ONELEVEL,
+        attributes: tuple[str, ...] = ("*", "nsAccountLock"),
     ) -> list[Entry]:
         with self.connection() as connection:
             try:
-                found = connection.search_s(base, scope, filterstr, ["*", "nsAccountLock"])
+                found = connection.search_s(base, scope, filterstr, list(attributes))
             except ldap.NO_SUCH_OBJECT:
                 return []
         return [Entry(dn, _decode(attrs)) for dn, attrs in found if dn]
@@ -128,19 +146,31 @@ class Directory:
             connection.rename_s(dn, rdn, new_parent)
         return f"{rdn},{new_parent}"
 
-    def password_matches(self, dn: str, password: str) -> bool:
-        """Whether a simple bind as dn succeeds (389-ds refuses locked accounts)."""
+    def check_password(self, dn: str, password: str) -> PasswordCheck:
+        """Bind as dn with the password, asking for 389-ds's password policy control.
+
+        389-ds refuses locked accounts (nsAccountLock) outright. It checks the password first
+        and only then its expiry (need_new_pw in ldap/servers/slapd/pw_mgmt.c, called from
+        bind.c once the credentials matched), so a refusal carrying the control's
+        passwordExpired error means the password was right but has expired.
+        """
         if not password:
-            return False
+            return PasswordCheck.REFUSED
         connection = ldap.initialize(self.uri)
         connection.set_option(ldap.OPT_NETWORK_TIMEOUT, 5)
         try:
-            connection.simple_bind_s(dn, password)
-        except (ldap.INVALID_CREDENTIALS, ldap.UNWILLING_TO_PERFORM, ldap.CONSTRAINT_VIOLATION):
-            return False
+            connection.simple_bind_s(dn, password, serverctrls=[PasswordPolicyControl()])
+        except ldap.INVALID_CREDENTIALS as error:
+            return PasswordCheck.EXPIRED if _expired(error) else PasswordCheck.REFUSED
+        except (ldap.UNWILLING_TO_PERFORM, ldap.CONSTRAINT_VIOLATION):
+            return PasswordCheck.REFUSED
         finally:
             connection.unbind_s()
-        return True
+        return PasswordCheck.ACCEPTED
+
+    def password_matches(self, dn: str, password: str) -> bool:
+        """Whether the password is dn's, expired or not (the stand-in decides about expiry)."""
+        return self.check_password(dn, password) is not PasswordCheck.REFUSED
 
     def next_id(self, range_dn: str) -> int:
         """Take the next number of the ID range with compare-and-set, so no two callers share it."""
@@ -162,3 +192,12 @@ class Directory:
             except ldap.NO_SUCH_ATTRIBUTE:
                 continue
             return current
+
+
+def _expired(error: ldap.LDAPError) -> bool:
+    details = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+    controls = DecodeControlTuples(details.get("ctrls") or [])
+    return any(
+        isinstance(control, PasswordPolicyControl) and control.error == PPOLICY_PASSWORD_EXPIRED
+        for control in controls
+    )

@@ -6,7 +6,7 @@ from typing import Any
 
 import ldap
 
-from .. import errors
+from .. import errors, passwords
 from ..store import Entry
 from ..tree import ACTIVE, Tree
 from . import Call, command
@@ -52,7 +52,21 @@ def _policy_changes(options: dict[str, Any]) -> dict[str, list]:
         if options.get(name) is not None:
             value = int(options[name]) * SCALE.get(name, 1)
             changes[name] = [value]
+    if "passwordgracelimit" in changes:
+        _check_grace_limit(changes["passwordgracelimit"][0])
     return changes
+
+
+def _check_grace_limit(value: int) -> None:
+    """Int('passwordgracelimit?', cli_name='gracelimit', minvalue=-1, maxvalue=Int.MAXINT)."""
+    if value < passwords.UNLIMITED_GRACE:
+        raise errors.ValidationError(
+            name="gracelimit", error=f"must be at least {passwords.UNLIMITED_GRACE}"
+        )
+    if value > passwords.MAX_GRACE_LIMIT:
+        raise errors.ValidationError(
+            name="gracelimit", error=f"can be at most {passwords.MAX_GRACE_LIMIT}"
+        )
 
 
 def _require_policy(call: Call) -> Entry:
@@ -76,6 +90,9 @@ def pwpolicy_mod(call: Call) -> dict[str, Any]:
     if all([str(v) for v in values] == entry.get(name) for name, values in changes.items()):
         raise errors.EmptyModlist()
     call.tree.directory.replace(entry.dn, changes)
+    if "passwordgracelimit" in changes and entry.dn.lower() == call.tree.global_policy_dn.lower():
+        # Only the global policy's limit reaches LDAP binds (README: expired passwords).
+        passwords.enforce_grace_limit(call.tree)
     view = _policy_view(call.tree.directory.get(entry.dn))
     return {"result": view, "value": call.arg(), "summary": None}
 
@@ -93,7 +110,8 @@ def pwpolicy_add(call: Call) -> dict[str, Any]:
     attrs = {
         "objectClass": [c.lower() for c in POLICY_CLASSES],
         "cn": [group],
-        "passwordGraceLimit": [-1],
+        # FreeIPA's default for a new group policy; keyed as the options are, so one replaces it.
+        "passwordgracelimit": [passwords.UNLIMITED_GRACE],
     }
     attrs.update(_policy_changes(call.options))
     call.tree.directory.add(dn, attrs)

@@ -423,6 +423,9 @@ def _delete_one(call: Call, uid: str, preserve: bool) -> None:
         return
     secrets = ("userPassword", "krbLastPwdChange", "krbPasswordExpiration", "krbExtraData")
     cleared = {name: None for name in (*secrets, "mepManagedEntry") if entry.get(name)}
+    if "krbPasswordExpiration" in cleared:
+        # Its copy for 389-ds's password policy (operational, so not in `entry`).
+        cleared["passwordExpirationTime"] = None
     if cleared:
         tree.directory.replace(entry.dn, cleared)
     tree.directory.move(entry.dn, tree.container(PRESERVED))
