@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from datetime import UTC, datetime
 
 import ldap
 from axes.signals import user_locked_out
@@ -25,6 +24,7 @@ from ldap.filter import escape_filter_chars
 
 from onboarding.audit import audit_record
 from onboarding.signals import person_offboard_requested
+from web.directory import expiry_passed, password_expired
 
 logger = logging.getLogger(__name__)
 
@@ -47,29 +47,24 @@ class DirectoryBackend(LDAPBackend):
             logger.warning("directory login refused for local account %s", local.get_username())
             return None
         user = ldap_user.authenticate(password)
+        # A new account's temporary password is expired from the start. FreeIPA's LDAP refuses
+        # it when its grace limit is 0, else accepts it: either way the login is refused, and
+        # the person is told to change it first (FreeIPA says as much to a bind).
         if user is None:
+            if password_expired(ldap_user._username):
+                _password_expired_say(ldap_user)
             return None
-        if password_expired(ldap_user.attrs):
-            # FreeIPA's LDAP accepts an expired password unless its grace limit says otherwise,
-            # and the temporary password of a new account is expired from the start.
-            request = getattr(ldap_user, "_request", None)
-            if request is not None:
-                request.password_expired = True
+        if expiry_passed(ldap_user.attrs.get("krbpasswordexpiration")):
+            _password_expired_say(ldap_user)
             return None
         user.managed_groups = managed_groups_find(ldap_user.connection, ldap_user.dn)
         return user
 
 
-def password_expired(attrs) -> bool:
-    raw = (attrs or {}).get("krbpasswordexpiration") or []
-    if not raw:
-        return False
-    value = raw[0].decode() if isinstance(raw[0], bytes) else raw[0]
-    try:
-        expires = datetime.strptime(value, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return False
-    return expires <= timezone.now()
+def _password_expired_say(ldap_user) -> None:
+    request = getattr(ldap_user, "_request", None)
+    if request is not None:
+        request.password_expired = True
 
 
 def _has_local_password(user) -> bool:

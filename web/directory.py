@@ -4,9 +4,11 @@ whether it is a platform admin, and which groups it manages (the teams it leads)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import ldap
 from django.conf import settings
+from django.utils import timezone
 from ldap.filter import escape_filter_chars
 
 
@@ -39,6 +41,37 @@ def _connect():
 
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def password_expired(username: str) -> bool:
+    """Whether the account's password has expired (krbPasswordExpiration in the past), as far as
+    the directory says; False when it cannot tell."""
+    try:
+        connection = _connect()
+        try:
+            found = connection.search_s(
+                settings.LDAP_USER_BASE_DN, ldap.SCOPE_ONELEVEL,
+                f"(uid={escape_filter_chars(username)})", ["krbPasswordExpiration"],
+            )  # fmt: skip
+        finally:
+            connection.unbind_s()
+    except ldap.LDAPError:
+        return False
+    for dn, attrs in found:
+        if dn:
+            return expiry_passed(attrs.get("krbPasswordExpiration"))
+    return False
+
+
+def expiry_passed(values) -> bool:
+    if not values:
+        return False
+    value = _text(values[0])
+    try:
+        expires = datetime.strptime(value, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    return expires <= timezone.now()
 
 
 def rights_find(username: str) -> DirectoryRights:
