@@ -179,6 +179,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(LIFECYCLE_SWEEP_SECONDS),
     },
     "purge-expired-credentials": {"task": "credentials.purge_expired", "schedule": 600.0},
+    "purge-expired-sessions": {"task": "sessions.purge_expired", "schedule": 3600.0},
+    "purge-old-login-records": {"task": "login_records.purge_old", "schedule": 86400.0},
 }
 
 # Downstream systems: the enabled ones, in order (onboarding/systems/registry.py knows the names;
@@ -238,11 +240,17 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
+# LOG_FORMAT=json writes one JSON object per line, with the run, step and worker in hand
+# (onboarding/logs.py); text is for people reading a terminal.
+LOG_FORMAT = env.choice("LOG_FORMAT", ("json", "text"), "json" if PRODUCTION else "text")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "onboarding.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
     # Its DEBUG lines carry request parameters, passwords among them.
     "loggers": {

@@ -10,6 +10,7 @@ from django.db import connection, connections
 
 from onboarding.credentials import credentials_purge_expired
 from onboarding.errors import RunLost, RunStopped, StepDeferred
+from onboarding.housekeeping import login_records_purge_old, sessions_purge_expired
 from onboarding.runner import (
     DATABASE_BLIPS,
     retry_delay,
@@ -75,3 +76,13 @@ def runs_overdue_requeue_task() -> list[int]:
 @shared_task(name="credentials.purge_expired")
 def credentials_purge_expired_task() -> int:
     return credentials_purge_expired()
+
+
+@shared_task(name="sessions.purge_expired")
+def sessions_purge_expired_task() -> None:
+    sessions_purge_expired()
+
+
+@shared_task(name="login_records.purge_old")
+def login_records_purge_old_task() -> int:
+    return login_records_purge_old()

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from web import views
+from web import metrics, views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     path("", views.dashboard, name="dashboard"),
     path("people/", views.people_list, name="people_list"),
     path("people/<str:username>/", views.person_detail, name="person_detail"),

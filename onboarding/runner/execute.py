@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from onboarding.audit import audit_record
 from onboarding.errors import DownstreamError, RunLost, RunStopped, StepDeferred
+from onboarding.logs import log_context
 from onboarding.models import LifecycleRun, Person, Step, Team
 from onboarding.plans import plan_for
 from onboarding.runner import threads
@@ -131,7 +132,7 @@ def run_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
     if run is None:
         logger.info("run %s: not claimed by %s", run_id, worker)
         return None
-    with Heartbeat(run) as heartbeat:
+    with log_context(run=run.pk, worker=worker), Heartbeat(run) as heartbeat:
         _steps_do(run, heartbeat)
     return run
 
@@ -150,7 +151,7 @@ def _steps_do(run: LifecycleRun, heartbeat: Heartbeat) -> None:
             raise RunLost(f"run {run.pk} was taken over from {run.worker}")
         ready = [step for step in pending if plan.needs[step.name] <= done]
         outcomes = threads.together(
-            [lambda step=step: _step_do(ctx, step, records[step.name]) for step in ready]
+            [lambda step=step: _step_do_logged(ctx, step, records[step.name]) for step in ready]
         )
         failures = []
         for step, outcome in zip(ready, outcomes, strict=True):
@@ -165,6 +166,12 @@ def _steps_do(run: LifecycleRun, heartbeat: Heartbeat) -> None:
             _run_stop(run, failures)
         pending = [step for step in pending if step.name not in done]
     _run_succeed(run, ctx, round_trips=round_trips)
+
+
+def _step_do_logged(ctx: StepContext, step: PlanStep, record: Step) -> dict[str, int] | StepFailure:
+    # Set inside the job: a step thread does not inherit the run's log context.
+    with log_context(run=ctx.run.pk, step=step.name, worker=ctx.run.worker):
+        return _step_do(ctx, step, record)
 
 
 def _step_do(ctx: StepContext, step: PlanStep, record: Step) -> dict[str, int] | StepFailure:

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from onboarding.audit import audit_record
 from onboarding.errors import DownstreamError, RunLost, RunStopped
+from onboarding.logs import log_context
 from onboarding.models import LifecycleRun, Step
 from onboarding.plans import plan_for
 from onboarding.runner.claims import Heartbeat, run_claim
@@ -33,7 +34,7 @@ def run_rollback_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
     run = run_claim(run_id, worker, rolling_back=True)
     if run is None:
         return None
-    with Heartbeat(run) as heartbeat:
+    with log_context(run=run.pk, worker=worker), Heartbeat(run) as heartbeat:
         _steps_undo(run, heartbeat)
     return run
 
@@ -50,7 +51,8 @@ def _steps_undo(run: LifecycleRun, heartbeat: Heartbeat) -> None:
             continue
         if heartbeat.lost:
             raise RunLost(f"run {run.pk} was taken over from {run.worker}")
-        undone_ids = _step_undo(ctx, step, record)
+        with log_context(step=step.name):
+            undone_ids = _step_undo(ctx, step, record)
         if undone_ids:
             ctx.outputs[step.name] = undone_ids
     _run_rolled_back(run)
