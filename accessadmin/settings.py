@@ -79,6 +79,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web process and the worker write to one file; IMMEDIATE avoids "database is locked".
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # SQLite creates its file but not the folder: a fresh checkout has no var/ yet.
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -134,6 +137,8 @@ AUDIT_HEAD_FILE = env.str(
     "" if ENVIRONMENT == "test" else str(BASE_DIR / "var" / "audit-head.log"),
     required=PRODUCTION,
 )
+if AUDIT_HEAD_FILE and Path(AUDIT_HEAD_FILE).parent == BASE_DIR / "var":
+    (BASE_DIR / "var").mkdir(exist_ok=True)  # the local default, also with a PostgreSQL database
 DATABASE_APP_ROLE = env.str("DATABASE_APP_ROLE")
 if ENVIRONMENT == "test" and DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3":
     # Only a test database may be emptied: pytest-django flushes it with TRUNCATE.
@@ -258,6 +263,14 @@ LOGGING = {
         "botocore.credentials": {"level": "WARNING"},  # "Found credentials" on every start
     },
 }
+# The worker logs through the handler above (JSON in production) instead of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# GET /metrics (Prometheus text format) answers only a scraper sending this bearer token; unset,
+# the page does not exist.
+METRICS_TOKEN = env.secret("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters long.")
 
 # Web login and security ---------------------------------------------------------------------
 # Staff log in with their FreeIPA account (django-auth-ldap); a local superuser made with
@@ -301,6 +314,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", 15, minim
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_RESET_ON_SUCCESS = True
+# No "AXES: BEGIN version ..." line at every start of every command; lockouts are still logged.
+AXES_VERBOSE = False
 # Failures count per person however they type their name, and per client behind the proxy.
 AXES_USERNAME_CALLABLE = "web.auth.lockout_username"
 AXES_CLIENT_IP_CALLABLE = "web.auth.lockout_address"
