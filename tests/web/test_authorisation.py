@@ -48,7 +48,8 @@ class World:
 
 
 @pytest.fixture
-def world(personas: Personas, ldap_configured) -> World:
+def world(personas: Personas, ldap_configured, settings) -> World:
+    settings.METRICS_TOKEN = "m" * 40
     team_a, team_b = personas.team_a, personas.team_b
     person_a = make_person(unique("pa"), team=team_a, status="active")
     person_b = make_person(unique("pb"), team=team_b, status="active")
@@ -119,6 +120,8 @@ def rollback_data(run: LifecycleRun) -> dict:
 # One case per line or two, so the table reads as a table.
 CASES = [
     Case("healthz", "get", lambda w: "/healthz", everyone(200)),
+    # Only a scraper with the token: no login, no role, opens it.
+    Case("metrics", "get", lambda w: "/metrics", everyone(401)),
     Case("login", "get", lambda w: "/login/", {**everyone(302), "anonymous": 200}),
     Case("dashboard", "get", lambda w: "/", staff()),
     Case("people_list", "get", lambda w: "/people/", staff()),
