@@ -7,6 +7,7 @@ start-up instead of misbehaving later.
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -84,3 +85,17 @@ class Environment:
             allowed = ", ".join(f"{scheme}://" for scheme in schemes)
             raise ImproperlyConfigured(f"{name} must start with {allowed}, not {value!r}.")
         return value
+
+
+def redis_url_with_password(name: str, url: str, password: str) -> str:
+    """``url`` with ``password`` put in (``redis://:password@host:port/db``); ``name`` is the
+    setting ``url`` came from, named when it carries a password already."""
+    parts = urlsplit(url)
+    if parts.password is not None:
+        raise ImproperlyConfigured(
+            f"{name} carries a password and REDIS_PASSWORD(_FILE) is set: give it once."
+        )
+    host = parts.netloc.rpartition("@")[2]
+    user = quote(parts.username or "", safe="")
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -5,7 +5,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from accessadmin.env import Environment
+from accessadmin.env import Environment, redis_url_with_password
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Environment()
@@ -75,6 +75,14 @@ if not _database_url:
 DATABASES = {
     "default": dj_database_url.parse(_database_url, conn_max_age=60, conn_health_checks=True)
 }
+# The password as a secret of its own (DATABASE_PASSWORD_FILE), so DATABASE_URL need not carry it.
+_database_password = env.secret("DATABASE_PASSWORD")
+if _database_password:
+    if DATABASES["default"].get("PASSWORD"):
+        raise ImproperlyConfigured(
+            "Give the database password in DATABASE_URL or DATABASE_PASSWORD(_FILE), not both."
+        )
+    DATABASES["default"]["PASSWORD"] = _database_password
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web process and the worker write to one file; IMMEDIATE avoids "database is locked".
     DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
@@ -111,6 +119,17 @@ CELERY_BROKER_URL = env.url(
 CELERY_RESULT_BACKEND = env.url(
     "CELERY_RESULT_BACKEND", CELERY_BROKER_URL, schemes=("redis", "rediss")
 )
+# Redis' password as a secret of its own (REDIS_PASSWORD_FILE): put into both URLs, which then
+# name no password themselves.
+REDIS_PASSWORD = env.secret("REDIS_PASSWORD")
+if REDIS_PASSWORD:
+    CELERY_BROKER_URL, CELERY_RESULT_BACKEND = (
+        redis_url_with_password(name, url, REDIS_PASSWORD)
+        for name, url in (
+            ("CELERY_BROKER_URL", CELERY_BROKER_URL),
+            ("CELERY_RESULT_BACKEND", CELERY_RESULT_BACKEND),
+        )
+    )
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -240,6 +259,13 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = False
     if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # The container's own health probe talks plain HTTP to gunicorn on 127.0.0.1 (the app's port
+    # is published nowhere; the proxy redirects to HTTPS itself): /healthz alone is not redirected.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# How many proxies in front of the app append to X-Forwarded-For: 0 (the default) trusts none and
+# takes REMOTE_ADDR; 1 behind docker-compose's Caddy, which sets it to the address it saw. The
+# client is the entry that many from the right; logins, lockouts and the audit trail use it.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -308,6 +334,18 @@ AUTH_LDAP_MIRROR_GROUPS = [LDAP_ADMIN_GROUP]
 # A directory that does not answer must not hold the login page hostage.
 AUTH_LDAP_CONNECTION_OPTIONS = {ldap.OPT_NETWORK_TIMEOUT: 5, ldap.OPT_TIMEOUT: 10}
 AUTH_LDAP_START_TLS = env.bool("LDAP_START_TLS", default=False)
+# The CA the directory's certificate must chain to (ldaps:// or StartTLS): web/directory.py's own
+# connections use these options too. OPT_X_TLS_NEWCTX comes last: it builds the TLS context from
+# the options set before it.
+LDAP_CA_FILE = env.str("LDAP_CA_FILE")
+if LDAP_CA_FILE:
+    AUTH_LDAP_CONNECTION_OPTIONS.update(
+        {
+            ldap.OPT_X_TLS_CACERTFILE: LDAP_CA_FILE,
+            ldap.OPT_X_TLS_REQUIRE_CERT: ldap.OPT_X_TLS_DEMAND,
+            ldap.OPT_X_TLS_NEWCTX: 0,
+        }
+    )
 
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
@@ -343,3 +381,6 @@ CONTENT_SECURITY_POLICY = {
 if PRODUCTION:
     # Preloading commits the whole domain to HTTPS for good: the operator's decision, not ours.
     SILENCED_SYSTEM_CHECKS = ["security.W021"]
+
+# `manage.py check --deploy` refuses plaintext connections to the directory and the hub.
+from accessadmin import checks  # noqa: E402, F401

@@ -18,7 +18,7 @@ def compose() -> dict:
 
 def test_compose_names_the_services_the_readme_promises():
     services = compose()["services"]
-    assert set(services) == {"postgres", "redis", *APP_SERVICES}
+    assert set(services) == {"proxy", "postgres", "redis", "backup", *APP_SERVICES}
     readme = (REPO_ROOT / "README.md").read_text()
     for name in services:
         assert f"`{name}`" in readme, f"README does not describe the {name} service"
@@ -44,7 +44,7 @@ def test_example_env_file_names_only_settings_that_exist():
     settings_source = (REPO_ROOT / "accessadmin" / "settings.py").read_text()
     example = (REPO_ROOT / "deploy" / "accessadmin.env.example").read_text()
     names = re.findall(r"^([A-Z_]+)=", example, flags=re.MULTILINE)
-    assert "SECRET_KEY" in names
+    assert {"ALLOWED_HOSTS", "DATABASE_URL", "TRUSTED_PROXY_COUNT"} <= set(names)
     for name in names:
         assert f'"{name}"' in settings_source, f"{name} is not read by settings.py"
 
@@ -104,3 +104,107 @@ def test_app_services_share_the_audit_head_volume_and_read_the_audit_key_from_a_
         assert service["environment"]["AUDIT_KEY_FILE"] == "/run/secrets/audit_key", name
         assert "audit_key" in service["secrets"], name
     assert "AUDIT_KEY" not in example_settings(), "compose gives the key as a file"
+
+
+# Every secret the app reads, as a compose secret of that name given as NAME_FILE.
+APP_SECRETS = {
+    "SECRET_KEY": "secret_key",
+    "DATABASE_PASSWORD": "app_db_password",
+    "REDIS_PASSWORD": "redis_password",
+    "FREEIPA_PASSWORD": "freeipa_password",
+    "JUPYTERHUB_API_TOKEN": "jupyterhub_api_token",
+    "LDAP_BIND_PASSWORD": "ldap_bind_password",
+    "METRICS_TOKEN": "metrics_token",
+    "AUDIT_KEY": "audit_key",
+}
+
+
+def test_every_secret_is_a_file_and_none_is_in_the_env_file_or_a_url():
+    config = compose()
+    settings_source = (REPO_ROOT / "accessadmin" / "settings.py").read_text()
+    example = example_settings()
+    for name, secret in APP_SECRETS.items():
+        assert re.search(rf'env\.secret\(\s*"{name}"', settings_source), name
+        assert config["secrets"][secret]["file"] == f"./secrets/{secret}"
+        assert name not in example and f"{name}_FILE" not in example, name
+        for service in ("web", "worker", "beat"):
+            service_config = config["services"][service]
+            assert service_config["environment"][f"{name}_FILE"] == f"/run/secrets/{secret}"
+            assert secret in service_config["secrets"], (service, secret)
+    migrate = config["services"]["migrate"]
+    assert migrate["environment"]["DATABASE_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    assert "postgres_password" in migrate["secrets"]
+    for setting in ("DATABASE_URL", "CELERY_BROKER_URL"):
+        assert urlsplit(example[setting]).password is None, setting
+    assert urlsplit(migrate["environment"]["DATABASE_URL"]).password is None
+
+
+def test_redis_asks_for_the_password_of_its_secret():
+    redis = compose()["services"]["redis"]
+    assert "redis_password" in redis["secrets"]
+    command = " ".join(redis["command"])
+    assert "--requirepass" in command and "/run/secrets/redis_password" in command
+    assert "--appendonly yes" in command
+    assert "docker-entrypoint.sh redis-server" in command, "must still drop root"
+    assert "REDISCLI_AUTH" in redis["healthcheck"]["test"][1]
+
+
+def test_the_ipa_ca_is_mounted_where_freeipa_and_ldap_look_for_it():
+    config = compose()
+    for name in APP_SERVICES:
+        service = config["services"][name]
+        ca = service["environment"]["FREEIPA_CA_FILE"]
+        assert service["environment"]["LDAP_CA_FILE"] == ca
+        assert f"./certs/ipa-ca.crt:{ca}:ro" in service["volumes"], name
+
+
+def test_only_the_tls_proxy_publishes_ports_and_the_app_trusts_exactly_it():
+    config = compose()
+    services = config["services"]
+    published = {name for name, service in services.items() if service.get("ports")}
+    assert published == {"proxy"}
+    assert {port.split(":")[0] for port in services["proxy"]["ports"]} == {"80", "443"}
+    assert services["proxy"]["image"].startswith("caddy:")
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in services["proxy"]["volumes"]
+    assert services["proxy"]["depends_on"]["web"]["condition"] == "service_healthy"
+    caddyfile = (REPO_ROOT / "deploy" / "Caddyfile").read_text()
+    assert "reverse_proxy web:8000" in caddyfile
+    directives = [
+        line.strip() for line in caddyfile.splitlines() if not line.strip().startswith("#")
+    ]
+    assert not any(line.startswith("trusted_proxies") for line in directives), (
+        "Caddy must not believe a client's X-Forwarded-*"
+    )
+    assert "{$ALLOWED_HOSTS}" in caddyfile
+    # The proxy shares a network with web only; the databases are out of its reach.
+    proxy_networks = set(services["proxy"]["networks"])
+    for name in ("postgres", "redis"):
+        assert not proxy_networks & set(services[name]["networks"]), name
+    assert proxy_networks & set(services["web"]["networks"])
+    example = example_settings()
+    assert example["SECURE_PROXY_SSL_HEADER"] == "true"
+    assert example["TRUSTED_PROXY_COUNT"] == "1"
+
+
+def test_web_worker_and_beat_have_health_checks_that_ask_the_process_itself():
+    services = compose()["services"]
+    web = services["web"]["healthcheck"]["test"]
+    assert web[:3] == ["CMD", "python", "-c"]
+    assert "/healthz" in web[3] and "ALLOWED_HOSTS" in web[3] and "127.0.0.1" in web[3]
+    worker = services["worker"]["healthcheck"]["test"]
+    assert worker[0] == "CMD-SHELL"
+    assert "inspect ping --destination celery@$$HOSTNAME --timeout" in worker[1]
+    beat = services["beat"]["healthcheck"]["test"]
+    assert "--enable-remote-control" in services["beat"]["command"]
+    assert "inspect ping --destination celerybeat@$$HOSTNAME --timeout" in beat[1]
+    for name in ("web", "worker", "beat"):
+        assert services[name]["healthcheck"]["retries"] >= 3, name
+
+
+def test_the_database_is_backed_up():
+    backup = compose()["services"]["backup"]
+    assert backup["command"] == ["sh", "/deploy/backup.sh"]
+    assert "./deploy/backup.sh:/deploy/backup.sh:ro" in backup["volumes"]
+    assert "postgres_password" in backup["secrets"]
+    assert "pg_dump" in (REPO_ROOT / "deploy" / "backup.sh").read_text()
+    assert "accessadmin-*.dump" in backup["healthcheck"]["test"][1]

@@ -1,5 +1,6 @@
 """A bad deployment stops at start-up with a message naming the variable at fault."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -103,3 +104,126 @@ def test_secret_and_its_file_together_are_refused(tmp_path):
 def test_local_run_needs_no_configuration():
     result = load_settings({name: None for name in GOOD_PRODUCTION})
     assert result.returncode == 0, result.stderr
+
+
+def settings_value(overrides: dict[str, str | None], expression: str) -> str:
+    env = {**os.environ, **GOOD_PRODUCTION}
+    for name, value in overrides.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    code = (
+        f"import django; django.setup(); from django.conf import settings as s; print({expression})"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "accessadmin.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_database_password_is_read_from_its_file(tmp_path):
+    secret = tmp_path / "app_db_password"
+    secret.write_text("s3cret/p@ss\n")
+    value = settings_value(
+        {"DATABASE_PASSWORD_FILE": str(secret)}, "s.DATABASES['default']['PASSWORD']"
+    )
+    assert value == "s3cret/p@ss"
+
+
+def test_database_password_in_the_url_and_in_a_file_is_refused(tmp_path):
+    secret = tmp_path / "app_db_password"
+    secret.write_text("other")
+    result = load_settings(
+        {
+            "DATABASE_URL": "postgres://app:inline@db.example.test:5432/accessadmin",
+            "DATABASE_PASSWORD_FILE": str(secret),
+        }
+    )
+    assert result.returncode != 0
+    assert "DATABASE_URL or DATABASE_PASSWORD(_FILE), not both" in result.stderr
+
+
+def test_redis_password_goes_into_the_broker_and_result_urls(tmp_path):
+    secret = tmp_path / "redis_password"
+    secret.write_text("p@ss/word\n")
+    value = settings_value(
+        {"REDIS_PASSWORD_FILE": str(secret), "CELERY_RESULT_BACKEND": None},
+        "s.CELERY_BROKER_URL, s.CELERY_RESULT_BACKEND",
+    )
+    url = "redis://:p%40ss%2Fword@redis.example.test:6379/0"
+    assert value.split() == [url, url]
+
+
+def test_redis_password_twice_is_refused(tmp_path):
+    secret = tmp_path / "redis_password"
+    secret.write_text("pw")
+    result = load_settings(
+        {
+            "CELERY_BROKER_URL": "redis://:inline@redis.example.test:6379/0",
+            "REDIS_PASSWORD_FILE": str(secret),
+        }
+    )
+    assert result.returncode != 0
+    assert "CELERY_BROKER_URL carries a password and REDIS_PASSWORD(_FILE) is set" in (
+        result.stderr
+    )
+
+
+def test_ldap_ca_file_is_in_the_connection_options_with_a_new_context_last():
+    import ldap
+
+    value = settings_value(
+        {"LDAP_CA_FILE": "/etc/ipa/ca.crt"}, "list(s.AUTH_LDAP_CONNECTION_OPTIONS.items())"
+    )
+    options = dict(ast.literal_eval(value))
+    assert options[ldap.OPT_X_TLS_CACERTFILE] == "/etc/ipa/ca.crt"
+    assert options[ldap.OPT_X_TLS_REQUIRE_CERT] == ldap.OPT_X_TLS_DEMAND
+    assert list(options)[-1] == ldap.OPT_X_TLS_NEWCTX
+
+
+def test_no_proxy_is_trusted_unless_said():
+    assert settings_value({}, "s.TRUSTED_PROXY_COUNT") == "0"
+    assert settings_value({"TRUSTED_PROXY_COUNT": "1"}, "s.TRUSTED_PROXY_COUNT") == "1"
+    assert load_settings({"TRUSTED_PROXY_COUNT": "-1"}).returncode != 0
+
+
+def deploy_check(overrides: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO_ROOT,
+        env={
+            **os.environ,
+            **GOOD_PRODUCTION,
+            "SECRET_KEY": "k-" + "9" * 62 + "xYz!@#",
+            **overrides,
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "names"),
+    [
+        ({"LDAP_URI": "ldap://ipa.example.test"}, ["accessadmin.E001", "LDAP_URI"]),
+        ({"JUPYTERHUB_URL": "http://hub.example.test"}, ["accessadmin.E002", "JUPYTERHUB_URL"]),
+    ],
+)
+def test_deploy_check_fails_on_a_plaintext_connection_naming_the_setting(overrides, names):
+    result = deploy_check(overrides)
+    assert result.returncode != 0
+    for name in names:
+        assert name in result.stderr, result.stderr
+
+
+def test_deploy_check_takes_ldap_with_start_tls():
+    result = deploy_check({"LDAP_URI": "ldap://ipa.example.test", "LDAP_START_TLS": "true"})
+    assert result.returncode == 0, result.stdout + result.stderr

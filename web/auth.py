@@ -103,17 +103,23 @@ def lockout_username(request: HttpRequest, credentials: dict | None = None) -> s
 
 
 def lockout_address(request: HttpRequest | None) -> str | None:
-    """The client's address: behind the TLS proxy (SECURE_PROXY_SSL_HEADER), the one the proxy
-    appended last to X-Forwarded-For, since whatever comes before it the client wrote itself."""
+    """The client's address. Behind TRUSTED_PROXY_COUNT proxies, each appending the address it
+    saw to X-Forwarded-For, it is the entry that many from the right: whatever comes before it
+    the client wrote itself. With no proxy trusted (0), X-Forwarded-For is ignored."""
     if request is None:
         return None
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if getattr(settings, "SECURE_PROXY_SSL_HEADER", None) and forwarded.strip():
-        return forwarded.split(",")[-1].strip()[:64] or None
+    trusted = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    forwarded = [entry.strip() for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [entry for entry in forwarded if entry]
+    if trusted and forwarded:
+        # Fewer entries than proxies: the request passed fewer of them, and the first one
+        # there wrote the leftmost entry.
+        return forwarded[-min(trusted, len(forwarded))][:64]
     return request.META.get("REMOTE_ADDR") or None
 
 
 def client_address(request: HttpRequest | None) -> str:
+    """The address the audit trail records: the one lockouts count against."""
     return lockout_address(request) or "unknown"
 
 

@@ -276,6 +276,7 @@ def test_lockout_counts_every_spelling_of_a_username_as_one(client, ldap_configu
 def test_behind_the_proxy_each_client_has_its_own_lockout(client, ldap_configured, settings):
     settings.AXES_FAILURE_LIMIT = 2
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.TRUSTED_PROXY_COUNT = 1  # docker-compose's Caddy
     lead = directory_account_create(ldap_configured, "lead-")
     team_with_directory_manager(lead.username)
     attacker = {"HTTP_X_FORWARDED_FOR": "127.0.0.1, 192.0.2.66", "HTTP_X_FORWARDED_PROTO": "https"}
