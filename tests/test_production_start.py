@@ -17,9 +17,11 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 import yaml
 
@@ -54,10 +56,26 @@ def shell_command(healthcheck: dict) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def production_env(tmp_path_factory) -> dict[str, str]:
+def production_database() -> Iterator[str]:
+    """A database of its own on DATABASE_URL's server, made and dropped here."""
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith(("postgres://", "postgresql://")):
         pytest.skip("DATABASE_URL names no PostgreSQL database for the production settings")
+    server = urlsplit(database_url)
+    name = f"accessadmin_production_{secrets.token_hex(4)}"
+    admin = server._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(admin, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def production_env(tmp_path_factory, production_database) -> dict[str, str]:
+    database_url = production_database
     folder = tmp_path_factory.mktemp("production")
     env = {
         "PATH": f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
