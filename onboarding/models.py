@@ -125,6 +125,16 @@ class Person(models.Model):
         self.status = status
 
 
+class LifecycleRunQuerySet(models.QuerySet):
+    def overdue(self) -> "LifecycleRunQuerySet":
+        """Runs no worker has in hand although one should: waiting past their due time (their
+        message was lost), or held by a worker silent for LIFECYCLE_STALE_SECONDS."""
+        late = timezone.now() - timedelta(seconds=settings.LIFECYCLE_STALE_SECONDS)
+        waiting = Q(worker="") & (Q(due_at__lt=late) | Q(due_at__isnull=True, created_at__lt=late))
+        silent = ~Q(worker="") & (Q(heartbeat_at__lt=late) | Q(heartbeat_at__isnull=True))
+        return self.filter(state__in=LifecycleRun.ACTIVE_STATES).filter(waiting | silent)
+
+
 class LifecycleRun(models.Model):
     class Kind(models.TextChoices):
         ONBOARD = "onboard", "Onboard"
@@ -175,6 +185,8 @@ class LifecycleRun(models.Model):
     # sent from this process). A run whose message was not taken still starts, once beat sends it.
     dispatched: bool | None = None
 
+    objects = LifecycleRunQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         constraints = [
@@ -198,22 +210,13 @@ class LifecycleRun(models.Model):
 
     @property
     def is_overdue(self) -> bool:
-        """Active, but nobody has it in hand although somebody should: its message was lost,
-        or its worker went silent (the query of onboarding.runner.dispatch.runs_overdue)."""
-        if not self.is_active:
-            return False
-        late = timezone.now() - timedelta(seconds=settings.LIFECYCLE_STALE_SECONDS)
-        if self.worker == "":
-            return (self.due_at or self.created_at) < late
-        return self.heartbeat_at is None or self.heartbeat_at < late
+        """Active, but nobody has it in hand although somebody should (asked of the database,
+        by the one rule of `LifecycleRunQuerySet.overdue`)."""
+        return self.is_active and LifecycleRun.objects.overdue().filter(pk=self.pk).exists()
 
     def move_to(self, state: str, **fields) -> bool:
         """Compare-and-set the state; False when another process changed it first."""
         return _state_swap(self, f"Run #{self.pk}", state, fields)
-
-    @property
-    def person_status_during(self) -> str:
-        return PERSON_STATUS[self.kind][0]
 
     @property
     def person_status_after(self) -> str:

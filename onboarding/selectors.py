@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from onboarding.errors import AccessAdminError, InvalidInput
 from onboarding.models import AuditEvent, Credential, LifecycleRun, Person, Team
-from onboarding.runner.dispatch import runs_overdue_query
 from onboarding.systems import SystemState, enabled
 from onboarding.validation import username_fold
 
@@ -84,7 +83,7 @@ def runs_needing_action(runs: QuerySet[LifecycleRun], limit: int = 20) -> list[L
 
 
 def runs_overdue_count() -> int:
-    return runs_overdue_query().count()
+    return LifecycleRun.objects.overdue().count()
 
 
 def events_recent(events: QuerySet[AuditEvent], limit: int = 10) -> list[AuditEvent]:

@@ -20,11 +20,10 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 from django.utils import timezone
 from django_auth_ldap.backend import LDAPBackend
-from ldap.filter import escape_filter_chars
 
 from onboarding.audit import audit_record
 from onboarding.signals import person_offboard_requested
-from web.directory import expiry_passed, password_expired
+from web.directory import expiry_passed, managed_groups_find, password_expired
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +56,12 @@ class DirectoryBackend(LDAPBackend):
         if expiry_passed(ldap_user.attrs.get("krbpasswordexpiration")):
             _password_expired_say(ldap_user)
             return None
-        user.managed_groups = managed_groups_find(ldap_user.connection, ldap_user.dn)
+        try:
+            user.managed_groups = managed_groups_find(ldap_user.connection, ldap_user.dn)
+        except ldap.LDAPError as error:
+            # The login stands; the next request reads the rights again.
+            logger.warning("member managers of %s not read: %s", ldap_user.dn, error)
+            user.managed_groups = []
         return user
 
 
@@ -70,25 +74,6 @@ def _password_expired_say(ldap_user) -> None:
 def _has_local_password(user) -> bool:
     """A password set here (createsuperuser); accounts made for team leads have none at all."""
     return bool(user.password) and user.has_usable_password()
-
-
-def managed_groups_find(connection, user_dn: str) -> list[str]:
-    """Names of the groups whose member managers include this person."""
-    try:
-        found = connection.search_s(
-            settings.LDAP_GROUP_BASE_DN,
-            ldap.SCOPE_SUBTREE,
-            f"(memberManager={escape_filter_chars(user_dn)})",
-            ["cn"],
-        )
-    except ldap.LDAPError as error:
-        logger.warning("member managers of %s not read: %s", user_dn, error)
-        return []
-    return sorted(
-        attrs["cn"][0].decode() if isinstance(attrs["cn"][0], bytes) else attrs["cn"][0]
-        for dn, attrs in found
-        if dn and attrs.get("cn")
-    )
 
 
 def login_username_fold(raw: str) -> str:

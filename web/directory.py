@@ -74,6 +74,15 @@ def expiry_passed(values) -> bool:
     return expires <= timezone.now()
 
 
+def managed_groups_find(connection, user_dn: str) -> list[str]:
+    """Names of the groups whose member managers include this person (the teams they lead)."""
+    found = connection.search_s(
+        settings.LDAP_GROUP_BASE_DN, ldap.SCOPE_SUBTREE,
+        f"(memberManager={escape_filter_chars(user_dn)})", ["cn"],
+    )  # fmt: skip
+    return sorted(_text(attrs["cn"][0]) for dn, attrs in found if dn and attrs.get("cn"))
+
+
 def rights_find(username: str) -> DirectoryRights:
     """Asked of the directory every time; raises DirectoryUnavailable when it does not answer."""
     try:
@@ -90,13 +99,7 @@ def rights_find(username: str) -> DirectoryRights:
             disabled = _text((attrs.get("nsAccountLock") or [b"FALSE"])[0]).upper() == "TRUE"
             admin_dn = f"cn={settings.LDAP_ADMIN_GROUP},{settings.LDAP_GROUP_BASE_DN}".lower()
             member_of = {_text(value).lower() for value in attrs.get("memberOf", [])}
-            managed = connection.search_s(
-                settings.LDAP_GROUP_BASE_DN, ldap.SCOPE_SUBTREE,
-                f"(memberManager={escape_filter_chars(dn)})", ["cn"],
-            )  # fmt: skip
-            groups = sorted(
-                _text(a["cn"][0]) for group_dn, a in managed if group_dn and a.get("cn")
-            )
+            groups = managed_groups_find(connection, dn)
             return DirectoryRights(True, disabled, admin_dn in member_of, tuple(groups))
         finally:
             connection.unbind_s()

@@ -5,10 +5,7 @@ beat once the run is overdue. The claim makes a duplicate message harmless."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
-from django.conf import settings
-from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from onboarding.models import LifecycleRun
@@ -35,21 +32,10 @@ def run_dispatch(run_id: int, *, rolling_back: bool) -> bool:
     return True
 
 
-def runs_overdue_query() -> QuerySet[LifecycleRun]:
-    """Runs no worker has in hand although one should (`LifecycleRun.is_overdue`): waiting past
-    their due time, or held by a worker that went silent."""
-    late = timezone.now() - timedelta(seconds=settings.LIFECYCLE_STALE_SECONDS)
-    waiting = Q(worker="") & (Q(due_at__lt=late) | Q(due_at__isnull=True, created_at__lt=late))
-    silent = ~Q(worker="") & (Q(heartbeat_at__lt=late) | Q(heartbeat_at__isnull=True))
-    return LifecycleRun.objects.filter(state__in=LifecycleRun.ACTIVE_STATES).filter(
-        waiting | silent
-    )
-
-
 def runs_overdue() -> list[tuple[int, bool]]:
     """The overdue runs to send again, and whether each is rolling back."""
     now = timezone.now()
-    found = list(runs_overdue_query().values_list("pk", "state"))
+    found = list(LifecycleRun.objects.overdue().values_list("pk", "state"))
     # Not again before another stale period has passed.
     LifecycleRun.objects.filter(pk__in=[pk for pk, _ in found], worker="").update(due_at=now)
     return [(pk, state == State.ROLLING_BACK) for pk, state in found]

@@ -43,6 +43,22 @@ def freeipa_change_password(
     freeipa_client(stack).change_password(username, new, old, otp=otp_code)
 
 
+def freeipa_password_change_by_form(
+    stack: dict[str, str], username: str, old: str, new: str
+) -> str:
+    """The self-service change FreeIPA's login page offers for an expired password; its answer
+    (X-IPA-Pwchange-Result: ok, invalid-password, policy-error)."""
+    host = f"https://{stack['FREEIPA_HOST']}"
+    response = requests.post(
+        f"{host}/ipa/session/change_password",
+        data={"user": username, "old_password": old, "new_password": new},
+        headers={"Referer": f"{host}/ipa/session/change_password"},
+        verify=stack["FREEIPA_CA_FILE"],
+        timeout=10,
+    )
+    return response.headers.get("X-IPA-Pwchange-Result", "")
+
+
 def hub_login(stack: dict[str, str], username: str, password: str) -> bool:
     browser = requests.Session()
     url = stack["JUPYTERHUB_URL"]

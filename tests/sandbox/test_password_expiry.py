@@ -28,6 +28,7 @@ from python_freeipa import exceptions as ipa_errors
 import sandbox.freeipa as freeipa
 from sandbox.freeipa import passwords
 from sandbox.freeipa.bootstrap import reset
+from tests.lifecycle.observe import freeipa_password_change_by_form
 from tests.stack import SessionStack, stack_services
 
 stack_with_hub = stack_services("directory", "freeipa", "jupyterhub")
@@ -112,16 +113,7 @@ def _policy(controls: list) -> dict | None:
     return None
 
 
-def change_password(endpoints: dict[str, str], uid: str, old: str, new: str) -> str:
-    host = f"https://{endpoints['FREEIPA_HOST']}"
-    response = requests.post(
-        f"{host}/ipa/session/change_password",
-        data={"user": uid, "old_password": old, "new_password": new},
-        headers={"Referer": f"{host}/ipa/session/change_password"},
-        verify=endpoints["FREEIPA_CA_FILE"],
-        timeout=10,
-    )
-    return response.headers["X-IPA-Pwchange-Result"]
+change_password = freeipa_password_change_by_form
 
 
 def ipa_login(endpoints: dict[str, str], uid: str, password: str) -> str:

@@ -11,14 +11,13 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-import requests
 from django.conf import settings
 from django.contrib.auth.models import Group, User
 
 from onboarding.models import Team
 from onboarding.systems import clients
 from tests.lifecycle import conftest as lifecycle
-from tests.lifecycle.observe import freeipa_client
+from tests.lifecycle.observe import freeipa_client, freeipa_password_change_by_form
 
 # The lifecycle tests' fixtures: the stack wired into settings, and a real worker.
 stack_configured = lifecycle.stack_configured
@@ -58,16 +57,7 @@ def directory_account_create(stack: dict[str, str], prefix: str) -> DirectoryAcc
         username, o_givenname="Test", o_sn="Lead", o_cn="Test Lead",
         o_mail=f"{username}@example.test", o_userpassword=temporary,
     )  # fmt: skip
-    # The self-service change FreeIPA's login page offers for an expired password.
-    host = f"https://{stack['FREEIPA_HOST']}"
-    response = requests.post(
-        f"{host}/ipa/session/change_password",
-        data={"user": username, "old_password": temporary, "new_password": PASSWORD},
-        headers={"Referer": f"{host}/ipa/session/change_password"},
-        verify=stack["FREEIPA_CA_FILE"],
-        timeout=10,
-    )
-    assert response.headers.get("X-IPA-Pwchange-Result") == "ok", response.headers
+    assert freeipa_password_change_by_form(stack, username, temporary, PASSWORD) == "ok"
     return DirectoryAccount(username, PASSWORD)
 
 

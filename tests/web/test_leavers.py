@@ -8,7 +8,6 @@ import html
 import io
 
 import pytest
-import requests
 from django.contrib.auth.models import User
 
 from onboarding.audit import audit_record
@@ -16,7 +15,7 @@ from onboarding.models import AuditEvent, LifecycleRun, Person, Team
 from onboarding.services import person_offboard
 from onboarding.systems import clients
 from tests.factories import make_person, make_run
-from tests.lifecycle.observe import freeipa_client
+from tests.lifecycle.observe import freeipa_client, freeipa_password_change_by_form
 from tests.web.conftest import (
     LOCAL_BACKEND,
     PASSWORD,
@@ -249,13 +248,7 @@ def test_a_temporary_password_is_refused_until_it_is_changed(client, ldap_config
     assert "Your password has expired" in page(refused)
     assert client.get("/").status_code == 302
 
-    host = f"https://{ldap_configured['FREEIPA_HOST']}"
-    requests.post(
-        f"{host}/ipa/session/change_password",
-        data={"user": username, "old_password": "Temporary-password-1", "new_password": PASSWORD},
-        headers={"Referer": f"{host}/ipa/session/change_password"},
-        verify=ldap_configured["FREEIPA_CA_FILE"], timeout=10,
-    )  # fmt: skip
+    freeipa_password_change_by_form(ldap_configured, username, "Temporary-password-1", PASSWORD)
     assert log_in(client, username, PASSWORD).status_code == 302
     assert client.get("/").status_code == 200
 
