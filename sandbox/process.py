@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 LOOPBACK = "127.0.0.1"
 _LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1", "[::1]"}
 _POLL_SECONDS = 0.05
+PORT_RELEASE_SECONDS = 5.0
 # btime in /proc/stat has whole-second resolution.
 _START_TIME_SLACK_SECONDS = 2.0
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -54,17 +55,24 @@ def require_port_free(port: int, *, service: str, recorded_in: Path) -> None:
 
     Clients keep the endpoints they read at start, so a service that moved would be lost to them.
     """
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        # As the servers do: a port whose old connections linger in TIME_WAIT is free.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((LOOPBACK, port))
-        except OSError as error:
-            raise PortTakenError(
-                f"{service} cannot come back on {LOOPBACK}:{port}, the port it had "
-                f"(recorded in {recorded_in}): another process holds it ({error.strerror}). "
-                f"Stop that process and run up again."
-            ) from error
+    # A process killed a moment ago may not have let go of its port yet: give it a little time.
+    deadline = time.monotonic() + PORT_RELEASE_SECONDS
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            # As the servers do: a port whose old connections linger in TIME_WAIT is free.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((LOOPBACK, port))
+                return
+            except OSError as error:
+                if time.monotonic() < deadline:
+                    time.sleep(_POLL_SECONDS * 2)
+                    continue
+                raise PortTakenError(
+                    f"{service} cannot come back on {LOOPBACK}:{port}, the port it had "
+                    f"(recorded in {recorded_in}): another process holds it ({error.strerror}). "
+                    f"Stop that process and run up again."
+                ) from error
 
 
 def port_answers(port: int, host: str = LOOPBACK) -> bool:
