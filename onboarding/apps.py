@@ -8,10 +8,19 @@ class OnboardingConfig(AppConfig):
     verbose_name = "Onboarding"
 
     def ready(self) -> None:
-        from celery.signals import worker_process_shutdown, worker_ready, worker_shutdown
+        from celery.signals import (
+            celeryd_after_setup,
+            worker_process_shutdown,
+            worker_ready,
+            worker_shutdown,
+        )
 
         from onboarding.runner import step_threads_stop
+        from onboarding.runner.limits import watchdog_install
 
+        celeryd_after_setup.connect(
+            lambda instance, **_: watchdog_install(instance.pool_cls), weak=False
+        )
         worker_ready.connect(_runs_release_on_start, weak=False)
         worker_shutdown.connect(lambda **_: step_threads_stop(), weak=False)
         worker_process_shutdown.connect(lambda **_: step_threads_stop(), weak=False)

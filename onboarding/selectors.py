@@ -269,8 +269,8 @@ def audit_actions() -> list[str]:
     return sorted(
         {
             *verbs,
-            "step.do", "step.undo", "run.take_over", "credentials.reveal", "team.create",
-            "team.change", "login", "logout", "access.denied", "audit.export",
+            "step.do", "step.undo", "run.take_over", "run.time_limit", "credentials.reveal",
+            "team.create", "team.change", "login", "logout", "access.denied", "audit.export",
         }
     )  # fmt: skip
 

@@ -58,10 +58,14 @@ def worker_env(django_db_setup) -> dict[str, str]:
 
 
 class Worker:
-    """A real Celery worker process consuming from the test broker, against the test database."""
+    """A real Celery worker process consuming from the test broker, against the test database,
+    with the pool production uses (docker-compose.yml)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path, *, name: str = "") -> None:
+    def __init__(
+        self, env: dict[str, str], log_path: Path, *, name: str = "", pool: str = "threads"
+    ) -> None:
         self.env = env
+        self.pool = pool
         self.log_path = log_path
         # A worker restarted under the same name is the same worker coming back.
         self.name = name or f"test-{uuid.uuid4().hex[:6]}@%h"
@@ -71,7 +75,7 @@ class Worker:
         argv = [
             sys.executable, "-m", "celery", "-A", "accessadmin", "worker",
             "--concurrency=2", "--loglevel=INFO", "--without-gossip", "--without-mingle",
-            f"--hostname={self.name}",
+            f"--hostname={self.name}", f"--pool={self.pool}", "--include=tests.worker_tasks",
         ]  # fmt: skip
         if purge:
             argv.append("--purge")

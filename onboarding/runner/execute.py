@@ -21,6 +21,7 @@ from onboarding.models import LifecycleRun, Person, Step, Team
 from onboarding.plans import plan_for
 from onboarding.runner import threads
 from onboarding.runner.claims import Heartbeat, run_claim
+from onboarding.runner.limits import RunClock
 from onboarding.steps import PlanStep, StepContext
 from onboarding.systems import registry
 
@@ -133,11 +134,24 @@ def run_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
         logger.info("run %s: not claimed by %s", run_id, worker)
         return None
     with log_context(run=run.pk, worker=worker), Heartbeat(run) as heartbeat:
-        _steps_do(run, heartbeat)
+        _steps_do(run, heartbeat, RunClock())
     return run
 
 
-def _steps_do(run: LifecycleRun, heartbeat: Heartbeat) -> None:
+def run_time_up(run: LifecycleRun, clock: RunClock) -> NoReturn:
+    """The run used this attempt's time: it yields its worker and goes on later, from the step
+    it stopped at. Counted as a retry, so a run that can never finish in time fails in the end."""
+    message = f"still going after its {clock.seconds:.0f} s time limit; goes on later"
+    audit_record(
+        actor=run.worker or "worker", action="run.time_limit", target=run.person.username,
+        outcome="retried", details={"run": run.pk, "seconds": clock.seconds}, run=run,
+    )  # fmt: skip
+    if run.state == State.RUNNING and not run.move_to(State.QUEUED, worker=""):
+        raise RunLost(f"run {run.pk} changed under its worker")
+    run_defer(run, message)
+
+
+def _steps_do(run: LifecycleRun, heartbeat: Heartbeat, clock: RunClock) -> None:
     plan = plan_for(run.kind)
     ctx = run_context(run)
     records = run_records(run, plan)
@@ -149,6 +163,8 @@ def _steps_do(run: LifecycleRun, heartbeat: Heartbeat) -> None:
     while pending:
         if heartbeat.lost:
             raise RunLost(f"run {run.pk} was taken over from {run.worker}")
+        if clock.expired:
+            run_time_up(run, clock)
         ready = [step for step in pending if plan.needs[step.name] <= done]
         outcomes = threads.together(
             [lambda step=step: _step_do_logged(ctx, step, records[step.name]) for step in ready]

@@ -20,8 +20,10 @@ from onboarding.runner.execute import (
     run_context,
     run_defer,
     run_records,
+    run_time_up,
     step_context,
 )
+from onboarding.runner.limits import RunClock
 from onboarding.steps import PlanStep, StepContext
 
 logger = logging.getLogger(__name__)
@@ -35,11 +37,11 @@ def run_rollback_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
     if run is None:
         return None
     with log_context(run=run.pk, worker=worker), Heartbeat(run) as heartbeat:
-        _steps_undo(run, heartbeat)
+        _steps_undo(run, heartbeat, RunClock())
     return run
 
 
-def _steps_undo(run: LifecycleRun, heartbeat: Heartbeat) -> None:
+def _steps_undo(run: LifecycleRun, heartbeat: Heartbeat, clock: RunClock) -> None:
     ctx = run_context(run)
     plan = plan_for(run.kind)
     records = run_records(run, plan)
@@ -51,6 +53,8 @@ def _steps_undo(run: LifecycleRun, heartbeat: Heartbeat) -> None:
             continue
         if heartbeat.lost:
             raise RunLost(f"run {run.pk} was taken over from {run.worker}")
+        if clock.expired:
+            run_time_up(run, clock)
         with log_context(step=step.name):
             undone_ids = _step_undo(ctx, step, record)
         if undone_ids:

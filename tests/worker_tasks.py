@@ -1,0 +1,11 @@
+"""Tasks only the tests' workers load (`celery worker --include tests.worker_tasks`)."""
+
+import time
+
+from celery import shared_task
+
+
+@shared_task(name="tests.sleep")
+def sleep_task(seconds: float) -> None:
+    """A task stuck past any time limit, as a call with no timeout would be."""
+    time.sleep(seconds)
