@@ -1,5 +1,6 @@
 """docker-compose cannot run here (no Docker engine), so its file is checked by reading it."""
 
+import json
 import re
 import tomllib
 from pathlib import PurePosixPath
@@ -189,8 +190,7 @@ def test_only_the_tls_proxy_publishes_ports_and_the_app_trusts_exactly_it():
 def test_web_worker_and_beat_have_health_checks_that_ask_the_process_itself():
     services = compose()["services"]
     web = services["web"]["healthcheck"]["test"]
-    assert web[:3] == ["CMD", "python", "-c"]
-    assert "/healthz" in web[3] and "ALLOWED_HOSTS" in web[3] and "127.0.0.1" in web[3]
+    assert web == ["CMD", "python", "-m", "accessadmin.probe", "--port", "8000"]
     worker = services["worker"]["healthcheck"]["test"]
     assert worker[0] == "CMD-SHELL"
     assert "inspect ping --destination celery@$$HOSTNAME --timeout" in worker[1]
@@ -208,3 +208,71 @@ def test_the_database_is_backed_up():
     assert "postgres_password" in backup["secrets"]
     assert "pg_dump" in (REPO_ROOT / "deploy" / "backup.sh").read_text()
     assert "accessadmin-*.dump" in backup["healthcheck"]["test"][1]
+
+
+def dockerfile_stages() -> dict[str, list[str]]:
+    """The Dockerfile's instructions by stage name (continuation lines joined)."""
+    text = (REPO_ROOT / "Dockerfile").read_text().replace("\\\n", " ")
+    stages: dict[str, list[str]] = {"": []}
+    current = ""
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("FROM "):
+            current = line.split()[-1] if " AS " in line else line.split()[1]
+            stages[current] = []
+        stages[current].append(line)
+    return stages
+
+
+def locked_pins(lock: str) -> dict[str, str]:
+    text = (REPO_ROOT / lock).read_text()
+    return {name.lower(): version for name, version in re.findall(r"^([\w.-]+)==(\S+)", text, re.M)}
+
+
+def test_the_image_is_built_in_stages_and_runs_without_compilers_as_a_non_root_user():
+    stages = dockerfile_stages()
+    assert list(stages) == ["", "build", "runtime"]
+    base = stages[""][0]
+    assert re.fullmatch(r"ARG PYTHON_IMAGE=python:3\.11-slim-\w+@sha256:[0-9a-f]{64}", base)
+    runtime = " ".join(stages["runtime"])
+    for tool in ("gcc", "-dev ", "pip install"):
+        assert tool not in runtime, tool
+    assert "COPY --from=build /opt/venv /opt/venv" in stages["runtime"]
+    assert "--require-hashes" in " ".join(stages["build"])
+    assert "COPY requirements.lock /tmp/requirements.lock" in stages["build"]
+    user = [line for line in stages["runtime"] if line.startswith("USER ")]
+    assert user == ["USER 10001"]
+    healthcheck = next(line for line in stages["runtime"] if line.startswith("HEALTHCHECK "))
+    assert healthcheck.endswith('CMD ["python", "-m", "accessadmin.probe", "--port", "8000"]')
+    # The code is in the image once: copied to /app, not also installed into site-packages.
+    assert not any(line.startswith("RUN pip install") for line in stages["runtime"])
+
+
+def test_the_image_and_compose_run_the_same_web_command():
+    stages = dockerfile_stages()
+    cmd = next(line for line in stages["runtime"] if line.startswith("CMD "))
+    web = compose()["services"]["web"]["command"]
+    assert json.loads(cmd.removeprefix("CMD ")) == web
+
+
+def test_the_lock_files_hash_every_package_and_hold_pyproject_pins():
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+
+    def pins(requirements: list[str]) -> dict[str, str]:
+        found = {}
+        for requirement in requirements:
+            name, version = re.fullmatch(r"([\w.-]+)(?:\[[\w,]+\])?==(\S+)", requirement).groups()
+            found[name.lower().replace("_", "-")] = version
+        return found
+
+    runtime, dev = locked_pins("requirements.lock"), locked_pins("requirements-dev.lock")
+    assert pins(project["dependencies"]).items() <= runtime.items()
+    assert pins(project["optional-dependencies"]["dev"]).items() <= dev.items()
+    # The image's lock carries none of the stand-ins or test tools.
+    assert not {"moto", "jupyterhub", "pytest", "playwright", "ruff"} & set(runtime)
+    for lock in ("requirements.lock", "requirements-dev.lock"):
+        entries = re.split(r"\n(?=[\w.-]+==)", (REPO_ROOT / lock).read_text().strip())
+        unhashed = [entry.split()[0] for entry in entries if "--hash=sha256:" not in entry]
+        assert unhashed == [], f"{lock}: {unhashed}"
