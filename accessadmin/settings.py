@@ -298,6 +298,26 @@ METRICS_TOKEN = env.secret("METRICS_TOKEN")
 if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
     raise ImproperlyConfigured("METRICS_TOKEN must be at least 32 characters long.")
 
+# Error tracking: set SENTRY_DSN (or SENTRY_DSN_FILE) to send unhandled errors of the web, the
+# worker and beat to Sentry or any server speaking its protocol. Nothing that may hold a secret
+# leaves: no local variables (a temporary password is one), no request bodies (the login form),
+# no cookies or user details.
+SENTRY_DSN = env.secret("SENTRY_DSN")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", ENVIRONMENT),
+        traces_sample_rate=float(env.str("SENTRY_TRACES_SAMPLE_RATE", "0")),
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        send_default_pii=False,
+        include_local_variables=False,
+        max_request_body_size="never",
+    )
+
 # Web login and security ---------------------------------------------------------------------
 # Staff log in with their FreeIPA account (django-auth-ldap); a local superuser made with
 # `createsuperuser` is the break-glass login for when the directory is down.
