@@ -34,7 +34,7 @@ class LoginForm(AuthenticationForm):
 
     def get_invalid_login_error(self):
         if getattr(self.request, "password_expired", False):
-            host = settings.FREEIPA_HOST or "your FreeIPA server"
+            host = settings.FREEIPA_HOST.split(",")[0].strip() or "your FreeIPA server"
             return forms.ValidationError(
                 f"Your password has expired: a new account's temporary password must be changed "
                 f"first. Change it at https://{host}/ipa/ui/ (or with kpasswd), then log in "

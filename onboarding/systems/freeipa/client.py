@@ -31,8 +31,16 @@ API_VERSION = "2.253"  # what python-freeipa's generated client speaks
 # python-freeipa logs every call's parameters at DEBUG, passwords included.
 logging.getLogger("python_freeipa").setLevel(logging.WARNING)
 
-# FreeIPA's codes that are worth a retry: internal errors, and the server's own limits.
-_TRANSIENT_CODES = {903, 4203}
+# FreeIPA's codes worth a retry (ipalib/errors.py): InternalError 903, NetworkError 907 (the
+# server lost its directory), MidairCollision 4201 (a concurrent write), DatabaseTimeout 4211,
+# TimeLimitExceeded 4214.
+_TRANSIENT_CODES = {903, 907, 4201, 4211, 4214}
+# DatabaseError 4203 is every LDAP error FreeIPA does not map (ipapython/ipaldap.py,
+# LDAPClient.error_handler): a busy or unreachable directory is worth a retry; the rest, such as
+# "Server is unwilling to perform" (the last-token plug-in, password policy), is a refusal.
+_DATABASE_ERROR = 4203
+_DATABASE_UNAVAILABLE = ("Server is busy", "Server is unavailable", "Can't contact LDAP server",
+                         "Connect error", "Timed out")  # fmt: skip
 _ALREADY_MEMBER = "This entry is already a member"
 _NOT_MEMBER = "This entry is not a member"
 
@@ -101,6 +109,14 @@ class OtpToken:
         )
 
 
+def _tls_reason(error: Exception) -> str:
+    text = str(error)
+    for reason in ("certificate verify failed", "hostname mismatch", "wrong version number"):
+        if reason in text:
+            return reason
+    return type(error).__name__
+
+
 def _first(entry: dict[str, Any], key: str, default: str = "") -> Any:
     value = entry.get(key, default)
     if isinstance(value, list | tuple):
@@ -112,7 +128,10 @@ class FreeIPA:
     def __init__(
         self, *, host: str, username: str, password: str, ca_file: str = "", timeout: float = 30
     ) -> None:
-        self.host = host
+        # FreeIPA servers (replicas) in the order to try them, each by the name on its
+        # certificate: FreeIPA refuses a Referer naming another host.
+        self.hosts = [name.strip() for name in host.split(",") if name.strip()]
+        self.host = self.hosts[0] if self.hosts else ""
         self.username = username
         self._password = password
         self._verify: str | bool = ca_file or True
@@ -141,15 +160,36 @@ class FreeIPA:
         self._trips.add()
 
     def _login(self) -> ClientMeta:
-        if not self.host:
+        """A session with the first server that answers; the next is tried only when one cannot
+        be reached (a refusal or a TLS failure would be the same on every replica)."""
+        if not self.hosts:
             raise PermanentError(SYSTEM, "FREEIPA_HOST is not configured")
-        client = ClientMeta(self.host, verify_ssl=self._verify, dns_discovery=False)
+        unreachable = []
+        for host in self.hosts:
+            try:
+                client = self._login_to(host)
+            except TransientError as error:
+                unreachable.append(f"{host}: {error.message.removeprefix('login: ')}")
+                continue
+            self.host = host
+            return client
+        raise TransientError(SYSTEM, f"login: {'; '.join(unreachable)}")
+
+    def _login_to(self, host: str) -> ClientMeta:
+        client = ClientMeta(host, verify_ssl=self._verify, dns_discovery=False)
         session = client._session
         # python-freeipa sets no timeout; a hung server must not hang a worker forever.
         session.request = functools.partial(session.request, timeout=self._timeout)
         session.hooks["response"].append(self._count)
         try:
             client.login(self.username, self._password)
+        except ipa_errors.PasswordExpired:
+            raise PermanentError(
+                SYSTEM,
+                f"the service account {self.username!r} has an expired password: set a new one "
+                "(ipa passwd, then kinit to change it) and give the account a password policy "
+                "that lasts (README: Connecting to a real FreeIPA)",
+            ) from None
         except ipa_errors.Unauthorized as error:
             reason = type(error).__name__
             raise PermanentError(
@@ -186,14 +226,22 @@ class FreeIPA:
     def _translate(error: Exception, method: str = "login") -> DownstreamError:
         if isinstance(error, DownstreamError):
             return error
+        # Before ConnectionError, which SSLError is: a certificate does not get better by waiting.
+        if isinstance(error, requests.exceptions.SSLError):
+            return PermanentError(
+                SYSTEM,
+                f"{method}: TLS with FreeIPA failed ({_tls_reason(error)}); check FREEIPA_CA_FILE "
+                "and that FREEIPA_HOST is the name on the server's certificate",
+            )
         if isinstance(error, requests.Timeout | requests.ConnectionError):
             return TransientError(
                 SYSTEM, f"{method}: cannot reach FreeIPA ({type(error).__name__})"
             )
-        if isinstance(error, requests.exceptions.SSLError):
-            return PermanentError(SYSTEM, f"{method}: TLS failed; check FREEIPA_CA_FILE")
         code = getattr(error, "code", None)
         message = f"{method}: {error}"
+        if code == _DATABASE_ERROR:
+            unavailable = str(error).startswith(_DATABASE_UNAVAILABLE)
+            return (TransientError if unavailable else PermanentError)(SYSTEM, message)
         if isinstance(error, ipa_errors.DuplicateEntry):
             return AlreadyExists(SYSTEM, message)
         if isinstance(error, ipa_errors.NotFound):
