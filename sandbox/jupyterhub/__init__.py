@@ -269,5 +269,9 @@ def _authenticator_settings(endpoints: dict[str, str]) -> dict[str, object]:
         "DirectoryAuthenticator.bind_dn_template": [
             f"uid={{username}},cn=users,cn=accounts,{base_dn}"
         ],
-        "DirectoryAuthenticator.allow_all": True,
+        # As production should be (JupyterHub 5+): only users the hub knows may log in, and the
+        # hub knows whom AccessAdmin created through the API. With allow_all, removing a hub user
+        # would take nothing away: the next login would create them again.
+        "DirectoryAuthenticator.allow_all": False,
+        "DirectoryAuthenticator.allow_existing_users": True,
     }

@@ -186,6 +186,7 @@ def test_directory_person_logs_in_through_the_login_form(
 ) -> None:
     hub.forget(users=("judy",))
     _add_person(directory, "judy", password="judy-secret-1")
+    assert hub.call("POST", "/users/judy").status_code == 201
 
     response = _log_in(hub, "Judy", "judy-secret-1")
 
@@ -197,14 +198,37 @@ def test_directory_person_logs_in_through_the_login_form(
 def test_locked_directory_person_cannot_log_in(hub: Hub, directory: dict[str, str]) -> None:
     hub.forget(users=("mallory",))
     _add_person(directory, "mallory", password="mallory-secret-1", locked=True)
+    assert hub.call("POST", "/users/mallory").status_code == 201
 
     response = _log_in(hub, "mallory", "mallory-secret-1")
 
     assert response.status_code == 403
-    assert hub.call("GET", "/users/mallory").status_code == 404
     # The lock, not the password, was what kept her out.
     _unlock_person(directory, "mallory")
     assert _log_in(hub, "mallory", "mallory-secret-1").status_code == 302
+
+
+def test_a_directory_person_the_hub_does_not_know_cannot_log_in(
+    hub: Hub, directory: dict[str, str]
+) -> None:
+    hub.forget(users=("oscar",))
+    _add_person(directory, "oscar", password="oscar-secret-1")
+
+    assert _log_in(hub, "oscar", "oscar-secret-1").status_code == 403
+    assert hub.call("GET", "/users/oscar").status_code == 404
+
+
+def test_a_removed_hub_user_cannot_log_in_again(hub: Hub, directory: dict[str, str]) -> None:
+    """Offboarding removes the hub user; the directory password alone must not bring them back."""
+    hub.forget(users=("rita",))
+    _add_person(directory, "rita", password="rita-secret-1")
+    assert hub.call("POST", "/users/rita").status_code == 201
+    assert _log_in(hub, "rita", "rita-secret-1").status_code == 302
+
+    assert hub.call("DELETE", "/users/rita").status_code == 204
+
+    assert _log_in(hub, "rita", "rita-secret-1").status_code == 403
+    assert hub.call("GET", "/users/rita").status_code == 404
 
 
 def _log_in(hub: Hub, username: str, password: str) -> requests.Response:

@@ -179,6 +179,13 @@ def test_expired_temporary_password_cannot_log_in_to_the_hub_but_the_chosen_one_
     uid = unique("hub")
     hub.append(uid)
     add_user(admin, uid)
+    # As onboarding does: the hub lets in only users created through its API.
+    created = requests.post(
+        f"{endpoints['JUPYTERHUB_URL']}/hub/api/users/{uid}",
+        headers={"Authorization": f"token {endpoints['JUPYTERHUB_API_TOKEN']}"},
+        timeout=30,
+    )
+    assert created.status_code == 201
 
     assert not hub_login(endpoints, uid, TEMPORARY)
     assert change_password(endpoints, uid, TEMPORARY, CHOSEN) == "ok"
