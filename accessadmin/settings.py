@@ -228,6 +228,9 @@ EFS_FILE_SYSTEM_ID = env.str(
 IAM_SAML_PROVIDER_ARN = env.str(
     "IAM_SAML_PROVIDER_ARN", required=PRODUCTION and "iam" in ACCESSADMIN_SYSTEMS
 )
+# The SAML audiences (Recipient URLs) a role's trust accepts: the global sign-in endpoint, and
+# any regional one (https://<region>.signin.aws.amazon.com/saml) the identity provider uses.
+IAM_SAML_AUDIENCES = env.list("IAM_SAML_AUDIENCES", ["https://signin.aws.amazon.com/saml"])
 IAM_ROLE_PREFIX = env.str("IAM_ROLE_PREFIX", "accessadmin-")
 IAM_ROLE_PATH = env.str("IAM_ROLE_PATH", "/accessadmin/")
 S3_DATA_BUCKET = env.str("S3_DATA_BUCKET", "ml-platform-data")

@@ -406,3 +406,97 @@ def test_an_html_error_page_instead_of_an_aws_answer_is_transient(
             iam.role_find(username="someone")
     finally:
         server.shutdown()
+
+
+def test_regional_saml_audiences_are_all_accepted_by_the_trust(
+    aws_endpoints: dict[str, str], iam_client: Any
+) -> None:
+    audiences = [
+        "https://signin.aws.amazon.com/saml",
+        "https://eu-west-1.signin.aws.amazon.com/saml",
+    ]
+    iam = IAM(
+        saml_provider_arn=aws_endpoints["IAM_SAML_PROVIDER_ARN"], role_prefix="accessadmin-",
+        role_path="/accessadmin/", data_bucket=BUCKET, region=aws_endpoints["AWS_REGION"],
+        endpoint_url=aws_endpoints["AWS_ENDPOINT_URL"], saml_audiences=audiences,
+    )  # fmt: skip
+    created = iam.role_create(
+        username="role-regional", team="vision", policy_arns=[], access_point_arn=None
+    )
+    trust = _document(
+        iam_client.get_role(RoleName=created.name)["Role"]["AssumeRolePolicyDocument"]
+    )
+    assert trust["Statement"][0]["Condition"]["StringEquals"]["SAML:aud"] == audiences
+    # Nothing to repair on a second pass: the stored trust is what the connector would write.
+    iam.role_create(username="role-regional", team="vision", policy_arns=[], access_point_arn=None)
+
+
+def test_the_bucket_arn_is_in_the_accounts_partition(aws_endpoints: dict[str, str]) -> None:
+    china = "arn:aws-cn:iam::123456789012:saml-provider/freeipa"
+    iam = IAM(
+        saml_provider_arn=china, role_prefix="accessadmin-", role_path="/accessadmin/",
+        data_bucket=BUCKET, region="cn-north-1", endpoint_url=aws_endpoints["AWS_ENDPOINT_URL"],
+    )  # fmt: skip
+    statements = iam._person_policy("ada", None)["Statement"]
+    assert statements[0]["Resource"] == f"arn:aws-cn:s3:::{BUCKET}/ada/*"
+    assert statements[1]["Resource"] == f"arn:aws-cn:s3:::{BUCKET}"
+
+
+class _Answer:
+    """Enough of urllib3's response for botocore to read an answer injected before sending."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, *args: Any, **kwargs: Any):
+        yield self._body
+
+
+def test_a_role_not_yet_visible_right_after_creating_it_is_retried_not_failed(
+    iam: IAM, iam_client: Any
+) -> None:
+    """moto is strongly consistent, AWS is not: IAM may answer NoSuchEntity for a role created
+    a moment ago. AWS's answer is injected for the first PutRolePolicy (and parsed by botocore
+    as any answer is), because moto cannot be made to give it."""
+    from botocore.awsrequest import AWSResponse
+
+    body = (
+        b'<ErrorResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><Error>'
+        b"<Type>Sender</Type><Code>NoSuchEntity</Code><Message>The role with name "
+        b"accessadmin-role-lag cannot be found.</Message></Error>"
+        b"<RequestId>4e2b</RequestId></ErrorResponse>"
+    )
+    answered: list[str] = []
+
+    def not_yet(request, **_: Any):
+        if answered:
+            return None
+        answered.append(request.url)
+        return AWSResponse(request.url, 404, {}, _Answer(body))
+
+    events = iam._client.meta.events
+    events.register_first("before-send.iam.PutRolePolicy", not_yet)
+    try:
+        with pytest.raises(TransientError, match="just created and is not visible yet"):
+            iam.role_create(
+                username="role-lag", team="vision", policy_arns=[S3_READ], access_point_arn=None
+            )
+        # The retry finds the role and finishes it.
+        created = iam.role_create(
+            username="role-lag", team="vision", policy_arns=[S3_READ], access_point_arn=None
+        )
+    finally:
+        events.unregister("before-send.iam.PutRolePolicy", not_yet)
+    assert answered
+    assert _attached(iam_client, created.name) == {S3_READ}
+    assert iam_client.get_role_policy(RoleName=created.name, PolicyName="accessadmin-person")
+
+
+def test_no_such_entity_on_an_existing_role_stays_permanent(iam: IAM) -> None:
+    iam.role_create(username="role-gone", team="vision", policy_arns=[], access_point_arn=None)
+    with pytest.raises(PermanentError) as raised:
+        iam.role_create(
+            username="role-gone", team="vision",
+            policy_arns=["arn:aws:iam::123456789012:policy/does-not-exist"], access_point_arn=None,
+        )  # fmt: skip
+    assert not isinstance(raised.value, TransientError)

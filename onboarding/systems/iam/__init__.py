@@ -51,6 +51,14 @@ class IAMSystem(System):
             problems.append("IAM_SAML_PROVIDER_ARN is not set")
         elif not _SAML_PROVIDER_ARN.fullmatch(arn):
             problems.append(f"IAM_SAML_PROVIDER_ARN {arn!r} is not a SAML provider ARN")
+        for audience in settings.IAM_SAML_AUDIENCES:
+            if not (audience.startswith("https://") and audience.endswith("/saml")):
+                problems.append(
+                    f"IAM_SAML_AUDIENCES: {audience!r} is not a sign-in endpoint "
+                    "(https://[<region>.]signin.aws.amazon.com/saml)"
+                )
+        if not settings.IAM_SAML_AUDIENCES:
+            problems.append("IAM_SAML_AUDIENCES is empty: nobody could enter a role")
         path = settings.IAM_ROLE_PATH
         if not (path.startswith("/") and path.endswith("/")):
             problems.append(f"IAM_ROLE_PATH {path!r} must start and end with /")

@@ -1,8 +1,10 @@
 """IAM role mappings: one role per person, entered through FreeIPA's SAML identity provider.
 
 Who may enter: the trust policy allows only `sts:AssumeRoleWithSAML` through the configured SAML
-provider, and only for an assertion meant for the AWS sign-in (`SAML:aud` =
-https://signin.aws.amazon.com/saml) whose subject is the person (`SAML:sub` = username). The
+provider, and only for an assertion meant for the AWS sign-in (`SAML:aud`, one of
+IAM_SAML_AUDIENCES: https://signin.aws.amazon.com/saml by default; regional sign-in endpoints
+such as https://eu-west-1.signin.aws.amazon.com/saml are others) whose subject is the person
+(`SAML:sub` = username). The
 identity provider decides which roles it offers someone; the `SAML:sub` condition makes AWS check
 too that the role is the signing-in person's own, so a wrong role mapping at the provider cannot
 hand one person's role to another. It requires the provider to send the username as the NameID.
@@ -15,18 +17,19 @@ point. A team move swaps the managed policies and leaves the inline policy as it
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 
-from onboarding.errors import NotFound, PermanentError
+from onboarding.errors import NotFound, PermanentError, TransientError
 from onboarding.systems import _aws
 from onboarding.systems._counting import RoundTrips
 
 SYSTEM = "iam"
-SAML_AUDIENCE = "https://signin.aws.amazon.com/saml"
+SAML_AUDIENCES = ("https://signin.aws.amazon.com/saml",)
 PERSON_POLICY_NAME = "accessadmin-person"
 ROLE_NAME_LIMIT = 64
 OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
@@ -53,8 +56,12 @@ class IAM:
         data_bucket: str,
         region: str,
         endpoint_url: str | None = None,
+        saml_audiences: Sequence[str] = SAML_AUDIENCES,
     ) -> None:
         self.saml_provider_arn = saml_provider_arn
+        self.saml_audiences = tuple(saml_audiences)
+        # aws, aws-cn or aws-us-gov: every ARN this account writes is in its partition.
+        self.partition = saml_provider_arn.split(":")[1] if saml_provider_arn else "aws"
         self.role_prefix = role_prefix
         self.role_path = role_path
         self.data_bucket = data_bucket
@@ -79,6 +86,7 @@ class IAM:
             data_bucket=settings.S3_DATA_BUCKET,
             region=settings.AWS_REGION,
             endpoint_url=settings.AWS_ENDPOINT_URL or None,
+            saml_audiences=settings.IAM_SAML_AUDIENCES,
         )
 
     def role_name(self, *, username: str) -> str:
@@ -143,7 +151,9 @@ class IAM:
                     Tags=_aws.tag_list(tags),
                 )["Role"]
                 attached: list[str] = []
+                created = True
             else:
+                created = False
                 _require_managed(role)
                 if role.get("AssumeRolePolicyDocument") != trust:
                     self._client.update_assume_role_policy(
@@ -152,12 +162,14 @@ class IAM:
                 if not tags.items() <= _aws.tags_of(role.get("Tags")).items():
                     self._client.tag_role(RoleName=name, Tags=_aws.tag_list(tags))
                 attached = self._attached(name)
-            self._client.put_role_policy(
-                RoleName=name,
-                PolicyName=PERSON_POLICY_NAME,
-                PolicyDocument=json.dumps(self._person_policy(username, access_point_arn)),
-            )
-        policies = self._converge_policies(name, attached, policy_arns)
+        with _just_created(name, created):
+            with _aws.translated_errors(SYSTEM):
+                self._client.put_role_policy(
+                    RoleName=name,
+                    PolicyName=PERSON_POLICY_NAME,
+                    PolicyDocument=json.dumps(self._person_policy(username, access_point_arn)),
+                )
+            policies = self._converge_policies(name, attached, policy_arns)
         return RoleMapping(
             name=name, arn=role["Arn"], username=username, team=team, policy_arns=policies
         )
@@ -228,6 +240,8 @@ class IAM:
         return wanted
 
     def _trust_policy(self, username: str) -> dict[str, Any]:
+        # One audience as a string, as IAM gives it back; several as a list (any of them).
+        audiences = self.saml_audiences[0] if len(self.saml_audiences) == 1 else self.saml_audiences
         return {
             "Version": "2012-10-17",
             "Statement": [
@@ -235,15 +249,13 @@ class IAM:
                     "Effect": "Allow",
                     "Principal": {"Federated": self.saml_provider_arn},
                     "Action": "sts:AssumeRoleWithSAML",
-                    "Condition": {
-                        "StringEquals": {"SAML:aud": SAML_AUDIENCE, "SAML:sub": username}
-                    },
+                    "Condition": {"StringEquals": {"SAML:aud": audiences, "SAML:sub": username}},
                 }
             ],
         }
 
     def _person_policy(self, username: str, access_point_arn: str | None) -> dict[str, Any]:
-        bucket = f"arn:aws:s3:::{self.data_bucket}"
+        bucket = f"arn:{self.partition}:s3:::{self.data_bucket}"
         statements: list[dict[str, Any]] = [
             {
                 "Sid": "OwnPrefixObjects",
@@ -275,6 +287,22 @@ class IAM:
 
     def _count(self, **_: Any) -> None:
         self._trips.add()
+
+
+@contextmanager
+def _just_created(name: str, created: bool) -> Iterator[None]:
+    """IAM is eventually consistent: a role created a moment ago may not be found yet by the
+    next call. That NoSuchEntity is worth a retry (which finds the role and goes on), not a
+    failure."""
+    try:
+        yield
+    except NotFound as error:
+        # Only the role itself missing; a team policy that does not exist is NoSuchEntity too.
+        if not created or f"role with name {name.lower()}" not in error.message.lower():
+            raise
+        raise TransientError(
+            SYSTEM, f"role {name} was just created and is not visible yet: {error.message}"
+        ) from error
 
 
 def _tags(username: str, team: str) -> dict[str, str]:
