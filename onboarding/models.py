@@ -3,6 +3,7 @@ import hashlib
 import hmac
 import json
 from datetime import timedelta
+from typing import Any
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -112,6 +113,16 @@ class Person(models.Model):
     @property
     def may_be_reinstated(self) -> bool:
         return self.status == self.Status.OFFBOARDED
+
+    def recorded(self, key: str) -> Any:
+        """The newest value a finished step of this person's runs recorded under `key` (an id a
+        system gave out, such as an access point's), or None."""
+        step = (
+            Step.objects.filter(run__person=self, state=Step.State.DONE, external_ids__has_key=key)
+            .order_by("-finished_at", "-pk")
+            .first()
+        )
+        return step.external_ids[key] if step else None
 
     def move_to(self, status: str) -> None:
         """Change status if the lifecycle allows it; saved with a compare-and-set."""

@@ -35,7 +35,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import run_simple
 
-from sandbox import process
+from sandbox import aws_fidelity, process
 
 log = logging.getLogger("sandbox.aws_server")
 
@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-file", type=Path, required=True)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    aws_fidelity.apply()
     restore(args.state_file)
     app = PersistentApp(DomainDispatcherApplication(create_backend_app), args.state_file)
     run_simple(

@@ -155,3 +155,31 @@ def test_stop_leaves_no_process(tmp_path: Path) -> None:
     assert not process_running(pid)
     assert not process.port_answers(int(endpoints["AWS_ENDPOINT_URL"].rsplit(":", 1)[1]))
     aws.stop(tmp_path)
+
+
+def test_a_repeated_client_token_names_the_access_point_made_the_first_time(
+    moto: dict[str, str],
+) -> None:
+    """AWS (botocore's EFS model, AccessPointAlreadyExists) answers 409 with the existing id;
+    moto on its own would make a second access point."""
+    efs = aws.client(moto, "efs")
+    request = {
+        "ClientToken": "token-repeat-1",
+        "FileSystemId": moto["EFS_FILE_SYSTEM_ID"],
+        "PosixUser": {"Uid": 30001, "Gid": 30001},
+        "RootDirectory": {"Path": "/data/token-repeat"},
+    }
+    first = efs.create_access_point(**request)["AccessPointId"]
+    with pytest.raises(efs.exceptions.AccessPointAlreadyExists) as raised:
+        efs.create_access_point(**request)
+    assert raised.value.response["AccessPointId"] == first
+    listed = efs.describe_access_points(FileSystemId=moto["EFS_FILE_SYSTEM_ID"])["AccessPoints"]
+    assert [p["AccessPointId"] for p in listed].count(first) == 1
+    assert sum(p["RootDirectory"]["Path"] == "/data/token-repeat" for p in listed) == 1
+    efs.delete_access_point(AccessPointId=first)
+
+
+def test_deleting_an_unknown_access_point_is_not_found(moto: dict[str, str]) -> None:
+    efs = aws.client(moto, "efs")
+    with pytest.raises(efs.exceptions.AccessPointNotFound):
+        efs.delete_access_point(AccessPointId="fsap-0000000000000dead")

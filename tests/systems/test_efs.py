@@ -160,3 +160,39 @@ def test_from_settings_without_a_file_system_is_refused(settings: Any) -> None:
 
     with pytest.raises(PermanentError, match="EFS_FILE_SYSTEM_ID"):
         EFS.from_settings()
+
+
+def test_a_recorded_id_is_one_call_and_no_listing(efs: EFS) -> None:
+    created = efs.access_point_create(username="ap-byid", team="vision", uid=21020, gid=21020)
+    before = efs.round_trips
+    assert efs.access_point_find(username="ap-byid", access_point_id=created.id) == created
+    assert efs.round_trips == before + 1
+    assert efs.access_point_delete(username="ap-byid", access_point_id=created.id)
+    assert efs.round_trips == before + 3
+    assert efs.access_point_find(username="ap-byid") is None
+
+
+def test_a_stale_or_foreign_recorded_id_falls_back_to_the_tags(efs: EFS) -> None:
+    mine = efs.access_point_create(username="ap-stale", team="vision", uid=21021, gid=21021)
+    other = efs.access_point_create(username="ap-other", team="vision", uid=21022, gid=21022)
+    # Another person's id is never taken for this person's.
+    assert efs.access_point_find(username="ap-stale", access_point_id=other.id) == mine
+    efs.access_point_delete(username="ap-other", access_point_id=other.id)
+    assert efs.access_point_find(username="ap-stale", access_point_id=other.id) == mine
+    assert efs.access_point_delete(username="ap-stale", access_point_id=other.id)
+    assert efs.access_point_find(username="ap-stale") is None
+
+
+def test_a_request_repeated_after_a_lost_answer_gets_the_first_access_point(
+    efs: EFS, efs_client: Any
+) -> None:
+    first = efs.access_point_create(
+        username="ap-token", team="vision", uid=21023, gid=21023,
+        look_first=False, request_token="accessadmin-run-7-1",
+    )  # fmt: skip
+    again = efs.access_point_create(
+        username="ap-token", team="vision", uid=21023, gid=21023,
+        look_first=False, request_token="accessadmin-run-7-1",
+    )  # fmt: skip
+    assert again == first
+    assert len(_access_points_of(efs_client, efs.file_system_id, "ap-token")) == 1

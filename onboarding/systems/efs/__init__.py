@@ -9,7 +9,7 @@ from django.conf import settings
 from onboarding.models import Person
 from onboarding.systems.base import ManagedObject, System, SystemState
 from onboarding.systems.efs import steps as s
-from onboarding.systems.efs.client import EFS
+from onboarding.systems.efs.client import EFS, AccessPoint
 
 # The FileSystemId shape of botocore/data/efs/2015-02-01/service-2.json.
 _FILE_SYSTEM_ID = re.compile(
@@ -31,7 +31,7 @@ class EFSSystem(System):
         return EFS.from_settings()
 
     def person_state(self, person: Person) -> SystemState:
-        access_point = self.client.access_point_find(username=person.username)
+        access_point = self._find(person)
         if access_point is None:
             return SystemState(self.label, False, "no access point")
         return SystemState(
@@ -54,8 +54,13 @@ class EFSSystem(System):
     def fact(self, name: str, person: Person) -> str | None:
         if name != "access_point_arn":
             raise KeyError(name)
-        access_point = self.client.access_point_find(username=person.username)
+        access_point = self._find(person)
         return access_point.arn if access_point else None
+
+    def _find(self, person: Person) -> AccessPoint | None:
+        return self.client.access_point_find(
+            username=person.username, access_point_id=person.recorded("access_point_id")
+        )
 
     def settings_problems(self) -> list[str]:
         problems = []

@@ -1,9 +1,11 @@
 """EFS access points: each person reaches the shared file system at /data/<username>, as their own
 POSIX user.
 
-An access point is found by its tags (`username`, `managed-by=accessadmin`), never by the
-ClientToken it was created with: a token only makes the retries of one request safe, while the
-tags hold across runs, show in the console and say who owns what.
+An access point is found by the id AccessAdmin recorded when it made it (one DescribeAccessPoints
+call), and by its tags (`username`, `managed-by=accessadmin`) when no id is known or the recorded
+one is gone (a listing of the whole file system, 100 a page). Never by the ClientToken it was
+created with: a token only makes the retries of one request safe, while the tags hold across
+runs, show in the console and say who owns what.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from onboarding.errors import PermanentError
+from onboarding.errors import AlreadyExists, NotFound, PermanentError
 from onboarding.systems import _aws
 from onboarding.systems._counting import RoundTrips
 
@@ -62,9 +64,32 @@ class EFS:
             endpoint_url=settings.AWS_ENDPOINT_URL or None,
         )
 
-    def access_point_find(self, *, username: str) -> AccessPoint | None:
-        found = self._tagged(username)
-        return found[0] if found else None
+    def access_point_find(
+        self, *, username: str, access_point_id: str | None = None
+    ) -> AccessPoint | None:
+        """The person's access point: by its recorded id when one is given and still theirs,
+        else by its tags."""
+        if access_point_id:
+            found = self.access_point_get(access_point_id)
+            if found is not None and found.username == username:
+                return found
+        tagged = self._tagged(username)
+        return tagged[0] if tagged else None
+
+    def access_point_get(self, access_point_id: str) -> AccessPoint | None:
+        """One access point by id; None when it is gone or not AccessAdmin's."""
+        try:
+            with _aws.translated_errors(SYSTEM):
+                described = self._client.describe_access_points(AccessPointId=access_point_id)
+        except NotFound:
+            return None
+        for description in described["AccessPoints"]:
+            if description.get("LifeCycleState") in _GONE_STATES:
+                continue
+            tags = _aws.tags_of(description.get("Tags"))
+            if tags.get(_aws.MANAGED_BY_KEY) == _aws.MANAGED_BY_VALUE:
+                return _access_point(description)
+        return None
 
     def access_points(self) -> list[AccessPoint]:
         """Every access point AccessAdmin made on the file system, whoever it belongs to."""
@@ -100,29 +125,46 @@ class EFS:
                     "person's ids before onboarding again",
                 )
             return existing
-        with _aws.translated_errors(SYSTEM):
-            created = self._client.create_access_point(
-                **({"ClientToken": request_token} if request_token else {}),
-                FileSystemId=self.file_system_id,
-                PosixUser={"Uid": uid, "Gid": gid},
-                RootDirectory={
-                    "Path": f"{ROOT}/{username}",
-                    "CreationInfo": {"OwnerUid": uid, "OwnerGid": gid, "Permissions": PERMISSIONS},
-                },
-                Tags=_aws.tag_list(
-                    {
-                        "username": username,
-                        "team": team,
-                        _aws.MANAGED_BY_KEY: _aws.MANAGED_BY_VALUE,
-                    }
-                ),
-            )
+        try:
+            with _aws.translated_errors(SYSTEM):
+                created = self._client.create_access_point(
+                    **({"ClientToken": request_token} if request_token else {}),
+                    FileSystemId=self.file_system_id,
+                    PosixUser={"Uid": uid, "Gid": gid},
+                    RootDirectory={
+                        "Path": f"{ROOT}/{username}",
+                        "CreationInfo": {
+                            "OwnerUid": uid,
+                            "OwnerGid": gid,
+                            "Permissions": PERMISSIONS,
+                        },
+                    },
+                    Tags=_aws.tag_list(
+                        {
+                            "username": username,
+                            "team": team,
+                            _aws.MANAGED_BY_KEY: _aws.MANAGED_BY_VALUE,
+                        }
+                    ),
+                )
+        except AlreadyExists as error:
+            # The same request token again (a retry after a lost answer): AWS names the access
+            # point it made the first time (AccessPointAlreadyExists.AccessPointId).
+            existing_id = error.__cause__.response.get("AccessPointId") if error.__cause__ else None
+            existing = self.access_point_get(existing_id) if existing_id else None
+            if existing is None:
+                raise
+            return existing
         return _access_point(created)
 
-    def access_point_delete(self, *, username: str) -> bool:
-        """Delete every access point of the person (True if there was one); their files stay on
-        the file system."""
-        found = self._tagged(username)
+    def access_point_delete(self, *, username: str, access_point_id: str | None = None) -> bool:
+        """Delete the person's access point (True if there was one); their files stay on the
+        file system. Without a recorded id that is still theirs, every one tagged for them."""
+        recorded = self.access_point_get(access_point_id) if access_point_id else None
+        if recorded is not None and recorded.username == username:
+            found = [recorded]
+        else:
+            found = self._tagged(username)
         for access_point in found:
             with _aws.translated_errors(SYSTEM, missing_ok=True):
                 self._client.delete_access_point(AccessPointId=access_point.id)

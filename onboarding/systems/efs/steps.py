@@ -38,13 +38,15 @@ class AccessPointCreate(EFSStep):
         return _access_point_make(ctx, look_first=ctx.run is None or ctx.retrying)
 
     def check(self, ctx: StepContext) -> dict | None:
+        # This step's own attempt may have made one without recording it: look by tags.
         access_point = self.efs(ctx).access_point_find(username=ctx.username)
         if access_point is None:
             return None
         return {"access_point_id": access_point.id, "access_point_arn": access_point.arn}
 
     def undo(self, ctx: StepContext) -> None:
-        self.efs(ctx).access_point_delete(username=ctx.username)
+        recorded = (ctx.outputs.get(self.name) or {}).get("access_point_id")
+        self.efs(ctx).access_point_delete(username=ctx.username, access_point_id=recorded)
 
 
 class AccessPointDelete(EFSStep):
@@ -52,11 +54,15 @@ class AccessPointDelete(EFSStep):
     description = "Delete their EFS access point (the data stays)"
 
     def do(self, ctx: StepContext) -> dict:
-        self.efs(ctx).access_point_delete(username=ctx.username)
+        recorded = ctx.person.recorded("access_point_id")
+        self.efs(ctx).access_point_delete(username=ctx.username, access_point_id=recorded)
         return {}
 
     def check(self, ctx: StepContext) -> dict | None:
-        return {} if self.efs(ctx).access_point_find(username=ctx.username) is None else None
+        found = self.efs(ctx).access_point_find(
+            username=ctx.username, access_point_id=ctx.person.recorded("access_point_id")
+        )
+        return {} if found is None else None
 
     def undo(self, ctx: StepContext) -> dict:
         return _access_point_make(ctx, look_first=True)
