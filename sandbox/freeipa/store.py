@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import queue
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class Directory:
         self._password = password
         self._idle: queue.LifoQueue[LDAPObject] = queue.LifoQueue()
         self.id_lock = threading.Lock()
+        self._attribute_names: dict[str, str] | None = None
 
     def dn(self, rdn: str) -> str:
         return f"{rdn},{self.base_dn}"
@@ -171,6 +173,19 @@ class Directory:
     def password_matches(self, dn: str, password: str) -> bool:
         """Whether the password is dn's, expired or not (the stand-in decides about expiry)."""
         return self.check_password(dn, password) is not PasswordCheck.REFUSED
+
+    def attribute_names(self) -> dict[str, str]:
+        """Every attribute type the schema knows, lower-cased name -> its own spelling."""
+        if self._attribute_names is None:
+            found = self.search("cn=schema", scope=ldap.SCOPE_BASE, attributes=("attributeTypes",))
+            names: dict[str, str] = {}
+            for definition in found[0].get("attributetypes") if found else []:
+                match = re.search(r"NAME\s+(?:'([^']+)'|\(\s*'([^']+)')", definition)
+                if match:
+                    name = match.group(1) or match.group(2)
+                    names[name.lower()] = name
+            self._attribute_names = names
+        return self._attribute_names
 
     def next_id(self, range_dn: str) -> int:
         """Take the next number of the ID range with compare-and-set, so no two callers share it."""
