@@ -57,6 +57,7 @@ ManagedGroupExistsError = _error(
 )
 EmptyModlist = _error("EmptyModlist", 4202, "no modifications to be performed")
 DatabaseError = _error("DatabaseError", 4203, "%(desc)s: %(info)s")
+InvalidSyntax = _error("InvalidSyntax", 4208, "%(attr)s: Invalid syntax.")
 LastMemberError = _error(
     "LastMemberError",
     4308,
@@ -85,3 +86,7 @@ def add_denied(dn: str) -> PublicError:
 
 def delete_denied(dn: str) -> PublicError:
     return ACIError(info=f"Insufficient 'delete' privilege to delete the entry '{dn}'.")
+
+
+def moddn_denied(new_parent_dn: str) -> PublicError:
+    return ACIError(info=f"Insufficient 'moddn' privilege to move an entry to '{new_parent_dn}'.")

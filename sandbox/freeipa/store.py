@@ -216,3 +216,13 @@ def _expired(error: ldap.LDAPError) -> bool:
         isinstance(control, PasswordPolicyControl) and control.error == PPOLICY_PASSWORD_EXPIRED
         for control in controls
     )
+
+
+def pending(dn: str, attrs: dict[str, Iterable]) -> Entry:
+    """An entry about to be added, shaped as a search would return it (for access checks)."""
+    values = {
+        name.lower(): [v if isinstance(v, bytes) else str(v) for v in value]
+        for name, value in attrs.items()
+        if value
+    }
+    return Entry(dn, values)

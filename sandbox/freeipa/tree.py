@@ -11,7 +11,6 @@ from .store import Directory, Entry, escape
 
 ADMINS = "admins"
 DEFAULT_GROUP = "ipausers"
-STAGE_ADMIN_PRIVILEGE = "Stage User Administrators"
 ACTIVE, STAGED, PRESERVED = "active", "staged", "preserved"
 
 
@@ -105,18 +104,6 @@ class Tree:
 
     def is_admin(self, user_dn: str) -> bool:
         return self.is_member(user_dn, ADMINS)
-
-    def has_privilege(self, user_dn: str, privilege: str) -> bool:
-        if self.is_admin(user_dn):
-            return True
-        privilege_dn = f"cn={privilege},{self.container('privileges')}"
-        entry = self.directory.get(privilege_dn)
-        if entry is None:
-            return False
-        role_dns = {dn.lower() for dn in entry.get("member")}
-        return any(
-            role.dn.lower() in role_dns for role in self.groups_with("member", user_dn, "roles")
-        )
 
     def attribute_name(self, name: str) -> str:
         """The schema's spelling of an attribute, as 389-ds writes it in its messages."""
