@@ -291,6 +291,12 @@ NEEDS: dict[str, tuple[Need, ...]] = {
     "user_undel/default group": (Need("write", "default_group", ("member",)),),
     # user.py:1075-1150 user_stage: stageuser_add, then user_del of the preserved entry.
     "user_stage": (Need("add", "staged"), Need("delete", "user")),
+    # passwd.py:134-146 -> ldap2.py:383-402 password extended operation; ipa-pwd-extop checks
+    # write on userPassword and krbPrincipalKey (ipa_pwd_extop.c:501-556).
+    "passwd": (
+        Need("write", "user", ("userpassword",)),
+        Need("write", "user", ("krbprincipalkey",)),
+    ),
     # stageuser.py: LDAPCreate / LDAPDelete / LDAPUpdate in cn=staged users.
     "stageuser_add": (Need("add", "staged"),),
     "stageuser_del": (Need("delete", "staged"),),
@@ -307,10 +313,12 @@ NEEDS: dict[str, tuple[Need, ...]] = {
     "group_remove_member": (Need("write", "group", ("member",)),),
     "group_add_member_manager": (Need("write", "group", ("membermanager",)),),
     "group_remove_member_manager": (Need("write", "group", ("membermanager",)),),
-    # otptoken.py:286-370 add, 373-376 del, 379-425 mod.
+    # otptoken.py:286-370 add, 373-376 del, 379-425 mod, 470-480 managedby members.
     "otptoken_add": (Need("add", "token"),),
     "otptoken_del": (Need("delete", "token"),),
     "otptoken_mod": (Need("write", "token", CHANGED),),
+    "otptoken_add_managedby": (Need("write", "token", ("managedby",)),),
+    "otptoken_remove_managedby": (Need("write", "token", ("managedby",)),),
     # permission.py:1018-1085 permission_add: the entry, then its ACI on the location entry
     # ("Admins can manage delegations", default-aci.ldif:29) ...
     "permission_add": (Need("add", "permission"), Need("write", "location", ("aci",))),

@@ -241,3 +241,43 @@ def otptoken_del(call: Call) -> dict[str, Any]:
         "value": token_ids,
         "summary": f'Deleted OTP token "{joined}"',
     }
+
+
+def _change_managers(call: Call, command: str, adding: bool) -> dict[str, Any]:
+    """otptoken.py:470-480 (LDAPAddMember / LDAPRemoveMember on managedBy), per member."""
+    tree = call.tree
+    entry = _token(call, str(call.arg() or ""))
+    failed: list[list[str]] = []
+    completed = 0
+    current = {dn.lower() for dn in entry.get("managedby")}
+    denial = call.denial(command, token=entry)
+    for value in _listed(call.options.get("user")):
+        dn = tree.user_dn(normalize_name(value))
+        if adding and tree.directory.get(dn) is None:
+            failed.append([value, "no such entry"])
+        elif denial is not None:
+            failed.append([value, denial.message])
+        elif adding == (dn.lower() in current):
+            text = "This entry is already a member" if adding else "This entry is not a member"
+            failed.append([value, text])
+        else:
+            op = ldap.MOD_ADD if adding else ldap.MOD_DELETE
+            tree.directory.modify(entry.dn, [(op, "managedBy", [dn])])
+            current.symmetric_difference_update({dn.lower()})
+            completed += 1
+    entry = tree.directory.get(entry.dn)
+    # The entry is read back as the caller at the end (baseldap.py:1823-1828).
+    if not call.can_read(entry):
+        raise errors.not_found(str(call.arg()), "OTP token")
+    failures = {"managedby": {"user": failed}}
+    return {"completed": completed, "failed": failures, "result": _view(call, entry)}
+
+
+@command("otptoken_add_managedby", ("user",))
+def otptoken_add_managedby(call: Call) -> dict[str, Any]:
+    return _change_managers(call, "otptoken_add_managedby", True)
+
+
+@command("otptoken_remove_managedby", ("user",))
+def otptoken_remove_managedby(call: Call) -> dict[str, Any]:
+    return _change_managers(call, "otptoken_remove_managedby", False)

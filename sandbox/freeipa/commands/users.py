@@ -526,3 +526,45 @@ def user_stage(call: Call) -> dict[str, Any]:
     tree.directory.replace(entry.dn, {"nsAccountLock": ["TRUE"]})
     tree.directory.move(entry.dn, tree.container(STAGED))
     return {"result": {"failed": []}, "value": [uid], "summary": f'Staged user account "{uid}"'}
+
+
+# passwd.py:60-66: what the client sends as current password when changing someone else's.
+OTHER_USER_PASSWORD = "CHANGING_PASSWORD_FOR_ANOTHER_USER"
+
+
+@command("passwd", ("otp",))
+def passwd(call: Call) -> dict[str, Any]:
+    """passwd.py:76-152: set a password through the password extended operation."""
+    tree = call.tree
+    principal = str(call.arg(0) or call.caller.first("krbprincipalname"))
+    if "@" not in principal:
+        principal = tree.principal(principal.lower())
+    password = call.arg(1)
+    if not password:
+        raise errors.RequirementError(name="password")
+    wanted = f"(&(krbPrincipalName={escape(principal)})(objectClass=posixaccount))"
+    found = tree.directory.search(tree.container(ACTIVE), wanted)
+    entries = [e for e in found if call.can_read(e)]
+    if not entries:
+        raise errors.NotFound(reason="no matching entry found")
+    entry = entries[0]
+    current = call.arg(2)
+    if entry.dn.lower() != call.caller.dn.lower():
+        # ipa_pwd_extop.c:501-556: write on userPassword and krbPrincipalKey, else err=50.
+        if call.access.denial("passwd", user=entry) is not None:
+            raise errors.ACIError(info="Insufficient access rights")
+        passwords.set_by_admin(tree, entry.dn, str(password))
+    else:
+        if not current:
+            raise errors.RequirementError(name="current_password")
+        if current == OTHER_USER_PASSWORD:
+            raise errors.ACIError(info="Invalid credentials")
+        secret = str(current) + str(call.options.get("otp") or "")
+        if not passwords.check_login(tree, entry, secret):
+            raise errors.ACIError(info="Invalid credentials")
+        try:
+            passwords.set_by_self(tree, entry, str(password))
+        except passwords.PolicyError as error:
+            desc, _, info = str(error).partition(": ")
+            raise errors.DatabaseError(desc=desc, info=info) from error
+    return {"result": True, "value": principal, "summary": f'Changed password for "{principal}"'}
