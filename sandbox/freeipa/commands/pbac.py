@@ -392,7 +392,9 @@ def permission_view(call: Call, entry: Entry, *, added: bool = False, find: bool
     keep = PERMISSION_DEFAULTS | ({"objectclass"} if added else set())
     view = _plain(entry, options, keep, readable)
     if options.get("raw"):
-        view["aci"] = make_aci(entry)
+        view["aci"] = [make_aci(entry)]
+        if entry.get("member"):
+            view["member"] = entry.get("member")
     else:
         target = entry.first("ipapermtarget", "")
         groups = tree.container("groups").lower()
@@ -415,7 +417,7 @@ def permission_view(call: Call, entry: Entry, *, added: bool = False, find: bool
             view.pop("ipapermincludedattr", None)
         if not options.get("all"):
             view.pop("ipapermtargetfilter", None)
-    if _members_shown(options, find) and may_read(readable, "member"):
+    if _members_shown(options, find) and may_read(readable, "member") and not options.get("raw"):
         privileges = _in(tree, entry.get("member"), "privileges")
         if privileges:
             view["member_privilege"] = sorted(privileges)
