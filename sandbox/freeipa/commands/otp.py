@@ -163,10 +163,10 @@ def otptoken_find(call: Call) -> dict[str, Any]:
     tree = call.tree
     parts = ["(objectClass=ipatoken)"]
     if call.options.get("ipatokenowner"):
-        owner = tree.user(normalize_name(call.options["ipatokenowner"]))
-        if owner is None:
-            return find_result(call, [], "OTP token", "OTP tokens", lambda e: e)
-        parts.append(f"(ipatokenOwner={escape(owner.dn)})")
+        # otptoken.py:445-448 -> _normalize_owner: an owner who is not an active user is
+        # NotFound, as for otptoken_add (a preserved user's tokens cannot be looked up).
+        owner_dn = _owner_dn(call, call.options["ipatokenowner"])
+        parts.append(f"(ipatokenOwner={escape(owner_dn)})")
     if call.options.get("description"):
         parts.append(f"(description={escape(str(call.options['description']))})")
     entries = tree.directory.search(tree.container("otp"), "(&" + "".join(parts) + ")")
@@ -244,7 +244,7 @@ def otptoken_del(call: Call) -> dict[str, Any]:
 
 
 def _change_managers(call: Call, command: str, adding: bool) -> dict[str, Any]:
-    """otptoken.py:470-480 (LDAPAddMember / LDAPRemoveMember on managedBy), per member."""
+    """otptoken.py:471-480 (LDAPAddMember / LDAPRemoveMember on managedBy), per member."""
     tree = call.tree
     entry = _token(call, str(call.arg() or ""))
     failed: list[list[str]] = []
