@@ -6,12 +6,13 @@ refused write comes back as 2100 ACIError with 389-ds's text (ipapython/ipaldap.
 found. The stand-in binds as Directory Manager, so it applies the same rules itself:
 
 - the fixed ACIs FreeIPA installs for self-service, OTP tokens and group member managers
-  (FIXED_ACIS, from install/share/default-aci.ldif and install/updates/20-aci.update);
+  (`_fixed`, from install/share/default-aci.ldif and install/updates/20-aci.update);
 - one ACI per permission entry under cn=permissions,cn=pbac (ipaserver/plugins/permission.py:
   554-625 make_aci): its rights, on the entries under its location that match its target and
   filters, on its attributes; bind rule type `permission` means "held through role ->
   privilege -> permission", `all`/`anonymous` everybody, `self` one's own entry;
-- members of `admins` may do everything ("Admin can manage any entry", 20-aci.update:68-70).
+- members of `admins` may do everything ("Admin can manage any entry" and "Admins can write
+  passwords", install/updates/20-aci.update:67 and :71).
 
 NEEDS lists, per command, the LDAP operations it performs under the caller's bind and so the
 rights it needs; docs/freeipa-permissions.md names the default permissions that grant them.
@@ -291,7 +292,7 @@ NEEDS: dict[str, tuple[Need, ...]] = {
     "user_undel/default group": (Need("write", "default_group", ("member",)),),
     # user.py:1075-1150 user_stage: stageuser_add, then user_del of the preserved entry.
     "user_stage": (Need("add", "staged"), Need("delete", "user")),
-    # passwd.py:134-146 -> ldap2.py:383-402 password extended operation; ipa-pwd-extop checks
+    # passwd.py:122-152 -> ldap2.py:383-402 password extended operation; ipa-pwd-extop checks
     # write on userPassword and krbPrincipalKey (ipa_pwd_extop.c:501-556).
     "passwd": (
         Need("write", "user", ("userpassword",)),
@@ -313,7 +314,7 @@ NEEDS: dict[str, tuple[Need, ...]] = {
     "group_remove_member": (Need("write", "group", ("member",)),),
     "group_add_member_manager": (Need("write", "group", ("membermanager",)),),
     "group_remove_member_manager": (Need("write", "group", ("membermanager",)),),
-    # otptoken.py:286-370 add, 373-376 del, 379-425 mod, 470-480 managedby members.
+    # otptoken.py:288-370 add, 374-376 del, 380-425 mod, 471-480 managedby members.
     "otptoken_add": (Need("add", "token"),),
     "otptoken_del": (Need("delete", "token"),),
     "otptoken_mod": (Need("write", "token", CHANGED),),

@@ -528,13 +528,13 @@ def user_stage(call: Call) -> dict[str, Any]:
     return {"result": {"failed": []}, "value": [uid], "summary": f'Staged user account "{uid}"'}
 
 
-# passwd.py:60-66: what the client sends as current password when changing someone else's.
+# passwd.py:71-84: what the client sends as current password when changing someone else's.
 OTHER_USER_PASSWORD = "CHANGING_PASSWORD_FOR_ANOTHER_USER"
 
 
 @command("passwd", ("otp",))
 def passwd(call: Call) -> dict[str, Any]:
-    """passwd.py:76-152: set a password through the password extended operation."""
+    """passwd.py:86-152: set a password through the password extended operation."""
     tree = call.tree
     principal = str(call.arg(0) or call.caller.first("krbprincipalname"))
     if "@" not in principal:
