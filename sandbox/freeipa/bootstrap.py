@@ -8,17 +8,16 @@ import ldap
 
 from . import passwords
 from .encoding import to_generalized, utcnow
-from .store import ID_RANGE_SIZE
-from .tree import (
-    ACTIVE,
-    ADMINS,
-    DEFAULT_GROUP,
-    PRESERVED,
-    STAGE_ADMIN_PRIVILEGE,
-    STAGED,
-    Tree,
-    unique_id,
+from .pbac import (
+    DEFAULT_PRIVILEGES,
+    DEFAULT_ROLES,
+    MANAGED_PERMISSIONS,
+    PRIVILEGE_CLASSES,
+    ROLE_CLASSES,
+    managed_entry,
 )
+from .store import ID_RANGE_SIZE
+from .tree import ACTIVE, ADMINS, DEFAULT_GROUP, PRESERVED, STAGED, Tree, unique_id
 
 CONTAINERS = (
     "cn=accounts",
@@ -34,6 +33,7 @@ CONTAINERS = (
     "cn=ranges,cn=etc",
     "cn=pbac",
     "cn=privileges,cn=pbac",
+    "cn=permissions,cn=pbac",
     "cn=kerberos",
 )
 # Directory Manager-set passwords never expire in FreeIPA; the admin's lasts as long as the sandbox.
@@ -86,11 +86,7 @@ def ensure(
     )
     passwords.mirror_missing_expiries(tree)
     passwords.set_grace_limit(tree, grace_limit)
-    _add_missing(
-        tree,
-        f"cn={STAGE_ADMIN_PRIVILEGE},{tree.container('privileges')}",
-        {"objectClass": ["top", "groupofnames", "nestedgroup"], "cn": [STAGE_ADMIN_PRIVILEGE]},
-    )
+    _ensure_pbac(tree)
     _add_missing(
         tree,
         tree.group_dn(DEFAULT_GROUP),
@@ -128,6 +124,77 @@ def ensure(
 def _add_missing(tree: Tree, dn: str, attrs: dict) -> None:
     if tree.directory.get(dn) is None:
         tree.directory.add(dn, attrs)
+
+
+def _ensure_pbac(tree: Tree) -> None:
+    """FreeIPA's default roles, privileges and managed permissions, linked as at install.
+
+    Memberships are set when an entry is created, as FreeIPA's updater sets
+    default_privileges only on new permissions (update_managed_permissions.py:57-59).
+    """
+    if "ipapermright" not in tree.directory.attribute_names():
+        raise RuntimeError(
+            "the directory runs without the permission schema of sandbox/freeipa/schema: "
+            "stop the stack (python -m sandbox down) and start it again to load it"
+        )
+    for name, description in DEFAULT_ROLES.items():
+        _add_missing(tree, tree.role_dn(name), _role_attrs(name, description))
+    for name, (description, roles) in DEFAULT_PRIVILEGES.items():
+        dn = tree.privilege_dn(name)
+        entry = tree.directory.get(dn)
+        if entry is None:
+            tree.directory.add(dn, _privilege_attrs(tree, name, description, roles))
+        elif not entry.get("description"):
+            tree.directory.replace(dn, {"description": [description]})
+    for permission in MANAGED_PERMISSIONS:
+        _add_missing(
+            tree,
+            tree.permission_dn(permission.name),
+            managed_entry(permission, tree.base, tree.privilege_dn),
+        )
+
+
+def _role_attrs(name: str, description: str) -> dict[str, list]:
+    return {"objectClass": ROLE_CLASSES, "cn": [name], "description": [description]}
+
+
+def _privilege_attrs(
+    tree: Tree, name: str, description: str, roles: tuple[str, ...]
+) -> dict[str, list]:
+    return {
+        "objectClass": PRIVILEGE_CLASSES,
+        "cn": [name],
+        "description": [description],
+        "member": [tree.role_dn(role) for role in roles],
+    }
+
+
+def _reset_pbac(tree: Tree) -> None:
+    """Default roles, privileges and permissions only, with their default members."""
+    directory = tree.directory
+    wanted: dict[str, dict[str, list]] = {}
+    for name, description in DEFAULT_ROLES.items():
+        wanted[tree.role_dn(name).lower()] = _role_attrs(name, description)
+    for name, (description, roles) in DEFAULT_PRIVILEGES.items():
+        attrs = _privilege_attrs(tree, name, description, roles)
+        wanted[tree.privilege_dn(name).lower()] = attrs
+    for permission in MANAGED_PERMISSIONS:
+        attrs = managed_entry(permission, tree.base, tree.privilege_dn)
+        wanted[tree.permission_dn(permission.name).lower()] = attrs
+    for container in ("roles", "privileges", "permissions"):
+        for entry in directory.search(tree.container(container)):
+            attrs = wanted.get(entry.dn.lower())
+            if attrs is None:
+                directory.delete(entry.dn)
+                continue
+            changes = {}
+            for name in ("member", "description"):
+                values = attrs.get(name, [])
+                if {v.lower() for v in values} != {v.lower() for v in entry.get(name)}:
+                    changes[name] = values or None
+            if changes:
+                directory.replace(entry.dn, changes)
+    _ensure_pbac(tree)
 
 
 def _ensure_admin(tree: Tree, password: str) -> None:
@@ -182,7 +249,7 @@ def _ensure_admin(tree: Tree, password: str) -> None:
 
 
 def reset(tree: Tree, grace_limit: int = passwords.DEFAULT_GRACE_LIMIT) -> None:
-    """Remove every user, group, token, role and policy the sandbox did not start with.
+    """Remove every user, group, token, role, privilege, permission and policy added since.
 
     The global policy gets its defaults back, with grace_limit as its grace limit.
     """
@@ -193,9 +260,8 @@ def reset(tree: Tree, grace_limit: int = passwords.DEFAULT_GRACE_LIMIT) -> None:
     for entry in directory.search(tree.container(ACTIVE)):
         if entry.first("uid") != "admin":
             directory.delete(entry.dn)
-    for container in ("otp", "roles"):
-        for entry in directory.search(tree.container(container)):
-            directory.delete(entry.dn)
+    for entry in directory.search(tree.container("otp")):
+        directory.delete(entry.dn)
     for entry in directory.search(tree.container("kerberos")):
         if entry.dn.lower() != tree.global_policy_dn.lower() and entry.has_class("krbPwdPolicy"):
             directory.delete(entry.dn)
@@ -205,8 +271,7 @@ def reset(tree: Tree, grace_limit: int = passwords.DEFAULT_GRACE_LIMIT) -> None:
     admin_dn = tree.user_dn("admin")
     for group in (ADMINS, DEFAULT_GROUP):
         directory.replace(tree.group_dn(group), {"member": [admin_dn], "memberManager": None})
-    privilege = f"cn={STAGE_ADMIN_PRIVILEGE},{tree.container('privileges')}"
-    directory.replace(privilege, {"member": None})
+    _reset_pbac(tree)
     directory.replace(
         tree.global_policy_dn,
         {"krbMinPwdLife": [3_600], "krbPwdMinLength": [8], "krbMaxPwdLife": [7_776_000]},

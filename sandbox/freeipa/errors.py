@@ -33,7 +33,7 @@ CommandError = _error("CommandError", 905, "unknown command '%(name)s'")
 JSONError = _error("JSONError", 909, "Invalid JSON-RPC request: %(error)s")
 RefererError = _error("RefererError", 911, "Missing or invalid HTTP Referer, %(referer)s")
 ACIError = _error("ACIError", 2100, "Insufficient access: %(info)s")
-InvocationError = _error("InvocationError", 3001, "%(message)s")
+InvocationError = _error("InvocationError", 3000, "%(message)s")
 OptionError = _error("OptionError", 3005, "Unknown option: %(option)s")
 OverlapError = _error("OverlapError", 3006, "overlapping arguments and options: %(names)s")
 RequirementError = _error("RequirementError", 3007, "'%(name)s' is required")
@@ -57,6 +57,7 @@ ManagedGroupExistsError = _error(
 )
 EmptyModlist = _error("EmptyModlist", 4202, "no modifications to be performed")
 DatabaseError = _error("DatabaseError", 4203, "%(desc)s: %(info)s")
+InvalidSyntax = _error("InvalidSyntax", 4208, "%(attr)s: Invalid syntax.")
 LastMemberError = _error(
     "LastMemberError",
     4308,
@@ -85,3 +86,7 @@ def add_denied(dn: str) -> PublicError:
 
 def delete_denied(dn: str) -> PublicError:
     return ACIError(info=f"Insufficient 'delete' privilege to delete the entry '{dn}'.")
+
+
+def moddn_denied(new_parent_dn: str) -> PublicError:
+    return ACIError(info=f"Insufficient 'moddn' privilege to move an entry to '{new_parent_dn}'.")

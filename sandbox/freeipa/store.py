@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import queue
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -77,6 +78,7 @@ class Directory:
         self._password = password
         self._idle: queue.LifoQueue[LDAPObject] = queue.LifoQueue()
         self.id_lock = threading.Lock()
+        self._attribute_names: dict[str, str] | None = None
 
     def dn(self, rdn: str) -> str:
         return f"{rdn},{self.base_dn}"
@@ -172,6 +174,19 @@ class Directory:
         """Whether the password is dn's, expired or not (the stand-in decides about expiry)."""
         return self.check_password(dn, password) is not PasswordCheck.REFUSED
 
+    def attribute_names(self) -> dict[str, str]:
+        """Every attribute type the schema knows, lower-cased name -> its own spelling."""
+        if self._attribute_names is None:
+            found = self.search("cn=schema", scope=ldap.SCOPE_BASE, attributes=("attributeTypes",))
+            names: dict[str, str] = {}
+            for definition in found[0].get("attributetypes") if found else []:
+                match = re.search(r"NAME\s+(?:'([^']+)'|\(\s*'([^']+)')", definition)
+                if match:
+                    name = match.group(1) or match.group(2)
+                    names[name.lower()] = name
+            self._attribute_names = names
+        return self._attribute_names
+
     def next_id(self, range_dn: str) -> int:
         """Take the next number of the ID range with compare-and-set, so no two callers share it."""
         while True:
@@ -201,3 +216,13 @@ def _expired(error: ldap.LDAPError) -> bool:
         isinstance(control, PasswordPolicyControl) and control.error == PPOLICY_PASSWORD_EXPIRED
         for control in controls
     )
+
+
+def pending(dn: str, attrs: dict[str, Iterable]) -> Entry:
+    """An entry about to be added, shaped as a search would return it (for access checks)."""
+    values = {
+        name.lower(): [v if isinstance(v, bytes) else str(v) for v in value]
+        for name, value in attrs.items()
+        if value
+    }
+    return Entry(dn, values)

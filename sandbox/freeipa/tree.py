@@ -11,7 +11,6 @@ from .store import Directory, Entry, escape
 
 ADMINS = "admins"
 DEFAULT_GROUP = "ipausers"
-STAGE_ADMIN_PRIVILEGE = "Stage User Administrators"
 ACTIVE, STAGED, PRESERVED = "active", "staged", "preserved"
 
 
@@ -38,6 +37,7 @@ class Tree:
             "groups": "cn=groups,cn=accounts",
             "roles": "cn=roles,cn=accounts",
             "privileges": "cn=privileges,cn=pbac",
+            "permissions": "cn=permissions,cn=pbac",
             "otp": "cn=otp",
             "kerberos": f"cn={self.realm},cn=kerberos",
             "ranges": "cn=ranges,cn=etc",
@@ -52,6 +52,12 @@ class Tree:
 
     def role_dn(self, name: str) -> str:
         return f"cn={name},{self.container('roles')}"
+
+    def privilege_dn(self, name: str) -> str:
+        return f"cn={name},{self.container('privileges')}"
+
+    def permission_dn(self, name: str) -> str:
+        return f"cn={name},{self.container('permissions')}"
 
     def token_dn(self, token_id: str) -> str:
         return f"ipatokenuniqueid={token_id},{self.container('otp')}"
@@ -99,17 +105,9 @@ class Tree:
     def is_admin(self, user_dn: str) -> bool:
         return self.is_member(user_dn, ADMINS)
 
-    def has_privilege(self, user_dn: str, privilege: str) -> bool:
-        if self.is_admin(user_dn):
-            return True
-        privilege_dn = f"cn={privilege},{self.container('privileges')}"
-        entry = self.directory.get(privilege_dn)
-        if entry is None:
-            return False
-        role_dns = {dn.lower() for dn in entry.get("member")}
-        return any(
-            role.dn.lower() in role_dns for role in self.groups_with("member", user_dn, "roles")
-        )
+    def attribute_name(self, name: str) -> str:
+        """The schema's spelling of an attribute, as 389-ds writes it in its messages."""
+        return self.directory.attribute_names().get(name.lower(), name)
 
     def new_id(self) -> int:
         return self.directory.next_id(self.range_dn)

@@ -32,7 +32,8 @@ USER_DEFAULTS = frozenset(
     }
 )
 GROUP_DEFAULTS = frozenset({"cn", "description", "gidnumber", "objectclass"})
-TOKEN_ADMIN_ONLY = frozenset({"ipatokenotpkey", "ipatokentotpclockoffset", "ipatokentotpwatermark"})
+# The attributes of an entry the caller may read (access.Access.readable); None: all of them.
+Readable = frozenset[str] | None
 
 
 def _values(name: str, values: list) -> list:
@@ -43,13 +44,21 @@ def _values(name: str, values: list) -> list:
     return list(values)
 
 
-def _attributes(entry: Entry, keep: frozenset[str] | None, hide: frozenset[str]) -> dict[str, Any]:
+def _attributes(
+    entry: Entry, keep: frozenset[str] | None, hide: frozenset[str], readable: Readable = None
+) -> dict[str, Any]:
     shown: dict[str, Any] = {}
     for name, values in entry.attrs.items():
         if name in hide or (keep is not None and name not in keep):
             continue
+        if not may_read(readable, name):
+            continue
         shown[name] = _values(name, values)
     return shown
+
+
+def may_read(readable: Readable, name: str) -> bool:
+    return readable is None or name in readable
 
 
 def _members_shown(options: dict[str, Any], find: bool) -> bool:
@@ -65,6 +74,7 @@ def user_view(
     entry: Entry,
     options: dict[str, Any],
     *,
+    readable: Readable = None,
     written: bool = False,
     find: bool = False,
     added: bool = False,
@@ -72,15 +82,16 @@ def user_view(
     staged = f",{tree.container(STAGED)}".lower() in entry.dn.lower()
     preserved = f",{tree.container(PRESERVED)}".lower() in entry.dn.lower()
     hide = SECRET_ATTRIBUTES | (frozenset() if written else WRITE_ONLY_ATTRIBUTES)
-    view = _attributes(entry, None if options.get("all") else USER_DEFAULTS, hide)
-    if not added or staged:
+    view = _attributes(entry, None if options.get("all") else USER_DEFAULTS, hide, readable)
+    if (not added or staged) and may_read(readable, "nsaccountlock"):
         view["nsaccountlock"] = str(entry.first("nsaccountlock", "FALSE")).upper() == "TRUE"
     if not find:
         view["has_password"] = bool(entry.get("userpassword"))
         view["has_keytab"] = bool(entry.get("userpassword"))
     if not staged and (options.get("all") or not find):
         view["preserved"] = preserved
-    if _members_shown(options, find) and not staged and not preserved:
+    members_shown = _members_shown(options, find) and may_read(readable, "memberof")
+    if members_shown and not staged and not preserved:
         groups, roles = _memberships(tree, entry)
         if groups:
             view["memberof_group"] = groups
@@ -106,15 +117,22 @@ def _memberships(tree: Tree, entry: Entry) -> tuple[list[str], list[str]]:
 
 
 def group_view(
-    tree: Tree, entry: Entry, options: dict[str, Any], *, find: bool = False
+    tree: Tree,
+    entry: Entry,
+    options: dict[str, Any],
+    *,
+    readable: Readable = None,
+    find: bool = False,
 ) -> dict[str, Any]:
     keep = None if options.get("all") else GROUP_DEFAULTS
     view = _attributes(
-        entry, keep, frozenset({"member", "membermanager", "memberof", "mepmanagedby"})
+        entry, keep, frozenset({"member", "membermanager", "memberof", "mepmanagedby"}), readable
     )
     if _members_shown(options, find):
         users_base = tree.container(ACTIVE).lower()
         for attribute in ("member", "membermanager"):
+            if not may_read(readable, attribute):
+                continue
             dns = entry.get(attribute)
             users = [dn for dn in dns if dn.lower().endswith(users_base)]
             groups = [dn for dn in dns if dn.lower().endswith(tree.container("groups").lower())]
@@ -127,19 +145,17 @@ def group_view(
 
 
 def token_view(
-    tree: Tree, entry: Entry, options: dict[str, Any], *, viewer_is_admin: bool
+    tree: Tree, entry: Entry, options: dict[str, Any], *, readable: Readable
 ) -> dict[str, Any]:
     hide = frozenset({"managedby", "ipatokenowner", "ipatokendisabled"})
-    if not viewer_is_admin:
-        hide |= TOKEN_ADMIN_ONLY
-    view = _attributes(entry, None, hide)
+    view = _attributes(entry, None, hide, readable)
     owner = entry.first("ipatokenowner")
-    if owner:
+    if owner and may_read(readable, "ipatokenowner"):
         view["ipatokenowner"] = _names([owner])
-    if entry.get("ipatokendisabled"):
+    if entry.get("ipatokendisabled") and may_read(readable, "ipatokendisabled"):
         view["ipatokendisabled"] = [entry.first("ipatokendisabled").upper() == "TRUE"]
     managers = entry.get("managedby")
-    if managers:
+    if managers and may_read(readable, "managedby"):
         view["managedby_user"] = _names(managers)
     view["type"] = "TOTP" if entry.has_class("ipatokentotp") else "HOTP"
     view["dn"] = entry.dn

@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any
 
 from .. import errors
+from ..access import Access
 from ..encoding import decode_value
 from ..store import Entry
 from ..tree import Tree
@@ -33,12 +34,27 @@ class Call:
         return self.caller.first("uid")
 
     @cached_property
-    def is_admin(self) -> bool:
-        return self.tree.is_admin(self.caller.dn)
+    def access(self) -> Access:
+        return Access(self.tree, self.caller)
 
-    def require_admin(self, denial: errors.PublicError) -> None:
-        if not self.is_admin:
-            raise denial
+    @property
+    def is_admin(self) -> bool:
+        return self.access.is_admin
+
+    def require(self, command: str, changed: Any = (), **targets: Entry) -> None:
+        """Raise the ACIError FreeIPA answers when the caller may not do this (access.NEEDS)."""
+        self.access.require(command, changed, **targets)
+
+    def denial(self, command: str, **targets: Entry) -> errors.PublicError | None:
+        """For per-member refusals, which FreeIPA reports in `failed` instead of raising."""
+        return self.access.denial(command, **targets)
+
+    def readable(self, entry: Entry) -> frozenset[str] | None:
+        """The attributes of entry the caller may read (None: all)."""
+        return self.access.readable(entry)
+
+    def can_read(self, entry: Entry | None) -> bool:
+        return entry is not None and self.access.can_read(entry)
 
     def arg(self, index: int = 0, default: Any = None) -> Any:
         return self.args[index] if len(self.args) > index else default
@@ -124,4 +140,4 @@ def execute(
 
 def load_all() -> None:
     """Import the command modules so they register themselves."""
-    from . import groups, misc, otp, policy, stage, users  # noqa: F401
+    from . import groups, misc, otp, pbac, policy, stage, users  # noqa: F401

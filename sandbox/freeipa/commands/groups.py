@@ -7,7 +7,7 @@ from typing import Any
 import ldap
 
 from .. import errors
-from ..store import Entry, escape
+from ..store import escape, pending
 from ..tree import ACTIVE, ADMINS, DEFAULT_GROUP, Tree, unique_id
 from ..views import group_view
 from . import Call, command
@@ -24,21 +24,24 @@ def group_add(call: Call) -> dict[str, Any]:
     tree = call.tree
     name = normalize_name(call.arg(), "group_name")
     dn = tree.group_dn(name)
-    call.require_admin(errors.add_denied(dn))
-    if tree.group(name) is not None:
-        raise errors.DuplicateEntry(f'group with name "{name}" already exists')
     classes = ["top", "groupofnames", "nestedgroup", "ipausergroup", "ipaobject"]
     attrs: dict[str, list] = {"cn": [name], "ipaUniqueID": [unique_id()]}
     if call.options.get("description"):
         attrs["description"] = [str(call.options["description"])]
-    if not call.flag("nonposix") and not call.flag("external"):
-        gid = int(call.options.get("gidnumber") or 0) or tree.new_id()
+    posix = not call.flag("nonposix") and not call.flag("external")
+    if posix:
         classes += ["posixgroup", "ipantgroupattrs"]
+    attrs["objectClass"] = classes
+    call.require("group_add", group=pending(dn, attrs))
+    if tree.group(name) is not None:
+        raise errors.DuplicateEntry(f'group with name "{name}" already exists')
+    if posix:
+        gid = int(call.options.get("gidnumber") or 0) or tree.new_id()
         attrs["gidNumber"] = [gid]
         attrs["ipaNTSecurityIdentifier"] = [tree.sid(gid)]
-    attrs["objectClass"] = classes
     tree.directory.add(dn, attrs)
-    view = group_view(tree, tree.directory.get(dn), call.options)
+    entry = tree.directory.get(dn)
+    view = group_view(tree, entry, call.options, readable=call.readable(entry))
     return {"result": view, "value": name, "summary": f'Added group "{name}"'}
 
 
@@ -46,7 +49,8 @@ def group_add(call: Call) -> dict[str, Any]:
 def group_show(call: Call) -> dict[str, Any]:
     name = normalize_name(call.arg(), "group_name")
     entry = call.tree.require_group(name)
-    return {"result": group_view(call.tree, entry, call.options), "value": name, "summary": None}
+    view = group_view(call.tree, entry, call.options, readable=call.readable(entry))
+    return {"result": view, "value": name, "summary": None}
 
 
 @command(
@@ -97,8 +101,13 @@ def group_find(call: Call) -> dict[str, Any]:
         for value in _listed(options.get(option)):
             parts.append(f"({attribute}={escape(_member_dn(tree, kind, value))})")
     entries = tree.directory.search(tree.container("groups"), "(&" + "".join(parts) + ")")
+    entries = [e for e in entries if call.can_read(e)]
     return find_result(
-        call, entries, "group", "groups", lambda e: group_view(tree, e, options, find=True)
+        call,
+        entries,
+        "group",
+        "groups",
+        lambda e: group_view(tree, e, options, readable=call.readable(e), find=True),
     )
 
 
@@ -114,13 +123,13 @@ def group_del(call: Call) -> dict[str, Any]:
         entry = tree.group(name)
         if entry is None:
             raise errors.not_found(name, "group")
-        call.require_admin(errors.delete_denied(entry.dn))
         if entry.has_class("mepManagedEntry"):
             raise errors.ManagedGroupError()
         if name == DEFAULT_GROUP:
             raise errors.DefaultGroupError()
         if name == ADMINS:
             raise errors.ProtectedEntryError(label="group", key=name, reason="privileged group")
+        call.require("group_del", group=entry)
         for holder in tree.groups_with("member", entry.dn) + tree.groups_with(
             "memberManager", entry.dn
         ):
@@ -138,23 +147,14 @@ def group_del(call: Call) -> dict[str, Any]:
     }
 
 
-def _may_change_members(call: Call, group: Entry, attribute: str) -> bool:
-    if call.is_admin:
-        return True
-    if attribute == "membermanager":
-        return False
-    managers = {dn.lower() for dn in group.get("membermanager")}
-    if call.caller.dn.lower() in managers:
-        return True
-    return any(g.dn.lower() in managers for g in call.tree.groups_with("member", call.caller.dn))
-
-
-def _change_members(call: Call, attribute: str, adding: bool) -> dict[str, Any]:
+def _change_members(call: Call, command: str, attribute: str, adding: bool) -> dict[str, Any]:
     tree = call.tree
     name = normalize_name(call.arg(), "group_name")
     group = tree.require_group(name)
     failed: dict[str, list] = {kind: [] for kind in MEMBER_KINDS[attribute]}
-    allowed = _may_change_members(call, group, attribute)
+    # ldap2.py:404-440: a member to add must exist; then 389-ds checks the ACIs before
+    # looking at the values, so a refusal wins over "already a member".
+    denial = call.denial(command, group=group)
     ldap_name = "member" if attribute == "member" else "memberManager"
     current = {dn.lower() for dn in group.get(attribute)}
     completed = 0
@@ -164,11 +164,10 @@ def _change_members(call: Call, attribute: str, adding: bool) -> dict[str, Any]:
                 failed[kind].append([value, "no such entry"])
                 continue
             dn = _member_dn(tree, ACTIVE if kind == "user" else "groups", value)
-            if not allowed:
-                message = errors.write_denied(ldap_name, group.dn).message
-                failed[kind].append([value, message])
-            elif adding and tree.directory.get(dn) is None:
+            if adding and tree.directory.get(dn) is None:
                 failed[kind].append([value, "no such entry"])
+            elif denial is not None:
+                failed[kind].append([value, denial.message])
             elif adding and dn.lower() in current:
                 failed[kind].append([value, "This entry is already a member"])
             elif not adding and dn.lower() not in current:
@@ -178,7 +177,8 @@ def _change_members(call: Call, attribute: str, adding: bool) -> dict[str, Any]:
                 tree.directory.modify(group.dn, [(op, ldap_name, [dn])])
                 current.symmetric_difference_update({dn.lower()})
                 completed += 1
-    view = group_view(tree, tree.directory.get(group.dn), call.options)
+    group = tree.directory.get(group.dn)
+    view = group_view(tree, group, call.options, readable=call.readable(group))
     return {"completed": completed, "failed": {attribute: failed}, "result": view}
 
 
@@ -187,19 +187,19 @@ MEMBER_OPTIONS = ("user", "group", "service", "idoverrideuser")
 
 @command("group_add_member", MEMBER_OPTIONS)
 def group_add_member(call: Call) -> dict[str, Any]:
-    return _change_members(call, "member", True)
+    return _change_members(call, "group_add_member", "member", True)
 
 
 @command("group_remove_member", MEMBER_OPTIONS)
 def group_remove_member(call: Call) -> dict[str, Any]:
-    return _change_members(call, "member", False)
+    return _change_members(call, "group_remove_member", "member", False)
 
 
 @command("group_add_member_manager", ("user", "group"))
 def group_add_member_manager(call: Call) -> dict[str, Any]:
-    return _change_members(call, "membermanager", True)
+    return _change_members(call, "group_add_member_manager", "membermanager", True)
 
 
 @command("group_remove_member_manager", ("user", "group"))
 def group_remove_member_manager(call: Call) -> dict[str, Any]:
-    return _change_members(call, "membermanager", False)
+    return _change_members(call, "group_remove_member_manager", "membermanager", False)

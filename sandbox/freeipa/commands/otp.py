@@ -11,10 +11,10 @@ from typing import Any
 import ldap
 
 from .. import errors
-from ..store import Entry, escape
+from ..store import Entry, escape, pending
 from ..views import token_view
 from . import Call, command
-from .users import _listed, find_result, normalize_name
+from .users import _listed, find_result, normalize_name, visible_user
 
 TOKEN_OPTIONS = (
     "type",
@@ -38,12 +38,11 @@ KEY_LENGTH = 35
 
 def _owner_dn(call: Call, owner: Any) -> str:
     uid = normalize_name(owner) if owner else call.caller_uid
-    return call.tree.require_user(uid).dn
+    return visible_user(call, uid).dn
 
 
-def _may_manage(call: Call, token: Entry) -> bool:
-    managers = {dn.lower() for dn in token.get("managedby")}
-    return call.is_admin or call.caller.dn.lower() in managers
+def _view(call: Call, entry: Entry) -> dict[str, Any]:
+    return token_view(call.tree, entry, call.options, readable=call.readable(entry))
 
 
 def _token_uri(call: Call, entry: Entry) -> str:
@@ -72,10 +71,6 @@ def otptoken_add(call: Call) -> dict[str, Any]:
     token_id = str(requested or uuid.uuid4())
     owner_dn = _owner_dn(call, options.get("ipatokenowner"))
     dn = tree.token_dn(token_id)
-    if not call.is_admin and owner_dn.lower() != call.caller.dn.lower():
-        raise errors.add_denied(dn)
-    if tree.directory.get(dn) is not None:
-        raise errors.DuplicateEntry(f'OTP token with name "{token_id}" already exists')
     kind = str(options.get("type") or "totp").lower()
     if kind not in ("totp", "hotp"):
         raise errors.ValidationError(name="type", error="must be one of 'totp', 'hotp'")
@@ -108,17 +103,33 @@ def otptoken_add(call: Call) -> dict[str, Any]:
         attrs["ipatokenDisabled"] = ["TRUE" if call.flag("ipatokendisabled") else "FALSE"]
     if owner_dn.lower() == call.caller.dn.lower():
         attrs["managedBy"] = [owner_dn]
+    call.require("otptoken_add", token=pending(dn, attrs))
+    if tree.directory.get(dn) is not None:
+        raise errors.DuplicateEntry(f'OTP token with name "{token_id}" already exists')
     tree.directory.add(dn, attrs)
     entry = tree.directory.get(dn)
-    view = token_view(tree, entry, options, viewer_is_admin=call.is_admin)
+    # LDAPCreate finds the new token again as the caller (baseldap.py:1317-1332): one it
+    # may add but not read is added, and the answer is NotFound.
+    if not call.can_read(entry):
+        raise errors.not_found(token_id, "OTP token")
+    view = _view(call, entry)
     view["uri"] = _token_uri(call, entry)
     return {"result": view, "value": requested, "summary": f'Added OTP token "{requested or ""}"'}
 
 
-def _require_token(call: Call) -> Entry:
-    token_id = str(call.arg() or "")
+def _token(call: Call, token_id: str) -> Entry:
+    """The token, whether or not the caller may see it; NotFound when there is none."""
     entry = call.tree.directory.get(call.tree.token_dn(token_id)) if token_id else None
-    if entry is None or not (_may_manage(call, entry) or _owned_by_caller(call, entry)):
+    if entry is None:
+        raise errors.not_found(token_id, "OTP token")
+    return entry
+
+
+def _visible_token(call: Call) -> Entry:
+    """The token as a search with the caller's rights finds it (owner, manager, admins)."""
+    token_id = str(call.arg() or "")
+    entry = _token(call, token_id)
+    if not call.can_read(entry):
         raise errors.not_found(token_id, "OTP token")
     return entry
 
@@ -152,25 +163,19 @@ def otptoken_find(call: Call) -> dict[str, Any]:
     tree = call.tree
     parts = ["(objectClass=ipatoken)"]
     if call.options.get("ipatokenowner"):
-        owner = tree.user(normalize_name(call.options["ipatokenowner"]))
-        if owner is None:
-            return find_result(call, [], "OTP token", "OTP tokens", lambda e: e)
-        parts.append(f"(ipatokenOwner={escape(owner.dn)})")
+        # otptoken.py:445-448 -> _normalize_owner: an owner who is not an active user is
+        # NotFound, as for otptoken_add (a preserved user's tokens cannot be looked up).
+        owner_dn = _owner_dn(call, call.options["ipatokenowner"])
+        parts.append(f"(ipatokenOwner={escape(owner_dn)})")
     if call.options.get("description"):
         parts.append(f"(description={escape(str(call.options['description']))})")
     entries = tree.directory.search(tree.container("otp"), "(&" + "".join(parts) + ")")
-    if not call.is_admin:
-        entries = [e for e in entries if _may_manage(call, e) or _owned_by_caller(call, e)]
+    # A search finds only what the caller may read: others' tokens are silently left out.
+    entries = [e for e in entries if call.can_read(e)]
     if call.arg():
         term = str(call.arg()).lower()
         entries = [e for e in entries if term in _searchable(e)]
-    return find_result(
-        call,
-        entries,
-        "OTP token",
-        "OTP tokens",
-        lambda e: token_view(tree, e, call.options, viewer_is_admin=call.is_admin),
-    )
+    return find_result(call, entries, "OTP token", "OTP tokens", lambda e: _view(call, e))
 
 
 def _searchable(entry: Entry) -> str:
@@ -182,17 +187,14 @@ def _searchable(entry: Entry) -> str:
 
 @command("otptoken_show")
 def otptoken_show(call: Call) -> dict[str, Any]:
-    entry = _require_token(call)
-    view = token_view(call.tree, entry, call.options, viewer_is_admin=call.is_admin)
-    return {"result": view, "value": entry.first("ipatokenuniqueid"), "summary": None}
+    entry = _visible_token(call)
+    return {"result": _view(call, entry), "value": entry.first("ipatokenuniqueid"), "summary": None}
 
 
 @command("otptoken_mod", (*TOKEN_OPTIONS, "setattr", "addattr", "delattr"))
 def otptoken_mod(call: Call) -> dict[str, Any]:
-    entry = _require_token(call)
+    entry = _visible_token(call)
     token_id = entry.first("ipatokenuniqueid")
-    if not _may_manage(call, entry):
-        raise errors.write_denied("ipatokenDisabled", entry.dn)
     changes: dict[str, list] = {}
     for name in ("description", "ipatokenvendor", "ipatokenmodel", "ipatokenserial"):
         if name in call.options:
@@ -209,23 +211,28 @@ def otptoken_mod(call: Call) -> dict[str, Any]:
             changes["ipatokenOwner"] = [owner_dn]
     if not changes:
         raise errors.EmptyModlist()
+    call.require("otptoken_mod", changed=list(changes), token=entry)
     if changes.get("ipatokenDisabled") == ["TRUE"]:
         _guard_last_token(call, entry, "disable")
     call.tree.directory.modify(
         entry.dn, [(ldap.MOD_REPLACE, name, values or None) for name, values in changes.items()]
     )
     entry = call.tree.directory.get(entry.dn)
-    view = token_view(call.tree, entry, call.options, viewer_is_admin=call.is_admin)
-    return {"result": view, "value": token_id, "summary": f'Modified OTP token "{token_id}"'}
+    return {
+        "result": _view(call, entry),
+        "value": token_id,
+        "summary": f'Modified OTP token "{token_id}"',
+    }
 
 
 @command("otptoken_del", ("continue",))
 def otptoken_del(call: Call) -> dict[str, Any]:
     token_ids = _listed(call.arg())
     for token_id in token_ids:
-        entry = _require_token(Call(call.tree, call.caller, [token_id], call.options))
-        if not _may_manage(call, entry):
-            raise errors.delete_denied(entry.dn)
+        # LDAPDelete deletes without reading first (baseldap.py:1636-1670); 389-ds answers
+        # a refused delete with 50, seen or not (back-ldbm/ldbm_delete.c).
+        entry = _token(call, token_id)
+        call.require("otptoken_del", token=entry)
         _guard_last_token(call, entry, "delete")
         call.tree.directory.delete(entry.dn)
     joined = ",".join(token_ids)
@@ -234,3 +241,43 @@ def otptoken_del(call: Call) -> dict[str, Any]:
         "value": token_ids,
         "summary": f'Deleted OTP token "{joined}"',
     }
+
+
+def _change_managers(call: Call, command: str, adding: bool) -> dict[str, Any]:
+    """otptoken.py:471-480 (LDAPAddMember / LDAPRemoveMember on managedBy), per member."""
+    tree = call.tree
+    entry = _token(call, str(call.arg() or ""))
+    failed: list[list[str]] = []
+    completed = 0
+    current = {dn.lower() for dn in entry.get("managedby")}
+    denial = call.denial(command, token=entry)
+    for value in _listed(call.options.get("user")):
+        dn = tree.user_dn(normalize_name(value))
+        if adding and tree.directory.get(dn) is None:
+            failed.append([value, "no such entry"])
+        elif denial is not None:
+            failed.append([value, denial.message])
+        elif adding == (dn.lower() in current):
+            text = "This entry is already a member" if adding else "This entry is not a member"
+            failed.append([value, text])
+        else:
+            op = ldap.MOD_ADD if adding else ldap.MOD_DELETE
+            tree.directory.modify(entry.dn, [(op, "managedBy", [dn])])
+            current.symmetric_difference_update({dn.lower()})
+            completed += 1
+    entry = tree.directory.get(entry.dn)
+    # The entry is read back as the caller at the end (baseldap.py:1823-1828).
+    if not call.can_read(entry):
+        raise errors.not_found(str(call.arg()), "OTP token")
+    failures = {"managedby": {"user": failed}}
+    return {"completed": completed, "failed": failures, "result": _view(call, entry)}
+
+
+@command("otptoken_add_managedby", ("user",))
+def otptoken_add_managedby(call: Call) -> dict[str, Any]:
+    return _change_managers(call, "otptoken_add_managedby", True)
+
+
+@command("otptoken_remove_managedby", ("user",))
+def otptoken_remove_managedby(call: Call) -> dict[str, Any]:
+    return _change_managers(call, "otptoken_remove_managedby", False)

@@ -5,27 +5,26 @@ from __future__ import annotations
 from typing import Any
 
 from .. import errors
-from ..tree import ACTIVE, PRESERVED, STAGE_ADMIN_PRIVILEGE, STAGED, unique_id
+from ..store import pending
+from ..tree import ACTIVE, PRESERVED, STAGED, unique_id
 from ..views import user_view
 from . import Call, command
 from .users import (
+    ACTIVE_EXTRA_CLASSES,
     PERSON_OPTIONS,
     USER_CLASSES,
     _listed,
     activate,
     find_result,
+    join_default_group,
     normalize_name,
     person_attributes,
     user_filter,
+    visible_user,
 )
 
 # FreeIPA's DNA plugin replaces this "allocate me a number" marker at activation.
 DNA_MAGIC = "-1"
-
-
-def _require_stage_admin(call: Call, denial: errors.PublicError) -> None:
-    if not call.tree.has_privilege(call.caller.dn, STAGE_ADMIN_PRIVILEGE):
-        raise denial
 
 
 @command(
@@ -44,9 +43,6 @@ def stageuser_add(call: Call) -> dict[str, Any]:
     tree = call.tree
     uid = normalize_name(call.arg())
     dn = tree.user_dn(uid, STAGED)
-    _require_stage_admin(call, errors.add_denied(dn))
-    if tree.user(uid, (STAGED,)) is not None:
-        raise errors.DuplicateEntry(f'stage user with name "{uid}" already exists')
     attrs = person_attributes(tree, uid, call.options)
     attrs.update(
         objectClass=USER_CLASSES + attrs.pop("objectClass", []),
@@ -58,27 +54,36 @@ def stageuser_add(call: Call) -> dict[str, Any]:
     attrs.setdefault("description", ["__no_upg__"])
     if call.options.get("userpassword"):
         attrs["userPassword"] = [str(call.options["userpassword"])]
+    call.require("stageuser_add", staged=pending(dn, attrs))
+    if tree.user(uid, (STAGED,)) is not None:
+        raise errors.DuplicateEntry(f'stage user with name "{uid}" already exists')
     tree.directory.add(dn, attrs)
-    view = user_view(tree, tree.directory.get(dn), call.options)
+    # LDAPCreate reads the new entry back as the caller (baseldap.py:1317-1332): with
+    # "Stage User Provisioning" alone it is added but not found.
+    entry = visible_user(call, uid, (STAGED,))
+    view = user_view(tree, entry, call.options, readable=call.readable(entry))
     return {"result": view, "value": uid, "summary": f'Added stage user "{uid}"'}
 
 
 @command("stageuser_show")
 def stageuser_show(call: Call) -> dict[str, Any]:
     uid = normalize_name(call.arg())
-    entry = call.tree.require_user(uid, (STAGED,))
-    _require_stage_admin(call, errors.not_found(uid, "stage user"))
-    return {"result": user_view(call.tree, entry, call.options), "value": uid, "summary": None}
+    entry = visible_user(call, uid, (STAGED,))
+    view = user_view(call.tree, entry, call.options, readable=call.readable(entry))
+    return {"result": view, "value": uid, "summary": None}
 
 
 @command("stageuser_find", (*PERSON_OPTIONS, "uid", "uidnumber", "gidnumber"), find=True)
 def stageuser_find(call: Call) -> dict[str, Any]:
     tree = call.tree
     entries = tree.directory.search(tree.container(STAGED), user_filter(call.arg(), call.options))
-    if not tree.has_privilege(call.caller.dn, STAGE_ADMIN_PRIVILEGE):
-        entries = []
+    entries = [e for e in entries if call.can_read(e)]
     return find_result(
-        call, entries, "user", "users", lambda e: user_view(tree, e, call.options, find=True)
+        call,
+        entries,
+        "user",
+        "users",
+        lambda e: user_view(tree, e, call.options, readable=call.readable(e), find=True),
     )
 
 
@@ -88,7 +93,7 @@ def stageuser_del(call: Call) -> dict[str, Any]:
     uids = [normalize_name(u) for u in _listed(call.arg())]
     for uid in uids:
         entry = tree.require_user(uid, (STAGED,))
-        _require_stage_admin(call, errors.delete_denied(entry.dn))
+        call.require("stageuser_del", staged=entry)
         tree.directory.delete(entry.dn)
     joined = ",".join(uids)
     return {"result": {"failed": []}, "value": uids, "summary": f'Deleted stage user "{joined}"'}
@@ -98,15 +103,21 @@ def stageuser_del(call: Call) -> dict[str, Any]:
 def stageuser_activate(call: Call) -> dict[str, Any]:
     tree = call.tree
     uid = normalize_name(call.arg())
-    entry = tree.require_user(uid, (STAGED,))
-    _require_stage_admin(call, errors.delete_denied(entry.dn))
+    entry = visible_user(call, uid, (STAGED,))
     if tree.user(uid, (ACTIVE, PRESERVED)) is not None:
         raise errors.DuplicateEntry(f'active user with name "{uid}" already exists')
     if tree.group(uid) is not None:
         raise errors.ManagedGroupExistsError(group=uid)
+    classes = entry.get("objectclass") + ACTIVE_EXTRA_CLASSES
+    active = pending(tree.user_dn(uid), {**entry.attrs, "objectclass": classes})
+    call.require("stageuser_activate", user=active)
+    # A refused delete makes FreeIPA delete the active entry again: nothing changes.
+    call.require("stageuser_activate/delete staged", staged=entry)
     if entry.first("ipauniqueid") == "autogenerate":
         tree.directory.replace(entry.dn, {"ipaUniqueID": [unique_id()]})
     dn = tree.directory.move(entry.dn, tree.container(ACTIVE))
     activate(tree, dn, uid)
-    view = user_view(tree, tree.directory.get(dn), call.options, written=True)
+    join_default_group(call, "stageuser_activate/default group", dn)
+    active = tree.directory.get(dn)
+    view = user_view(tree, active, call.options, readable=call.readable(active), written=True)
     return {"result": view, "value": uid, "summary": f"Stage user {uid} activated"}

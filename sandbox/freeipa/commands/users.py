@@ -8,7 +8,7 @@ from typing import Any
 import ldap
 
 from .. import errors, passwords
-from ..store import Entry, escape
+from ..store import Entry, escape, pending
 from ..tree import ACTIVE, ADMINS, DEFAULT_GROUP, PRESERVED, STAGED, Tree, unique_id
 from ..views import user_view
 from . import Call, command
@@ -61,7 +61,6 @@ PERSON_OPTIONS = (
     "ou",
 )
 ADMIN_OPTIONS = ("homedirectory", "uidnumber", "gidnumber", "krbprincipalname", "nsaccountlock")
-SELF_WRITABLE = frozenset(PERSON_OPTIONS) | {"userpassword"}
 
 
 def normalize_name(value: Any, label: str = "login") -> str:
@@ -128,7 +127,7 @@ def create_private_group(tree: Tree, uid: str, user_dn: str, gid: int) -> str:
 
 
 def activate(tree: Tree, dn: str, uid: str) -> None:
-    """What every user entering cn=users gets: its private group and the default group."""
+    """What the directory's plugins give every user entering cn=users: IDs, private group."""
     entry = tree.directory.get(dn)
     assert entry is not None
     changes: dict[str, list] = {}
@@ -151,7 +150,24 @@ def activate(tree: Tree, dn: str, uid: str) -> None:
     mods = [(ldap.MOD_ADD, "objectClass", missing)] if missing else []
     mods += [(ldap.MOD_REPLACE, name, values or None) for name, values in changes.items()]
     tree.directory.modify(dn, mods)
-    tree.directory.modify(tree.group_dn(DEFAULT_GROUP), [(ldap.MOD_ADD, "member", [dn])])
+
+
+def join_default_group(call: Call, step: str, dn: str) -> None:
+    """Add a user entering cn=users to ipausers, as the caller (user.py:678-692, 1031-1042)."""
+    group = call.tree.group(DEFAULT_GROUP)
+    assert group is not None
+    call.require(step, default_group=group)
+    if dn.lower() not in {m.lower() for m in group.get("member")}:
+        call.tree.directory.modify(group.dn, [(ldap.MOD_ADD, "member", [dn])])
+
+
+def visible_user(call: Call, uid: str, kinds: tuple[str, ...] = (ACTIVE,)) -> Entry:
+    """The user as a search with the caller's rights finds it; NotFound otherwise."""
+    entry = call.tree.user(uid, kinds)
+    if not call.can_read(entry):
+        raise errors.not_found(uid, "stage user" if kinds == (STAGED,) else "user")
+    assert entry is not None
+    return entry
 
 
 def leave_groups(tree: Tree, dn: str) -> None:
@@ -166,12 +182,25 @@ def drop_private_group(tree: Tree, uid: str) -> None:
         tree.directory.delete(group.dn)
 
 
-def release_tokens(tree: Tree, dn: str) -> None:
-    """Tokens the user owns and manages go; tokens someone else manages lose their owner."""
+def release_tokens(call: Call, dn: str, deleting: bool) -> None:
+    """Tokens the user owns and manages go; tokens someone else manages lose their owner.
+
+    FreeIPA does it as the caller (user.py:831-842: otptoken_find, otptoken_del, otptoken_mod),
+    so only the tokens the caller can see are touched, each needing its own right. Of the
+    others, a deletion only drops the user from managedBy (referential integrity,
+    install/updates/25-referint.update:12; ipatokenOwner is not in its list).
+    """
+    tree = call.tree
     for token in tree.directory.search(tree.container("otp"), f"(ipatokenOwner={escape(dn)})"):
-        if dn.lower() in {m.lower() for m in token.get("managedby")}:
+        managed = dn.lower() in {m.lower() for m in token.get("managedby")}
+        if not call.can_read(token):
+            if deleting and managed:
+                tree.directory.modify(token.dn, [(ldap.MOD_DELETE, "managedBy", [dn])])
+        elif managed:
+            call.require("otptoken_del", token=token)
             tree.directory.delete(token.dn)
         else:
+            call.require("otptoken_mod", changed=["ipatokenowner"], token=token)
             tree.directory.modify(token.dn, [(ldap.MOD_DELETE, "ipatokenOwner", None)])
 
 
@@ -183,14 +212,14 @@ def user_add(call: Call) -> dict[str, Any]:
     tree = call.tree
     uid = normalize_name(call.arg())
     dn = tree.user_dn(uid)
-    call.require_admin(errors.add_denied(dn))
+    attrs = person_attributes(tree, uid, call.options)
+    classes = USER_CLASSES + ACTIVE_EXTRA_CLASSES + attrs.pop("objectClass", [])
+    call.require("user_add", user=pending(dn, {**attrs, "objectClass": classes}))
     if tree.user(uid, (ACTIVE, PRESERVED)) is not None:
         raise errors.DuplicateEntry(f'user with name "{uid}" already exists')
     private = not call.flag("noprivate")
     if private and tree.group(uid) is not None:
         raise errors.ManagedGroupExistsError(group=uid)
-    attrs = person_attributes(tree, uid, call.options)
-    classes = USER_CLASSES + ACTIVE_EXTRA_CLASSES + attrs.pop("objectClass", [])
     number = int(call.options.get("uidnumber") or 0)
     number = number if number not in (0, 999) else tree.new_id()
     gid = int(call.options.get("gidnumber") or 0) or number
@@ -205,7 +234,6 @@ def user_add(call: Call) -> dict[str, Any]:
     if private:
         group_dn = create_private_group(tree, uid, dn, gid)
         tree.directory.replace(dn, {"mepManagedEntry": [group_dn]})
-    tree.directory.modify(tree.group_dn(DEFAULT_GROUP), [(ldap.MOD_ADD, "member", [dn])])
     result: dict[str, Any] = {}
     password = call.options.get("userpassword")
     if call.flag("random"):
@@ -213,15 +241,20 @@ def user_add(call: Call) -> dict[str, Any]:
         result["randompassword"] = password
     if password:
         passwords.set_by_admin(tree, dn, str(password))
-    view = user_view(tree, tree.directory.get(dn), call.options, written=True, added=True)
+    join_default_group(call, "user_add/default group", dn)
+    entry = tree.directory.get(dn)
+    view = user_view(
+        tree, entry, call.options, readable=call.readable(entry), written=True, added=True
+    )
     return {"result": {**view, **result}, "value": uid, "summary": f'Added user "{uid}"'}
 
 
 @command("user_show", ("out",))
 def user_show(call: Call) -> dict[str, Any]:
     uid = normalize_name(call.arg())
-    entry = call.tree.require_user(uid, (ACTIVE, PRESERVED))
-    return {"result": user_view(call.tree, entry, call.options), "value": uid, "summary": None}
+    entry = visible_user(call, uid, (ACTIVE, PRESERVED))
+    view = user_view(call.tree, entry, call.options, readable=call.readable(entry))
+    return {"result": view, "value": uid, "summary": None}
 
 
 @command(
@@ -257,8 +290,13 @@ def user_find(call: Call) -> dict[str, Any]:
     if options.get("in_group"):
         members = set(_group_members(tree, options["in_group"]))
         entries = [e for e in entries if e.dn.lower() in members]
+    entries = [e for e in entries if call.can_read(e)]
     return find_result(
-        call, entries, "user", "users", lambda e: user_view(tree, e, options, find=True)
+        call,
+        entries,
+        "user",
+        "users",
+        lambda e: user_view(tree, e, options, readable=call.readable(e), find=True),
     )
 
 
@@ -320,8 +358,7 @@ def find_result(call: Call, entries: list[Entry], one: str, many: str, render) -
 def user_mod(call: Call) -> dict[str, Any]:
     tree = call.tree
     uid = normalize_name(call.arg())
-    entry = tree.require_user(uid)
-    self_edit = entry.dn.lower() == call.caller.dn.lower()
+    entry = visible_user(call, uid)
     changes: dict[str, list] = {}
     for name in PERSON_OPTIONS + ADMIN_OPTIONS:
         if name in call.options:
@@ -330,20 +367,22 @@ def user_mod(call: Call) -> dict[str, Any]:
                 changes[name] = values
     password = call.options.get("userpassword")
     random_password = passwords.random_password() if call.flag("random") else None
-    for name in list(changes) + (["userPassword"] if password or random_password else []):
-        if not call.is_admin and not (self_edit and name.lower() in SELF_WRITABLE):
-            raise errors.write_denied(name, entry.dn)
     if not changes and not password and not random_password:
         raise errors.EmptyModlist()
     if "nsaccountlock" in changes and uid == "admin":
         raise errors.LastMemberError(key=uid, label="group", container=ADMINS)
-    if "ipauserauthtype" in changes and not entry.has_class("ipaUserAuthTypeClass"):
+    new_class = "ipauserauthtype" in changes and not entry.has_class("ipaUserAuthTypeClass")
+    written = [*changes, *(["objectclass"] if new_class else [])]
+    written += ["userpassword"] if password or random_password else []
+    call.require("user_mod", changed=written, user=entry)
+    if new_class:
         tree.directory.modify(entry.dn, [(ldap.MOD_ADD, "objectClass", ["ipaUserAuthTypeClass"])])
     if changes:
         tree.directory.replace(entry.dn, changes)
     if password or random_password:
         passwords.set_by_admin(tree, entry.dn, str(password or random_password))
-    view = user_view(tree, tree.directory.get(entry.dn), call.options, written=True)
+    entry = tree.directory.get(entry.dn)
+    view = user_view(tree, entry, call.options, readable=call.readable(entry), written=True)
     if random_password:
         view["randompassword"] = random_password
     return {"result": view, "value": uid, "summary": f'Modified user "{uid}"'}
@@ -351,25 +390,33 @@ def user_mod(call: Call) -> dict[str, Any]:
 
 def _set_lock(call: Call, locked: bool) -> dict[str, Any]:
     uid = normalize_name(call.arg())
-    entry = call.tree.require_user(uid)
-    call.require_admin(errors.write_denied("nsAccountLock", entry.dn))
+    entry = visible_user(call, uid)
+    if locked:
+        _check_last_admin(call, entry)
     is_locked = entry.first("nsaccountlock", "FALSE").upper() == "TRUE"
     if locked and is_locked:
         raise errors.AlreadyInactive()
     if not locked and not is_locked:
         raise errors.AlreadyActive()
-    if locked and call.tree.is_admin(entry.dn):
-        enabled_admins = [
-            dn
-            for dn in call.tree.require_group(ADMINS).get("member")
-            if (u := call.tree.directory.get(dn))
-            and u.first("nsaccountlock", "FALSE").upper() != "TRUE"
-        ]
-        if len(enabled_admins) <= 1:
-            raise errors.LastMemberError(key=uid, label="group", container=ADMINS)
+    # ldap2.py:463-489: the state is read first, so a repeat is refused before any ACI.
+    call.require("user_disable" if locked else "user_enable", user=entry)
     call.tree.directory.replace(entry.dn, {"nsAccountLock": ["TRUE" if locked else "FALSE"]})
     verb = "Disabled" if locked else "Enabled"
     return {"result": True, "value": uid, "summary": f'{verb} user account "{uid}"'}
+
+
+def _check_last_admin(call: Call, entry: Entry) -> None:
+    """The last enabled member of admins may be neither disabled nor deleted (user.py:160-175)."""
+    if not call.tree.is_admin(entry.dn):
+        return
+    enabled_admins = [
+        dn
+        for dn in call.tree.require_group(ADMINS).get("member")
+        if (u := call.tree.directory.get(dn))
+        and u.first("nsaccountlock", "FALSE").upper() != "TRUE"
+    ]
+    if len(enabled_admins) <= 1:
+        raise errors.LastMemberError(key=entry.first("uid"), label="group", container=ADMINS)
 
 
 @command("user_disable")
@@ -404,43 +451,66 @@ def user_del(call: Call) -> dict[str, Any]:
 
 
 def _delete_one(call: Call, uid: str, preserve: bool) -> None:
+    """user.py:750-853, in FreeIPA's order: checks, the user's tokens, then the entry."""
     tree = call.tree
-    entry = tree.require_user(uid, (ACTIVE, PRESERVED))
-    call.require_admin(errors.delete_denied(entry.dn))
-    if uid == "admin":
-        raise errors.ProtectedEntryError(label="user", key=uid, reason="privileged user")
+    entry = visible_user(call, uid, (ACTIVE, PRESERVED))
     preserved = entry.dn.lower() == tree.user_dn(uid, PRESERVED).lower()
     if preserve and preserved:
         raise errors.ExecutionError(f"{uid}: user is already preserved")
-    release_tokens(tree, entry.dn)
+    if uid == "admin":
+        raise errors.ProtectedEntryError(label="user", key=uid, reason="privileged user")
+    _check_last_admin(call, entry)
     if preserved:
+        call.require("user_del", user=entry)
         tree.directory.delete(entry.dn)
         return
+    if not preserve:
+        release_tokens(call, entry.dn, deleting=True)
+        call.require("user_del", user=entry)
+        leave_groups(tree, entry.dn)
+        drop_private_group(tree, uid)
+        tree.directory.delete(entry.dn)
+        return
+    release_tokens(call, entry.dn, deleting=False)
+    call.require(
+        "user_del --preserve",
+        user=entry,
+        preserved_container=_container(tree, PRESERVED),
+    )
+    secrets = ("userPassword", "krbLastPwdChange", "krbPasswordExpiration", "krbExtraData")
+    cleared = {name: None for name in secrets if entry.get(name)}
+    moved = Entry(tree.user_dn(uid, PRESERVED), entry.attrs)
+    # Moved first, then cleared (user.py:773-790): a refusal here leaves it moved.
     leave_groups(tree, entry.dn)
     drop_private_group(tree, uid)
-    if not preserve:
-        tree.directory.delete(entry.dn)
-        return
-    secrets = ("userPassword", "krbLastPwdChange", "krbPasswordExpiration", "krbExtraData")
-    cleared = {name: None for name in (*secrets, "mepManagedEntry") if entry.get(name)}
+    if entry.get("mepManagedEntry"):
+        tree.directory.replace(entry.dn, {"mepManagedEntry": None})
+    tree.directory.move(entry.dn, tree.container(PRESERVED))
+    call.require("user_del --preserve/clear credentials", changed=list(cleared), preserved=moved)
     if "krbPasswordExpiration" in cleared:
         # Its copy for 389-ds's password policy (operational, so not in `entry`).
         cleared["passwordExpirationTime"] = None
     if cleared:
-        tree.directory.replace(entry.dn, cleared)
-    tree.directory.move(entry.dn, tree.container(PRESERVED))
+        tree.directory.replace(moved.dn, cleared)
+
+
+def _container(tree: Tree, kind: str) -> Entry:
+    entry = tree.directory.get(tree.container(kind))
+    assert entry is not None
+    return entry
 
 
 @command("user_undel")
 def user_undel(call: Call) -> dict[str, Any]:
     tree = call.tree
     uid = normalize_name(call.arg())
-    if tree.user(uid) is not None:
+    entry = visible_user(call, uid, (ACTIVE, PRESERVED))
+    if entry.dn.lower() == tree.user_dn(uid).lower():
         raise errors.InvocationError(f'user "{uid}" is already active')
-    entry = tree.require_user(uid, (PRESERVED,))
-    call.require_admin(errors.write_denied("entry", entry.dn))
+    call.require("user_undel", user=entry, active_container=_container(tree, ACTIVE))
     dn = tree.directory.move(entry.dn, tree.container(ACTIVE))
     activate(tree, dn, uid)
+    join_default_group(call, "user_undel/default group", dn)
     return {"result": True, "value": uid, "summary": f'Undeleted user account "{uid}"'}
 
 
@@ -448,10 +518,53 @@ def user_undel(call: Call) -> dict[str, Any]:
 def user_stage(call: Call) -> dict[str, Any]:
     tree = call.tree
     uid = normalize_name(call.arg())
-    entry = tree.require_user(uid, (PRESERVED,))
-    call.require_admin(errors.write_denied("entry", entry.dn))
+    entry = visible_user(call, uid, (PRESERVED,))
+    staged = pending(tree.user_dn(uid, STAGED), entry.attrs)
+    call.require("user_stage", staged=staged, user=entry)
     if tree.user(uid, (STAGED,)) is not None:
         raise errors.DuplicateEntry(f'stage user with name "{uid}" already exists')
     tree.directory.replace(entry.dn, {"nsAccountLock": ["TRUE"]})
     tree.directory.move(entry.dn, tree.container(STAGED))
     return {"result": {"failed": []}, "value": [uid], "summary": f'Staged user account "{uid}"'}
+
+
+# passwd.py:71-84: what the client sends as current password when changing someone else's.
+OTHER_USER_PASSWORD = "CHANGING_PASSWORD_FOR_ANOTHER_USER"
+
+
+@command("passwd", ("otp",))
+def passwd(call: Call) -> dict[str, Any]:
+    """passwd.py:86-152: set a password through the password extended operation."""
+    tree = call.tree
+    principal = str(call.arg(0) or call.caller.first("krbprincipalname"))
+    if "@" not in principal:
+        principal = tree.principal(principal.lower())
+    password = call.arg(1)
+    if not password:
+        raise errors.RequirementError(name="password")
+    wanted = f"(&(krbPrincipalName={escape(principal)})(objectClass=posixaccount))"
+    found = tree.directory.search(tree.container(ACTIVE), wanted)
+    entries = [e for e in found if call.can_read(e)]
+    if not entries:
+        raise errors.NotFound(reason="no matching entry found")
+    entry = entries[0]
+    current = call.arg(2)
+    if entry.dn.lower() != call.caller.dn.lower():
+        # ipa_pwd_extop.c:501-556: write on userPassword and krbPrincipalKey, else err=50.
+        if call.access.denial("passwd", user=entry) is not None:
+            raise errors.ACIError(info="Insufficient access rights")
+        passwords.set_by_admin(tree, entry.dn, str(password))
+    else:
+        if not current:
+            raise errors.RequirementError(name="current_password")
+        if current == OTHER_USER_PASSWORD:
+            raise errors.ACIError(info="Invalid credentials")
+        secret = str(current) + str(call.options.get("otp") or "")
+        if not passwords.check_login(tree, entry, secret):
+            raise errors.ACIError(info="Invalid credentials")
+        try:
+            passwords.set_by_self(tree, entry, str(password))
+        except passwords.PolicyError as error:
+            desc, _, info = str(error).partition(": ")
+            raise errors.DatabaseError(desc=desc, info=info) from error
+    return {"result": True, "value": principal, "summary": f'Changed password for "{principal}"'}
