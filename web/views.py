@@ -26,6 +26,7 @@ from onboarding.broker import broker_persistence
 from onboarding.credentials import credentials_reveal
 from onboarding.errors import AccessAdminError, CredentialsGone, InvalidInput, PersonAlreadyKnown
 from onboarding.models import Credential, LifecycleRun, Person, Team
+from onboarding.systems import enabled
 from web.forms import (
     AuditFilterForm,
     MoveForm,
@@ -34,6 +35,7 @@ from web.forms import (
     PeopleFilterForm,
     TeamForm,
 )
+from web.live_state import person_systems_state_within
 from web.permissions import (
     access_for,
     admin_required,
@@ -144,15 +146,20 @@ def person_detail(request: HttpRequest, username: str) -> HttpResponse:
         "may_offboard": may_act and person.may_be_offboarded,
         "may_move": may_act and person.may_be_moved,
         "may_reinstate": may_act and person.may_be_reinstated,
+        # Only their names: the systems are asked by the fragment, after the page is shown.
+        "systems": enabled(),
     }
     return render(request, "web/person_detail.html", context)
 
 
 @staff_required
 def person_systems(request: HttpRequest, username: str) -> HttpResponse:
-    """Each system's view of the person, asked live; a fragment for htmx, a page otherwise."""
+    """Each system's view of the person, asked live and at once with one deadline; a fragment
+    for htmx (the person page asks for it once it is shown), a page otherwise."""
     person = _person(request, username)
-    context = {"person": person, "states": selectors.person_systems_state(person)}
+    timeout = settings.LIVE_STATE_TIMEOUT_SECONDS
+    states = person_systems_state_within(person, timeout=timeout)
+    context = {"person": person, "states": states, "timeout": timeout}
     template = "web/_systems.html" if request.htmx else "web/person_systems.html"
     return render(request, template, context)
 
