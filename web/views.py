@@ -27,6 +27,7 @@ from onboarding.credentials import credentials_reveal
 from onboarding.errors import AccessAdminError, CredentialsGone, InvalidInput, PersonAlreadyKnown
 from onboarding.models import Credential, LifecycleRun, Person, Team
 from onboarding.systems import enabled
+from web.audit_display import entries
 from web.forms import (
     AuditFilterForm,
     MoveForm,
@@ -43,6 +44,7 @@ from web.permissions import (
     staff_required,
     visible_or_404,
 )
+from web.plan_words import changes_in_words, steps_in_words
 from web.previews import NOT_PREVIEWED, preview_matches, preview_token
 
 # What a person can be told and fix: bad input, a run in the way, or a system refusing.
@@ -105,7 +107,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "people_by_status": selectors.people_by_status(access.people()),
         "runs_in_progress": selectors.runs_in_progress(access.runs()),
         "runs_needing_action": selectors.runs_needing_action(access.runs()),
-        "recent_events": selectors.events_recent(access.events()),
+        "recent_events": entries(selectors.events_recent(access.events())),
+        "no_teams": not access.teams().exists(),
     }
     return render(request, "web/dashboard.html", context)
 
@@ -136,16 +139,24 @@ def _person(request: HttpRequest, username: str) -> Person:
 
 @staff_required
 def person_detail(request: HttpRequest, username: str) -> HttpResponse:
+    access = access_for(request)
     person = _person(request, username)
-    may_act = access_for(request).may_act_on(person)
+    may_act = access.may_act_on(person)
+    other_teams = access.teams().exclude(pk=person.team_id).exists()
+    runs = selectors.person_runs(person)
     context = {
         "person": person,
-        "runs": selectors.person_runs(person),
-        "events": selectors.person_events(person),
+        "runs": runs,
+        "events": entries(selectors.person_events(person)),
         "may_act": may_act,
         "may_offboard": may_act and person.may_be_offboarded,
-        "may_move": may_act and person.may_be_moved,
+        "may_move": may_act and person.may_be_moved and other_teams,
+        "no_team_to_move_to": may_act and person.may_be_moved and not other_teams,
         "may_reinstate": may_act and person.may_be_reinstated,
+        # Left "new" by a rolled-back onboarding: the way on is to onboard them again.
+        "may_onboard_again": may_act
+        and person.status == Person.Status.NEW
+        and not any(run.is_active for run in runs),
         # Only their names: the systems are asked by the fragment, after the page is shown.
         "systems": enabled(),
     }
@@ -206,9 +217,8 @@ UNAVAILABLE = "The username {username!r} is not available; choose another."
 def person_onboard(request: HttpRequest) -> HttpResponse:
     access = access_for(request)
     team_names = list(access.teams().values_list("name", flat=True))
-    form = OnboardForm(
-        request.POST or None, team_names=team_names, initial={"team": request.GET.get("team")}
-    )
+    initial = {name: request.GET.get(name, "") for name in ("team", "username")}
+    form = OnboardForm(request.POST or None, team_names=team_names, initial=initial)
     preview = token = None
     if request.method == "POST" and form.is_valid():
         fields = {**form.cleaned_data, "team": access.teams().get(name=form.cleaned_data["team"])}
@@ -223,18 +233,18 @@ def person_onboard(request: HttpRequest) -> HttpResponse:
                     **fields, actor=_actor(request), requested_by=request.user
                 )
                 messages.success(
-                    request,
-                    f"Onboarding {run.person.username} is queued as run #{run.pk}. This page "
-                    "follows it; when it succeeds, reveal the temporary password and OTP code "
-                    "here and hand them over.",
+                    request, f"Onboarding {run.person.username} is queued as run #{run.pk}."
                 )
                 _broker_warning(request, run)
                 return redirect("run_detail", run_id=run.pk)
-            preview = services.person_onboard_preview(**fields)
+            newcomer = Person(**{**fields, "username": shown["username"]})
+            preview = changes_in_words(
+                services.person_onboard_preview(**fields), person=newcomer, team=fields["team"]
+            )
             token = preview_token("onboard", shown)
         except USER_ERRORS as error:
             form.add_error(None, _for(access, error))
-    context = {"form": form, "preview": preview, "preview_token": token}
+    context = {"form": form, "preview": preview, "preview_token": token, "no_teams": not team_names}
     return render(request, "web/onboard.html", context)
 
 
@@ -250,7 +260,10 @@ def person_offboard(request: HttpRequest, username: str) -> HttpResponse:
         reason = form.cleaned_data["reason"]
         shown = {"person": person.username, "reason": reason}
         try:
-            preview = services.person_offboard_preview(person=person, reason=reason)
+            preview = changes_in_words(
+                services.person_offboard_preview(person=person, reason=reason),
+                person=person, team=person.team,
+            )  # fmt: skip
             token = preview_token("offboard", shown)
             if request.POST.get("action") == "offboard":
                 if not _previewed(request, "offboard", shown):
@@ -303,7 +316,10 @@ def person_move(request: HttpRequest, username: str) -> HttpResponse:
                 )
                 _broker_warning(request, run)
                 return redirect("run_detail", run_id=run.pk)
-            preview = services.person_move_preview(person=person, team=team)
+            preview = changes_in_words(
+                services.person_move_preview(person=person, team=team),
+                person=person, team=team, previous_team=person.team,
+            )  # fmt: skip
             token = preview_token("move", shown)
         except USER_ERRORS as error:
             form.add_error(None, str(error))
@@ -329,7 +345,9 @@ def person_reinstate(request: HttpRequest, username: str) -> HttpResponse:
             messages.success(request, f"Reinstating {person.username} is queued as run #{run.pk}.")
             _broker_warning(request, run)
             return redirect("run_detail", run_id=run.pk)
-        preview = services.person_reinstate_preview(person=person)
+        preview = changes_in_words(
+            services.person_reinstate_preview(person=person), person=person, team=person.team
+        )
     except USER_ERRORS as failure:
         error = str(failure)
     token = preview_token("reinstate", shown) if preview else None
@@ -349,7 +367,8 @@ def _run_context(request: HttpRequest, run: LifecycleRun) -> dict:
     access = access_for(request)
     return {
         "run": run,
-        "steps": selectors.run_steps(run),
+        "steps": steps_in_words(selectors.run_steps(run), **_run_teams(run)),
+        "seen": request.GET.get("seen", ""),
         "waiting": selectors.credentials_waiting(run),
         "revealed": selectors.credentials_revealed(run),
         "may_reveal": access.may_reveal_credentials(run),
@@ -387,7 +406,7 @@ def run_rollback(request: HttpRequest, run_id: int) -> HttpResponse:
     shown = {"run": str(run.pk)}
     error = ""
     try:
-        undos = services.run_rollback_preview(run=run)
+        undos = changes_in_words(services.run_rollback_preview(run=run), **_run_teams(run))
     except USER_ERRORS as failure:
         messages.error(request, str(failure))
         return redirect("run_detail", run_id=run.pk)
@@ -405,6 +424,17 @@ def run_rollback(request: HttpRequest, run_id: int) -> HttpResponse:
         "preview_token": preview_token("rollback", shown),
     }  # fmt: skip
     return render(request, "web/rollback.html", context)
+
+
+def _run_teams(run: LifecycleRun) -> dict:
+    """The person and the teams the run's steps work with: a move's are the one it leaves and
+    the one it joins."""
+    person = run.person
+    if run.kind == LifecycleRun.Kind.MOVE:
+        to_team = Team.objects.filter(pk=run.params.get("to_team_id")).first() or person.team
+        from_team = Team.objects.filter(name=run.params.get("from_team")).first() or person.team
+        return {"person": person, "team": to_team, "previous_team": from_team}
+    return {"person": person, "team": person.team}
 
 
 def _admins_only(request: HttpRequest) -> HttpResponse:
@@ -539,9 +569,14 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     )
     query = request.GET.copy()
     query.pop("before", None)
+    # Asked for step events by name, a reader wants them one by one.
+    group_steps = "step" not in where.action_contains
+    filtered = any(value for value in vars(where).values())
     context = {
         "form": form,
-        "events": events,
+        "entries": entries(events, group_steps=group_steps),
+        "group_steps": group_steps,
+        "empty": "No events match these filters." if filtered else "Nothing has happened yet.",
         "next_before": next_before,
         "query": query.urlencode(),
         "actions": selectors.audit_actions(),
@@ -569,10 +604,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
             f"Bad filter: {form.errors.as_text()}", status=400, content_type="text/plain"
         )
     where = form.audit_filter()
-    audit_record(
-        actor=_actor(request), action="audit.export", target="audit", outcome="succeeded",
-        details={name: str(value) for name, value in vars(where).items() if value},
-    )  # fmt: skip
+    _export_record(request, where, "csv")
     writer = csv.writer(_Echo())
 
     def rows() -> Iterator[str]:
@@ -588,6 +620,39 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="audit.csv"'
     return response
+
+
+@admin_required
+def audit_export_json(request: HttpRequest) -> HttpResponse:
+    """The same events as the CSV, as a JSON array of objects with the details as written."""
+    form = AuditFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return JsonResponse({"error": f"Bad filter: {form.errors.as_text()}"}, status=400)
+    where = form.audit_filter()
+    _export_record(request, where, "json")
+
+    def rows() -> Iterator[str]:
+        yield "["
+        for index, event in enumerate(selectors.audit_search(where).iterator(chunk_size=2000)):
+            row = {
+                "id": event.id, "at": event.at.isoformat(), "actor": event.actor,
+                "action": event.action, "target": event.target, "outcome": event.outcome,
+                "run": event.run_id, "details": event.details, "hash": event.hash,
+            }  # fmt: skip
+            yield ("," if index else "") + "\n" + json.dumps(row, sort_keys=True, default=str)
+        yield "\n]\n"
+
+    response = StreamingHttpResponse(rows(), content_type="application/json")
+    response["Content-Disposition"] = 'attachment; filename="audit.json"'
+    return response
+
+
+def _export_record(request: HttpRequest, where, form_of: str) -> None:
+    details = {name: str(value) for name, value in vars(where).items() if value}
+    audit_record(
+        actor=_actor(request), action="audit.export", target="audit", outcome="succeeded",
+        details={**details, "format": form_of},
+    )  # fmt: skip
 
 
 @admin_required

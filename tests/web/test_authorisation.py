@@ -181,6 +181,7 @@ CASES = [
                          "jupyterhub_group": "", "action": "save"}),
     Case("audit_log", "get", lambda w: "/audit/?outcome=denied", ADMINS_ONLY),
     Case("audit_export", "get", lambda w: "/audit/export.csv", ADMINS_ONLY),
+    Case("audit_export_json", "get", lambda w: "/audit/export.json", ADMINS_ONLY),
     Case("audit_verify", "get", lambda w: "/audit/verify/", ADMINS_ONLY),
     Case("audit_verify", "post", lambda w: "/audit/verify/", ADMINS_ONLY),
 ]
