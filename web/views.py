@@ -46,6 +46,7 @@ from web.permissions import (
 )
 from web.plan_words import changes_in_words, steps_in_words
 from web.previews import NOT_PREVIEWED, preview_matches, preview_token
+from web.team_checks import team_problems
 
 # What a person can be told and fix: bad input, a run in the way, or a system refusing.
 USER_ERRORS = (AccessAdminError,)
@@ -506,10 +507,26 @@ def team_list(request: HttpRequest) -> HttpResponse:
     return render(request, "web/team_list.html", {"teams": teams})
 
 
+def _team_checked(form: TeamForm, *, creating: bool) -> bool:
+    """Whether the team can be saved as asked; if not, each problem goes beside its field, all
+    at once, and nothing is made."""
+    problems = team_problems(
+        name=form.cleaned_data["name"] if creating else None,
+        group=form.cleaned_data["freeipa_group"].strip(),
+        leads=form.lead_names(),
+        policy_arns=form.policy_arns(),
+        jupyterhub_group=form.cleaned_data["jupyterhub_group"].strip(),
+    )
+    for field, messages_ in problems.items():
+        for message in messages_:
+            form.add_error(field, message)
+    return not problems
+
+
 @admin_required
 def team_create(request: HttpRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and _team_checked(form, creating=True):
         try:
             team, _ = services.team_set(
                 name=form.cleaned_data["name"], group=form.cleaned_data["freeipa_group"],
@@ -536,7 +553,7 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
     }
     form = TeamForm(request.POST or None, initial=initial, editing=True)
     changes = None
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and _team_checked(form, creating=False):
         values = {
             "group": form.cleaned_data["freeipa_group"].strip(),
             "leads": form.lead_names(),
@@ -551,7 +568,8 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
             changes = selectors.team_change_preview(team, **values)
         except USER_ERRORS as error:
             form.add_error(None, str(error))
-    context = {"form": form, "team": team, "changes": changes}
+    members = list(team.members.order_by("username"))
+    context = {"form": form, "team": team, "changes": changes, "members": members}
     return render(request, "web/team_form.html", context)
 
 

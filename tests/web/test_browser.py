@@ -52,10 +52,11 @@ def test_team_lead_onboards_watches_live_reveals_once_and_offboards(
     page.fill("#id_first_name", "New")
     page.fill("#id_last_name", "Starter")
     page.fill("#id_email", f"{newcomer}@example.test")
-    expect(page.locator("#id_team option")).to_have_count(1)
+    # "Choose a team", then the one team the lead leads: nobody is put in a team by default.
+    expect(page.locator("#id_team option")).to_have_count(2)
     page.select_option("#id_team", team.name)
     page.click("button[value=preview]")
-    expect(page.locator("#preview")).to_contain_text("efs_access_point")
+    expect(page.locator("#preview")).to_contain_text(f"EFS access point /data/{newcomer}")
     shot(page, "03-onboard-preview")
     page.click("button[value=onboard]")
 
