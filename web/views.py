@@ -6,6 +6,7 @@ import base64
 import csv
 import json
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import qrcode
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.db import connection
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from kombu import Connection
@@ -463,10 +465,16 @@ def run_requeue(request: HttpRequest, run_id: int) -> HttpResponse:
     return _run_action(request, run_id, services.run_requeue, "sent to the workers again")
 
 
-@require_POST
 @staff_required
 def run_credentials(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _run(request, run_id)
+    if request.method != "POST":
+        # An address typed or bookmarked: secrets are revealed only by the run page's button.
+        messages.info(
+            request, "Credentials are revealed once, with the button on this page; nothing was "
+            "revealed by opening that address.",
+        )  # fmt: skip
+        return redirect("run_detail", run_id=run.pk)
     if not access_for(request).may_reveal_credentials(run):
         denial_record(request, "not the requester")
         requester = run.requested_by.get_username() if run.requested_by else run.actor
@@ -485,11 +493,21 @@ def run_credentials(request: HttpRequest, run_id: int) -> HttpResponse:
         "run": run,
         "password": revealed.get(Credential.Kind.TEMPORARY_PASSWORD, ""),
         "otp_uri": otp_uri,
+        "otp_secret": _otp_secret(otp_uri),
         "otp_qr": _qr_data_uri(otp_uri) if otp_uri else "",
+        "freeipa_url": f"https://{settings.FREEIPA_HOST}/ipa/ui/" if settings.FREEIPA_HOST else "",
+        "jupyterhub_url": settings.JUPYTERHUB_URL,
+        "revealed_at": timezone.now(),
     }
     response = render(request, "web/credentials.html", context)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _otp_secret(otp_uri: str) -> str:
+    """The key of an otpauth:// URI, in groups of four, for typing into an app by hand."""
+    secret = parse_qs(urlsplit(otp_uri).query).get("secret", [""])[0]
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
 def _qr_data_uri(text: str) -> str:

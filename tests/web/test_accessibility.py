@@ -11,7 +11,8 @@ from django.contrib.auth.models import User
 from playwright.sync_api import Page, expect
 
 from onboarding.audit import audit_record
-from onboarding.models import Person, Team
+from onboarding.credentials import credential_store
+from onboarding.models import Credential, Person, Team
 from onboarding.runner import run_steps_create
 from onboarding.services import team_set
 from tests.factories import make_person, make_run
@@ -102,3 +103,33 @@ def test_every_main_page_passes_axe_and_fits_the_screen(site, browser, width):
     context.close()
 
     assert problems == [], "\n".join(problems)
+
+
+def test_the_hand_over_sheet_passes_axe_and_prints_alone(site, browser):
+    requester = User.objects.filter(is_superuser=True).latest("id")
+    newcomer = make_person(unique("cy"), team=site.team, status="active")
+    run = make_run(newcomer, state="succeeded", requested_by=requester, actor=requester.username)
+    credential_store(run=run, kind=Credential.Kind.TEMPORARY_PASSWORD, secret="Temp-secret-1")
+    credential_store(
+        run=run, kind=Credential.Kind.OTP_ENROLMENT,
+        secret="otpauth://totp/EXAMPLE.TEST:cy?secret=JBSWY3DPEHPK3PXP&issuer=EXAMPLE.TEST",
+    )  # fmt: skip
+    context = browser.new_context(viewport=PHONE, bypass_csp=True)
+    page = context.new_page()
+    log_in_local(page, site)
+
+    page.goto(f"{site.url}/runs/{run.pk}/")
+    page.click("#reveal")
+    expect(page.locator("#temporary-password")).to_have_text("Temp-secret-1")
+    shot(page, "handover-390")
+    problems = axe_violations(page)
+    page.emulate_media(media="print")
+    shot(page, "handover-print")
+
+    assert problems == [], "\n".join(problems)
+    expect(page.locator(".topbar")).to_be_hidden()
+    expect(page.locator("button[data-print]")).to_be_hidden()
+    expect(page.locator("#handover")).to_contain_text(newcomer.username)
+    expect(page.locator("#otp-qr")).to_be_visible()
+    expect(page.locator("#otp-secret")).to_have_text("JBSW Y3DP EHPK 3PXP")
+    context.close()

@@ -168,6 +168,8 @@ CASES = [
     # Only whoever asked for the run sees its secrets: not even an admin.
     Case("run_credentials", "post", lambda w: f"/runs/{w.with_credentials_a.pk}/credentials/",
          team_a_only(DONE, admin=403)),
+    Case("run_credentials", "get", lambda w: f"/runs/{w.with_credentials_a.pk}/credentials/",
+         team_a_only(302)),
     Case("team_list", "get", lambda w: "/teams/", ADMINS_ONLY),
     Case("team_create", "get", lambda w: "/teams/new/", ADMINS_ONLY),
     Case("team_create", "post", lambda w: "/teams/new/", staff(lead_a=403, lead_b=403,
