@@ -69,6 +69,7 @@ def pages(site: Site) -> list[tuple[str, str, str | None]]:
         ("offboard-preview", f"/people/{username}/offboard/", "preview-offboard"),
         ("teams", "/teams/", None),
         ("team-new", "/teams/new/", None),
+        ("team-new-errors", "/teams/new/", None),
         ("team-edit", f"/teams/{site.team.name}/", None),
         ("audit", "/audit/", None),
     ]
@@ -78,6 +79,12 @@ def page_ready(page: Page, name: str) -> None:
     if name == "person":
         expect(page.locator("#systems-heading")).to_be_visible()
         expect(page.locator("#systems")).not_to_have_attribute("aria-busy", "true", timeout=15_000)
+    if name == "team-new-errors":
+        page.fill("#id_name", "bad name")
+        page.fill("#id_leads", "nobody-here")
+        page.fill("#id_iam_policy_arns", "not-an-arn")
+        page.click("button[type=submit].primary")
+        expect(page.locator("#form-errors")).to_be_focused()
     if name == "offboard-preview":
         page.fill("#id_reason", "contract ended")
         page.click("button[value=preview]")

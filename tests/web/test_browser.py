@@ -67,6 +67,8 @@ def test_team_lead_onboards_watches_live_reveals_once_and_offboards(
     # Still the same document: the steps were refreshed in place, not by reloading the page.
     assert page.evaluate("window.loadedOnce") is True
     expect(page.locator("tr.step-done")).to_have_count(6)
+    # "…is queued" no longer stands above a run that has finished.
+    expect(page.locator(".messages")).to_have_count(0)
     shot(page, "05-run-succeeded")
 
     second_tab = page.context.new_page()
