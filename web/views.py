@@ -414,7 +414,7 @@ def run_rollback(request: HttpRequest, run_id: int) -> HttpResponse:
         messages.error(request, str(failure))
         return redirect("run_detail", run_id=run.pk)
     if request.method == "POST":
-        typed = request.POST.get("confirm_username", "").strip().lower()
+        typed = request.POST.get("confirm_username", "").strip()
         if not _previewed(request, "rollback", shown):
             error = NOT_PREVIEWED
         elif typed != run.person.username:

@@ -7,6 +7,7 @@ import pytest
 
 from tests.factories import make_person, make_run
 from tests.web.conftest import unique
+from web.previews import preview_token
 
 pytestmark = [pytest.mark.django_db, pytest.mark.stack]
 
@@ -41,3 +42,16 @@ def test_someone_left_new_by_a_rollback_can_be_onboarded_again(as_admin, persona
     assert f'href="/onboard/?username={person.username}&amp;team={personas.team_a.name}"' in page
     form = as_admin.get("/onboard/", {"username": person.username, "team": personas.team_a.name})
     assert f'value="{person.username}"' in form.content.decode()
+
+
+def test_offboarding_is_confirmed_only_by_the_username_exactly(as_lead_a, personas):
+    person = make_person(unique("p"), team=personas.team_a, status="active")
+    shown = {"person": person.username, "reason": "contract ended"}
+
+    response = as_lead_a.post(f"/people/{person.username}/offboard/", {
+        "reason": "contract ended", "confirm_username": person.username.upper(),
+        "action": "offboard", "preview_token": preview_token("offboard", shown),
+    })  # fmt: skip
+
+    assert f"Type {person.username} exactly to confirm" in response.content.decode()
+    assert not person.runs.exists()
