@@ -197,6 +197,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "socket_timeout": 10,
 }
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
+
+# How long a page waits for the systems' live view of a person (they are asked at once, each in a
+# thread); a system slower than this is shown as not answering, well inside gunicorn's timeout.
+LIVE_STATE_TIMEOUT_SECONDS = env.int("LIVE_STATE_TIMEOUT_SECONDS", 5, minimum=1)
 CELERY_BEAT_SCHEDULE = {
     "requeue-overdue-runs": {
         "task": "lifecycle.runs_overdue_requeue",

@@ -223,6 +223,7 @@ class AuditFilter:
     actor: str = ""
     person: str = ""
     action: str = ""
+    action_contains: str = ""  # part of an action's name: "offboard", "step."
     outcome: str = ""
     since: date | None = None
     until: date | None = None
@@ -236,6 +237,8 @@ def audit_search(where: AuditFilter) -> QuerySet[AuditEvent]:
         events = events.filter(target=where.person)
     if where.action:
         events = events.filter(action=where.action)
+    if where.action_contains:
+        events = events.filter(action__icontains=where.action_contains)
     if where.outcome:
         events = events.filter(outcome=where.outcome)
     if where.since:

@@ -59,16 +59,31 @@ def _team_choices(team_names: list[str]) -> list[tuple[str, str]]:
     return [(name, name) for name in team_names]
 
 
+def _team_choose(team_names: list[str]) -> list[tuple[str, str]]:
+    """Nobody is put in a team by default: the first choice is to choose one."""
+    return [("", "Choose a team"), *_team_choices(team_names)]
+
+
 class OnboardForm(forms.Form):
-    username = forms.CharField(max_length=USERNAME_MAX_LENGTH, strip=True)
-    first_name = forms.CharField(max_length=128)
-    last_name = forms.CharField(max_length=128)
-    email = forms.EmailField()
-    team = forms.ChoiceField()
+    username = forms.CharField(
+        max_length=USERNAME_MAX_LENGTH,
+        strip=True,
+        help_text="Their FreeIPA login: lower-case letters, digits, '.', '_' and '-', not "
+        "starting with '.' or '-'. It is checked against FreeIPA before anything is queued.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    first_name = forms.CharField(max_length=128, widget=forms.TextInput(
+        attrs={"autocomplete": "off"}))  # fmt: skip
+    last_name = forms.CharField(max_length=128, widget=forms.TextInput(
+        attrs={"autocomplete": "off"}))  # fmt: skip
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    team = forms.ChoiceField(
+        help_text="Decides their FreeIPA groups, IAM policies and JupyterHub group."
+    )
 
     def __init__(self, *args, team_names: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["team"].choices = _team_choices(team_names)
+        self.fields["team"].choices = _team_choose(team_names)
 
 
 class OffboardForm(forms.Form):
@@ -89,7 +104,8 @@ class OffboardForm(forms.Form):
         self.username = username
 
     def confirmed(self) -> bool:
-        typed = (self.cleaned_data.get("confirm_username") or "").strip().lower()
+        """The username typed exactly as it is (spaces around it aside)."""
+        typed = (self.cleaned_data.get("confirm_username") or "").strip()
         return typed == self.username
 
 
@@ -98,7 +114,7 @@ class MoveForm(forms.Form):
 
     def __init__(self, *args, team_names: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["team"].choices = _team_choices(team_names)
+        self.fields["team"].choices = _team_choose(team_names)
 
 
 class TeamForm(forms.Form):
@@ -151,7 +167,12 @@ FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2999, 12, 31)
 class AuditFilterForm(forms.Form):
     actor = forms.CharField(required=False, max_length=150)
     person = forms.CharField(required=False, max_length=255, label="Person (username)")
-    action = forms.CharField(required=False, max_length=64)
+    action = forms.CharField(
+        required=False,
+        max_length=64,
+        help_text="All or part of its name: offboard, team., step.do",
+        widget=forms.TextInput(attrs={"list": "audit-actions", "autocomplete": "off"}),
+    )
     outcome = forms.ChoiceField(
         required=False, choices=[("", "any outcome"), *AuditEvent.Outcome.choices]
     )
@@ -179,7 +200,7 @@ class AuditFilterForm(forms.Form):
         return AuditFilter(
             actor=data.get("actor", "").strip(),
             person=data.get("person", "").strip().lower(),
-            action=data.get("action", "").strip(),
+            action_contains=data.get("action", "").strip(),
             outcome=data.get("outcome", ""),
             since=data.get("since"),
             until=data.get("until"),

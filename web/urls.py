@@ -24,5 +24,6 @@ urlpatterns = [
     path("teams/<slug:name>/", views.team_edit, name="team_edit"),
     path("audit/", views.audit_log, name="audit_log"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
+    path("audit/export.json", views.audit_export_json, name="audit_export_json"),
     path("audit/verify/", views.audit_verify_page, name="audit_verify"),
 ]

@@ -6,6 +6,7 @@ import base64
 import csv
 import json
 from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
 
 import qrcode
 from django.conf import settings
@@ -15,6 +16,7 @@ from django.db import connection
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from kombu import Connection
@@ -26,6 +28,8 @@ from onboarding.broker import broker_persistence
 from onboarding.credentials import credentials_reveal
 from onboarding.errors import AccessAdminError, CredentialsGone, InvalidInput, PersonAlreadyKnown
 from onboarding.models import Credential, LifecycleRun, Person, Team
+from onboarding.systems import enabled
+from web.audit_display import entries
 from web.forms import (
     AuditFilterForm,
     MoveForm,
@@ -34,6 +38,7 @@ from web.forms import (
     PeopleFilterForm,
     TeamForm,
 )
+from web.live_state import person_systems_state_within
 from web.permissions import (
     access_for,
     admin_required,
@@ -41,7 +46,9 @@ from web.permissions import (
     staff_required,
     visible_or_404,
 )
+from web.plan_words import changes_in_words, steps_in_words
 from web.previews import NOT_PREVIEWED, preview_matches, preview_token
+from web.team_checks import team_problems
 
 # What a person can be told and fix: bad input, a run in the way, or a system refusing.
 USER_ERRORS = (AccessAdminError,)
@@ -103,7 +110,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "people_by_status": selectors.people_by_status(access.people()),
         "runs_in_progress": selectors.runs_in_progress(access.runs()),
         "runs_needing_action": selectors.runs_needing_action(access.runs()),
-        "recent_events": selectors.events_recent(access.events()),
+        "recent_events": entries(selectors.events_recent(access.events())),
+        "no_teams": not access.teams().exists(),
     }
     return render(request, "web/dashboard.html", context)
 
@@ -134,25 +142,38 @@ def _person(request: HttpRequest, username: str) -> Person:
 
 @staff_required
 def person_detail(request: HttpRequest, username: str) -> HttpResponse:
+    access = access_for(request)
     person = _person(request, username)
-    may_act = access_for(request).may_act_on(person)
+    may_act = access.may_act_on(person)
+    other_teams = access.teams().exclude(pk=person.team_id).exists()
+    runs = selectors.person_runs(person)
     context = {
         "person": person,
-        "runs": selectors.person_runs(person),
-        "events": selectors.person_events(person),
+        "runs": runs,
+        "events": entries(selectors.person_events(person)),
         "may_act": may_act,
         "may_offboard": may_act and person.may_be_offboarded,
-        "may_move": may_act and person.may_be_moved,
+        "may_move": may_act and person.may_be_moved and other_teams,
+        "no_team_to_move_to": may_act and person.may_be_moved and not other_teams,
         "may_reinstate": may_act and person.may_be_reinstated,
+        # Left "new" by a rolled-back onboarding: the way on is to onboard them again.
+        "may_onboard_again": may_act
+        and person.status == Person.Status.NEW
+        and not any(run.is_active for run in runs),
+        # Only their names: the systems are asked by the fragment, after the page is shown.
+        "systems": enabled(),
     }
     return render(request, "web/person_detail.html", context)
 
 
 @staff_required
 def person_systems(request: HttpRequest, username: str) -> HttpResponse:
-    """Each system's view of the person, asked live; a fragment for htmx, a page otherwise."""
+    """Each system's view of the person, asked live and at once with one deadline; a fragment
+    for htmx (the person page asks for it once it is shown), a page otherwise."""
     person = _person(request, username)
-    context = {"person": person, "states": selectors.person_systems_state(person)}
+    timeout = settings.LIVE_STATE_TIMEOUT_SECONDS
+    states = person_systems_state_within(person, timeout=timeout)
+    context = {"person": person, "states": states, "timeout": timeout}
     template = "web/_systems.html" if request.htmx else "web/person_systems.html"
     return render(request, template, context)
 
@@ -199,9 +220,8 @@ UNAVAILABLE = "The username {username!r} is not available; choose another."
 def person_onboard(request: HttpRequest) -> HttpResponse:
     access = access_for(request)
     team_names = list(access.teams().values_list("name", flat=True))
-    form = OnboardForm(
-        request.POST or None, team_names=team_names, initial={"team": request.GET.get("team")}
-    )
+    initial = {name: request.GET.get(name, "") for name in ("team", "username")}
+    form = OnboardForm(request.POST or None, team_names=team_names, initial=initial)
     preview = token = None
     if request.method == "POST" and form.is_valid():
         fields = {**form.cleaned_data, "team": access.teams().get(name=form.cleaned_data["team"])}
@@ -216,18 +236,18 @@ def person_onboard(request: HttpRequest) -> HttpResponse:
                     **fields, actor=_actor(request), requested_by=request.user
                 )
                 messages.success(
-                    request,
-                    f"Onboarding {run.person.username} is queued as run #{run.pk}. This page "
-                    "follows it; when it succeeds, reveal the temporary password and OTP code "
-                    "here and hand them over.",
+                    request, f"Onboarding {run.person.username} is queued as run #{run.pk}."
                 )
                 _broker_warning(request, run)
                 return redirect("run_detail", run_id=run.pk)
-            preview = services.person_onboard_preview(**fields)
+            newcomer = Person(**{**fields, "username": shown["username"]})
+            preview = changes_in_words(
+                services.person_onboard_preview(**fields), person=newcomer, team=fields["team"]
+            )
             token = preview_token("onboard", shown)
         except USER_ERRORS as error:
             form.add_error(None, _for(access, error))
-    context = {"form": form, "preview": preview, "preview_token": token}
+    context = {"form": form, "preview": preview, "preview_token": token, "no_teams": not team_names}
     return render(request, "web/onboard.html", context)
 
 
@@ -243,7 +263,10 @@ def person_offboard(request: HttpRequest, username: str) -> HttpResponse:
         reason = form.cleaned_data["reason"]
         shown = {"person": person.username, "reason": reason}
         try:
-            preview = services.person_offboard_preview(person=person, reason=reason)
+            preview = changes_in_words(
+                services.person_offboard_preview(person=person, reason=reason),
+                person=person, team=person.team,
+            )  # fmt: skip
             token = preview_token("offboard", shown)
             if request.POST.get("action") == "offboard":
                 if not _previewed(request, "offboard", shown):
@@ -296,7 +319,10 @@ def person_move(request: HttpRequest, username: str) -> HttpResponse:
                 )
                 _broker_warning(request, run)
                 return redirect("run_detail", run_id=run.pk)
-            preview = services.person_move_preview(person=person, team=team)
+            preview = changes_in_words(
+                services.person_move_preview(person=person, team=team),
+                person=person, team=team, previous_team=person.team,
+            )  # fmt: skip
             token = preview_token("move", shown)
         except USER_ERRORS as error:
             form.add_error(None, str(error))
@@ -322,7 +348,9 @@ def person_reinstate(request: HttpRequest, username: str) -> HttpResponse:
             messages.success(request, f"Reinstating {person.username} is queued as run #{run.pk}.")
             _broker_warning(request, run)
             return redirect("run_detail", run_id=run.pk)
-        preview = services.person_reinstate_preview(person=person)
+        preview = changes_in_words(
+            services.person_reinstate_preview(person=person), person=person, team=person.team
+        )
     except USER_ERRORS as failure:
         error = str(failure)
     token = preview_token("reinstate", shown) if preview else None
@@ -342,7 +370,8 @@ def _run_context(request: HttpRequest, run: LifecycleRun) -> dict:
     access = access_for(request)
     return {
         "run": run,
-        "steps": selectors.run_steps(run),
+        "steps": steps_in_words(selectors.run_steps(run), **_run_teams(run)),
+        "seen": request.GET.get("seen", ""),
         "waiting": selectors.credentials_waiting(run),
         "revealed": selectors.credentials_revealed(run),
         "may_reveal": access.may_reveal_credentials(run),
@@ -380,12 +409,12 @@ def run_rollback(request: HttpRequest, run_id: int) -> HttpResponse:
     shown = {"run": str(run.pk)}
     error = ""
     try:
-        undos = services.run_rollback_preview(run=run)
+        undos = changes_in_words(services.run_rollback_preview(run=run), **_run_teams(run))
     except USER_ERRORS as failure:
         messages.error(request, str(failure))
         return redirect("run_detail", run_id=run.pk)
     if request.method == "POST":
-        typed = request.POST.get("confirm_username", "").strip().lower()
+        typed = request.POST.get("confirm_username", "").strip()
         if not _previewed(request, "rollback", shown):
             error = NOT_PREVIEWED
         elif typed != run.person.username:
@@ -398,6 +427,17 @@ def run_rollback(request: HttpRequest, run_id: int) -> HttpResponse:
         "preview_token": preview_token("rollback", shown),
     }  # fmt: skip
     return render(request, "web/rollback.html", context)
+
+
+def _run_teams(run: LifecycleRun) -> dict:
+    """The person and the teams the run's steps work with: a move's are the one it leaves and
+    the one it joins."""
+    person = run.person
+    if run.kind == LifecycleRun.Kind.MOVE:
+        to_team = Team.objects.filter(pk=run.params.get("to_team_id")).first() or person.team
+        from_team = Team.objects.filter(name=run.params.get("from_team")).first() or person.team
+        return {"person": person, "team": to_team, "previous_team": from_team}
+    return {"person": person, "team": person.team}
 
 
 def _admins_only(request: HttpRequest) -> HttpResponse:
@@ -425,10 +465,16 @@ def run_requeue(request: HttpRequest, run_id: int) -> HttpResponse:
     return _run_action(request, run_id, services.run_requeue, "sent to the workers again")
 
 
-@require_POST
 @staff_required
 def run_credentials(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _run(request, run_id)
+    if request.method != "POST":
+        # An address typed or bookmarked: secrets are revealed only by the run page's button.
+        messages.info(
+            request, "Credentials are revealed once, with the button on this page; nothing was "
+            "revealed by opening that address.",
+        )  # fmt: skip
+        return redirect("run_detail", run_id=run.pk)
     if not access_for(request).may_reveal_credentials(run):
         denial_record(request, "not the requester")
         requester = run.requested_by.get_username() if run.requested_by else run.actor
@@ -447,11 +493,21 @@ def run_credentials(request: HttpRequest, run_id: int) -> HttpResponse:
         "run": run,
         "password": revealed.get(Credential.Kind.TEMPORARY_PASSWORD, ""),
         "otp_uri": otp_uri,
+        "otp_secret": _otp_secret(otp_uri),
         "otp_qr": _qr_data_uri(otp_uri) if otp_uri else "",
+        "freeipa_url": f"https://{settings.FREEIPA_HOST}/ipa/ui/" if settings.FREEIPA_HOST else "",
+        "jupyterhub_url": settings.JUPYTERHUB_URL,
+        "revealed_at": timezone.now(),
     }
     response = render(request, "web/credentials.html", context)
     response["Cache-Control"] = "no-store"
     return response
+
+
+def _otp_secret(otp_uri: str) -> str:
+    """The key of an otpauth:// URI, in groups of four, for typing into an app by hand."""
+    secret = parse_qs(urlsplit(otp_uri).query).get("secret", [""])[0]
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
 def _qr_data_uri(text: str) -> str:
@@ -469,10 +525,26 @@ def team_list(request: HttpRequest) -> HttpResponse:
     return render(request, "web/team_list.html", {"teams": teams})
 
 
+def _team_checked(form: TeamForm, *, creating: bool) -> bool:
+    """Whether the team can be saved as asked; if not, each problem goes beside its field, all
+    at once, and nothing is made."""
+    problems = team_problems(
+        name=form.cleaned_data["name"] if creating else None,
+        group=form.cleaned_data["freeipa_group"].strip(),
+        leads=form.lead_names(),
+        policy_arns=form.policy_arns(),
+        jupyterhub_group=form.cleaned_data["jupyterhub_group"].strip(),
+    )
+    for field, messages_ in problems.items():
+        for message in messages_:
+            form.add_error(field, message)
+    return not problems
+
+
 @admin_required
 def team_create(request: HttpRequest) -> HttpResponse:
     form = TeamForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and _team_checked(form, creating=True):
         try:
             team, _ = services.team_set(
                 name=form.cleaned_data["name"], group=form.cleaned_data["freeipa_group"],
@@ -499,7 +571,7 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
     }
     form = TeamForm(request.POST or None, initial=initial, editing=True)
     changes = None
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and form.is_valid() and _team_checked(form, creating=False):
         values = {
             "group": form.cleaned_data["freeipa_group"].strip(),
             "leads": form.lead_names(),
@@ -514,7 +586,8 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
             changes = selectors.team_change_preview(team, **values)
         except USER_ERRORS as error:
             form.add_error(None, str(error))
-    context = {"form": form, "team": team, "changes": changes}
+    members = list(team.members.order_by("username"))
+    context = {"form": form, "team": team, "changes": changes, "members": members}
     return render(request, "web/team_form.html", context)
 
 
@@ -532,9 +605,14 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     )
     query = request.GET.copy()
     query.pop("before", None)
+    # Asked for step events by name, a reader wants them one by one.
+    group_steps = "step" not in where.action_contains
+    filtered = any(value for value in vars(where).values())
     context = {
         "form": form,
-        "events": events,
+        "entries": entries(events, group_steps=group_steps),
+        "group_steps": group_steps,
+        "empty": "No events match these filters." if filtered else "Nothing has happened yet.",
         "next_before": next_before,
         "query": query.urlencode(),
         "actions": selectors.audit_actions(),
@@ -562,10 +640,7 @@ def audit_export(request: HttpRequest) -> HttpResponse:
             f"Bad filter: {form.errors.as_text()}", status=400, content_type="text/plain"
         )
     where = form.audit_filter()
-    audit_record(
-        actor=_actor(request), action="audit.export", target="audit", outcome="succeeded",
-        details={name: str(value) for name, value in vars(where).items() if value},
-    )  # fmt: skip
+    _export_record(request, where, "csv")
     writer = csv.writer(_Echo())
 
     def rows() -> Iterator[str]:
@@ -581,6 +656,39 @@ def audit_export(request: HttpRequest) -> HttpResponse:
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="audit.csv"'
     return response
+
+
+@admin_required
+def audit_export_json(request: HttpRequest) -> HttpResponse:
+    """The same events as the CSV, as a JSON array of objects with the details as written."""
+    form = AuditFilterForm(request.GET or None)
+    if form.is_bound and not form.is_valid():
+        return JsonResponse({"error": f"Bad filter: {form.errors.as_text()}"}, status=400)
+    where = form.audit_filter()
+    _export_record(request, where, "json")
+
+    def rows() -> Iterator[str]:
+        yield "["
+        for index, event in enumerate(selectors.audit_search(where).iterator(chunk_size=2000)):
+            row = {
+                "id": event.id, "at": event.at.isoformat(), "actor": event.actor,
+                "action": event.action, "target": event.target, "outcome": event.outcome,
+                "run": event.run_id, "details": event.details, "hash": event.hash,
+            }  # fmt: skip
+            yield ("," if index else "") + "\n" + json.dumps(row, sort_keys=True, default=str)
+        yield "\n]\n"
+
+    response = StreamingHttpResponse(rows(), content_type="application/json")
+    response["Content-Disposition"] = 'attachment; filename="audit.json"'
+    return response
+
+
+def _export_record(request: HttpRequest, where, form_of: str) -> None:
+    details = {name: str(value) for name, value in vars(where).items() if value}
+    audit_record(
+        actor=_actor(request), action="audit.export", target="audit", outcome="succeeded",
+        details={**details, "format": form_of},
+    )  # fmt: skip
 
 
 @admin_required

@@ -89,6 +89,10 @@ class System:
         """Why this person cannot lead a team here (no such account, disabled); None if they can."""
         return None
 
+    def policy_problem(self, arn: str) -> str | None:
+        """Why this policy cannot be a team's here (it does not exist); None if it can."""
+        return None
+
     def settings_problems(self) -> list[str]:
         """What is missing or malformed in this system's settings; asks the system nothing."""
         return []

@@ -18,11 +18,15 @@ from onboarding.models import Team
 from onboarding.systems import clients
 from tests.lifecycle import conftest as lifecycle
 from tests.lifecycle.observe import freeipa_client, freeipa_password_change_by_form
+from tests.web import browsing
 
 # The lifecycle tests' fixtures: the stack wired into settings, and a real worker.
 stack_configured = lifecycle.stack_configured
 lifecycle_worker_env = lifecycle.lifecycle_worker_env
 lifecycle_worker = lifecycle.lifecycle_worker
+# The browser tests' gunicorn and Chromium.
+web_server = browsing.web_server
+browser = browsing.browser
 
 PASSWORD = "Lead-password-1"
 

@@ -168,6 +168,8 @@ CASES = [
     # Only whoever asked for the run sees its secrets: not even an admin.
     Case("run_credentials", "post", lambda w: f"/runs/{w.with_credentials_a.pk}/credentials/",
          team_a_only(DONE, admin=403)),
+    Case("run_credentials", "get", lambda w: f"/runs/{w.with_credentials_a.pk}/credentials/",
+         team_a_only(302)),
     Case("team_list", "get", lambda w: "/teams/", ADMINS_ONLY),
     Case("team_create", "get", lambda w: "/teams/new/", ADMINS_ONLY),
     Case("team_create", "post", lambda w: "/teams/new/", staff(lead_a=403, lead_b=403,
@@ -181,6 +183,7 @@ CASES = [
                          "jupyterhub_group": "", "action": "save"}),
     Case("audit_log", "get", lambda w: "/audit/?outcome=denied", ADMINS_ONLY),
     Case("audit_export", "get", lambda w: "/audit/export.csv", ADMINS_ONLY),
+    Case("audit_export_json", "get", lambda w: "/audit/export.json", ADMINS_ONLY),
     Case("audit_verify", "get", lambda w: "/audit/verify/", ADMINS_ONLY),
     Case("audit_verify", "post", lambda w: "/audit/verify/", ADMINS_ONLY),
 ]

@@ -6,87 +6,19 @@ check a code on an LDAP bind. Every page visited is saved as a screenshot in tes
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import requests
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from onboarding.models import LifecycleRun, Person
 from onboarding.services import team_set
-from tests.conftest import REPO_ROOT
+from tests.web.browsing import log_in, shot
 from tests.web.conftest import admin_group_add, directory_account_create, unique
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack, pytest.mark.browser]
 
-SCREENSHOTS = REPO_ROOT / "test-artifacts" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
 RUN_TIMEOUT_MS = 120_000
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture
-def web_server(lifecycle_worker_env, tmp_path) -> Iterator[str]:
-    port = free_port()
-    log = (tmp_path / "gunicorn.log").open("w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "accessadmin.wsgi:application",
-         "--bind", f"127.0.0.1:{port}", "--workers", "2", "--threads", "4"],
-        cwd=REPO_ROOT, env={**lifecycle_worker_env, "ACCESSADMIN_ENV": "test"},
-        stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((tmp_path / "gunicorn.log").read_text()[-3000:])
-            time.sleep(0.3)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        log.close()
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are sync.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-def shot(page: Page, name: str) -> None:
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-
-
-def log_in(page: Page, url: str, username: str, password: str) -> None:
-    page.goto(f"{url}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]:has-text('Log in')")
-    expect(page.locator("h1")).to_have_text("Dashboard")
 
 
 def wait_for_run(page: Page, state: str) -> None:
@@ -120,10 +52,11 @@ def test_team_lead_onboards_watches_live_reveals_once_and_offboards(
     page.fill("#id_first_name", "New")
     page.fill("#id_last_name", "Starter")
     page.fill("#id_email", f"{newcomer}@example.test")
-    expect(page.locator("#id_team option")).to_have_count(1)
+    # "Choose a team", then the one team the lead leads: nobody is put in a team by default.
+    expect(page.locator("#id_team option")).to_have_count(2)
     page.select_option("#id_team", team.name)
     page.click("button[value=preview]")
-    expect(page.locator("#preview")).to_contain_text("efs_access_point")
+    expect(page.locator("#preview")).to_contain_text(f"EFS access point /data/{newcomer}")
     shot(page, "03-onboard-preview")
     page.click("button[value=onboard]")
 
@@ -134,6 +67,8 @@ def test_team_lead_onboards_watches_live_reveals_once_and_offboards(
     # Still the same document: the steps were refreshed in place, not by reloading the page.
     assert page.evaluate("window.loadedOnce") is True
     expect(page.locator("tr.step-done")).to_have_count(6)
+    # "…is queued" no longer stands above a run that has finished.
+    expect(page.locator(".messages")).to_have_count(0)
     shot(page, "05-run-succeeded")
 
     second_tab = page.context.new_page()

@@ -13,10 +13,11 @@ import sys
 import pytest
 
 from onboarding.audit import audit_record
-from onboarding.models import LifecycleRun, Person
+from onboarding.models import LifecycleRun, Person, Team
+from onboarding.runner import run_steps_create
 from onboarding.systems import clients
 from tests.conftest import REPO_ROOT
-from tests.factories import make_person
+from tests.factories import make_person, make_run
 from tests.test_settings import GOOD_PRODUCTION
 from tests.web.conftest import LOCAL_BACKEND, Personas, unique
 from web.previews import preview_token
@@ -63,9 +64,61 @@ def test_onboard_preview_lists_what_would_be_created_and_queues_nothing(as_lead_
     page = response.content.decode()
     assert "What onboarding will create" in page
     for step in ("freeipa_user", "otp_token", "efs_access_point", "iam_role", "jupyterhub_access"):
-        assert step in page
+        assert f'data-step="{step}"' in page
     assert 'value="onboard"' in page
     assert not LifecycleRun.objects.exists()
+
+
+def test_onboard_preview_names_the_real_path_groups_policies_and_hub_group(as_lead_a, personas):
+    team = personas.team_a
+    fields = onboard_fields(personas, action="preview")
+
+    page = html.unescape(as_lead_a.post("/onboard/", fields).content.decode())
+
+    username = fields["username"]
+    assert f"EFS access point /data/{username}" in page
+    assert f"to the FreeIPA group(s) {team.freeipa_group}" in page
+    assert f"IAM role accessadmin-{username}" in page
+    assert "policies arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess" in page
+    assert f"in the hub group {team.jupyterhub_group}" in page
+    assert "<username>" not in page
+    assert "team's" not in page
+
+
+def test_a_move_run_page_names_the_team_left_and_the_team_joined(as_admin, personas):
+    person = make_person(unique("p"), team=personas.team_a, status="moving")
+    run = make_run(person, kind="move", state="running", params={
+        "from_team": personas.team_a.name, "to_team": personas.team_b.name,
+        "to_team_id": personas.team_b.pk})  # fmt: skip
+    run_steps_create(run)
+
+    page = html.unescape(as_admin.get(f"/runs/{run.pk}/").content.decode())
+
+    assert f"from team {personas.team_a.name} → {personas.team_b.name}" in page
+    assert (
+        f"Move {person.username} from the hub group {personas.team_a.jupyterhub_group} to "
+        f"{personas.team_b.jupyterhub_group}"
+    ) in page
+
+
+def test_the_onboard_form_asks_for_a_team_and_says_to_create_one_when_there_is_none(
+    as_admin, personas
+):
+    page = as_admin.get("/onboard/").content.decode()
+    assert '<option value="" selected>Choose a team</option>' in page
+
+    Team.objects.all().delete()
+    empty = as_admin.get("/onboard/").content.decode()
+    assert "Create a team first" in empty
+    assert 'href="/teams/new/"' in empty
+
+
+def test_the_people_count_says_person_for_one(as_admin, personas):
+    person = make_person(unique("p"), team=personas.team_a, status="active")
+
+    page = as_admin.get("/people/", {"q": person.username}).content.decode()
+
+    assert "1 person." in page
 
 
 def test_offboarding_needs_a_reason_and_the_typed_username(as_lead_a, personas):

@@ -44,6 +44,11 @@ class IAMSystem(System):
             for name in iam.roles()
         ]
 
+    def policy_problem(self, arn: str) -> str | None:
+        if self.client.policy_exists(arn=arn):
+            return None
+        return f"{arn} does not exist in IAM."
+
     def settings_problems(self) -> list[str]:
         problems = []
         arn = settings.IAM_SAML_PROVIDER_ARN

@@ -206,6 +206,15 @@ class IAM:
             self._client.delete_role(RoleName=name)
         return True
 
+    def policy_exists(self, *, arn: str) -> bool:
+        """Whether the managed policy exists (one GetPolicy call)."""
+        try:
+            with _aws.translated_errors(SYSTEM):
+                self._client.get_policy(PolicyArn=arn)
+        except NotFound:
+            return False
+        return True
+
     def _role(self, name: str) -> dict[str, Any] | None:
         try:
             with _aws.translated_errors(SYSTEM):

@@ -1,0 +1,142 @@
+"""Every main page, at a desktop's and a phone's width: no axe-core violation (WCAG 2.1 A/AA and
+best practice), no sideways scrolling on a 390 px phone, and a screenshot of each in
+test-artifacts/screenshots/ to look at."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.contrib.auth.models import User
+from playwright.sync_api import Page, expect
+
+from onboarding.audit import audit_record
+from onboarding.credentials import credential_store
+from onboarding.models import Credential, Person, Team
+from onboarding.runner import run_steps_create
+from onboarding.services import team_set
+from tests.factories import make_person, make_run
+from tests.web.browsing import DESKTOP, PHONE, axe_violations, shot, sideways_overflow
+from tests.web.conftest import unique
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack, pytest.mark.browser]
+
+PASSWORD = "Break-glass-password-1"
+
+
+@dataclass
+class Site:
+    url: str
+    team: Team
+    person: Person
+
+
+@pytest.fixture
+def site(web_server, ldap_configured) -> Site:
+    User.objects.create_superuser(unique("root-"), password=PASSWORD)
+    team, _ = team_set(
+        name=unique("vision-"), group=unique("vision-"),
+        policy_arns=["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
+        jupyterhub_group=unique("hub-"), actor="test",
+    )  # fmt: skip
+    person = make_person(unique("ada"), team=team, status="active", uid_number=70001)
+    stuck = make_person(unique("bob"), team=team, status="onboarding")
+    failed = make_run(stuck, state="failed", error="iam: the policy does not exist")
+    run_steps_create(failed)
+    audit_record(actor="test", action="onboard.request", target=stuck.username,
+                 outcome="requested", details={"run": failed.pk}, run=failed)  # fmt: skip
+    return Site(web_server, team, person)
+
+
+def log_in_local(page: Page, site: Site) -> None:
+    username = User.objects.filter(is_superuser=True).latest("id").username
+    page.goto(f"{site.url}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator("h1")).to_have_text("Dashboard")
+
+
+def pages(site: Site) -> list[tuple[str, str, str | None]]:
+    """(name, path, what to click first) of every page checked."""
+    username = site.person.username
+    return [
+        ("dashboard", "/", None),
+        ("people", "/people/", None),
+        ("person", f"/people/{username}/", None),
+        ("onboard", "/onboard/", None),
+        ("offboard", f"/people/{username}/offboard/", None),
+        ("offboard-preview", f"/people/{username}/offboard/", "preview-offboard"),
+        ("teams", "/teams/", None),
+        ("team-new", "/teams/new/", None),
+        ("team-new-errors", "/teams/new/", None),
+        ("team-edit", f"/teams/{site.team.name}/", None),
+        ("audit", "/audit/", None),
+    ]
+
+
+def page_ready(page: Page, name: str) -> None:
+    if name == "person":
+        expect(page.locator("#systems-heading")).to_be_visible()
+        expect(page.locator("#systems")).not_to_have_attribute("aria-busy", "true", timeout=15_000)
+    if name == "team-new-errors":
+        page.fill("#id_name", "bad name")
+        page.fill("#id_leads", "nobody-here")
+        page.fill("#id_iam_policy_arns", "not-an-arn")
+        page.click("button[type=submit].primary")
+        expect(page.locator("#form-errors")).to_be_focused()
+    if name == "offboard-preview":
+        page.fill("#id_reason", "contract ended")
+        page.click("button[value=preview]")
+        expect(page.locator("#preview")).to_be_visible()
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+def test_every_main_page_passes_axe_and_fits_the_screen(site, browser, width):
+    viewport = DESKTOP if width == "desktop" else PHONE
+    # axe is injected as a script of its own: the test's browser lets it past the CSP.
+    context = browser.new_context(viewport=viewport, bypass_csp=True)
+    page = context.new_page()
+    log_in_local(page, site)
+    problems = []
+    for name, path, _ in pages(site):
+        page.goto(f"{site.url}{path}")
+        page_ready(page, name)
+        shot(page, f"a11y-{viewport['width']}-{name}")
+        problems += [f"{name}: {violation}" for violation in axe_violations(page)]
+        overflow = sideways_overflow(page)
+        if overflow > 0:
+            problems.append(f"{name}: {overflow} px wider than a {viewport['width']} px window")
+    context.close()
+
+    assert problems == [], "\n".join(problems)
+
+
+def test_the_hand_over_sheet_passes_axe_and_prints_alone(site, browser):
+    requester = User.objects.filter(is_superuser=True).latest("id")
+    newcomer = make_person(unique("cy"), team=site.team, status="active")
+    run = make_run(newcomer, state="succeeded", requested_by=requester, actor=requester.username)
+    credential_store(run=run, kind=Credential.Kind.TEMPORARY_PASSWORD, secret="Temp-secret-1")
+    credential_store(
+        run=run, kind=Credential.Kind.OTP_ENROLMENT,
+        secret="otpauth://totp/EXAMPLE.TEST:cy?secret=JBSWY3DPEHPK3PXP&issuer=EXAMPLE.TEST",
+    )  # fmt: skip
+    context = browser.new_context(viewport=PHONE, bypass_csp=True)
+    page = context.new_page()
+    log_in_local(page, site)
+
+    page.goto(f"{site.url}/runs/{run.pk}/")
+    page.click("#reveal")
+    expect(page.locator("#temporary-password")).to_have_text("Temp-secret-1")
+    shot(page, "handover-390")
+    problems = axe_violations(page)
+    page.emulate_media(media="print")
+    shot(page, "handover-print")
+
+    assert problems == [], "\n".join(problems)
+    expect(page.locator(".topbar")).to_be_hidden()
+    expect(page.locator("button[data-print]")).to_be_hidden()
+    expect(page.locator("#handover")).to_contain_text(newcomer.username)
+    expect(page.locator("#otp-qr")).to_be_visible()
+    expect(page.locator("#otp-secret")).to_have_text("JBSW Y3DP EHPK 3PXP")
+    context.close()

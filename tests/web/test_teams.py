@@ -1,0 +1,89 @@
+"""The team form: everything wrong is said at once, beside its field, and nothing is made."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from onboarding.models import Team
+from onboarding.systems import clients
+from tests.factories import make_person
+from tests.web.conftest import unique
+
+pytestmark = [pytest.mark.django_db, pytest.mark.stack]
+
+READ_ONLY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+
+
+def error_beside(page: str, field: str) -> str:
+    found = re.search(rf'<div class="error" id="id_{field}_error">(.*?)</div>', page, re.S)
+    return html.unescape(found.group(1)) if found else ""
+
+
+def test_a_new_team_with_many_problems_shows_them_all_beside_their_fields_and_makes_nothing(
+    as_admin,
+):
+    name, group = unique("team-"), unique("group-")
+    ghost_one, ghost_two = unique("ghost"), unique("ghost")
+    missing = f"arn:aws:iam::aws:policy/{unique('Missing')}"
+
+    response = as_admin.post("/teams/new/", {
+        "name": name, "freeipa_group": group, "leads": f"{ghost_one}, {ghost_two}",
+        "iam_policy_arns": f"{READ_ONLY}\n{missing}\nnot-an-arn", "jupyterhub_group": "Bad Name",
+    })  # fmt: skip
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    leads = error_beside(page, "leads")
+    assert f"{ghost_one} is not a FreeIPA user." in leads
+    assert f"{ghost_two} is not a FreeIPA user." in leads
+    policies = error_beside(page, "iam_policy_arns")
+    assert f"{missing} does not exist in IAM." in policies
+    assert "'not-an-arn' is not an IAM policy ARN." in policies
+    assert READ_ONLY not in policies
+    assert "JupyterHub group 'Bad Name'" in error_beside(page, "jupyterhub_group")
+    assert "Fix 3 things below; nothing was changed" in page
+    assert 'aria-describedby="id_leads_helptext id_leads_error"' in page
+    assert not Team.objects.filter(name=name).exists()
+    assert clients().freeipa.group_find(name=group) is None
+
+
+def test_an_existing_policy_and_a_real_lead_make_the_team(as_admin, stack_configured):
+    name = unique("team-")
+
+    response = as_admin.post("/teams/new/", {
+        "name": name, "freeipa_group": name, "leads": "", "iam_policy_arns": READ_ONLY,
+        "jupyterhub_group": name,
+    })  # fmt: skip
+
+    assert response.status_code == 302
+    assert Team.objects.get(name=name).iam_policy_arns == [READ_ONLY]
+
+
+def test_a_team_change_to_a_policy_that_does_not_exist_is_refused_before_the_preview(
+    as_admin, personas
+):
+    team = personas.team_a
+    missing = f"arn:aws:iam::aws:policy/{unique('Missing')}"
+
+    response = as_admin.post(f"/teams/{team.name}/", {
+        "freeipa_group": team.freeipa_group, "leads": "", "iam_policy_arns": missing,
+        "jupyterhub_group": team.jupyterhub_group, "action": "save",
+    })  # fmt: skip
+
+    assert f"{missing} does not exist in IAM." in error_beside(
+        response.content.decode(), "iam_policy_arns"
+    )
+    team.refresh_from_db()
+    assert team.iam_policy_arns == [READ_ONLY]
+
+
+def test_a_team_page_lists_its_members(as_admin, personas):
+    member = make_person(unique("m"), team=personas.team_a, status="active")
+
+    page = as_admin.get(f"/teams/{personas.team_a.name}/").content.decode()
+
+    assert f'href="/people/{member.username}/"' in page
+    assert "(1 person)" in page

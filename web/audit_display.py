@@ -1,0 +1,136 @@
+"""The audit trail as a person reads it: a run's steps under the run, details as labelled
+fields, a worker named as such, and a team change as what changed. The records stay as written."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from onboarding.models import AuditEvent
+
+STEP_ACTIONS = ("step.do", "step.undo")
+TEAM_ACTIONS = ("team.create", "team.change")
+TEAM_FIELDS = ("group", "leads", "policy_arns", "jupyterhub_group")
+# A worker writes as "<celery hostname>:<task id>"; the task id says nothing to a reader.
+_WORKER = re.compile(r"^(?P<host>[^\s:]+@[^\s:]+):[0-9a-f]{8}-[0-9a-f-]{27}$")
+LABELS = {
+    "group": "FreeIPA group",
+    "leads": "Leads",
+    "leads_removed": "Leads removed",
+    "policy_arns": "IAM policies",
+    "jupyterhub_group": "JupyterHub group",
+    "via": "Via",
+    "from": "From",
+    "ip": "Address",
+    "step": "Step",
+    "attempt": "Attempt",
+    "error": "Error",
+    "reason": "Reason",
+    "why": "Why",
+    "method": "Method",
+    "from_team": "From team",
+    "to_team": "To team",
+}
+
+
+@dataclass
+class Entry:
+    """One line of the log: an event, with the step events of its run tucked under it."""
+
+    event: AuditEvent
+    steps: list[AuditEvent] = field(default_factory=list)
+    previous: dict | None = None  # a team change: the team's settings before it
+
+    @property
+    def actor(self) -> str:
+        return actor_name(self.event.actor)
+
+    @property
+    def actor_host(self) -> str:
+        match = _WORKER.match(self.event.actor)
+        return match["host"] if match else ""
+
+    @property
+    def fields(self) -> list[tuple[str, str]]:
+        return detail_fields(self.event.details, previous=self.previous)
+
+
+def actor_name(actor: str) -> str:
+    return "worker" if _WORKER.match(actor) else actor
+
+
+def _text(value) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {_text(item)}" for key, item in value.items()) or "none"
+    if value in ("", None):
+        return "none"
+    return str(value)
+
+
+def _label(key: str) -> str:
+    return LABELS.get(key, key.replace("_", " ").capitalize())
+
+
+def detail_fields(details: dict, *, previous: dict | None = None) -> list[tuple[str, str]]:
+    """(label, value) for each detail worth reading; with `previous` (a team's settings before a
+    change), only what changed, as before → after."""
+    fields = []
+    for key, value in details.items():
+        if key == "run" or (key == "leads_removed" and not value):
+            continue
+        if previous is not None and key in TEAM_FIELDS and key in previous:
+            if _text(previous[key]) == _text(value):
+                continue
+            fields.append((_label(key), f"{_text(previous[key])} → {_text(value)}"))
+            continue
+        fields.append((_label(key), _text(value)))
+    return fields
+
+
+def entries(events: list[AuditEvent], *, group_steps: bool = True) -> list[Entry]:
+    """The events as lines, newest first. A step event goes under its run's newest other event
+    on the page; one whose run has none here stays a line of its own."""
+    lines = [Entry(event) for event in events]
+    if group_steps:
+        heads: dict[int, Entry] = {}
+        for line in lines:
+            if line.event.run_id and line.event.action not in STEP_ACTIONS:
+                heads.setdefault(line.event.run_id, line)
+        kept = []
+        for line in lines:
+            head = heads.get(line.event.run_id) if line.event.action in STEP_ACTIONS else None
+            if head is None:
+                kept.append(line)
+            else:
+                head.steps.append(line.event)
+        for head in heads.values():
+            head.steps.reverse()  # oldest first, as the run did them
+        lines = kept
+    _team_changes_compare(lines)
+    return lines
+
+
+def _team_changes_compare(lines: list[Entry]) -> None:
+    """Each team change beside the team's settings before it: one query for the whole page."""
+    changes = [line for line in lines if line.event.action == "team.change"]
+    if not changes:
+        return
+    earlier = (
+        AuditEvent.objects.filter(
+            action__in=TEAM_ACTIONS,
+            target__in={line.event.target for line in changes},
+            id__lt=max(line.event.id for line in changes),
+        )
+        .order_by("id")
+        .values_list("id", "target", "details")
+    )
+    history: dict[str, list[tuple[int, dict]]] = {}
+    for event_id, target, details in earlier:
+        if all(key in details for key in TEAM_FIELDS):
+            history.setdefault(target, []).append((event_id, details))
+    for line in changes:
+        before = [d for i, d in history.get(line.event.target, []) if i < line.event.id]
+        if before and all(key in line.event.details for key in TEAM_FIELDS):
+            line.previous = before[-1]
