@@ -5,7 +5,8 @@ import time
 from celery import shared_task
 
 
-@shared_task(name="tests.sleep")
+# Acknowledged on receipt: one that ended its worker must not be delivered to the next.
+@shared_task(name="tests.sleep", acks_late=False)
 def sleep_task(seconds: float) -> None:
     """A task stuck past any time limit, as a call with no timeout would be."""
     time.sleep(seconds)

@@ -266,6 +266,29 @@ def _run_succeed(run: LifecycleRun, ctx: StepContext, round_trips: dict[str, int
         )  # fmt: skip
 
 
+# The tasks that do a run, whose first argument is the run's id.
+RUN_TASKS = frozenset({"lifecycle.run_execute", "lifecycle.run_rollback_execute"})
+
+
+def run_overran(task_name: str, args: tuple) -> None:
+    """A run's task outlived the hard time limit and its worker is about to end: the run fails
+    on the step it was stuck in, for a person to resume or roll back once the cause is fixed."""
+    if task_name not in RUN_TASKS or not args:
+        return
+    run = LifecycleRun.objects.select_related("person").get(pk=args[0])
+    if run.state not in (State.RUNNING, State.ROLLING_BACK):
+        return
+    limit = settings.CELERY_TASK_TIME_LIMIT
+    message = f"stopped: still going after the {limit} s hard time limit, its worker restarted"
+    for step in run.steps.filter(state__in=(Step.State.RUNNING, Step.State.UNDOING)):
+        step.move_to(Step.State.FAILED, last_error=message, finished_at=timezone.now())
+    run.move_to(State.FAILED, error=message, finished_at=timezone.now(), worker="")
+    audit_record(
+        actor=run.worker or "worker", action=f"{run.kind}.run", target=run.person.username,
+        outcome="failed", details={"run": run.pk, "error": message}, run=run,
+    )  # fmt: skip
+
+
 def run_give_up(run: LifecycleRun, *, error: str) -> None:
     """Retries ran out: the run fails on the step that kept failing, and waits for a person."""
     if run.state == State.ROLLING_BACK:

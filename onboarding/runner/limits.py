@@ -4,9 +4,10 @@ processes, and a thread cannot be ended from outside).
 - Soft: a run that has used CELERY_TASK_SOFT_TIME_LIMIT stops between stages and goes back to the
   queue (`RunClock`); the next attempt checks the step that was running before doing it again.
 - Hard: a task still running at CELERY_TASK_TIME_LIMIT ends the whole worker process, as the
-  prefork pool ends a child (`Watchdog`). Its messages are unacknowledged (acks_late), the
-  supervisor starts the worker again, and the runs it held are handed on (runs_release on start,
-  or the overdue sweep once their heartbeat is stale).
+  prefork pool ends a child (`Watchdog`). The run it was doing fails first, as Celery fails a
+  task past its hard limit, so its message, delivered again (acks_late), finds nothing to do
+  and cannot end the next worker too; a person resumes it when the cause is fixed. The other
+  runs the worker held are handed on (runs_release on start, or the overdue sweep).
 """
 
 from __future__ import annotations
@@ -49,31 +50,33 @@ class Watchdog:
         interval: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
         end_process: Callable[[int], object] = os._exit,
+        on_overrun: Callable[[str, tuple], object] = lambda name, args: None,
     ) -> None:
         self.limit = limit
         self.interval = interval
         self._clock = clock
         self._end_process = end_process
-        self._tasks: dict[str, tuple[str, float]] = {}
+        self._on_overrun = on_overrun
+        self._tasks: dict[str, tuple[str, tuple, float]] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def task_started(self, task_id: str, name: str) -> None:
+    def task_started(self, task_id: str, name: str, args: tuple = ()) -> None:
         with self._lock:
-            self._tasks[task_id] = (name, self._clock())
+            self._tasks[task_id] = (name, tuple(args), self._clock())
 
     def task_finished(self, task_id: str) -> None:
         with self._lock:
             self._tasks.pop(task_id, None)
 
-    def overrun(self) -> list[tuple[str, str, float]]:
-        """(task id, task name, seconds running) of every task past the limit."""
+    def overrun(self) -> list[tuple[str, str, tuple, float]]:
+        """(task id, task name, its arguments, seconds running) of every task past the limit."""
         now = self._clock()
         with self._lock:
             return [
-                (task_id, name, now - started)
-                for task_id, (name, started) in self._tasks.items()
+                (task_id, name, args, now - started)
+                for task_id, (name, args, started) in self._tasks.items()
                 if now - started >= self.limit
             ]
 
@@ -82,12 +85,16 @@ class Watchdog:
         overrun = self.overrun()
         if not overrun:
             return False
-        for task_id, name, seconds in overrun:
+        for task_id, name, args, seconds in overrun:
             logger.critical(
                 "task %s (%s) has run for %.0f s, past its %.0f s time limit: the worker ends "
                 "so that its runs are handed to another worker",
                 task_id, name, seconds, self.limit,
             )  # fmt: skip
+            try:
+                self._on_overrun(name, args)
+            except Exception:
+                logger.exception("task %s: what it was doing could not be marked failed", task_id)
         for handler in logging.getLogger().handlers:
             handler.flush()
         self._end_process(HARD_LIMIT_EXIT_CODE)
@@ -121,9 +128,12 @@ def watchdog_install(pool_cls: type) -> Watchdog | None:
         return None
     from celery.signals import task_postrun, task_prerun
 
-    watchdog = Watchdog(settings.CELERY_TASK_TIME_LIMIT)
+    from onboarding.runner.execute import run_overran
+
+    watchdog = Watchdog(settings.CELERY_TASK_TIME_LIMIT, on_overrun=run_overran)
     task_prerun.connect(
-        lambda task_id, task, **_: watchdog.task_started(task_id, task.name), weak=False
+        lambda task_id, task, args=(), **_: watchdog.task_started(task_id, task.name, args),
+        weak=False,
     )
     task_postrun.connect(lambda task_id, **_: watchdog.task_finished(task_id), weak=False)
     watchdog.start()

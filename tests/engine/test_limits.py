@@ -5,9 +5,12 @@ import time
 
 import pytest
 
-from onboarding.models import LifecycleRun
+from onboarding.models import LifecycleRun, Person, Step
+from onboarding.runner import run_execute, run_steps_create
+from onboarding.runner.execute import run_overran
 from onboarding.runner.limits import HARD_LIMIT_EXIT_CODE, RunClock, Watchdog
 from tests.engine.conftest import onboard
+from tests.factories import make_person, make_run
 
 State = LifecycleRun.State
 
@@ -31,15 +34,20 @@ def test_run_clock_expires_after_its_seconds():
 
 def test_watchdog_ends_the_process_only_when_a_task_outlives_the_limit(caplog):
     clock, ended = Clock(), []
-    watchdog = Watchdog(60, clock=clock, end_process=ended.append)
-    watchdog.task_started("t-1", "lifecycle.run_execute")
-    watchdog.task_started("t-2", "lifecycle.run_execute")
+    overran = []
+    watchdog = Watchdog(
+        60, clock=clock, end_process=ended.append,
+        on_overrun=lambda name, args: overran.append((name, args)),
+    )  # fmt: skip
+    watchdog.task_started("t-1", "lifecycle.run_execute", (41,))
+    watchdog.task_started("t-2", "lifecycle.run_execute", (42,))
     clock.now += 59
     assert not watchdog.check()
     watchdog.task_finished("t-1")
     clock.now += 1
     assert watchdog.check()
     assert ended == [HARD_LIMIT_EXIT_CODE]
+    assert overran == [("lifecycle.run_execute", (42,))]
     assert "task t-2 (lifecycle.run_execute) has run for 60 s" in caplog.text
     assert "t-1" not in caplog.text
 
@@ -78,3 +86,28 @@ def test_a_run_that_never_fits_in_its_limit_fails_after_its_retries(fake, team, 
     assert "time limit" in run.error
     assert run.events.filter(action="run.time_limit").count() == 3
     assert fake.calls["account_create"] == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_past_the_hard_limit_fails_on_its_stuck_step_so_its_redelivery_does_nothing(
+    fake, team, settings
+):
+    settings.CELERY_TASK_TIME_LIMIT = 600
+    someone = make_person("gil", team=team, status=Person.Status.ONBOARDING)
+    run = make_run(someone, state=State.RUNNING, worker="w1@host:t-1")
+    run_steps_create(run)
+    stuck = run.steps.order_by("position").first()
+    stuck.move_to(Step.State.RUNNING, attempts=1)
+
+    run_overran("lifecycle.run_execute", (run.pk,))
+
+    run.refresh_from_db()
+    stuck.refresh_from_db()
+    assert run.state == State.FAILED
+    assert run.error == "stopped: still going after the 600 s hard time limit, its worker restarted"
+    assert (stuck.state, stuck.last_error) == (Step.State.FAILED, run.error)
+    assert run.events.get(action="onboard.run").outcome == "failed"
+    # The message delivered again finds the run failed and leaves it for a person.
+    assert run_execute(run_id=run.pk, worker="w2@host:t-1") is None
+    assert fake.calls["account_create"] == 0
+    run_overran("credentials.purge_expired", ())  # not a run: nothing to do

@@ -1,0 +1,117 @@
+"""What AccessAdmin's FreeIPA service account needs, and giving it exactly that.
+
+One role holding one privilege: FreeIPA's own managed permissions for the user, group and
+preserved-user operations the plans make, plus AccessAdmin's permissions for what FreeIPA grants
+no privilege: other users' OTP tokens (default-aci.ldif lets only a token's owner and managers
+touch it) and `ipauserauthtype` ("System: Modify Users" leaves it out, user.py:361-385). Each
+permission names the call that needs it; the source lines are FreeIPA's (ipaserver/plugins/).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+ROLE = "AccessAdmin service"
+PRIVILEGE = "AccessAdmin lifecycle"
+
+# FreeIPA's managed permissions the plans need, and why.
+BUILT_IN_PERMISSIONS = {
+    "System: Add Users": "user_add (user.py:272-278)",
+    "System: Add User to default group": "user_add, user_undel: ipausers (user.py:279-290)",
+    "System: Change User password": "a temporary password on reinstatement (user.py:291-311)",
+    "System: Modify Users": "names and e-mail (user.py:361-385)",
+    "System: Unlock User": "user_disable, user_enable: nsaccountlock (user.py:397-410)",
+    "System: Remove Users": "user_del when an onboarding is rolled back (user.py:386-396)",
+    "System: Preserve User": "user_del --preserve on offboarding (stageuser.py:260-268)",
+    "System: Modify User RDN": "user_del --preserve, user_undel rewrite uid (stageuser.py:246-254)",
+    "System: Undelete User": "user_undel on reinstatement (stageuser.py:271-279)",
+    "System: Read Preserved Users": "user_show of an offboarded person (stageuser.py)",
+    "System: Modify Preserved Users": "user_del --preserve clears credentials (user.py:777-790)",
+    "System: Add Groups": "a team's groups (group.py managed_permissions)",
+    "System: Modify Group Membership": "team membership (group.py managed_permissions)",
+    "System: Modify Groups": "team leads: membermanager (group.py managed_permissions)",
+}  # fmt: skip
+
+_TOKEN_ATTRIBUTES = [
+    "objectclass", "description", "managedby", "ipatokenuniqueid", "ipatokendisabled",
+    "ipatokennotbefore", "ipatokennotafter", "ipatokenvendor", "ipatokenmodel",
+    "ipatokenserial", "ipatokenowner",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str
+    why: str
+    rights: tuple[str, ...]
+    options: dict = field(default_factory=dict)
+
+
+def custom_permissions(base_dn: str) -> list[Permission]:
+    """AccessAdmin's own permissions. Their names may not hold a colon (permission.py
+    _disallow_colon keeps that for FreeIPA's managed ones). OTP tokens have no permission type
+    (permission.py validate_type: otptoken has no permission_filter_objectclasses), so they are
+    scoped by location and filter, as an admin would with `ipa permission-add --subtree`."""
+    tokens = {
+        "ipapermlocation": f"cn=otp,{base_dn}",
+        "extratargetfilter": ["(objectclass=ipatoken)"],
+    }
+    return [
+        Permission("AccessAdmin Add OTP tokens", "otptoken_add for a new person", ("add",), tokens),
+        Permission(
+            "AccessAdmin Read OTP tokens",
+            "otptoken_find sees another person's tokens (otherwise silently none)",
+            ("read", "search", "compare"),
+            {**tokens, "attrs": _TOKEN_ATTRIBUTES},
+        ),
+        Permission(
+            "AccessAdmin Remove OTP tokens", "otptoken_del on offboarding", ("delete",), tokens
+        ),
+        Permission(
+            "AccessAdmin Manage OTP token owners",
+            "otptoken_add_managedby, so a person manages their own token; user_del orphans "
+            "the tokens it deletes the user of (user.py:831-842)",
+            ("write",),
+            {**tokens, "attrs": ["managedby", "ipatokenowner"]},
+        ),
+        Permission(
+            "AccessAdmin Set user authentication types",
+            "ipauserauthtype=otp on reinstatement",
+            ("write",),
+            {"type": "user", "attrs": ["ipauserauthtype"]},
+        ),
+    ]
+
+
+def required_permissions(base_dn: str) -> dict[str, str]:
+    """Every permission the service account needs, by name, with why."""
+    return {
+        **BUILT_IN_PERMISSIONS,
+        **{permission.name: permission.why for permission in custom_permissions(base_dn)},
+    }
+
+
+def freeipa_grant(ipa, *, username: str) -> list[str]:
+    """Give `username` exactly what AccessAdmin needs, as FreeIPA admin `ipa` (a FreeIPA client
+    logged in as an admin). Safe to repeat; returns what it changed, a line each."""
+    changed = []
+    base_dn = ipa.base_dn()
+    for permission in custom_permissions(base_dn):
+        if ipa.pbac_add(
+            "permission_add", permission.name, ipapermright=list(permission.rights),
+            **permission.options,
+        ):  # fmt: skip
+            changed.append(f"created permission {permission.name!r}")
+    if ipa.pbac_add("privilege_add", PRIVILEGE, description="What AccessAdmin needs"):
+        changed.append(f"created privilege {PRIVILEGE!r}")
+    added = ipa.pbac_members(
+        "privilege_add_permission", PRIVILEGE, permission=list(required_permissions(base_dn))
+    )
+    changed += [f"added permission {name!r} to privilege {PRIVILEGE!r}" for name in added]
+    if ipa.pbac_add("role_add", ROLE, description="AccessAdmin's service account"):
+        changed.append(f"created role {ROLE!r}")
+    added = ipa.pbac_members("role_add_privilege", ROLE, privilege=[PRIVILEGE])
+    changed += [f"added privilege {name!r} to role {ROLE!r}" for name in added]
+    added = ipa.pbac_members("role_add_member", ROLE, user=[username])
+    changed += [f"added user {name!r} to role {ROLE!r}" for name in added]
+    return changed
