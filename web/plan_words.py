@@ -13,7 +13,6 @@ from django.core.exceptions import ImproperlyConfigured
 from onboarding.models import Person, Team
 from onboarding.runner import PlannedChange
 from onboarding.systems import system
-from onboarding.systems.efs.client import ROOT as EFS_ROOT
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,10 @@ class Words:
         return f"{settings.IAM_ROLE_PREFIX}{self.username}"
 
     @property
+    def data_path(self) -> str:
+        return system("efs").access_point_path(self.username)
+
+    @property
     def before(self) -> Team:
         return self.previous_team or self.team
 
@@ -60,7 +63,7 @@ SAYS: dict[str, Callable[[Words], str]] = {
     "freeipa_groups": lambda w: f"Add {w.username} to the FreeIPA group(s) {w.groups}",
     "otp_token": lambda w: f"Create a TOTP token for {w.username}, to be scanned at hand-over",
     "efs_access_point": lambda w: (
-        f"Create the EFS access point {EFS_ROOT}/{w.username}, owned by their uid and gid"
+        f"Create the EFS access point {w.data_path}, owned by their uid and gid"
     ),
     "iam_role": lambda w: (
         f"Create the IAM role {w.role} (SAML login, theirs alone) with the policies {w.policies}"
@@ -76,7 +79,7 @@ SAYS: dict[str, Callable[[Words], str]] = {
     "jupyterhub_removal": lambda w: f"Remove the JupyterHub user {w.username}",
     "iam_role_removal": lambda w: f"Delete the IAM role {w.role}",
     "efs_access_point_removal": lambda w: (
-        f"Delete the EFS access point {EFS_ROOT}/{w.username} (the files stay)"
+        f"Delete the EFS access point {w.data_path} (the files stay)"
     ),
     "freeipa_memberships_removal": lambda w: (
         f"Remove {w.username} from the teams' FreeIPA groups ({w.groups}); groups of no team stay"

@@ -30,6 +30,11 @@ class EFSSystem(System):
     def client_build(self) -> EFS:
         return EFS.from_settings()
 
+    @staticmethod
+    def access_point_path(username: str) -> str:
+        """Where a person's access point is rooted on the file system."""
+        return f"{ROOT}/{username}"
+
     def person_state(self, person: Person) -> SystemState:
         access_point = self._find(person)
         if access_point is None:
