@@ -201,6 +201,10 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 2
 # How long a page waits for the systems' live view of a person (they are asked at once, each in a
 # thread); a system slower than this is shown as not answering, well inside gunicorn's timeout.
 LIVE_STATE_TIMEOUT_SECONDS = env.int("LIVE_STATE_TIMEOUT_SECONDS", 5, minimum=1)
+# The dashboard's preflight panel: how long it waits for every system, and how long its answer
+# is kept before the systems are asked again.
+PREFLIGHT_TIMEOUT_SECONDS = env.int("PREFLIGHT_TIMEOUT_SECONDS", 20, minimum=1)
+PREFLIGHT_CACHE_SECONDS = env.int("PREFLIGHT_CACHE_SECONDS", 300, minimum=0)
 CELERY_BEAT_SCHEDULE = {
     "requeue-overdue-runs": {
         "task": "lifecycle.runs_overdue_requeue",

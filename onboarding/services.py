@@ -129,7 +129,16 @@ def person_onboard_check(
         problem = system.onboard_problem(username)
         if problem:
             raise InvalidInput(problem)
+    _team_fits_check(team)
     return username
+
+
+def _team_fits_check(team: Team) -> None:
+    """Refuse a run that a system already knows would fail half-way for this team."""
+    for system in enabled():
+        problem = system.team_problem(team)
+        if problem:
+            raise InvalidInput(f"{problem}; no run was started.")
 
 
 def person_onboard(
@@ -222,6 +231,7 @@ def person_move_check(*, person: Person, team: Team) -> None:
         )
     if team == person.team:
         raise InvalidInput(f"{person.username} is already in team {team.name}.")
+    _team_fits_check(team)
 
 
 def person_move(*, person: Person, team: Team, actor: str, requested_by=None) -> LifecycleRun:
@@ -244,6 +254,7 @@ def person_reinstate_check(*, person: Person) -> None:
     _no_run_in_progress(person)
     if not person.may_be_reinstated:
         raise InvalidInput(f"{person.username} is not offboarded; they are {_status(person)}.")
+    _team_fits_check(person.team)
 
 
 def person_reinstate(*, person: Person, actor: str, requested_by=None) -> LifecycleRun:
@@ -363,6 +374,10 @@ def team_set(
     created = team is None
     lead_names = None if leads is None else sorted({username_normalise(lead) for lead in leads})
     problems = _team_problems(created, group, policy_arns, jupyterhub_group, lead_names or [])
+    if policy_arns is not None and not problems:
+        # What the systems know against the team as it would be (a role's policy quota).
+        candidate = Team(name=name, iam_policy_arns=policy_arns)
+        problems += [p for system in enabled() if (p := system.team_problem(candidate))]
     if problems:
         raise InvalidInput(" ".join(problems))
     with transaction.atomic():

@@ -5,3 +5,7 @@ from django.dispatch import Signal
 # Sent with `username` when someone's offboarding is asked for: whatever sessions they hold in
 # AccessAdmin end now, not when they expire.
 person_offboard_requested = Signal()
+
+# Sent by `manage.py preflight`; a receiver returns (label, Check) for something outside the
+# engine that a run or a login needs (the web UI's directory login).
+preflight_requested = Signal()

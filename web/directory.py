@@ -11,6 +11,8 @@ from django.conf import settings
 from django.utils import timezone
 from ldap.filter import escape_filter_chars
 
+from onboarding.systems import Check
+
 
 class DirectoryUnavailable(Exception):
     pass
@@ -37,6 +39,26 @@ def _connect():
         connection.start_tls_s()
     connection.simple_bind_s(settings.AUTH_LDAP_BIND_DN, settings.AUTH_LDAP_BIND_PASSWORD)
     return connection
+
+
+def directory_preflight(**_) -> tuple[str, Check]:
+    """Preflight of the web login's directory: a bind as LDAP_BIND_DN over the configured TLS."""
+    if not settings.AUTH_LDAP_SERVER_URI:
+        return "Web login", Check("LDAP", Check.WARNING, "LDAP_URI is not set: only local "
+                                  "accounts can log in")  # fmt: skip
+    secure = settings.AUTH_LDAP_SERVER_URI.startswith("ldaps://") or settings.AUTH_LDAP_START_TLS
+    try:
+        connection = _connect()
+        try:
+            who = connection.whoami_s() or settings.AUTH_LDAP_BIND_DN or "anonymous"
+        finally:
+            connection.unbind_s()
+    except ldap.LDAPError as error:
+        reason = error.args[0].get("desc", str(error)) if error.args else str(error)
+        fix = "check LDAP_URI, LDAP_BIND_DN, LDAP_BIND_PASSWORD and LDAP_CA_FILE"
+        return "Web login", Check("LDAP", Check.FAILED, reason, fix)
+    detail = f"bound to {settings.AUTH_LDAP_SERVER_URI} as {who}"
+    return "Web login", Check("LDAP", Check.OK, detail + (" over TLS" if secure else ""))
 
 
 def _text(value) -> str:

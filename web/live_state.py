@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.db import connections
 
 from onboarding.errors import AccessAdminError
 from onboarding.models import Person
 from onboarding.systems import System, SystemState, enabled
+
+Answer = TypeVar("Answer")
 
 
 def _state_ask(system: System, person: Person, answers: dict[str, SystemState]) -> None:
@@ -49,3 +53,20 @@ def person_systems_state_within(person: Person, *, timeout: float) -> list[Syste
         or SystemState(system.label, None, "not answering", f"no answer within {timeout:g} s")
         for system in systems
     ]
+
+
+def answer_within(ask: Callable[[], Answer], *, timeout: float) -> Answer | None:
+    """ask() on a thread of its own; None when it has not answered within `timeout` seconds
+    (it goes on in the background, bounded by the clients' own timeouts)."""
+    answers: list[Answer] = []
+
+    def run() -> None:
+        try:
+            answers.append(ask())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, daemon=True, name="answer-within")
+    thread.start()
+    thread.join(timeout)
+    return answers[0] if answers else None

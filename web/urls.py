@@ -6,6 +6,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics.metrics, name="metrics"),
     path("", views.dashboard, name="dashboard"),
+    path("preflight/", views.preflight_panel, name="preflight"),
     path("people/", views.people_list, name="people_list"),
     path("people/<str:username>/", views.person_detail, name="person_detail"),
     path("people/<str:username>/systems/", views.person_systems, name="person_systems"),

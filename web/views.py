@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import qrcode
 from django.conf import settings
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count
@@ -28,6 +29,7 @@ from onboarding.broker import broker_persistence
 from onboarding.credentials import credentials_reveal
 from onboarding.errors import AccessAdminError, CredentialsGone, InvalidInput, PersonAlreadyKnown
 from onboarding.models import Credential, LifecycleRun, Person, Team
+from onboarding.preflight import preflight_run
 from onboarding.systems import enabled
 from web.audit_display import entries
 from web.forms import (
@@ -38,7 +40,7 @@ from web.forms import (
     PeopleFilterForm,
     TeamForm,
 )
-from web.live_state import person_systems_state_within
+from web.live_state import answer_within, person_systems_state_within
 from web.permissions import (
     access_for,
     admin_required,
@@ -114,6 +116,26 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "no_teams": not access.teams().exists(),
     }
     return render(request, "web/dashboard.html", context)
+
+
+PREFLIGHT_CACHE_KEY = "web:preflight"
+
+
+@admin_required
+def preflight_panel(request: HttpRequest) -> HttpResponse:
+    """The dashboard's preflight, fetched after the page: every system asked with one deadline,
+    the answer kept a few minutes so a dashboard reload does not ask them all again."""
+    found = cache.get(PREFLIGHT_CACHE_KEY)
+    if found is None:
+        found = answer_within(preflight_run, timeout=settings.PREFLIGHT_TIMEOUT_SECONDS)
+        if found is not None:
+            cache.set(PREFLIGHT_CACHE_KEY, found, settings.PREFLIGHT_CACHE_SECONDS)
+    context = {
+        "found": found,
+        "failed": found is not None and any(check.failed for _, check in found),
+        "timeout": settings.PREFLIGHT_TIMEOUT_SECONDS,
+    }
+    return render(request, "web/_preflight.html" if request.htmx else "web/preflight.html", context)
 
 
 @staff_required

@@ -34,6 +34,25 @@ class ManagedObject:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Check:
+    """One thing preflight found out about a system: fine, worth a warning, or failing, and
+    how to put it right."""
+
+    subject: str
+    verdict: str  # ok, warning or failed
+    detail: str
+    fix: str = ""
+
+    OK: ClassVar[str] = "ok"
+    WARNING: ClassVar[str] = "warning"
+    FAILED: ClassVar[str] = "failed"
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict == self.FAILED
+
+
 class System:
     """A downstream system. Subclasses live in `onboarding/systems/<name>/` and are named in
     `ACCESSADMIN_SYSTEMS`; nothing outside their package uses their client directly."""
@@ -100,6 +119,16 @@ class System:
     def credentials_check(self) -> str:
         """One harmless call as the service account; says who it is or raises DownstreamError."""
         raise NotImplementedError
+
+    def preflight(self) -> list[Check]:
+        """Everything a run will need of this system, tried with harmless calls as the service
+        account: its login, each right, quotas. A system says more by overriding it."""
+        return [Check("service account", Check.OK, self.credentials_check())]
+
+    def team_problem(self, team: Team) -> str | None:
+        """Why a run for a person of this team would fail half-way here (more policies than a
+        role may hold, say); None when nothing is known against it."""
+        return None
 
     def fact(self, name: str, person: Person) -> Any:
         """One of `provides`, asked of the system for a step of another system."""

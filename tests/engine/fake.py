@@ -234,6 +234,11 @@ class FakeSystem(System):
     def credentials_check(self) -> str:
         return self.client.whoami()
 
+    def team_problem(self, team: Team) -> str | None:
+        from django.conf import settings
+
+        return getattr(settings, "FAKE_TEAM_PROBLEMS", {}).get(team.name)
+
     def fact(self, name: str, person: Person) -> str | None:
         account = self.client.account_find(person.username)
         return account.team if account else None

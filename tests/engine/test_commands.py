@@ -9,7 +9,7 @@ from django.core.management.base import CommandError
 
 from onboarding.errors import PermanentError
 from onboarding.models import AuditEvent, LifecycleRun, Person
-from tests.engine.conftest import onboard
+from tests.engine.conftest import onboard, person
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -127,14 +127,16 @@ def test_offboard_while_a_run_is_in_progress_exits_3(fake, team):
 
 def test_preflight_says_each_system_is_reachable(fake, capsys):
     call_command("preflight")
-    assert "\nFake directory: ok, service account fake-admin\n" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "\nFake directory: ok, service account: service account fake-admin\n" in out
+    assert out.endswith("Preflight passed: a run could succeed.\n")
 
 
 def test_preflight_names_what_is_wrong_and_exits_1(fake, settings, capsys):
     settings.FAKE_SETTINGS_PROBLEMS = ["FAKE_URL is not set"]
     error = refused("preflight")
     assert error.returncode == 1
-    assert "\nFake directory: FAILED, FAKE_URL is not set\n" in capsys.readouterr().out
+    assert "\nFake directory: FAILED, settings: FAKE_URL is not set\n" in capsys.readouterr().out
     settings.FAKE_SETTINGS_PROBLEMS = []
     fake.reachable = False
     assert refused("preflight").returncode == 1
@@ -157,3 +159,18 @@ def test_plans_prints_the_stages_with_the_systems_steps(fake, capsys):
     assert "onboard:\n  account:" in output
     assert "    fake_account" in output
     assert "offboard:" in output and "    fake_disable" in output
+
+
+def test_a_run_known_to_fail_half_way_for_the_team_is_refused_before_it_starts(
+    fake, team, other_team, settings, capsys
+):
+    settings.FAKE_TEAM_PROBLEMS = {"nlp": "team nlp has 12 IAM policies; a role may hold 10"}
+    error = refused("onboard", "ivy", "--first-name", "Ivy", "--last-name", "Example",
+                    "--email", "ivy@example.test", "--team", "nlp")  # fmt: skip
+    assert error.returncode == 2
+    assert "team nlp has 12 IAM policies; a role may hold 10; no run was started." in str(error)
+    assert not Person.objects.filter(username="ivy").exists()
+    assert fake.calls["account_create"] == 0
+    onboard("ivy", team)
+    assert refused("move", "ivy", "--team", "nlp").returncode == 2
+    assert person("ivy").team == team

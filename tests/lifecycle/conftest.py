@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import io
+import secrets
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import ldap
 import pytest
 from django.conf import settings
+from django.core.management import call_command
+from python_freeipa import ClientMeta
 
 from accessadmin.celery import app as celery_app
 from onboarding.models import LifecycleRun
 from onboarding.services import person_onboard, team_set
 from onboarding.systems import clients, systems_reset
 from onboarding.systems.registry import Clients
+from tests.lifecycle.observe import freeipa_password_change_by_form
 
 READ_ONLY_POLICY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
 BATCH_POLICY = "arn:aws:iam::aws:policy/AWSBatchFullAccess"
@@ -34,9 +40,41 @@ SETTING_NAMES = {
 }
 
 
+def freeipa_user_make(stack: dict[str, str]) -> tuple[str, str]:
+    """A plain FreeIPA user, as a FreeIPA admin makes one for a service: added by the admin,
+    its first (expired) password changed by itself."""
+    username = unique("svc-")
+    temporary, password = secrets.token_urlsafe(12), secrets.token_urlsafe(18)
+    admin = ClientMeta(stack["FREEIPA_HOST"], verify_ssl=stack["FREEIPA_CA_FILE"])
+    admin.login(stack["FREEIPA_USERNAME"], stack["FREEIPA_PASSWORD"])
+    admin.user_add(
+        username, o_givenname="AccessAdmin", o_sn="Service", o_cn="AccessAdmin Service",
+        o_userpassword=temporary,
+    )  # fmt: skip
+    admin.logout()
+    assert freeipa_password_change_by_form(stack, username, temporary, password) == "ok"
+    return username, password
+
+
+def freeipa_grant_as_admin(stack: dict[str, str], username: str, folder: Path) -> str:
+    """`manage.py freeipa_grant USERNAME` with the stack's FreeIPA admin; what it printed."""
+    admin_password = folder / "admin-password"
+    admin_password.write_text(stack["FREEIPA_PASSWORD"])
+    out = io.StringIO()
+    try:
+        call_command(
+            "freeipa_grant", username, "--admin", stack["FREEIPA_USERNAME"],
+            "--admin-password-file", str(admin_password), stdout=out,
+        )  # fmt: skip
+    finally:
+        admin_password.unlink()
+    return out.getvalue()
+
+
 @pytest.fixture(scope="session")
-def stack_configured(stack: dict[str, str]) -> Iterator[dict[str, str]]:
-    """Point settings (this process) and the environment (workers we start) at the stack."""
+def stack_configured(stack: dict[str, str], tmp_path_factory) -> Iterator[dict[str, str]]:
+    """Point settings (this process) and the environment (workers we start) at the stack, with
+    AccessAdmin logging in to FreeIPA as a least-privilege service account, not as admin."""
     with pytest.MonkeyPatch.context() as patch:
         for name, value in stack.items():
             patch.setenv(name, value)
@@ -44,6 +82,12 @@ def stack_configured(stack: dict[str, str]) -> Iterator[dict[str, str]]:
             patch.setattr(settings, setting, stack[endpoint], raising=False)
         base = stack["LDAP_BASE_DN"]
         patch.setattr(settings, "LDAP_USER_BASE_DN", f"cn=users,cn=accounts,{base}")
+        systems_reset()
+        username, password = freeipa_user_make(stack)
+        freeipa_grant_as_admin(stack, username, tmp_path_factory.mktemp("freeipa"))
+        for name, value in (("FREEIPA_USERNAME", username), ("FREEIPA_PASSWORD", password)):
+            patch.setenv(name, value)
+            patch.setattr(settings, name, value)
         systems_reset()
         yield stack
     systems_reset()

@@ -59,6 +59,23 @@ def freeipa_password_change_by_form(
     return response.headers.get("X-IPA-Pwchange-Result", "")
 
 
+def otp_tokens_in_directory(stack: dict[str, str], username: str) -> list[str]:
+    """The ids of the OTP tokens the directory holds for this user, active or preserved, read
+    as the directory manager: what is really there, whatever FreeIPA lets anyone see."""
+    import ldap
+
+    connection = ldap.initialize(stack["LDAP_URI"])
+    connection.simple_bind_s(stack["LDAP_BIND_DN"], stack["LDAP_BIND_PASSWORD"])
+    try:
+        found = connection.search_s(
+            f"cn=otp,{stack['LDAP_BASE_DN']}", ldap.SCOPE_ONELEVEL,
+            f"(ipatokenOwner=uid={username},*)", ["ipatokenUniqueID"],
+        )  # fmt: skip
+    finally:
+        connection.unbind_s()
+    return sorted(attrs["ipatokenUniqueID"][0].decode() for _, attrs in found)
+
+
 def hub_login(stack: dict[str, str], username: str, password: str) -> bool:
     browser = requests.Session()
     url = stack["JUPYTERHUB_URL"]

@@ -12,9 +12,11 @@ from tests.lifecycle.observe import (
     access_points,
     attached_policies,
     freeipa_change_password,
+    freeipa_client,
     freeipa_login_error,
     hub_login,
     hub_user,
+    otp_tokens_in_directory,
     roles,
     totp_codes,
     trust_policy,
@@ -38,13 +40,15 @@ def test_onboarded_person_has_access_in_every_system(eager, stack_configured, te
     assert team.freeipa_group in user.groups
     assert (person.uid_number, person.gid_number) == (user.uid_number, user.gid_number)
     assert user.uid_number == user.gid_number
+    (token,) = ipa.freeipa.otp_tokens(username=username)
+    assert otp_tokens_in_directory(stack, username) == [token.id]
 
     secrets = credentials_reveal(run=run, actor="admin")
     password, otp_uri = secrets["temporary_password"], secrets["otp_enrolment"]
     with pytest.raises(CredentialsGone):
         credentials_reveal(run=run, actor="admin")
     assert otp_uri.startswith("otpauth://totp/")
-    codes = iter(totp_codes(otp_uri, 3))
+    codes = iter(totp_codes(otp_uri, 4))
     assert freeipa_login_error(stack, username, password) == "InvalidSessionPassword"
     assert freeipa_login_error(stack, username, password + next(codes)) == "PasswordExpired"
 
@@ -65,6 +69,11 @@ def test_onboarded_person_has_access_in_every_system(eager, stack_configured, te
     assert freeipa_login_error(stack, username, NEW_PASSWORD + next(codes)) is None
     assert ldap_can_bind(stack, username, NEW_PASSWORD)
     assert hub_login(stack, username, NEW_PASSWORD)
+    # The token the service account made is the person's to manage (managedBy), not only to use.
+    own = freeipa_client(stack)
+    own.login(username, NEW_PASSWORD + next(codes))
+    own.otptoken_mod(token.id, o_description="my phone")
+    assert own.otptoken_show(token.id)["result"]["description"] == ["my phone"]
 
     offboarding = person_offboard(
         person=Person.objects.get(username=username), reason="left the company", actor="admin"
@@ -80,7 +89,8 @@ def test_onboarded_person_has_access_in_every_system(eager, stack_configured, te
     assert access_points(stack, username) == []
     preserved = ipa.freeipa.user_find(username=username)
     assert preserved.preserved
-    assert ipa.freeipa.otp_tokens(username=username) == []
+    # Really gone, not only hidden: FreeIPA shows nobody a preserved user's tokens.
+    assert otp_tokens_in_directory(stack, username) == []
 
 
 def test_every_step_rerun_after_success_changes_nothing(eager, team, username, ipa):

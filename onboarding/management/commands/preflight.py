@@ -1,32 +1,24 @@
-from onboarding.broker import broker_persistence, broker_persistence_problem
-from onboarding.errors import AccessAdminError, RunFailed
+from onboarding.errors import RunFailed
 from onboarding.management.commands._base import LifecycleCommand
-from onboarding.systems import enabled
+from onboarding.preflight import preflight_run
+from onboarding.systems import Check
+
+MARKS = {Check.OK: "ok", Check.WARNING: "WARNING", Check.FAILED: "FAILED"}
 
 
 class Command(LifecycleCommand):
     help = (
-        "Check the broker, then each enabled system's settings and one harmless call to it with "
-        "the configured credentials. Exit 1 when anything is wrong."
+        "Check the broker, the web login's directory and every enabled system with the "
+        "configured credentials: the login, each right a run needs, password expiry and quotas. "
+        "Exit 0 only when a run could succeed; each failure says how to put it right."
     )
 
     def handle(self, *args, **options):
-        failed = []
-        fatal, problem = broker_persistence_problem(broker_persistence())
-        if fatal:
-            failed.append("the broker")
-        verdict = "FAILED" if fatal else "WARNING" if problem else "ok"
-        self.stdout.write(f"Broker: {verdict}, {problem or 'Redis keeps an append-only file'}")
-        for system in enabled():
-            problems = system.settings_problems()
-            if not problems:
-                try:
-                    self.stdout.write(f"{system.label}: ok, {system.credentials_check()}")
-                    continue
-                except AccessAdminError as error:
-                    problems = [str(error)]
-            failed.append(system.label)
-            for problem in problems:
-                self.stdout.write(f"{system.label}: FAILED, {problem}")
+        found = preflight_run()
+        for label, check in found:
+            line = f"{label}: {MARKS[check.verdict]}, {check.subject}: {check.detail}"
+            self.stdout.write(line + (f"\n    to fix: {check.fix}" if check.fix else ""))
+        failed = sorted({label for label, check in found if check.failed})
         if failed:
             raise RunFailed(f"Preflight failed for {', '.join(failed)}.")
+        self.stdout.write(self.style.SUCCESS("Preflight passed: a run could succeed."))

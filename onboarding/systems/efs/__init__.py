@@ -6,10 +6,11 @@ import re
 
 from django.conf import settings
 
+from onboarding.errors import AccessAdminError
 from onboarding.models import Person
-from onboarding.systems.base import ManagedObject, System, SystemState
+from onboarding.systems.base import Check, ManagedObject, System, SystemState
 from onboarding.systems.efs import steps as s
-from onboarding.systems.efs.client import EFS, AccessPoint
+from onboarding.systems.efs.client import ACCESS_POINT_LIMIT, EFS, ROOT, AccessPoint
 
 # The FileSystemId shape of botocore/data/efs/2015-02-01/service-2.json.
 _FILE_SYSTEM_ID = re.compile(
@@ -80,3 +81,16 @@ class EFSSystem(System):
 
     def credentials_check(self) -> str:
         return self.client.file_system_describe()
+
+    def preflight(self) -> list[Check]:
+        try:
+            described = self.client.file_system_describe()
+            in_use = len(self.client.access_points_all())
+        except AccessAdminError as error:
+            return [Check("file system", Check.FAILED, str(error))]
+        verdict = Check.WARNING if in_use >= ACCESS_POINT_LIMIT * 0.9 else Check.OK
+        fix = "ask AWS for more access points per file system" if verdict != Check.OK else ""
+        return [
+            Check("file system", Check.OK, described),
+            Check("access points", verdict, f"{in_use} of {ACCESS_POINT_LIMIT} in use", fix),
+        ]

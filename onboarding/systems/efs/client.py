@@ -23,6 +23,8 @@ SYSTEM = "efs"
 ROOT = "/data"
 # Owner and their group may enter; others may not even list the folder.
 PERMISSIONS = "0750"
+# EFS's quota of access points per file system (AccessPointLimitExceeded past it).
+ACCESS_POINT_LIMIT = 10_000
 # AWS still lists an access point while deleting it; it no longer serves anyone.
 _GONE_STATES = frozenset({"deleting", "deleted"})
 
@@ -94,6 +96,15 @@ class EFS:
     def access_points(self) -> list[AccessPoint]:
         """Every access point AccessAdmin made on the file system, whoever it belongs to."""
         return self._tagged(None)
+
+    def access_points_all(self) -> list[str]:
+        """The ids of every access point on the file system, whoever made them (its quota counts
+        them all)."""
+        with _aws.translated_errors(SYSTEM):
+            pages = self._client.get_paginator("describe_access_points").paginate(
+                FileSystemId=self.file_system_id
+            )
+            return [point["AccessPointId"] for page in pages for point in page["AccessPoints"]]
 
     def file_system_describe(self) -> str:
         """One harmless call: the file system exists and these credentials may see it."""

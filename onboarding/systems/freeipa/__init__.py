@@ -3,13 +3,40 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
+from onboarding.errors import AccessAdminError, InvalidInput
 from onboarding.models import Person, Team
-from onboarding.systems.base import ManagedObject, System, SystemState
+from onboarding.systems.base import Check, ManagedObject, System, SystemState
 from onboarding.systems.freeipa import steps as s
 from onboarding.systems.freeipa.client import FreeIPA
+from onboarding.systems.freeipa.grant import ROLE, freeipa_grant, required_permissions
+
+# Warn this long before the service account's password expires: then every call would fail.
+PASSWORD_WARNING_DAYS = 14
+
+
+def _password_expiry(me: dict) -> Check:
+    expires = me.get("krbpasswordexpiration")
+    expires = expires[0] if isinstance(expires, list) and expires else expires
+    if isinstance(expires, dict):
+        expires = expires.get("__datetime__")
+    if not expires:
+        return Check("password expiry", Check.OK, "the service account's password never expires")
+    when = datetime.strptime(str(expires), "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+    left = when - datetime.now(UTC)
+    fix = (
+        "set a new password (ipa passwd, then kinit to change it) and give the account a password "
+        "policy with a longer lifetime (README: Connecting to a real FreeIPA)"
+    )
+    if left <= timedelta(0):
+        return Check("password expiry", Check.FAILED, f"expired on {when:%Y-%m-%d}", fix)
+    if left <= timedelta(days=PASSWORD_WARNING_DAYS):
+        return Check("password expiry", Check.WARNING,
+                     f"expires on {when:%Y-%m-%d}, in {left.days} days", fix)  # fmt: skip
+    return Check("password expiry", Check.OK, f"expires on {when:%Y-%m-%d}")
 
 
 class FreeIPASystem(System):
@@ -102,3 +129,50 @@ class FreeIPASystem(System):
 
     def credentials_check(self) -> str:
         return f"logged in as {self.client.username}: {self.client.ping()}"
+
+    def service_account_grant(self, *, username: str, admin: str, admin_password: str) -> list[str]:
+        """Give `username` what AccessAdmin needs, logged in as the FreeIPA admin `admin`."""
+        ipa = FreeIPA(
+            host=settings.FREEIPA_HOST, username=admin, password=admin_password,
+            ca_file=settings.FREEIPA_CA_FILE,
+        )  # fmt: skip
+        if ipa.user_find(username=username) is None:
+            raise InvalidInput(f"FreeIPA has no user {username!r}: add it first (ipa user-add).")
+        return freeipa_grant(ipa, username=username)
+
+    def preflight(self) -> list[Check]:
+        ipa: FreeIPA = self.client
+        grant = f"run `manage.py freeipa_grant {ipa.username}` as a FreeIPA admin"
+        try:
+            me, held = ipa.account_rights()
+            base_dn = ipa.base_dn()
+        except AccessAdminError as error:
+            return [Check("service account", Check.FAILED, str(error))]
+        checks = [Check("service account", Check.OK, f"logged in as {ipa.username} at {ipa.host}")]
+        checks.append(_password_expiry(me))
+        if "admins" in me.get("memberof_group", ()):
+            checks.append(
+                Check(
+                    "rights",
+                    Check.WARNING,
+                    f"{ipa.username} is in admins: it may do anything, far more than AccessAdmin "
+                    "needs",
+                    f"remove it from admins after you {grant}",
+                )
+            )
+            return checks
+        missing = {
+            name: why for name, why in required_permissions(base_dn).items() if name not in held
+        }
+        for name, why in missing.items():
+            checks.append(Check(f"permission {name!r}", Check.FAILED, f"needed for {why}", grant))
+        if not missing:
+            checks.append(
+                Check(
+                    "rights",
+                    Check.OK,
+                    f"holds all {len(required_permissions(base_dn))} "
+                    f"permissions AccessAdmin needs through the role {ROLE!r}",
+                )
+            )
+        return checks

@@ -8,6 +8,7 @@ raises for a member that could not be added or removed, so the ``failed`` lists 
 import functools
 import logging
 import threading
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -222,6 +223,55 @@ class FreeIPA:
     def ping(self) -> str:
         return self._call("ping")["summary"]
 
+    def whoami(self) -> IpaUser:
+        """The logged-in account, as FreeIPA shows it to itself."""
+        return IpaUser.from_entry(self._call("user_show", a_uid=self.username)["result"])
+
+    def account_rights(self) -> tuple[dict[str, Any], set[str]]:
+        """The logged-in account's own entry, and the permissions its roles give it (through
+        role -> privilege -> permission, as FreeIPA links them)."""
+        me = self._call("user_show", a_uid=self.username, o_all=True)["result"]
+        roles = set(me.get("memberof_role", ())) | set(me.get("memberofindirect_role", ()))
+        privileges: set[str] = set()
+        for role in sorted(roles):
+            privileges |= set(
+                self._call("role_show", a_cn=role)["result"].get("memberof_privilege", ())
+            )
+        permissions: set[str] = set()
+        for privilege in sorted(privileges):
+            shown = self._call("privilege_show", a_cn=privilege)["result"]
+            permissions |= set(shown.get("memberof_permission", ()))
+        return me, permissions
+
+    def base_dn(self) -> str:
+        """The directory suffix, from the logged-in account's own entry."""
+        dn = self._call("user_show", a_uid=self.username, o_all=True)["result"]["dn"]
+        return dn.split(",cn=accounts,", 1)[1]
+
+    # Roles, privileges and permissions (freeipa_grant) -------------------------------------
+
+    def pbac_add(self, command: str, name: str, **options: Any) -> bool:
+        """permission_add, privilege_add or role_add; False when it exists already."""
+        try:
+            self._call(command, a_cn=name, **{f"o_{key}": value for key, value in options.items()})
+        except AlreadyExists:
+            return False
+        return True
+
+    def pbac_members(self, command: str, name: str, **members: list[str]) -> list[str]:
+        """privilege_add_permission, role_add_privilege or role_add_member; the names it added
+        (those already there are fine, anything else refused is an error)."""
+        options = {f"o_{kind}": names for kind, names in members.items()}
+        result = self._call(command, a_cn=name, **options)
+        self._member_failures_raise(command, name, result, _ALREADY_MEMBER)
+        refused = {
+            refused_name
+            for kind in result.get("failed", {}).values()
+            for entries in kind.values()
+            for refused_name, _ in entries
+        }
+        return [n for names in members.values() for n in names if n not in refused]
+
     @staticmethod
     def _translate(error: Exception, method: str = "login") -> DownstreamError:
         if isinstance(error, DownstreamError):
@@ -383,27 +433,43 @@ class FreeIPA:
 
     @staticmethod
     def _member_failures_raise(method: str, group: str, result: dict, tolerated: str) -> None:
-        failed = result.get("failed", {})
-        for kind in ("member", "membermanager"):
-            for name, reason in failed.get(kind, {}).get("user", []):
-                if reason != tolerated:
-                    raise PermanentError(SYSTEM, f"{method} {group}: {name}: {reason}")
+        for kinds in result.get("failed", {}).values():
+            for entries in kinds.values():
+                for name, reason in entries:
+                    if reason != tolerated:
+                        raise PermanentError(SYSTEM, f"{method} {group}: {name}: {reason}")
 
     # OTP tokens ----------------------------------------------------------------------------
 
     def otp_token_add(self, *, username: str, description: str) -> tuple[OtpToken, str]:
-        """A TOTP token owned by the user, and its enrolment URI (a secret: show it once)."""
-        result = self._call(
-            "otptoken_add",
-            o_type="totp",
-            o_ipatokenowner=username,
-            o_description=description,
+        """A TOTP token owned and managed by the user, and its enrolment URI (a secret: show it
+        once). FreeIPA makes the owner a manager only when owners add their own tokens
+        (otptoken.py:321-328); without it a person cannot manage a token an admin made for them.
+        The id is chosen here, so adding the token and its manager is one round trip."""
+        token_id = str(uuid.uuid4())
+        added, managed = self._batch(
+            [
+                {
+                    "method": "otptoken_add",
+                    "params": [
+                        [token_id],
+                        {"type": "totp", "ipatokenowner": username, "description": description},
+                    ],
+                },
+                {"method": "otptoken_add_managedby", "params": [[token_id], {"user": [username]}]},
+            ]
         )
-        entry = result["result"]
+        self._member_failures_raise("otptoken_add_managedby", token_id, managed, _ALREADY_MEMBER)
+        entry = added["result"]
         return OtpToken.from_entry(entry), entry["uri"]
 
     def otp_tokens(self, *, username: str) -> list[OtpToken]:
-        result = self._call("otptoken_find", o_ipatokenowner=username)
+        """The tokens of an active user; none for someone who is not one (FreeIPA answers
+        NotFound for a preserved or unknown owner, otptoken.py _normalize_owner)."""
+        try:
+            result = self._call("otptoken_find", o_ipatokenowner=username)
+        except NotFound:
+            return []
         return [OtpToken.from_entry(entry) for entry in result["result"]]
 
     def otp_tokens_delete(self, *, username: str) -> int:

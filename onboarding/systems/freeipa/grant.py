@@ -30,6 +30,8 @@ BUILT_IN_PERMISSIONS = {
     "System: Add Groups": "a team's groups (group.py managed_permissions)",
     "System: Modify Group Membership": "team membership (group.py managed_permissions)",
     "System: Modify Groups": "team leads: membermanager (group.py managed_permissions)",
+    "System: Read Roles": "preflight reads its own role (role.py:100-109)",
+    "System: Read Privileges": "preflight reads which permissions it holds (privilege.py:155-164)",
 }  # fmt: skip
 
 _TOKEN_ATTRIBUTES = [

@@ -6,10 +6,11 @@ import re
 
 from django.conf import settings
 
-from onboarding.models import Person
-from onboarding.systems.base import ManagedObject, System, SystemState
+from onboarding.errors import AccessAdminError
+from onboarding.models import Person, Team
+from onboarding.systems.base import Check, ManagedObject, System, SystemState
 from onboarding.systems.iam import steps as s
-from onboarding.systems.iam.client import IAM
+from onboarding.systems.iam.client import ACTIONS, IAM
 
 _SAML_PROVIDER_ARN = re.compile(r"arn:aws[-a-z]*:iam::\d{12}:saml-provider/[\w+=,.@-]{1,128}")
 
@@ -73,3 +74,66 @@ class IAMSystem(System):
 
     def credentials_check(self) -> str:
         return self.client.saml_provider_describe()
+
+    def preflight(self) -> list[Check]:
+        iam: IAM = self.client
+        try:
+            checks = [Check("SAML provider", Check.OK, iam.saml_provider_describe())]
+            quotas = iam.account_quotas()
+            missing = iam.permissions_missing(ACTIONS)
+        except AccessAdminError as error:
+            return [Check("service account", Check.FAILED, str(error))]
+        if missing is None:
+            checks.append(
+                Check(
+                    "permissions",
+                    Check.WARNING,
+                    "IAM's policy simulator could not be asked; only the calls above were tried",
+                    "allow iam:SimulatePrincipalPolicy on the service account to have each action "
+                    "checked",
+                )
+            )
+        for action in missing or ():
+            checks.append(
+                Check(
+                    f"permission {action}",
+                    Check.FAILED,
+                    "denied by IAM's policy simulator",
+                    "add it to the service account's policy (README: AWS permissions)",
+                )
+            )
+        if missing == []:
+            checks.append(Check("permissions", Check.OK, f"all {len(ACTIONS)} actions allowed"))
+        roles, allowed = quotas.get("Roles", 0), quotas.get("RolesQuota", 0)
+        verdict = Check.WARNING if allowed and roles >= allowed * 0.9 else Check.OK
+        checks.append(
+            Check(
+                "roles in the account",
+                verdict,
+                f"{roles} of {allowed}",
+                "ask AWS for a higher IAM roles quota" if verdict != Check.OK else "",
+            )
+        )
+        limit = quotas.get("AttachedPoliciesPerRoleQuota", 10)
+        for team in Team.objects.all():
+            problem = self.team_problem(team)
+            if problem:
+                checks.append(
+                    Check(
+                        f"team {team.name}",
+                        Check.FAILED,
+                        problem,
+                        "remove policies from the team or raise the IAM quota",
+                    )
+                )
+        checks.append(Check("policies per role", Check.OK, f"at most {limit}"))
+        return checks
+
+    def team_problem(self, team: Team) -> str | None:
+        limit = self.client.account_quotas().get("AttachedPoliciesPerRoleQuota", 10)
+        if len(team.iam_policy_arns) > limit:
+            return (
+                f"team {team.name} has {len(team.iam_policy_arns)} IAM policies; a role may hold "
+                f"at most {limit} (AttachedPoliciesPerRoleQuota)"
+            )
+        return None

@@ -17,6 +17,7 @@ point. A team move swaps the managed policies and leaves the inline policy as it
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from typing import Any
 
 from django.conf import settings
 
-from onboarding.errors import NotFound, PermanentError, TransientError
+from onboarding.errors import DownstreamError, NotFound, PermanentError, TransientError
 from onboarding.systems import _aws
 from onboarding.systems._counting import RoundTrips
 
@@ -32,6 +33,18 @@ SYSTEM = "iam"
 SAML_AUDIENCES = ("https://signin.aws.amazon.com/saml",)
 PERSON_POLICY_NAME = "accessadmin-person"
 ROLE_NAME_LIMIT = 64
+QUOTAS_MAX_AGE_SECONDS = 3600
+# What the connector calls, for the policy simulator (README: AWS permissions).
+ACTIONS = (
+    "iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:TagRole", "iam:ListRoles",
+    "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
+    "iam:ListRolePolicies", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
+    "iam:ListAttachedRolePolicies", "iam:GetSAMLProvider", "iam:GetPolicy",
+    "iam:GetAccountSummary",
+    "elasticfilesystem:CreateAccessPoint", "elasticfilesystem:DeleteAccessPoint",
+    "elasticfilesystem:DescribeAccessPoints", "elasticfilesystem:DescribeFileSystems",
+    "elasticfilesystem:TagResource",
+)  # fmt: skip
 OBJECT_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
 MOUNT_ACTIONS = ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"]
 
@@ -69,6 +82,10 @@ class IAM:
         self._client = _aws.client(
             "iam", region=region, endpoint_url=endpoint_url, on_request=self._count
         )
+        self._sts = _aws.client(
+            "sts", region=region, endpoint_url=endpoint_url, on_request=self._count
+        )
+        self._quotas: tuple[float, dict[str, int]] | None = None
 
     @property
     def round_trips(self) -> int:
@@ -120,6 +137,39 @@ class IAM:
         return f"SAML provider {self.saml_provider_arn}" + (
             f", valid until {valid_until:%Y-%m-%d}" if valid_until else ""
         )
+
+    def account_quotas(self) -> dict[str, int]:
+        """IAM's summary of the account: roles in use and allowed, and how many managed
+        policies a role may hold (10 unless raised). Asked once an hour at most."""
+        now = time.monotonic()
+        if self._quotas is None or now - self._quotas[0] > QUOTAS_MAX_AGE_SECONDS:
+            with _aws.translated_errors(SYSTEM):
+                summary = self._client.get_account_summary()["SummaryMap"]
+            self._quotas = (now, summary)
+        return dict(self._quotas[1])
+
+    def permissions_missing(self, actions: Sequence[str]) -> list[str] | None:
+        """The actions these credentials may not take, by IAM's policy simulator; None when
+        the simulator cannot be asked (no iam:SimulatePrincipalPolicy, or an assumed role
+        whose policies it cannot see)."""
+        try:
+            with _aws.translated_errors(SYSTEM):
+                caller = self._sts.get_caller_identity()["Arn"]
+                principal = _principal_of(caller)
+                denied = []
+                pages = self._client.get_paginator("simulate_principal_policy").paginate(
+                    PolicySourceArn=principal, ActionNames=list(actions)
+                )
+                for page in pages:
+                    denied += [
+                        result["EvalActionName"]
+                        for result in page["EvaluationResults"]
+                        if result["EvalDecision"] != "allowed"
+                    ]
+        except DownstreamError:
+            # Not allowed to ask, or an IAM (or a stand-in) without the simulator.
+            return None
+        return denied
 
     def role_find(self, *, username: str) -> RoleMapping | None:
         """The person's role, if AccessAdmin made it; a hand-made one of that name is not theirs."""
@@ -339,6 +389,15 @@ def _mapping(role: dict[str, Any], username: str, policy_arns: Sequence[str]) ->
         team=_aws.tags_of(role.get("Tags")).get("team", ""),
         policy_arns=tuple(policy_arns),
     )
+
+
+def _principal_of(caller_arn: str) -> str:
+    """The IAM principal behind a caller ARN: an assumed role's session is its role."""
+    prefix, _, resource = caller_arn.partition(":assumed-role/")
+    if not resource:
+        return caller_arn
+    role_name = resource.split("/")[0]
+    return f"{prefix.replace(':sts:', ':iam:')}:role/{role_name}"
 
 
 def _file_systems_of(access_point_arn: str) -> str:

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from onboarding.errors import AccessAdminError
 from onboarding.models import Person, Team
-from onboarding.systems.base import ManagedObject, System, SystemState
+from onboarding.systems.base import Check, ManagedObject, System, SystemState
 from onboarding.systems.jupyterhub import steps as s
 from onboarding.systems.jupyterhub.client import JupyterHub
+
+# What the connector does (jupyterhub/client.py); each implies the read scopes it needs.
+REQUIRED_SCOPES = ("admin:users", "admin:groups", "admin:servers")
 
 
 class JupyterHubSystem(System):
@@ -51,6 +55,38 @@ class JupyterHubSystem(System):
         if not settings.JUPYTERHUB_API_TOKEN:
             problems.append("JUPYTERHUB_API_TOKEN is not set")
         return problems
+
+    def preflight(self) -> list[Check]:
+        hub: JupyterHub = self.client
+        try:
+            model = hub.token_model()
+            version = hub.version()
+        except AccessAdminError as error:
+            return [Check("API token", Check.FAILED, str(error))]
+        scopes = set(model.get("scopes", ()))
+        name = f"{model.get('kind', 'user')} {model.get('name', '?')}"
+        checks = [Check("API token", Check.OK, f"belongs to {name}, hub {version}")]
+        for scope in REQUIRED_SCOPES:
+            if scope not in scopes:
+                checks.append(
+                    Check(
+                        f"scope {scope}",
+                        Check.FAILED,
+                        f"{name} lacks it",
+                        f"add {scope} to the role of {name} in jupyterhub_config.py",
+                    )
+                )
+        # The authenticator's settings are not in the REST API: say what they must be.
+        checks.append(
+            Check(
+                "who may log in",
+                Check.WARNING,
+                "not visible through the API: removing a hub user keeps a leaver out only with "
+                "Authenticator.allow_all = False and allow_existing_users = True (JupyterHub 5+)",
+                "check jupyterhub_config.py (README: Connecting to a real JupyterHub)",
+            )
+        )
+        return checks
 
     def credentials_check(self) -> str:
         return self.client.whoami()

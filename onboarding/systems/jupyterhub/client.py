@@ -71,6 +71,13 @@ class JupyterHub:
         except NotFound:
             return []
 
+    def token_model(self) -> dict[str, Any]:
+        """The token's owner as the hub sees it, with the token's expanded scopes."""
+        return self._call("GET", "/user")
+
+    def version(self) -> str:
+        return self._call("GET", "/").get("version", "")
+
     def whoami(self) -> str:
         """One harmless call: who the token belongs to, and that the hub accepts it."""
         model = self._call("GET", "/user")
