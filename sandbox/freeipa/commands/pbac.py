@@ -421,16 +421,21 @@ def permission_view(call: Call, entry: Entry, *, added: bool = False, find: bool
         privileges = _in(tree, entry.get("member"), "privileges")
         if privileges:
             view["member_privilege"] = sorted(privileges)
-            roles = {
-                _rdn_value(dn)
-                for name in privileges
-                for dn in (tree.directory.get(tree.privilege_dn(name)) or Entry("")).get("member")
-                if dn.lower().endswith("," + tree.container("roles").lower())
-            }
+            roles = _roles_of(tree, privileges)
             if roles:
-                view["memberindirect_role"] = sorted(roles)
+                view["memberindirect_role"] = roles
     view["dn"] = entry.dn
     return view
+
+
+def _roles_of(tree: Tree, privileges: list[str]) -> list[str]:
+    """The roles holding these privileges: a permission's indirect members."""
+    roles: set[str] = set()
+    for name in privileges:
+        privilege = tree.directory.get(tree.privilege_dn(name))
+        if privilege is not None:
+            roles |= set(_in(tree, privilege.get("member"), "roles"))
+    return sorted(roles)
 
 
 def effective_attrs(entry: Entry) -> list[str]:
