@@ -124,6 +124,7 @@ CASES = [
     Case("metrics", "get", lambda w: "/metrics", everyone(401)),
     Case("login", "get", lambda w: "/login/", {**everyone(302), "anonymous": 200}),
     Case("dashboard", "get", lambda w: "/", staff()),
+    Case("preflight", "get", lambda w: "/preflight/", ADMINS_ONLY),
     Case("people_list", "get", lambda w: "/people/", staff()),
     Case("person_detail", "get", lambda w: f"/people/{w.person_a.username}/", team_a_only()),
     Case("person_detail", "get", lambda w: f"/people/{w.person_b.username}/",
