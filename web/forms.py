@@ -86,6 +86,16 @@ class OnboardForm(forms.Form):
         self.fields["team"].choices = _team_choose(team_names)
 
 
+class PersonUpdateForm(forms.Form):
+    first_name = forms.CharField(max_length=128, widget=forms.TextInput(
+        attrs={"autocomplete": "off"}))  # fmt: skip
+    last_name = forms.CharField(max_length=128, widget=forms.TextInput(
+        attrs={"autocomplete": "off"}))  # fmt: skip
+    email = forms.EmailField(
+        label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"})
+    )
+
+
 class OffboardForm(forms.Form):
     reason = forms.CharField(
         max_length=TEXT_MAX_LENGTH,

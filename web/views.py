@@ -38,6 +38,7 @@ from web.forms import (
     OffboardForm,
     OnboardForm,
     PeopleFilterForm,
+    PersonUpdateForm,
     TeamForm,
 )
 from web.live_state import answer_within, person_systems_state_within
@@ -178,6 +179,7 @@ def person_detail(request: HttpRequest, username: str) -> HttpResponse:
         "may_move": may_act and person.may_be_moved and other_teams,
         "no_team_to_move_to": may_act and person.may_be_moved and not other_teams,
         "may_reinstate": may_act and person.may_be_reinstated,
+        "update_form": _update_form(person) if may_act and _may_update(person) else None,
         # Left "new" by a rolled-back onboarding: the way on is to onboard them again.
         "may_onboard_again": may_act
         and person.status == Person.Status.NEW
@@ -200,6 +202,36 @@ def person_systems(request: HttpRequest, username: str) -> HttpResponse:
     return render(request, template, context)
 
 
+def _may_update(person: Person) -> bool:
+    return person.status == Person.Status.ACTIVE
+
+
+def _update_form(person: Person, data=None) -> PersonUpdateForm:
+    initial = {name: getattr(person, name) for name in ("first_name", "last_name", "email")}
+    return PersonUpdateForm(data, initial=initial)
+
+
+@staff_required
+def person_update(request: HttpRequest, username: str) -> HttpResponse:
+    """Their name and e-mail, changed in FreeIPA and here, or not at all."""
+    person = _person(request, username)
+    refused = _privileged_refuse(request, person)
+    if refused:
+        return refused
+    form = _update_form(person, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.person_update(person=person, **form.cleaned_data, actor=_actor(request))
+            messages.success(
+                request, f"{person.username} is now {person.full_name} <{person.email}>."
+            )
+            return redirect("person_detail", username=person.username)
+        except USER_ERRORS as error:
+            form.add_error(None, str(error))
+    context = {"person": person, "form": form, "may_update": _may_update(person)}
+    return render(request, "web/person_update.html", context)
+
+
 # Lifecycle actions ----------------------------------------------------------------------------
 
 
@@ -215,7 +247,7 @@ def _privileged_refuse(request: HttpRequest, person: Person) -> HttpResponse | N
     denial_record(request, "the person is a platform admin or a team lead")
     message = (
         f"{person.username} is a platform admin or a team lead: only a platform admin can "
-        "offboard, move or reinstate them."
+        "change, offboard, move or reinstate them."
     )
     return render(request, "no_access.html", {"message": message}, status=403)
 

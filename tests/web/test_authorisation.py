@@ -40,7 +40,11 @@ class World:
 
     def snapshot(self) -> dict:
         return {
-            "people": sorted(Person.objects.values_list("username", "status", "team_id")),
+            "people": sorted(
+                Person.objects.values_list(
+                    "username", "status", "team_id", "first_name", "last_name", "email"
+                )
+            ),
             "runs": sorted(LifecycleRun.objects.values_list("pk", "state", "worker")),
             "teams": sorted(Team.objects.values_list("name", "freeipa_group", "iam_policy_arns")),
             "credentials": Credential.objects.filter(ciphertext__isnull=False).count(),
@@ -130,6 +134,12 @@ CASES = [
          staff(lead_a=404)),
     Case("person_systems", "get", lambda w: f"/people/{w.person_a.username}/systems/",
          team_a_only()),
+    Case("person_update", "get", lambda w: f"/people/{w.person_a.username}/details/",
+         team_a_only()),
+    # person_a has no FreeIPA user: FreeIPA refuses, so even those who may change nothing.
+    Case("person_update", "post", lambda w: f"/people/{w.person_a.username}/details/",
+         team_a_only(),
+         data=lambda w: {"first_name": "New", "last_name": "Name", "email": "n@example.test"}),
     Case("person_offboard", "get", lambda w: f"/people/{w.person_a.username}/offboard/",
          team_a_only()),
     Case("person_offboard", "post", lambda w: f"/people/{w.person_a.username}/offboard/",
