@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from onboarding.audit import audit_record
 from onboarding.errors import (
+    AccessAdminError,
     DownstreamError,
     IllegalTransition,
     InvalidInput,
@@ -251,21 +252,52 @@ def person_move_preview(*, person: Person, team: Team) -> list[PlannedChange]:
 # Reinstate ------------------------------------------------------------------------------------
 
 
-def person_reinstate_check(*, person: Person) -> None:
+def person_reinstate_check(*, person: Person, reason: str, team: Team | None = None) -> str:
+    if not reason or not reason.strip():
+        raise InvalidInput("A reason is required to reinstate someone.")
+    reason = text_check(reason, label="The reason")
     _no_run_in_progress(person)
     if not person.may_be_reinstated:
         raise InvalidInput(f"{person.username} is not offboarded; they are {_status(person)}.")
-    _team_fits_check(person.team)
+    _team_fits_check(team or person.team)
+    return reason
 
 
-def person_reinstate(*, person: Person, actor: str, requested_by=None) -> LifecycleRun:
-    person_reinstate_check(person=person)
-    return _run_start(person=person, kind=Kind.REINSTATE, actor=actor, requested_by=requested_by)
+def person_reinstate(
+    *,
+    person: Person,
+    reason: str,
+    team: Team | None = None,
+    actor: str,
+    requested_by=None,
+) -> LifecycleRun:
+    """Give an offboarded person their access back: in `team` when they come back to another
+    one, in their own otherwise."""
+    team = team or person.team
+    reason = person_reinstate_check(person=person, reason=reason, team=team)
+    from_team = person.team
+    params = {"reason": reason, "from_team": from_team.name, "to_team": team.name}
+    try:
+        with transaction.atomic():
+            if team != from_team:
+                # Before the run exists: its steps work with the person's team.
+                Person.objects.filter(pk=person.pk).update(team=team, updated_at=timezone.now())
+                person.team = team
+            return _run_start(
+                person=person, kind=Kind.REINSTATE, actor=actor, requested_by=requested_by,
+                params=params,
+            )  # fmt: skip
+    except AccessAdminError:
+        person.team = from_team
+        raise
 
 
-def person_reinstate_preview(*, person: Person) -> list[PlannedChange]:
-    person_reinstate_check(person=person)
-    return plan_preview(kind=Kind.REINSTATE, person=person, team=person.team)
+def person_reinstate_preview(
+    *, person: Person, reason: str, team: Team | None = None
+) -> list[PlannedChange]:
+    team = team or person.team
+    person_reinstate_check(person=person, reason=reason, team=team)
+    return plan_preview(kind=Kind.REINSTATE, person=person, team=team)
 
 
 # Name and e-mail ------------------------------------------------------------------------------

@@ -207,7 +207,7 @@ class FakeSystem(System):
         ("offboard", "cut_off"): (ACCOUNT_DISABLE,),
         ("move", "team"): (TEAM_JOIN,),
         ("reinstate", "account"): (ACCOUNT_ENABLE,),
-        ("reinstate", "access"): (KEY_ISSUE,),
+        ("reinstate", "access"): (KEY_ISSUE, TEAM_JOIN),
     }
     provides = ("fake_account_team",)
 

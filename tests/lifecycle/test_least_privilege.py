@@ -117,7 +117,9 @@ def test_onboard_offboard_and_reinstate_work_as_the_granted_account_and_remove_t
     assert offboarding.state == LifecycleRun.State.SUCCEEDED, offboarding.error
     assert otp_tokens_in_directory(stack_configured, username) == []
 
-    reinstating = person_reinstate(person=Person.objects.get(username=username), actor="admin")
+    reinstating = person_reinstate(
+        person=Person.objects.get(username=username), reason="back", actor="admin"
+    )
     reinstating.refresh_from_db()
     assert reinstating.state == LifecycleRun.State.SUCCEEDED, reinstating.error
     assert len(otp_tokens_in_directory(stack_configured, username)) == 1
