@@ -127,6 +127,22 @@ class MoveForm(forms.Form):
         self.fields["team"].choices = _team_choose(team_names)
 
 
+class ReinstateForm(forms.Form):
+    reason = forms.CharField(
+        max_length=TEXT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why they come back; it goes into the audit trail.",
+    )
+    team = forms.ChoiceField(
+        help_text="The team they come back to: it decides their FreeIPA groups, IAM policies "
+        "and JupyterHub group."
+    )
+
+    def __init__(self, *args, team_names: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].choices = _team_choices(team_names)
+
+
 class TeamForm(forms.Form):
     name = forms.SlugField(max_length=64)
     freeipa_group = forms.CharField(max_length=255, label="FreeIPA group")

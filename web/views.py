@@ -39,6 +39,7 @@ from web.forms import (
     OnboardForm,
     PeopleFilterForm,
     PersonUpdateForm,
+    ReinstateForm,
     TeamForm,
 )
 from web.live_state import answer_within, person_systems_state_within
@@ -386,29 +387,43 @@ def person_move(request: HttpRequest, username: str) -> HttpResponse:
 
 @staff_required
 def person_reinstate(request: HttpRequest, username: str) -> HttpResponse:
+    """Why they come back and to which team (a lead chooses among the teams they lead), the
+    preview of that, then the reinstatement."""
+    access = access_for(request)
     person = _person(request, username)
     refused = _privileged_refuse(request, person)
     if refused:
         return refused
-    preview, error = None, ""
-    shown = {"person": person.username}
-    try:
-        if request.method == "POST" and not _previewed(request, "reinstate", shown):
-            error = NOT_PREVIEWED
-        elif request.method == "POST":
-            run = services.person_reinstate(
-                person=person, actor=_actor(request), requested_by=request.user
+    team_names = list(access.teams().values_list("name", flat=True))
+    initial = {"team": person.team.name}
+    form = ReinstateForm(request.POST or None, team_names=team_names, initial=initial)
+    preview = token = None
+    if request.method == "POST" and form.is_valid():
+        team = access.teams().get(name=form.cleaned_data["team"])
+        asked = {"person": person, "reason": form.cleaned_data["reason"], "team": team}
+        shown = {"person": person.username, "reason": asked["reason"], "team": team.name}
+        try:
+            preview = changes_in_words(
+                services.person_reinstate_preview(**asked), person=person, team=team
             )
-            messages.success(request, f"Reinstating {person.username} is queued as run #{run.pk}.")
-            _broker_warning(request, run)
-            return redirect("run_detail", run_id=run.pk)
-        preview = changes_in_words(
-            services.person_reinstate_preview(person=person), person=person, team=person.team
-        )
-    except USER_ERRORS as failure:
-        error = str(failure)
-    token = preview_token("reinstate", shown) if preview else None
-    context = {"person": person, "preview": preview, "error": error, "preview_token": token}
+            token = preview_token("reinstate", shown)
+            if request.POST.get("action") == "reinstate":
+                if not _previewed(request, "reinstate", shown):
+                    form.add_error(None, NOT_PREVIEWED)
+                else:
+                    run = services.person_reinstate(
+                        **asked, actor=_actor(request), requested_by=request.user
+                    )
+                    messages.success(
+                        request,
+                        f"Reinstating {person.username} into team {team.name} is queued as run "
+                        f"#{run.pk}.",
+                    )
+                    _broker_warning(request, run)
+                    return redirect("run_detail", run_id=run.pk)
+        except USER_ERRORS as error:
+            form.add_error(None, str(error))
+    context = {"person": person, "form": form, "preview": preview, "preview_token": token}
     return render(request, "web/reinstate.html", context)
 
 
@@ -491,6 +506,10 @@ def _run_teams(run: LifecycleRun) -> dict:
         to_team = Team.objects.filter(pk=run.params.get("to_team_id")).first() or person.team
         from_team = Team.objects.filter(name=run.params.get("from_team")).first() or person.team
         return {"person": person, "team": to_team, "previous_team": from_team}
+    if run.kind == LifecycleRun.Kind.REINSTATE:
+        # Once undone, the person is back in the team they left; the steps were for this one.
+        to_team = Team.objects.filter(name=run.params.get("to_team")).first() or person.team
+        return {"person": person, "team": to_team}
     return {"person": person, "team": person.team}
 
 

@@ -116,6 +116,12 @@ def previewed(kind: str, **shown: str) -> dict:
     return {"preview_token": preview_token(kind, shown)}
 
 
+def reinstate_data(w: World, team: Team) -> dict:
+    shown = {"reason": "rehired", "team": team.name}
+    return {**shown, "action": "reinstate",
+            **previewed("reinstate", person=w.offboarded_a.username, **shown)}  # fmt: skip
+
+
 def rollback_data(run: LifecycleRun) -> dict:
     return {"confirm_username": run.person.username, **previewed("rollback", run=str(run.pk))}
 
@@ -157,7 +163,10 @@ CASES = [
     Case("person_reinstate", "get", lambda w: f"/people/{w.offboarded_a.username}/reinstate/",
          team_a_only()),
     Case("person_reinstate", "post", lambda w: f"/people/{w.offboarded_a.username}/reinstate/",
-         team_a_only(DONE), data=lambda w: previewed("reinstate", person=w.offboarded_a.username)),
+         team_a_only(DONE), data=lambda w: reinstate_data(w, w.personas.team_a)),
+    # Lead A may not bring them back into team B: B is not among the choices.
+    Case("person_reinstate", "post", lambda w: f"/people/{w.offboarded_a.username}/reinstate/",
+         team_a_only(FORM, admin=DONE), data=lambda w: reinstate_data(w, w.personas.team_b)),
     Case("onboard", "get", lambda w: "/onboard/", staff()),
     Case("onboard", "post", lambda w: "/onboard/", staff(lead_a=DONE, lead_b=FORM, admin=DONE),
          data=onboard_data(lambda w: w.personas.team_a)),
