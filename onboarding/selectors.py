@@ -273,7 +273,8 @@ def audit_actions() -> list[str]:
         {
             *verbs,
             "step.do", "step.undo", "run.take_over", "run.time_limit", "credentials.reveal",
-            "team.create", "team.change", "login", "logout", "access.denied", "audit.export",
+            "team.create", "team.change", "person.update", "login", "logout", "access.denied",
+            "audit.export",
         }
     )  # fmt: skip
 

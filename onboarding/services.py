@@ -12,6 +12,8 @@ from django.utils import timezone
 
 from onboarding.audit import audit_record
 from onboarding.errors import (
+    AccessAdminError,
+    DownstreamError,
     IllegalTransition,
     InvalidInput,
     PersonAlreadyKnown,
@@ -250,21 +252,115 @@ def person_move_preview(*, person: Person, team: Team) -> list[PlannedChange]:
 # Reinstate ------------------------------------------------------------------------------------
 
 
-def person_reinstate_check(*, person: Person) -> None:
+def person_reinstate_check(*, person: Person, reason: str, team: Team | None = None) -> str:
+    if not reason or not reason.strip():
+        raise InvalidInput("A reason is required to reinstate someone.")
+    reason = text_check(reason, label="The reason")
     _no_run_in_progress(person)
     if not person.may_be_reinstated:
         raise InvalidInput(f"{person.username} is not offboarded; they are {_status(person)}.")
-    _team_fits_check(person.team)
+    _team_fits_check(team or person.team)
+    return reason
 
 
-def person_reinstate(*, person: Person, actor: str, requested_by=None) -> LifecycleRun:
-    person_reinstate_check(person=person)
-    return _run_start(person=person, kind=Kind.REINSTATE, actor=actor, requested_by=requested_by)
+def person_reinstate(
+    *,
+    person: Person,
+    reason: str,
+    team: Team | None = None,
+    actor: str,
+    requested_by=None,
+) -> LifecycleRun:
+    """Give an offboarded person their access back: in `team` when they come back to another
+    one, in their own otherwise."""
+    team = team or person.team
+    reason = person_reinstate_check(person=person, reason=reason, team=team)
+    from_team = person.team
+    params = {"reason": reason, "from_team": from_team.name, "to_team": team.name}
+    try:
+        with transaction.atomic():
+            if team != from_team:
+                # Before the run exists: its steps work with the person's team.
+                Person.objects.filter(pk=person.pk).update(team=team, updated_at=timezone.now())
+                person.team = team
+            return _run_start(
+                person=person, kind=Kind.REINSTATE, actor=actor, requested_by=requested_by,
+                params=params,
+            )  # fmt: skip
+    except AccessAdminError:
+        person.team = from_team
+        raise
 
 
-def person_reinstate_preview(*, person: Person) -> list[PlannedChange]:
-    person_reinstate_check(person=person)
-    return plan_preview(kind=Kind.REINSTATE, person=person, team=person.team)
+def person_reinstate_preview(
+    *, person: Person, reason: str, team: Team | None = None
+) -> list[PlannedChange]:
+    team = team or person.team
+    person_reinstate_check(person=person, reason=reason, team=team)
+    return plan_preview(kind=Kind.REINSTATE, person=person, team=team)
+
+
+# Name and e-mail ------------------------------------------------------------------------------
+
+
+def person_update_check(
+    *, person: Person, first_name: str, last_name: str, email: str
+) -> dict[str, dict[str, str]]:
+    """What would change, as {field: {"before": ..., "after": ...}}, or InvalidInput."""
+    wanted = {
+        "first_name": (first_name or "").strip(),
+        "last_name": (last_name or "").strip(),
+        "email": (email or "").strip(),
+    }
+    person_fields_check(**wanted)
+    if person.status != Status.ACTIVE:
+        # Anyone else has no account to change, or a run under way that uses the old one.
+        raise InvalidInput(
+            f"{person.username}'s name and e-mail can be changed only while they are active; "
+            f"they are {_status(person)}."
+        )
+    changes = {
+        field: {"before": getattr(person, field), "after": value}
+        for field, value in wanted.items()
+        if getattr(person, field) != value
+    }
+    if not changes:
+        raise InvalidInput(f"{person.username} already has this name and e-mail; nothing changed.")
+    return changes
+
+
+def person_update(
+    *, person: Person, first_name: str, last_name: str, email: str, actor: str
+) -> Person:
+    """Change a person's name and e-mail in each system that keeps them (FreeIPA), then here.
+    Bad input, or a system that refuses or cannot be reached, leaves everything as it was."""
+    fields = {"first_name": first_name, "last_name": last_name, "email": email}
+    changes = person_update_check(person=person, **fields)
+    try:
+        with transaction.atomic():
+            # Locked while the systems are asked, so no run starts for them meanwhile.
+            locked = Person.objects.select_for_update().get(pk=person.pk)
+            changes = person_update_check(person=locked, **fields)
+            wanted = {
+                field: changes[field]["after"] if field in changes else getattr(locked, field)
+                for field in fields
+            }
+            for system in enabled():
+                system.person_details_set(person=locked, **wanted)
+            Person.objects.filter(pk=locked.pk).update(**wanted, updated_at=timezone.now())
+            audit_record(
+                actor=actor, action="person.update", target=person.username,
+                outcome="succeeded", details=changes,
+            )  # fmt: skip
+    except DownstreamError as error:
+        audit_record(
+            actor=actor, action="person.update", target=person.username, outcome="failed",
+            details={**changes, "error": str(error)},
+        )  # fmt: skip
+        raise type(error)(error.system, f"{error.message}; nothing was changed") from error
+    for field, value in wanted.items():
+        setattr(person, field, value)
+    return person
 
 
 # Resume, roll back and requeue ---------------------------------------------------------------

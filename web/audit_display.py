@@ -30,6 +30,7 @@ LABELS = {
     "method": "Method",
     "from_team": "From team",
     "to_team": "To team",
+    "email": "E-mail",
 }
 
 
@@ -84,6 +85,10 @@ def detail_fields(details: dict, *, previous: dict | None = None) -> list[tuple[
             if _text(previous[key]) == _text(value):
                 continue
             fields.append((_label(key), f"{_text(previous[key])} → {_text(value)}"))
+            continue
+        if isinstance(value, dict) and set(value) == {"before", "after"}:
+            # A person's name or e-mail changed (person.update).
+            fields.append((_label(key), f"{_text(value['before'])} → {_text(value['after'])}"))
             continue
         fields.append((_label(key), _text(value)))
     return fields

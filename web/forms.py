@@ -86,6 +86,16 @@ class OnboardForm(forms.Form):
         self.fields["team"].choices = _team_choose(team_names)
 
 
+class PersonUpdateForm(forms.Form):
+    first_name = forms.CharField(max_length=128, widget=forms.TextInput(
+        attrs={"autocomplete": "off"}))  # fmt: skip
+    last_name = forms.CharField(max_length=128, widget=forms.TextInput(
+        attrs={"autocomplete": "off"}))  # fmt: skip
+    email = forms.EmailField(
+        label="E-mail", max_length=254, widget=forms.EmailInput(attrs={"autocomplete": "off"})
+    )
+
+
 class OffboardForm(forms.Form):
     reason = forms.CharField(
         max_length=TEXT_MAX_LENGTH,
@@ -115,6 +125,22 @@ class MoveForm(forms.Form):
     def __init__(self, *args, team_names: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["team"].choices = _team_choose(team_names)
+
+
+class ReinstateForm(forms.Form):
+    reason = forms.CharField(
+        max_length=TEXT_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why they come back; it goes into the audit trail.",
+    )
+    team = forms.ChoiceField(
+        help_text="The team they come back to: it decides their FreeIPA groups, IAM policies "
+        "and JupyterHub group."
+    )
+
+    def __init__(self, *args, team_names: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["team"].choices = _team_choices(team_names)
 
 
 class TeamForm(forms.Form):

@@ -10,6 +10,7 @@ urlpatterns = [
     path("people/", views.people_list, name="people_list"),
     path("people/<str:username>/", views.person_detail, name="person_detail"),
     path("people/<str:username>/systems/", views.person_systems, name="person_systems"),
+    path("people/<str:username>/details/", views.person_update, name="person_update"),
     path("people/<str:username>/offboard/", views.person_offboard, name="person_offboard"),
     path("people/<str:username>/move/", views.person_move, name="person_move"),
     path("people/<str:username>/reinstate/", views.person_reinstate, name="person_reinstate"),

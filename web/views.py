@@ -38,6 +38,8 @@ from web.forms import (
     OffboardForm,
     OnboardForm,
     PeopleFilterForm,
+    PersonUpdateForm,
+    ReinstateForm,
     TeamForm,
 )
 from web.live_state import answer_within, person_systems_state_within
@@ -178,6 +180,7 @@ def person_detail(request: HttpRequest, username: str) -> HttpResponse:
         "may_move": may_act and person.may_be_moved and other_teams,
         "no_team_to_move_to": may_act and person.may_be_moved and not other_teams,
         "may_reinstate": may_act and person.may_be_reinstated,
+        "update_form": _update_form(person) if may_act and _may_update(person) else None,
         # Left "new" by a rolled-back onboarding: the way on is to onboard them again.
         "may_onboard_again": may_act
         and person.status == Person.Status.NEW
@@ -200,6 +203,36 @@ def person_systems(request: HttpRequest, username: str) -> HttpResponse:
     return render(request, template, context)
 
 
+def _may_update(person: Person) -> bool:
+    return person.status == Person.Status.ACTIVE
+
+
+def _update_form(person: Person, data=None) -> PersonUpdateForm:
+    initial = {name: getattr(person, name) for name in ("first_name", "last_name", "email")}
+    return PersonUpdateForm(data, initial=initial)
+
+
+@staff_required
+def person_update(request: HttpRequest, username: str) -> HttpResponse:
+    """Their name and e-mail, changed in FreeIPA and here, or not at all."""
+    person = _person(request, username)
+    refused = _privileged_refuse(request, person)
+    if refused:
+        return refused
+    form = _update_form(person, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.person_update(person=person, **form.cleaned_data, actor=_actor(request))
+            messages.success(
+                request, f"{person.username} is now {person.full_name} <{person.email}>."
+            )
+            return redirect("person_detail", username=person.username)
+        except USER_ERRORS as error:
+            form.add_error(None, str(error))
+    context = {"person": person, "form": form, "may_update": _may_update(person)}
+    return render(request, "web/person_update.html", context)
+
+
 # Lifecycle actions ----------------------------------------------------------------------------
 
 
@@ -215,7 +248,7 @@ def _privileged_refuse(request: HttpRequest, person: Person) -> HttpResponse | N
     denial_record(request, "the person is a platform admin or a team lead")
     message = (
         f"{person.username} is a platform admin or a team lead: only a platform admin can "
-        "offboard, move or reinstate them."
+        "change, offboard, move or reinstate them."
     )
     return render(request, "no_access.html", {"message": message}, status=403)
 
@@ -354,29 +387,43 @@ def person_move(request: HttpRequest, username: str) -> HttpResponse:
 
 @staff_required
 def person_reinstate(request: HttpRequest, username: str) -> HttpResponse:
+    """Why they come back and to which team (a lead chooses among the teams they lead), the
+    preview of that, then the reinstatement."""
+    access = access_for(request)
     person = _person(request, username)
     refused = _privileged_refuse(request, person)
     if refused:
         return refused
-    preview, error = None, ""
-    shown = {"person": person.username}
-    try:
-        if request.method == "POST" and not _previewed(request, "reinstate", shown):
-            error = NOT_PREVIEWED
-        elif request.method == "POST":
-            run = services.person_reinstate(
-                person=person, actor=_actor(request), requested_by=request.user
+    team_names = list(access.teams().values_list("name", flat=True))
+    initial = {"team": person.team.name}
+    form = ReinstateForm(request.POST or None, team_names=team_names, initial=initial)
+    preview = token = None
+    if request.method == "POST" and form.is_valid():
+        team = access.teams().get(name=form.cleaned_data["team"])
+        asked = {"person": person, "reason": form.cleaned_data["reason"], "team": team}
+        shown = {"person": person.username, "reason": asked["reason"], "team": team.name}
+        try:
+            preview = changes_in_words(
+                services.person_reinstate_preview(**asked), person=person, team=team
             )
-            messages.success(request, f"Reinstating {person.username} is queued as run #{run.pk}.")
-            _broker_warning(request, run)
-            return redirect("run_detail", run_id=run.pk)
-        preview = changes_in_words(
-            services.person_reinstate_preview(person=person), person=person, team=person.team
-        )
-    except USER_ERRORS as failure:
-        error = str(failure)
-    token = preview_token("reinstate", shown) if preview else None
-    context = {"person": person, "preview": preview, "error": error, "preview_token": token}
+            token = preview_token("reinstate", shown)
+            if request.POST.get("action") == "reinstate":
+                if not _previewed(request, "reinstate", shown):
+                    form.add_error(None, NOT_PREVIEWED)
+                else:
+                    run = services.person_reinstate(
+                        **asked, actor=_actor(request), requested_by=request.user
+                    )
+                    messages.success(
+                        request,
+                        f"Reinstating {person.username} into team {team.name} is queued as run "
+                        f"#{run.pk}.",
+                    )
+                    _broker_warning(request, run)
+                    return redirect("run_detail", run_id=run.pk)
+        except USER_ERRORS as error:
+            form.add_error(None, str(error))
+    context = {"person": person, "form": form, "preview": preview, "preview_token": token}
     return render(request, "web/reinstate.html", context)
 
 
@@ -459,6 +506,10 @@ def _run_teams(run: LifecycleRun) -> dict:
         to_team = Team.objects.filter(pk=run.params.get("to_team_id")).first() or person.team
         from_team = Team.objects.filter(name=run.params.get("from_team")).first() or person.team
         return {"person": person, "team": to_team, "previous_team": from_team}
+    if run.kind == LifecycleRun.Kind.REINSTATE:
+        # Once undone, the person is back in the team they left; the steps were for this one.
+        to_team = Team.objects.filter(name=run.params.get("to_team")).first() or person.team
+        return {"person": person, "team": to_team}
     return {"person": person, "team": person.team}
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from onboarding.audit import audit_record
 from onboarding.errors import DownstreamError, RunLost, RunStopped
 from onboarding.logs import log_context
-from onboarding.models import LifecycleRun, Step
+from onboarding.models import LifecycleRun, Person, Step, Team
 from onboarding.plans import plan_for
 from onboarding.runner.claims import Heartbeat, run_claim
 from onboarding.runner.execute import (
@@ -97,8 +97,19 @@ def _step_undo(ctx: StepContext, step: PlanStep, record: Step) -> dict | None:
 def _run_rolled_back(run: LifecycleRun) -> None:
     with transaction.atomic():
         run.move_to(State.ROLLED_BACK, finished_at=timezone.now())
+        _team_restore(run)
         run.person.move_to(run.person_status_rolled_back)
         audit_record(
             actor=run.worker, action=f"{run.kind}.rollback", target=run.person.username,
             outcome="succeeded", details={"run": run.pk}, run=run,
         )  # fmt: skip
+
+
+def _team_restore(run: LifecycleRun) -> None:
+    """An undone reinstatement into another team leaves the person in the team they left."""
+    if run.kind != LifecycleRun.Kind.REINSTATE:
+        return
+    from_team = Team.objects.filter(name=run.params.get("from_team")).first()
+    if from_team is not None and from_team.pk != run.person.team_id:
+        Person.objects.filter(pk=run.person.pk).update(team=from_team)
+        run.person.team = from_team

@@ -96,6 +96,12 @@ class System:
         """Why this username cannot be onboarded here (taken already, say); None when it can."""
         return None
 
+    def person_details_set(
+        self, *, person: Person, first_name: str, last_name: str, email: str
+    ) -> None:
+        """Give the person's account here this name and e-mail; a system that keeps neither
+        has nothing to do. Raises DownstreamError when the system refuses or cannot be reached."""
+
     def team_apply(self, *, team: Team, leads: list[str] | None) -> None:
         """Make what a team needs in this system (a group; with `leads`, exactly those as its
         managers); safe to repeat."""

@@ -12,7 +12,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
-from onboarding.errors import AlreadyExists, TransientError
+from onboarding.errors import AlreadyExists, NotFound, TransientError
 from onboarding.models import Person, Team
 from onboarding.steps import PlanStep, StepContext
 from onboarding.systems import ManagedObject, System, SystemState
@@ -26,6 +26,9 @@ class Account:
     team: str
     disabled: bool = False
     keys: int = 0
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
 
 
 @dataclass
@@ -87,6 +90,13 @@ class FakeDirectory:
         account = self.accounts[username]
         for name, value in changes.items():
             setattr(account, name, value)
+
+    def account_details_set(self, username: str, **details: str) -> None:
+        self._call("account_details_set")
+        if username not in self.accounts:
+            raise NotFound(SYSTEM, f"no account {username}")
+        for name, value in details.items():
+            setattr(self.accounts[username], name, value)
 
     def whoami(self) -> str:
         self._call("whoami")
@@ -197,7 +207,7 @@ class FakeSystem(System):
         ("offboard", "cut_off"): (ACCOUNT_DISABLE,),
         ("move", "team"): (TEAM_JOIN,),
         ("reinstate", "account"): (ACCOUNT_ENABLE,),
-        ("reinstate", "access"): (KEY_ISSUE,),
+        ("reinstate", "access"): (KEY_ISSUE, TEAM_JOIN),
     }
     provides = ("fake_account_team",)
 
@@ -222,6 +232,13 @@ class FakeSystem(System):
         if self.client.account_find(username) is not None:
             return f"The username {username!r} is taken in the fake directory."
         return None
+
+    def person_details_set(
+        self, *, person: Person, first_name: str, last_name: str, email: str
+    ) -> None:
+        self.client.account_details_set(
+            person.username, first_name=first_name, last_name=last_name, email=email
+        )
 
     def team_apply(self, *, team: Team, leads: list[str]) -> None:
         self.client._call("team_apply")

@@ -205,7 +205,7 @@ def test_offboard_move_and_reinstate_run_the_systems_steps(fake, team, other_tea
     assert (fake.accounts["kim"].disabled, fake.accounts["kim"].keys) == (True, 0)
     assert run.params == {"reason": "left"}
 
-    run = person_reinstate(person=person("kim"), actor="admin")
+    run = person_reinstate(person=person("kim"), reason="back", actor="admin")
     run.refresh_from_db()
     assert run.state == State.SUCCEEDED, run.error
     assert (fake.accounts["kim"].disabled, fake.accounts["kim"].keys) == (False, 1)

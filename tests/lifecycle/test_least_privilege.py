@@ -15,8 +15,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from onboarding.models import LifecycleRun, Person
-from onboarding.services import person_offboard, person_reinstate
-from onboarding.systems import systems_reset
+from onboarding.services import person_offboard, person_reinstate, person_update
+from onboarding.systems import clients, systems_reset
 from onboarding.systems.freeipa.grant import ROLE, required_permissions
 from tests.lifecycle.conftest import freeipa_grant_as_admin, freeipa_user_make, onboard
 from tests.lifecycle.observe import otp_tokens_in_directory
@@ -117,7 +117,25 @@ def test_onboard_offboard_and_reinstate_work_as_the_granted_account_and_remove_t
     assert offboarding.state == LifecycleRun.State.SUCCEEDED, offboarding.error
     assert otp_tokens_in_directory(stack_configured, username) == []
 
-    reinstating = person_reinstate(person=Person.objects.get(username=username), actor="admin")
+    reinstating = person_reinstate(
+        person=Person.objects.get(username=username), reason="back", actor="admin"
+    )
     reinstating.refresh_from_db()
     assert reinstating.state == LifecycleRun.State.SUCCEEDED, reinstating.error
     assert len(otp_tokens_in_directory(stack_configured, username)) == 1
+
+
+def test_a_name_and_email_change_reaches_freeipa_as_the_granted_account(
+    stack_configured, eager, team, username
+):
+    assert onboard(username, team).state == LifecycleRun.State.SUCCEEDED
+    person_update(
+        person=Person.objects.get(username=username), first_name="Adele", last_name="Other",
+        email=f"{username}@elsewhere.test", actor="admin",
+    )  # fmt: skip
+
+    user = clients().freeipa.user_find(username=username)
+    assert (user.first_name, user.last_name, user.email) == (
+        "Adele", "Other", f"{username}@elsewhere.test",
+    )  # fmt: skip
+    assert Person.objects.get(username=username).full_name == "Adele Other"

@@ -69,7 +69,9 @@ def test_offboarded_person_is_reinstated_with_new_credentials(
     offboarding.refresh_from_db()
     assert offboarding.state == LifecycleRun.State.SUCCEEDED, offboarding.error
 
-    run = person_reinstate(person=Person.objects.get(username=username), actor="admin")
+    run = person_reinstate(
+        person=Person.objects.get(username=username), reason="back", actor="admin"
+    )
     run.refresh_from_db()
     assert run.state == LifecycleRun.State.SUCCEEDED, run.error
     assert Person.objects.get(username=username).status == Person.Status.ACTIVE

@@ -40,7 +40,11 @@ class World:
 
     def snapshot(self) -> dict:
         return {
-            "people": sorted(Person.objects.values_list("username", "status", "team_id")),
+            "people": sorted(
+                Person.objects.values_list(
+                    "username", "status", "team_id", "first_name", "last_name", "email"
+                )
+            ),
             "runs": sorted(LifecycleRun.objects.values_list("pk", "state", "worker")),
             "teams": sorted(Team.objects.values_list("name", "freeipa_group", "iam_policy_arns")),
             "credentials": Credential.objects.filter(ciphertext__isnull=False).count(),
@@ -112,6 +116,12 @@ def previewed(kind: str, **shown: str) -> dict:
     return {"preview_token": preview_token(kind, shown)}
 
 
+def reinstate_data(w: World, team: Team) -> dict:
+    shown = {"reason": "rehired", "team": team.name}
+    return {**shown, "action": "reinstate",
+            **previewed("reinstate", person=w.offboarded_a.username, **shown)}  # fmt: skip
+
+
 def rollback_data(run: LifecycleRun) -> dict:
     return {"confirm_username": run.person.username, **previewed("rollback", run=str(run.pk))}
 
@@ -131,6 +141,12 @@ CASES = [
          staff(lead_a=404)),
     Case("person_systems", "get", lambda w: f"/people/{w.person_a.username}/systems/",
          team_a_only()),
+    Case("person_update", "get", lambda w: f"/people/{w.person_a.username}/details/",
+         team_a_only()),
+    # person_a has no FreeIPA user: FreeIPA refuses, so even those who may change nothing.
+    Case("person_update", "post", lambda w: f"/people/{w.person_a.username}/details/",
+         team_a_only(),
+         data=lambda w: {"first_name": "New", "last_name": "Name", "email": "n@example.test"}),
     Case("person_offboard", "get", lambda w: f"/people/{w.person_a.username}/offboard/",
          team_a_only()),
     Case("person_offboard", "post", lambda w: f"/people/{w.person_a.username}/offboard/",
@@ -148,7 +164,10 @@ CASES = [
     Case("person_reinstate", "get", lambda w: f"/people/{w.offboarded_a.username}/reinstate/",
          team_a_only()),
     Case("person_reinstate", "post", lambda w: f"/people/{w.offboarded_a.username}/reinstate/",
-         team_a_only(DONE), data=lambda w: previewed("reinstate", person=w.offboarded_a.username)),
+         team_a_only(DONE), data=lambda w: reinstate_data(w, w.personas.team_a)),
+    # Lead A may not bring them back into team B: B is not among the choices.
+    Case("person_reinstate", "post", lambda w: f"/people/{w.offboarded_a.username}/reinstate/",
+         team_a_only(FORM, admin=DONE), data=lambda w: reinstate_data(w, w.personas.team_b)),
     Case("onboard", "get", lambda w: "/onboard/", staff()),
     Case("onboard", "post", lambda w: "/onboard/", staff(lead_a=DONE, lead_b=FORM, admin=DONE),
          data=onboard_data(lambda w: w.personas.team_a)),

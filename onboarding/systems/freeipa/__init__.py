@@ -92,6 +92,13 @@ class FreeIPASystem(System):
         where = "as a preserved user; reinstate them instead" if user.preserved else "already"
         return f"The username {username!r} is taken in FreeIPA {where}."
 
+    def person_details_set(
+        self, *, person: Person, first_name: str, last_name: str, email: str
+    ) -> None:
+        self.client.user_details_set(
+            username=person.username, first_name=first_name, last_name=last_name, email=email
+        )
+
     def team_apply(self, *, team: Team, leads: list[str] | None) -> None:
         ipa: FreeIPA = self.client
         group = ipa.group_ensure(

@@ -328,6 +328,24 @@ class FreeIPA:
         )
         return IpaUser.from_entry(result["result"])
 
+    def user_details_set(
+        self, *, username: str, first_name: str, last_name: str, email: str
+    ) -> None:
+        """Names and e-mail, the common name following the names: all within "System: Modify
+        Users" (user.py:361-385). The same values again are no change, not an error."""
+        try:
+            self._call(
+                "user_mod",
+                a_uid=username,
+                o_givenname=first_name,
+                o_sn=last_name,
+                o_cn=f"{first_name} {last_name}",
+                o_mail=email,
+            )
+        except PermanentError as error:
+            if "no modifications to be performed" not in error.message:
+                raise
+
     def user_reset_password(self, *, username: str, password: str) -> IpaUser:
         """A new temporary password (expired at once by FreeIPA) and OTP required again."""
         result = self._call(
