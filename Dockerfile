@@ -26,10 +26,11 @@ COPY manage.py ./
 COPY accessadmin ./accessadmin
 COPY onboarding ./onboarding
 COPY web ./web
+COPY api ./api
 COPY templates ./templates
 COPY static ./static
 RUN ACCESSADMIN_ENV=local python manage.py collectstatic --noinput \
-    && python -m compileall -q accessadmin onboarding web
+    && python -m compileall -q accessadmin onboarding web api
 USER 10001
 ENV ACCESSADMIN_ENV=production
 EXPOSE 8000

@@ -36,9 +36,14 @@ class RunInProgress(AccessAdminError):
 
 
 class TooManyRequests(AccessAdminError):
-    """The actor asked for more runs than LIFECYCLE_REQUESTS_PER_HOUR allows; nothing changed."""
+    """The actor asked for more runs than LIFECYCLE_REQUESTS_PER_HOUR allows; nothing changed.
+    `retry_after` is how many seconds until the next request would be allowed."""
 
     exit_code = EXIT_LIMITED
+
+    def __init__(self, message: str, *, retry_after: int = 3600) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RunFailed(AccessAdminError):

@@ -274,7 +274,7 @@ def audit_actions() -> list[str]:
             *verbs,
             "step.do", "step.undo", "run.take_over", "run.time_limit", "credentials.reveal",
             "team.create", "team.change", "person.update", "login", "logout", "access.denied",
-            "audit.export",
+            "audit.export", "api_token.create", "api_token.revoke",
         }
     )  # fmt: skip
 

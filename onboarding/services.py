@@ -3,6 +3,7 @@ each takes the objects its caller already holds."""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 from django.conf import settings
@@ -76,12 +77,16 @@ def _rate_check(actor: str) -> None:
     limit = settings.LIFECYCLE_REQUESTS_PER_HOUR
     if not limit:
         return
-    hour_ago = timezone.now() - timedelta(hours=1)
-    asked = LifecycleRun.objects.filter(actor=actor, created_at__gte=hour_ago).count()
+    now = timezone.now()
+    runs = LifecycleRun.objects.filter(actor=actor, created_at__gte=now - timedelta(hours=1))
+    asked = runs.count()
     if asked >= limit:
+        # A request is allowed again once enough of this hour's runs are an hour old.
+        freed_by = runs.order_by("created_at").values_list("created_at", flat=True)[asked - limit]
         raise TooManyRequests(
             f"{actor} asked for {asked} runs in the last hour, the most allowed "
-            f"(LIFECYCLE_REQUESTS_PER_HOUR={limit}); nothing was changed. Try again later."
+            f"(LIFECYCLE_REQUESTS_PER_HOUR={limit}); nothing was changed. Try again later.",
+            retry_after=max(1, math.ceil((freed_by + timedelta(hours=1) - now).total_seconds())),
         )
 
 

@@ -20,6 +20,7 @@ from django.shortcuts import render
 from django.utils.functional import SimpleLazyObject
 
 from onboarding.audit import audit_record
+from onboarding.errors import InvalidInput, PersonAlreadyKnown
 from onboarding.models import AuditEvent, LifecycleRun, Person, Team
 from web.auth import MANAGED_GROUPS_SESSION_KEY
 from web.directory import DirectoryUnavailable, rights_find
@@ -83,6 +84,24 @@ def person_is_privileged(username: str) -> bool:
         return rights_find(username).privileged
     except DirectoryUnavailable:
         return True
+
+
+UNAVAILABLE = "The username {username!r} is not available; choose another."
+
+
+def onboard_takeover_refuse(access: Access, username: str) -> None:
+    """A username someone else's team holds is not available to a lead, and the lead is not
+    told whose it is or where it stands."""
+    other = Person.objects.filter(username=username).exclude(team__in=access.teams())
+    if not access.is_admin and other.exists():
+        raise InvalidInput(UNAVAILABLE.format(username=username))
+
+
+def refusal_for(access: Access, error: Exception) -> str:
+    """What a lead may read of a refusal: nothing about where others' people stand."""
+    if not access.is_admin and isinstance(error, PersonAlreadyKnown):
+        return UNAVAILABLE.format(username=error.username)
+    return str(error)
 
 
 NO_ACCESS = Access(user_id=None, username="", is_admin=False, led_team_ids=frozenset())

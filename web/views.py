@@ -27,7 +27,7 @@ from onboarding import selectors, services
 from onboarding.audit import audit_record, audit_verify
 from onboarding.broker import broker_persistence
 from onboarding.credentials import credentials_reveal
-from onboarding.errors import AccessAdminError, CredentialsGone, InvalidInput, PersonAlreadyKnown
+from onboarding.errors import AccessAdminError, CredentialsGone
 from onboarding.models import Credential, LifecycleRun, Person, Team
 from onboarding.preflight import preflight_run
 from onboarding.systems import enabled
@@ -47,6 +47,8 @@ from web.permissions import (
     access_for,
     admin_required,
     denial_record,
+    onboard_takeover_refuse,
+    refusal_for,
     staff_required,
     visible_or_404,
 )
@@ -253,24 +255,6 @@ def _privileged_refuse(request: HttpRequest, person: Person) -> HttpResponse | N
     return render(request, "no_access.html", {"message": message}, status=403)
 
 
-def _onboard_takeover_refuse(access, username: str) -> None:
-    """A username someone else's team holds is not available to a lead, and the lead is not
-    told whose it is or where it stands."""
-    other = Person.objects.filter(username=username).exclude(team__in=access.teams())
-    if not access.is_admin and other.exists():
-        raise InvalidInput(UNAVAILABLE.format(username=username))
-
-
-def _for(access, error: Exception) -> str:
-    """What a lead may read of a refusal: nothing about where others' people stand."""
-    if not access.is_admin and isinstance(error, PersonAlreadyKnown):
-        return UNAVAILABLE.format(username=error.username)
-    return str(error)
-
-
-UNAVAILABLE = "The username {username!r} is not available; choose another."
-
-
 @staff_required
 def person_onboard(request: HttpRequest) -> HttpResponse:
     access = access_for(request)
@@ -282,7 +266,7 @@ def person_onboard(request: HttpRequest) -> HttpResponse:
         fields = {**form.cleaned_data, "team": access.teams().get(name=form.cleaned_data["team"])}
         shown = {**form.cleaned_data, "username": form.cleaned_data["username"].lower()}
         try:
-            _onboard_takeover_refuse(access, shown["username"])
+            onboard_takeover_refuse(access, shown["username"])
             committing = request.POST.get("action") == "onboard"
             if committing and not _previewed(request, "onboard", shown):
                 form.add_error(None, NOT_PREVIEWED)
@@ -301,7 +285,7 @@ def person_onboard(request: HttpRequest) -> HttpResponse:
             )
             token = preview_token("onboard", shown)
         except USER_ERRORS as error:
-            form.add_error(None, _for(access, error))
+            form.add_error(None, refusal_for(access, error))
     context = {"form": form, "preview": preview, "preview_token": token, "no_teams": not team_names}
     return render(request, "web/onboard.html", context)
 

@@ -1,5 +1,6 @@
 """The code keeps its shape: each system's client library is imported in that system's package
-only, the engine never imports the web UI, and nothing shipped imports the local stand-ins."""
+only, the engine never imports the web UI nor the API, the web UI never imports the API, and
+nothing shipped imports the local stand-ins."""
 
 import ast
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ("accessadmin", "onboarding", "web")
+SHIPPED = ("accessadmin", "onboarding", "web", "api")
 SYSTEMS = ROOT / "onboarding" / "systems"
 
 # Client libraries, and where each may be imported.
@@ -68,6 +69,30 @@ def test_the_engine_never_imports_the_web_ui():
     ]
     assert offenders == []
     assert not (ROOT / "onboarding" / "views.py").exists()
+
+
+def imported_from(package: str, into: str) -> list[str]:
+    """Modules of `package` imported by the files of `into`, with where."""
+    return [
+        f"{path.relative_to(ROOT)} imports {name}"
+        for path in sorted((ROOT / into).rglob("*.py"))
+        for name in sorted(imports_of(path))
+        if name == package or name.startswith(f"{package}.")
+    ]
+
+
+def test_the_engine_and_the_web_ui_never_import_the_api():
+    assert imported_from("api", "onboarding") == []
+    assert imported_from("api", "web") == []
+
+
+# The API shares the web UI's one rule of who may see and do what, and its live-state deadline.
+API_USES_OF_THE_WEB_UI = {"web.permissions", "web.live_state"}
+
+
+def test_the_api_uses_the_web_ui_only_for_its_access_rules_and_live_state():
+    uses = {line.rsplit(" ", 1)[1] for line in imported_from("web", "api")}
+    assert uses <= API_USES_OF_THE_WEB_UI
 
 
 def test_nothing_shipped_imports_the_stand_ins():

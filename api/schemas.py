@@ -1,0 +1,128 @@
+"""What the API reads and answers, as the OpenAPI document shows it. Requests carry plain
+strings: the services check them and say what is wrong in the words the web UI uses."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from ninja import Schema
+
+
+class Error(Schema):
+    error: str
+
+
+class Onboarding(Schema):
+    username: str
+    first_name: str
+    last_name: str
+    email: str
+    team: str
+
+
+class Offboarding(Schema):
+    username: str
+    reason: str
+
+
+class Move(Schema):
+    username: str
+    team: str
+
+
+class Reinstatement(Schema):
+    username: str
+    reason: str
+    # Another team to come back into; the team they left when omitted.
+    team: str | None = None
+
+
+class RunAccepted(Schema):
+    id: int
+    state: str
+    kind: str
+    person: str
+    url: str
+
+
+class StepOut(Schema):
+    name: str
+    state: str
+    attempts: int
+    last_error: str
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class RunSummary(Schema):
+    id: int
+    kind: str
+    state: str
+    actor: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class RunOut(RunSummary):
+    person: str
+    team: str
+    params: dict
+    error: str
+    started_at: datetime | None
+    steps: list[StepOut]
+
+
+class PersonOut(Schema):
+    username: str
+    first_name: str
+    last_name: str
+    email: str
+    team: str
+    status: str
+    end_date: date | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class SystemStateOut(Schema):
+    system: str
+    present: bool | None
+    summary: str
+    error: str
+
+
+class PersonDetail(PersonOut):
+    runs: list[RunSummary]
+    systems: list[SystemStateOut] | None = None
+
+
+class PeoplePage(Schema):
+    items: list[PersonOut]
+    page: int
+    pages: int
+    count: int
+
+
+class TeamOut(Schema):
+    name: str
+    freeipa_group: str
+    jupyterhub_group: str
+    iam_policy_arns: list[str]
+    leads: list[str]
+    members: int
+
+
+class AuditEventOut(Schema):
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    outcome: str
+    run: int | None
+    details: dict
+
+
+class AuditPage(Schema):
+    items: list[AuditEventOut]
+    next_before: int | None
