@@ -274,6 +274,7 @@ def audit_actions() -> list[str]:
             *verbs,
             "step.do", "step.undo", "run.take_over", "run.time_limit", "credentials.reveal",
             "team.create", "team.change", "login", "logout", "access.denied", "audit.export",
+            "reconcile.finding",
         }
     )  # fmt: skip
 
