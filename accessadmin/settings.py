@@ -206,6 +206,9 @@ LIVE_STATE_TIMEOUT_SECONDS = env.int("LIVE_STATE_TIMEOUT_SECONDS", 5, minimum=1)
 # is kept before the systems are asked again.
 PREFLIGHT_TIMEOUT_SECONDS = env.int("PREFLIGHT_TIMEOUT_SECONDS", 20, minimum=1)
 PREFLIGHT_CACHE_SECONDS = env.int("PREFLIGHT_CACHE_SECONDS", 300, minimum=0)
+# How often beat compares what AccessAdmin believes with what the systems hold (manage.py
+# reconcile does one pass by hand).
+RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", 3600, minimum=60)
 CELERY_BEAT_SCHEDULE = {
     "requeue-overdue-runs": {
         "task": "lifecycle.runs_overdue_requeue",
@@ -214,6 +217,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-credentials": {"task": "credentials.purge_expired", "schedule": 600.0},
     "purge-expired-sessions": {"task": "sessions.purge_expired", "schedule": 3600.0},
     "purge-old-login-records": {"task": "login_records.purge_old", "schedule": 86400.0},
+    "reconcile": {"task": "reconcile.pass", "schedule": float(RECONCILE_INTERVAL_SECONDS)},
 }
 
 # Downstream systems: the enabled ones, in order (onboarding/systems/registry.py knows the names;

@@ -125,7 +125,13 @@ class Person(models.Model):
         return step.external_ids[key] if step else None
 
     def move_to(self, status: str) -> None:
-        """Change status if the lifecycle allows it; saved with a compare-and-set."""
+        """Change status if the lifecycle allows it; saved with a compare-and-set. Staying put
+        (a repair run leaves its person as they are) only checks they still are."""
+        if status == self.status:
+            if not Person.objects.filter(pk=self.pk, status=status).exists():
+                current = Person.objects.values_list("status", flat=True).get(pk=self.pk)
+                raise IllegalTransition(f"Person {self.username}", current, status)
+            return
         _check_transition(f"Person {self.username}", self.TRANSITIONS, self.status, status)
         changed = Person.objects.filter(pk=self.pk, status=self.status).update(
             status=status, updated_at=timezone.now()
@@ -152,6 +158,12 @@ class LifecycleRun(models.Model):
         MOVE = "move", "Move team"
         OFFBOARD = "offboard", "Offboard"
         REINSTATE = "reinstate", "Reinstate"
+        # What reconciliation found wrong made right: an active person's objects, an offboarded
+        # person's leftovers.
+        REPAIR = "repair", "Repair"
+        REPAIR_OFFBOARDED = "repair_offboard", "Repair leftovers"
+
+    REPAIRS = (Kind.REPAIR, Kind.REPAIR_OFFBOARDED)
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -251,6 +263,8 @@ PERSON_STATUS = {
     LifecycleRun.Kind.REINSTATE: (
         Person.Status.REINSTATING, Person.Status.ACTIVE, Person.Status.OFFBOARDED,
     ),
+    LifecycleRun.Kind.REPAIR: (Person.Status.ACTIVE,) * 3,
+    LifecycleRun.Kind.REPAIR_OFFBOARDED: (Person.Status.OFFBOARDED,) * 3,
 }  # fmt: skip
 
 
@@ -322,6 +336,56 @@ class Credential(models.Model):
     @property
     def available(self) -> bool:
         return self.ciphertext is not None and self.expires_at > timezone.now()
+
+
+class FindingQuerySet(models.QuerySet):
+    def open(self) -> "FindingQuerySet":
+        return self.filter(resolved_at__isnull=True)
+
+
+class Finding(models.Model):
+    """Something reconciliation found that differs between what AccessAdmin believes and what a
+    system holds; open until a pass no longer finds it."""
+
+    class Kind(models.TextChoices):
+        MISSING = "missing", "Missing"
+        UNEXPECTED = "unexpected", "Unexpected"
+        DIFFERS = "differs", "Differs"
+        ORPHAN = "orphan", "Orphan"
+        UNANSWERED = "unanswered", "System did not answer"
+
+    # What a repair run puts right; orphans and silent systems are for a person to look at.
+    REPAIRABLE = (Kind.MISSING, Kind.DIFFERS, Kind.UNEXPECTED)
+
+    system = models.CharField(max_length=64)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Whose it is, or the name an orphan carries; empty for a system that did not answer.
+    username = models.CharField(max_length=255, blank=True)
+    # What the finding is about, as the system's inventory names it: "role", "access point".
+    subject = models.CharField(max_length=255, blank=True)
+    detail = models.TextField()
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    objects = FindingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["username", "system", "subject"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["system", "kind", "username", "subject"],
+                condition=Q(resolved_at__isnull=True),
+                name="one_open_finding_per_subject",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.system} {self.username}: {self.detail}"
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.system, self.kind, self.username, self.subject)
 
 
 def audit_key() -> bytes:

@@ -49,7 +49,18 @@ STAGES: dict[str, tuple[Stage, ...]] = {
         Stage("access", "what the account unlocks: groups, OTP token, storage, notebooks"),
         Stage("cloud_role", "their cloud role, which names their storage"),
     ),
+    # What reconciliation found missing or wrong for an active person is made as it should be.
+    Kind.REPAIR: (
+        Stage("account", "their account, as far as it can be made again without a new secret"),
+        Stage("access", "exactly their team's groups, their storage as their uid/gid, notebooks"),
+        Stage("cloud_role", "their cloud role with the team's policies, naming their storage"),
+    ),
 }
+# A leaver's leftovers go by the offboarding's own steps.
+STEPS_OF = {Kind.REPAIR_OFFBOARDED: Kind.OFFBOARD}
+STAGES[Kind.REPAIR_OFFBOARDED] = STAGES[Kind.OFFBOARD]
+# Repairs change only what is wrong: each step is checked before it is done, as on a retry.
+CHECKED_FIRST = frozenset(LifecycleRun.REPAIRS)
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,7 @@ class Plan:
     # For each step, the steps that must be done before it.
     needs: Mapping[str, frozenset[str]]
     stage_of: Mapping[str, str]
+    check_first: bool = False
 
     def step(self, name: str) -> PlanStep:
         for step in self.steps:
@@ -71,10 +83,11 @@ def plan_for(kind: str) -> Plan:
     """The plan of that kind for the enabled systems, stage by stage."""
     systems = enabled()
     stages = STAGES[kind]
+    source = STEPS_OF.get(kind, kind)
     known = {stage.name for stage in stages}
     for system in systems:
         for plan_kind, stage in system.steps:
-            if plan_kind not in STAGES or (plan_kind == kind and stage not in known):
+            if plan_kind not in STAGES or (plan_kind == source and stage not in known):
                 raise ImproperlyConfigured(
                     f"{system.name} puts steps in the {plan_kind} plan's stage {stage!r}, "
                     "which that plan does not have."
@@ -86,11 +99,11 @@ def plan_for(kind: str) -> Plan:
     for stage in stages:
         in_stage: list[str] = []
         for system in systems:
-            for step in system.steps.get((kind, stage.name), ()):
+            for step in system.steps.get((source, stage.name), ()):
                 if step.name in stage_of:
                     raise ImproperlyConfigured(f"{kind} plan: two steps are named {step.name!r}")
                 # A step shared by several plans may need a sibling that only some of them have.
-                in_plan = {need for need in step.needs if _in_plan(systems, kind, need)}
+                in_plan = {need for need in step.needs if _in_plan(systems, source, need)}
                 unknown = in_plan - set(in_stage)
                 if unknown:
                     raise ImproperlyConfigured(
@@ -102,7 +115,10 @@ def plan_for(kind: str) -> Plan:
                 stage_of[step.name] = stage.name
                 in_stage.append(step.name)
         earlier.update(in_stage)
-    return Plan(kind, tuple(steps), MappingProxyType(needs), MappingProxyType(stage_of))
+    return Plan(
+        kind, tuple(steps), MappingProxyType(needs), MappingProxyType(stage_of),
+        check_first=kind in CHECKED_FIRST,
+    )  # fmt: skip
 
 
 def _in_plan(systems, kind: str, name: str) -> bool:

@@ -11,7 +11,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from onboarding.errors import AccessAdminError, InvalidInput
-from onboarding.models import AuditEvent, Credential, LifecycleRun, Person, Team
+from onboarding.models import AuditEvent, Credential, Finding, LifecycleRun, Person, Team
 from onboarding.systems import SystemState, enabled
 from onboarding.validation import username_fold
 
@@ -274,10 +274,50 @@ def audit_actions() -> list[str]:
             *verbs,
             "step.do", "step.undo", "run.take_over", "run.time_limit", "credentials.reveal",
             "team.create", "team.change", "person.update", "login", "logout", "access.denied",
-            "audit.export", "api_token.create", "api_token.revoke",
+            "audit.export", "api_token.create", "api_token.revoke", "reconcile.finding",
         }
     )  # fmt: skip
 
 
 def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
+
+
+@dataclass(frozen=True)
+class PersonFindings:
+    """One person's open findings, and whether a repair run may be asked for them now."""
+
+    username: str
+    findings: list[Finding]
+    person: Person | None
+    repairable: bool
+    busy: bool
+
+
+def findings_open_by_person() -> list[PersonFindings]:
+    """The open findings, person by person (orphans and silent systems under their own name)."""
+    findings = list(Finding.objects.open().order_by("username", "system", "subject"))
+    names = {finding.username for finding in findings if finding.username}
+    people = {person.username: person for person in Person.objects.filter(username__in=names)}
+    busy = set(
+        LifecycleRun.objects.filter(
+            person__username__in=names, state__in=LifecycleRun.ACTIVE_STATES
+        ).values_list("person__username", flat=True)
+    )
+    grouped: dict[str, list[Finding]] = {}
+    for finding in findings:
+        grouped.setdefault(finding.username, []).append(finding)
+    return [
+        PersonFindings(
+            username=username,
+            findings=rows,
+            person=people.get(username),
+            repairable=username in people and any(row.kind in Finding.REPAIRABLE for row in rows),
+            busy=username in busy,
+        )
+        for username, rows in grouped.items()
+    ]
+
+
+def findings_open_count() -> int:
+    return Finding.objects.open().count()

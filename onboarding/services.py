@@ -3,12 +3,14 @@ each takes the objects its caller already holds."""
 
 from __future__ import annotations
 
+import logging
 import math
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from onboarding.audit import audit_record
@@ -21,7 +23,8 @@ from onboarding.errors import (
     RunInProgress,
     TooManyRequests,
 )
-from onboarding.models import PERSON_STATUS, LifecycleRun, Person, Team
+from onboarding.models import PERSON_STATUS, Finding, LifecycleRun, Person, Team
+from onboarding.reconcile import system_findings, system_unanswered
 from onboarding.runner import (
     PlannedChange,
     plan_preview,
@@ -45,9 +48,14 @@ from onboarding.validation import (
     username_normalise,
 )
 
+logger = logging.getLogger(__name__)
+
 Kind = LifecycleRun.Kind
 State = LifecycleRun.State
 Status = Person.Status
+
+# Who acts when AccessAdmin itself does something (beat's reconciliation pass).
+SYSTEM_ACTOR = "accessadmin"
 
 
 def _status(person: Person) -> str:
@@ -426,14 +434,24 @@ def run_resume_preview(*, run: LifecycleRun) -> list[PlannedChange]:
 def run_rollback(*, run: LifecycleRun, actor: str) -> LifecycleRun:
     """Undo a failed run's completed steps, newest first."""
     _run_failed_check(run, "rolled back")
+    _repair_rollback_refuse(run)
     return _run_requeue_now(
         run, actor=actor, action="rollback", state=State.ROLLING_BACK, error="",
         finished_at=None, worker="", heartbeat_at=None, retries=0, due_at=timezone.now(),
     )  # fmt: skip
 
 
+def _repair_rollback_refuse(run: LifecycleRun) -> None:
+    if run.kind in LifecycleRun.REPAIRS:
+        raise InvalidInput(
+            f"Run #{run.pk} is a repair: undoing it would bring back what was wrong. Resume it "
+            "once the cause is fixed, or run reconcile again."
+        )
+
+
 def run_rollback_preview(*, run: LifecycleRun) -> list[PlannedChange]:
     _run_failed_check(run, "rolled back")
+    _repair_rollback_refuse(run)
     return _run_rollback_preview(run)
 
 
@@ -453,6 +471,120 @@ def run_requeue(*, run: LifecycleRun, actor: str) -> LifecycleRun:
     return _run_requeue_now(
         run, actor=actor, action="requeue", worker="", heartbeat_at=None, due_at=timezone.now()
     )
+
+
+# Reconcile and repair -------------------------------------------------------------------------
+
+# Serialises passes that store findings (beat's and a command's at once).
+_RECONCILE_LOCK = 0x5EC0_9C11
+
+
+def reconcile(*, actor: str) -> list[Finding]:
+    """Compare what AccessAdmin believes about its people with what each enabled system holds,
+    asking each system once (its inventory). Stores what is found: a finding seen before keeps
+    its first sighting, one no longer found is resolved (unless its system did not answer), a
+    new one is audited. Returns the open findings of this pass."""
+    people = {person.username: person for person in Person.objects.select_related("team")}
+    busy = set(
+        LifecycleRun.objects.filter(state__in=LifecycleRun.ACTIVE_STATES).values_list(
+            "person__username", flat=True
+        )
+    )
+    found: list[Finding] = []
+    for system in enabled():
+        try:
+            inventory = system.inventory()
+        except AccessAdminError as error:
+            found.append(system_unanswered(system, str(error)))
+            continue
+        except Exception as error:  # one broken system must not hide what the others hold
+            logger.exception("reconcile: the inventory of %s failed", system.name)
+            found.append(system_unanswered(system, f"unexpected {type(error).__name__}"))
+            continue
+        found += system_findings(system, inventory, people, busy)
+    return _findings_store(found, actor=actor)
+
+
+def _findings_store(found: list[Finding], *, actor: str) -> list[Finding]:
+    now = timezone.now()
+    current: dict[tuple, Finding] = {}
+    for finding in found:
+        current.setdefault(finding.key, finding)
+    silent = {finding.system for finding in current.values() if finding.kind == "unanswered"}
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_RECONCILE_LOCK])
+        stored = {row.key: row for row in Finding.objects.open()}
+        seen = [row for key, row in stored.items() if key in current]
+        for row in seen:
+            row.detail, row.last_seen = current[row.key].detail, now
+        Finding.objects.bulk_update(seen, ["detail", "last_seen"], batch_size=500)
+        gone = [
+            row.pk for key, row in stored.items() if key not in current and row.system not in silent
+        ]
+        Finding.objects.filter(pk__in=gone).update(resolved_at=now)
+        new = [finding for key, finding in current.items() if key not in stored]
+        for finding in new:
+            finding.first_seen = finding.last_seen = now
+        Finding.objects.bulk_create(new, batch_size=500)
+        for finding in new:
+            audit_record(
+                actor=actor, action="reconcile.finding", target=finding.username or finding.system,
+                outcome="failed",
+                details={"system": finding.system, "kind": finding.kind,
+                         "subject": finding.subject, "detail": finding.detail},
+            )  # fmt: skip
+    return sorted([*seen, *new], key=lambda f: (f.username, f.system, f.subject, f.kind))
+
+
+def person_repair(*, person: Person, actor: str, requested_by=None) -> LifecycleRun:
+    """Make what the systems hold for them what AccessAdmin expects: an active person's missing
+    or wrong objects are made right (a repair run), an offboarded person's leftovers go (the
+    offboarding's steps again). Each step is checked first, so what is right is left alone."""
+    _no_run_in_progress(person)
+    kind = {Status.ACTIVE: Kind.REPAIR, Status.OFFBOARDED: Kind.REPAIR_OFFBOARDED}.get(
+        person.status
+    )
+    if kind is None:
+        raise InvalidInput(
+            f"{person.username} is {_status(person)}; only active or offboarded people are "
+            "repaired."
+        )
+    return _run_start(person=person, kind=kind, actor=actor, requested_by=requested_by)
+
+
+@dataclass(frozen=True)
+class RepairOutcome:
+    username: str
+    run: LifecycleRun | None
+    note: str = ""
+
+
+def findings_repair(
+    *, findings: list[Finding], actor: str, username: str | None = None
+) -> list[RepairOutcome]:
+    """A repair run for each person (or only `username`) with missing, differing or unexpected
+    objects; orphans are only reported. Whoever has a run under way is skipped, with a note."""
+    wanted = sorted(
+        {
+            finding.username
+            for finding in findings
+            if finding.kind in Finding.REPAIRABLE and finding.username
+            and (username is None or finding.username == username)
+        }
+    )  # fmt: skip
+    if username is not None and not wanted:
+        return [RepairOutcome(username, None, "nothing of theirs to repair")]
+    outcomes = []
+    for person in Person.objects.select_related("team").filter(username__in=wanted):
+        try:
+            run = person_repair(person=person, actor=actor)
+        except AccessAdminError as error:
+            outcomes.append(RepairOutcome(person.username, None, f"skipped: {error}"))
+        else:
+            outcomes.append(RepairOutcome(person.username, run))
+    return outcomes
 
 
 # Teams ----------------------------------------------------------------------------------------

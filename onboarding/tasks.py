@@ -19,6 +19,7 @@ from onboarding.runner import (
     run_rollback_execute,
     runs_overdue,
 )
+from onboarding.services import SYSTEM_ACTOR, reconcile
 
 logger = logging.getLogger(__name__)
 
@@ -86,3 +87,9 @@ def sessions_purge_expired_task() -> None:
 @shared_task(name="login_records.purge_old")
 def login_records_purge_old_task() -> int:
     return login_records_purge_old()
+
+
+@shared_task(name="reconcile.pass")
+def reconcile_task() -> int:
+    """Beat: compare what AccessAdmin believes with what the systems hold; store the findings."""
+    return len(reconcile(actor=SYSTEM_ACTOR))

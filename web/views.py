@@ -118,6 +118,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "runs_needing_action": selectors.runs_needing_action(access.runs()),
         "recent_events": entries(selectors.events_recent(access.events())),
         "no_teams": not access.teams().exists(),
+        "findings_open": selectors.findings_open_count() if access.is_admin else None,
     }
     return render(request, "web/dashboard.html", context)
 
@@ -646,6 +647,31 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
     members = list(team.members.order_by("username"))
     context = {"form": form, "team": team, "changes": changes, "members": members}
     return render(request, "web/team_form.html", context)
+
+
+# Reconciliation -------------------------------------------------------------------------------
+
+
+@admin_required
+def reconcile_findings(request: HttpRequest) -> HttpResponse:
+    """What the last reconciliation passes found open, person by person."""
+    return render(request, "web/reconcile.html", {"groups": selectors.findings_open_by_person()})
+
+
+@require_POST
+@admin_required
+def person_repair(request: HttpRequest, username: str) -> HttpResponse:
+    person = _person(request, username)
+    try:
+        run = services.person_repair(
+            person=person, actor=_actor(request), requested_by=request.user
+        )
+    except USER_ERRORS as error:
+        messages.error(request, str(error))
+        return redirect("reconcile")
+    messages.success(request, f"Run #{run.pk} ({run.get_kind_display().lower()}) is queued.")
+    _broker_warning(request, run)
+    return redirect("run_detail", run_id=run.pk)
 
 
 # Audit ----------------------------------------------------------------------------------------

@@ -167,7 +167,10 @@ def _steps_do(run: LifecycleRun, heartbeat: Heartbeat, clock: RunClock) -> None:
             run_time_up(run, clock)
         ready = [step for step in pending if plan.needs[step.name] <= done]
         outcomes = threads.together(
-            [lambda step=step: _step_do_logged(ctx, step, records[step.name]) for step in ready]
+            [
+                lambda step=step: _step_do_logged(ctx, step, records[step.name], plan.check_first)
+                for step in ready
+            ]
         )
         failures = []
         for step, outcome in zip(ready, outcomes, strict=True):
@@ -184,16 +187,20 @@ def _steps_do(run: LifecycleRun, heartbeat: Heartbeat, clock: RunClock) -> None:
     _run_succeed(run, ctx, round_trips=round_trips)
 
 
-def _step_do_logged(ctx: StepContext, step: PlanStep, record: Step) -> dict[str, int] | StepFailure:
+def _step_do_logged(
+    ctx: StepContext, step: PlanStep, record: Step, check_first: bool
+) -> dict[str, int] | StepFailure:
     # Set inside the job: a step thread does not inherit the run's log context.
     with log_context(run=ctx.run.pk, step=step.name, worker=ctx.run.worker):
-        return _step_do(ctx, step, record)
+        return _step_do(ctx, step, record, check_first)
 
 
-def _step_do(ctx: StepContext, step: PlanStep, record: Step) -> dict[str, int] | StepFailure:
+def _step_do(
+    ctx: StepContext, step: PlanStep, record: Step, check_first: bool = False
+) -> dict[str, int] | StepFailure:
     """Do one step; return the round trips it made per system, or how it failed."""
     # A step touched before (retried, failed, or running when its worker died) is checked first.
-    touched = record.attempts > 0
+    touched = check_first or record.attempts > 0
     now = timezone.now()
     if record.state == Step.State.RUNNING:
         Step.objects.filter(pk=record.pk).update(attempts=record.attempts + 1, started_at=now)

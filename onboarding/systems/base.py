@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
@@ -32,6 +32,8 @@ class ManagedObject:
     id: str
     username: str
     detail: str = ""
+    # What reconciliation compares with what AccessAdmin expects, as words: {"groups": "a, b"}.
+    compared: Mapping[str, str] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,15 @@ class System:
         raise NotImplementedError
 
     def inventory(self) -> list[ManagedObject]:
-        """Every object in the system that AccessAdmin manages, in as few calls as it can."""
+        """Every object in the system that AccessAdmin manages, in as few calls as it can (one
+        listing, or one call per team group; never one per person), each with what
+        reconciliation compares."""
         raise NotImplementedError
+
+    def expected(self, person: Person) -> list[ManagedObject]:
+        """What the inventory should list for this active person, as AccessAdmin believes it
+        (asks the system nothing); `compared` holds only what is checked."""
+        return []
 
     def onboard_problem(self, username: str) -> str | None:
         """Why this username cannot be onboarded here (taken already, say); None when it can."""

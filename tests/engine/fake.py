@@ -178,6 +178,7 @@ class AccountDisable(FakeStep):
 class AccountEnable(FakeStep):
     name = "fake_enable"
     description = "Enable their fake account"
+    needs = ("fake_account",)
 
     def do(self, ctx: StepContext) -> dict:
         ctx.client.account_set(ctx.username, disabled=False)
@@ -208,6 +209,8 @@ class FakeSystem(System):
         ("move", "team"): (TEAM_JOIN,),
         ("reinstate", "account"): (ACCOUNT_ENABLE,),
         ("reinstate", "access"): (KEY_ISSUE, TEAM_JOIN),
+        ("repair", "account"): (ACCOUNT_CREATE, ACCOUNT_ENABLE),
+        ("repair", "access"): (KEY_ISSUE, TEAM_JOIN),
     }
     provides = ("fake_account_team",)
 
@@ -222,11 +225,24 @@ class FakeSystem(System):
         return SystemState(self.label, True, f"{state}; team {account.team}; keys {account.keys}")
 
     def inventory(self) -> list[ManagedObject]:
+        """The accounts that let someone in (a disabled one does not), in one listing."""
         self.client._call("account_list")
         return [
-            ManagedObject(SYSTEM, "account", username, username, f"team {account.team}")
+            ManagedObject(
+                SYSTEM,
+                "account",
+                username,
+                username,
+                f"team {account.team}",
+                {"team": account.team, "keys": str(account.keys)},
+            )
             for username, account in sorted(self.client.accounts.items())
+            if not account.disabled
         ]
+
+    def expected(self, person: Person) -> list[ManagedObject]:
+        compared = {"team": person.team.name, "keys": "1"}
+        return [ManagedObject(SYSTEM, "account", person.username, person.username, "", compared)]
 
     def onboard_problem(self, username: str) -> str | None:
         if self.client.account_find(username) is not None:

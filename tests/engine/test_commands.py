@@ -148,7 +148,7 @@ def test_inventory_lists_what_each_system_holds_and_whose_it_is(fake, team, caps
     call_command("inventory", "--json")
     assert json.loads(capsys.readouterr().out) == [
         {"system": "fake", "kind": "account", "id": "hal", "username": "hal",
-         "detail": "team vision"},
+         "detail": "team vision", "compared": {"team": "vision", "keys": "1"}},
     ]  # fmt: skip
     assert refused("inventory", "--system", "gitlab").returncode == 2
 

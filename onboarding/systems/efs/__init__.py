@@ -12,6 +12,7 @@ from onboarding.systems.base import Check, ManagedObject, System, SystemState
 from onboarding.systems.efs import steps as s
 from onboarding.systems.efs.client import ACCESS_POINT_LIMIT, EFS, ROOT, AccessPoint
 
+ACCESS_POINT = "access point"
 # The FileSystemId shape of botocore/data/efs/2015-02-01/service-2.json.
 _FILE_SYSTEM_ID = re.compile(
     r"(arn:aws[-a-z]*:elasticfilesystem:[0-9a-z-:]+:file-system/)?fs-[0-9a-f]{8,40}"
@@ -25,6 +26,7 @@ class EFSSystem(System):
         ("onboard", "access"): (s.ACCESS_POINT_CREATE,),
         ("offboard", "services"): (s.ACCESS_POINT_DELETE,),
         ("reinstate", "access"): (s.ACCESS_POINT_CREATE,),
+        ("repair", "access"): (s.ACCESS_POINT_REPAIR,),
     }
     provides = ("access_point_arn",)
 
@@ -49,13 +51,20 @@ class EFSSystem(System):
         return [
             ManagedObject(
                 self.name,
-                "access point",
+                ACCESS_POINT,
                 point.id,
                 point.username,
                 f"{point.path} as uid {point.uid} gid {point.gid}",
+                {"path": point.path, "uid": str(point.uid), "gid": str(point.gid)},
             )
             for point in self.client.access_points()
         ]
+
+    def expected(self, person: Person) -> list[ManagedObject]:
+        compared = {"path": self.access_point_path(person.username)}
+        if person.uid_number is not None:
+            compared |= {"uid": str(person.uid_number), "gid": str(person.gid_number)}
+        return [ManagedObject(self.name, ACCESS_POINT, "", person.username, "", compared)]
 
     def fact(self, name: str, person: Person) -> str | None:
         if name != "access_point_arn":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from onboarding.errors import PermanentError
 from onboarding.steps import PlanStep, StepContext
-from onboarding.systems.efs.client import EFS
+from onboarding.systems.efs.client import EFS, ROOT, AccessPoint
 
 
 class EFSStep(PlanStep):
@@ -68,5 +68,46 @@ class AccessPointDelete(EFSStep):
         return _access_point_make(ctx, look_first=True)
 
 
+class AccessPointRepair(EFSStep):
+    name = "efs_access_point_repair"
+    description = (
+        "Make their EFS access point /data/<username> as their uid/gid, replacing a wrong one"
+    )
+
+    def do(self, ctx: StepContext) -> dict:
+        found = self._found(ctx)
+        if found is not None and _right(ctx, found):
+            return _ids(found)
+        if found is not None:
+            # An access point's root and POSIX user cannot be changed; the files stay.
+            self.efs(ctx).access_point_delete(username=ctx.username, access_point_id=found.id)
+        return _access_point_make(ctx, look_first=False)
+
+    def check(self, ctx: StepContext) -> dict | None:
+        found = self._found(ctx)
+        return _ids(found) if found is not None and _right(ctx, found) else None
+
+    def undo(self, ctx: StepContext) -> None:
+        """Undoing a repair would bring back what was wrong: the access point stays."""
+
+    def _found(self, ctx: StepContext) -> AccessPoint | None:
+        return self.efs(ctx).access_point_find(
+            username=ctx.username, access_point_id=ctx.person.recorded("access_point_id")
+        )
+
+
+def _right(ctx: StepContext, access_point: AccessPoint) -> bool:
+    person = ctx.person
+    return access_point.path == f"{ROOT}/{ctx.username}" and (
+        access_point.uid,
+        access_point.gid,
+    ) == (person.uid_number, person.gid_number)
+
+
+def _ids(access_point: AccessPoint) -> dict:
+    return {"access_point_id": access_point.id, "access_point_arn": access_point.arn}
+
+
 ACCESS_POINT_CREATE = AccessPointCreate()
+ACCESS_POINT_REPAIR = AccessPointRepair()
 ACCESS_POINT_DELETE = AccessPointDelete()

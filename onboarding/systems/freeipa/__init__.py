@@ -14,6 +14,8 @@ from onboarding.systems.freeipa import steps as s
 from onboarding.systems.freeipa.client import FreeIPA
 from onboarding.systems.freeipa.grant import ROLE, freeipa_grant, required_permissions
 
+# What the inventory lists: a user's memberships of the teams' groups (others are not ours).
+TEAM_GROUPS = "team groups"
 # Warn this long before the service account's password expires: then every call would fail.
 PASSWORD_WARNING_DAYS = 14
 
@@ -51,6 +53,7 @@ class FreeIPASystem(System):
         ("move", "team"): (s.TEAM_GROUPS_SWITCH,),
         ("reinstate", "account"): (s.USER_RESTORE, s.USER_ENABLE, s.TEMPORARY_PASSWORD_REISSUE),
         ("reinstate", "access"): (s.TEAM_GROUPS_JOIN, s.OTP_TOKEN_CREATE),
+        ("repair", "access"): (s.TEAM_GROUPS_REPAIR,),
     }
 
     def client_build(self) -> FreeIPA:
@@ -73,16 +76,36 @@ class FreeIPASystem(System):
         return SystemState(self.label, True, detail)
 
     def inventory(self) -> list[ManagedObject]:
-        """The users in the teams' groups: one call per group."""
-        groups = sorted({group for team in Team.objects.all() for group in team.freeipa_groups})
+        """The users in the teams' groups, each with the team groups they are in: one call per
+        group."""
         found: dict[str, list[str]] = {}
-        for name in groups:
+        for name in sorted(s.team_groups()):
             group = self.client.group_find(name=name)
             for username in group.members if group else ():
                 found.setdefault(username, []).append(name)
         return [
-            ManagedObject(self.name, "user", username, username, f"in {', '.join(in_groups)}")
+            ManagedObject(
+                self.name,
+                TEAM_GROUPS,
+                username,
+                username,
+                f"in {', '.join(in_groups)}",
+                {"groups": ", ".join(sorted(in_groups))},
+            )
             for username, in_groups in sorted(found.items())
+        ]
+
+    def expected(self, person: Person) -> list[ManagedObject]:
+        groups = ", ".join(sorted(person.team.freeipa_groups))
+        return [
+            ManagedObject(
+                self.name,
+                TEAM_GROUPS,
+                person.username,
+                person.username,
+                f"in {groups}",
+                {"groups": groups},
+            )
         ]
 
     def onboard_problem(self, username: str) -> str | None:

@@ -218,6 +218,39 @@ class MembershipsRemove(FreeIPAStep):
         self.ipa(ctx).group_add_members(username=ctx.username, groups=groups)
 
 
+class TeamGroupsRepair(FreeIPAStep):
+    name = "freeipa_groups_repair"
+    description = "Put them in exactly their team's FreeIPA groups, out of other teams' groups"
+
+    def do(self, ctx: StepContext) -> dict:
+        user = self.ipa(ctx).user_find(username=ctx.username)
+        if user is None or user.preserved:
+            raise PermanentError(
+                "freeipa", f"{ctx.username} has no active FreeIPA user to put in groups"
+            )
+        wanted = ctx.team.freeipa_groups
+        adding = [g for g in wanted if g not in user.groups]
+        leaving = sorted((set(user.groups) & team_groups()) - set(wanted))
+        if adding:
+            self.ipa(ctx).group_add_members(username=ctx.username, groups=adding)
+        if leaving:
+            self.ipa(ctx).group_remove_members(username=ctx.username, groups=leaving)
+        return {"added": adding, "removed": leaving}
+
+    def check(self, ctx: StepContext) -> dict | None:
+        user = self.ipa(ctx).user_find(username=ctx.username)
+        if user is None or set(user.groups) & team_groups() != set(ctx.team.freeipa_groups):
+            return None
+        return {"added": [], "removed": []}
+
+    def undo(self, ctx: StepContext) -> None:
+        ids = ctx.record.external_ids if ctx.record else {}
+        if ids.get("added"):
+            self.ipa(ctx).group_remove_members(username=ctx.username, groups=ids["added"])
+        if ids.get("removed"):
+            self.ipa(ctx).group_add_members(username=ctx.username, groups=ids["removed"])
+
+
 class LeadRolesRemove(FreeIPAStep):
     name = "freeipa_lead_roles_removal"
     description = "Stop them managing any group's members (their team lead roles)"
@@ -311,6 +344,7 @@ class OtpTokensDelete(FreeIPAStep):
 
 USER_CREATE = UserCreate()
 TEAM_GROUPS_JOIN = TeamGroupsJoin()
+TEAM_GROUPS_REPAIR = TeamGroupsRepair()
 OTP_TOKEN_CREATE = OtpTokenCreate()
 MEMBERSHIPS_REMOVE = MembershipsRemove()
 OTP_TOKENS_DELETE = OtpTokensDelete()

@@ -12,6 +12,7 @@ from onboarding.systems.base import Check, ManagedObject, System, SystemState
 from onboarding.systems.iam import steps as s
 from onboarding.systems.iam.client import ACTIONS, IAM
 
+ROLE = "role"
 _SAML_PROVIDER_ARN = re.compile(r"arn:aws[-a-z]*:iam::\d{12}:saml-provider/[\w+=,.@-]{1,128}")
 
 
@@ -23,6 +24,7 @@ class IAMSystem(System):
         ("offboard", "services"): (s.ROLE_DELETE,),
         ("move", "team"): (s.TEAM_POLICIES_SWITCH,),
         ("reinstate", "cloud_role"): (s.ROLE_CREATE,),
+        ("repair", "cloud_role"): (s.ROLE_REPAIR,),
     }
 
     def client_build(self) -> IAM:
@@ -38,12 +40,25 @@ class IAMSystem(System):
         )
 
     def inventory(self) -> list[ManagedObject]:
-        """Every role under AccessAdmin's path and prefix: one listing."""
-        iam: IAM = self.client
+        """Every role under AccessAdmin's path and prefix, with its team tag and attached
+        policies: one listing."""
         return [
-            ManagedObject(self.name, "role", name, name.removeprefix(iam.role_prefix))
-            for name in iam.roles()
+            ManagedObject(
+                self.name,
+                ROLE,
+                role.name,
+                role.username,
+                f"team {role.team or '(none)'}; policies: {_words(role.policy_arns)}"
+                + ("" if role.managed else "; not tagged managed-by=accessadmin"),
+                {"team": role.team, "policies": _words(role.policy_arns)},
+            )
+            for role in self.client.roles()
         ]
+
+    def expected(self, person: Person) -> list[ManagedObject]:
+        team = person.team
+        compared = {"team": team.name, "policies": _words(team.iam_policy_arns)}
+        return [ManagedObject(self.name, ROLE, "", person.username, "", compared)]
 
     def policy_problem(self, arn: str) -> str | None:
         if self.client.policy_exists(arn=arn):
@@ -137,3 +152,7 @@ class IAMSystem(System):
                 f"at most {limit} (AttachedPoliciesPerRoleQuota)"
             )
         return None
+
+
+def _words(policy_arns) -> str:
+    return ", ".join(sorted(policy_arns)) or "none"

@@ -36,11 +36,11 @@ ROLE_NAME_LIMIT = 64
 QUOTAS_MAX_AGE_SECONDS = 3600
 # What the connector calls, for the policy simulator (README: AWS permissions).
 ACTIONS = (
-    "iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:TagRole", "iam:ListRoles",
+    "iam:CreateRole", "iam:GetRole", "iam:DeleteRole", "iam:TagRole",
     "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:DeleteRolePolicy",
     "iam:ListRolePolicies", "iam:AttachRolePolicy", "iam:DetachRolePolicy",
     "iam:ListAttachedRolePolicies", "iam:GetSAMLProvider", "iam:GetPolicy",
-    "iam:GetAccountSummary",
+    "iam:GetAccountSummary", "iam:GetAccountAuthorizationDetails",
     "elasticfilesystem:CreateAccessPoint", "elasticfilesystem:DeleteAccessPoint",
     "elasticfilesystem:DescribeAccessPoints", "elasticfilesystem:DescribeFileSystems",
     "elasticfilesystem:TagResource",
@@ -56,6 +56,8 @@ class RoleMapping:
     username: str
     team: str
     policy_arns: tuple[str, ...]
+    # Tagged managed-by=accessadmin: one it made, not one made by hand under its path.
+    managed: bool = True
 
 
 class IAM:
@@ -114,20 +116,23 @@ class IAM:
             )
         return name
 
-    def roles(self) -> list[str]:
-        """The names of every role under AccessAdmin's path and prefix (one paginated listing;
-        ListRoles returns no tags, so the name is all it tells)."""
-        names = []
+    def roles(self) -> list[RoleMapping]:
+        """Every role under AccessAdmin's path and prefix, made by it or not, with its team tag
+        and attached policies: one paginated listing of the account's roles
+        (GetAccountAuthorizationDetails; ListRoles gives neither tags nor policies)."""
+        found = []
         with _aws.translated_errors(SYSTEM):
-            for page in self._client.get_paginator("list_roles").paginate(
-                PathPrefix=self.role_path
-            ):
-                names += [
-                    role["RoleName"]
-                    for role in page["Roles"]
-                    if role["RoleName"].startswith(self.role_prefix)
-                ]
-        return names
+            pages = self._client.get_paginator("get_account_authorization_details").paginate(
+                Filter=["Role"]
+            )
+            for page in pages:
+                for role in page["RoleDetailList"]:
+                    name = role["RoleName"]
+                    if role.get("Path") != self.role_path or not name.startswith(self.role_prefix):
+                        continue
+                    attached = [p["PolicyArn"] for p in role.get("AttachedManagedPolicies", [])]
+                    found.append(_mapping(role, name.removeprefix(self.role_prefix), attached))
+        return found
 
     def saml_provider_describe(self) -> str:
         """One harmless call: the SAML provider exists and these credentials may read it."""
@@ -388,6 +393,7 @@ def _mapping(role: dict[str, Any], username: str, policy_arns: Sequence[str]) ->
         username=username,
         team=_aws.tags_of(role.get("Tags")).get("team", ""),
         policy_arns=tuple(policy_arns),
+        managed=_is_managed(role),
     )
 
 

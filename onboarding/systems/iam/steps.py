@@ -41,6 +41,18 @@ class RoleCreate(IAMStep):
         self.iam(ctx).role_delete(username=ctx.username)
 
 
+class RoleRepair(RoleCreate):
+    name = "iam_role_repair"
+    description = "Make their SAML role as it should be: trust, team tag, team's policies, storage"
+
+    def check(self, ctx: StepContext) -> dict | None:
+        # Its own policy names the access point, which this run may have replaced: converge.
+        return None
+
+    def undo(self, ctx: StepContext) -> None:
+        """Undoing a repair would bring back what was wrong: the role stays."""
+
+
 class RoleDelete(IAMStep):
     name = "iam_role_removal"
     description = "Delete their IAM role"
@@ -83,5 +95,6 @@ class TeamPoliciesSwitch(IAMStep):
 
 
 ROLE_CREATE = RoleCreate()
+ROLE_REPAIR = RoleRepair()
 ROLE_DELETE = RoleDelete()
 TEAM_POLICIES_SWITCH = TeamPoliciesSwitch()

@@ -5,11 +5,12 @@ from __future__ import annotations
 from django.conf import settings
 
 from onboarding.errors import AccessAdminError
-from onboarding.models import Person, Team
+from onboarding.models import Person
 from onboarding.systems.base import Check, ManagedObject, System, SystemState
 from onboarding.systems.jupyterhub import steps as s
 from onboarding.systems.jupyterhub.client import JupyterHub
 
+HUB_USER = "hub user"
 # What the connector does (jupyterhub/client.py); each implies the read scopes it needs.
 REQUIRED_SCOPES = ("admin:users", "admin:groups", "admin:servers")
 
@@ -23,6 +24,7 @@ class JupyterHubSystem(System):
         ("offboard", "services"): (s.USER_REMOVE,),
         ("move", "team"): (s.TEAM_GROUP_SWITCH,),
         ("reinstate", "access"): (s.ACCESS_GRANT,),
+        ("repair", "access"): (s.ACCESS_REPAIR,),
     }
 
     def client_build(self) -> JupyterHub:
@@ -36,16 +38,38 @@ class JupyterHubSystem(System):
         return SystemState(self.label, True, f"hub user; groups: {groups}")
 
     def inventory(self) -> list[ManagedObject]:
-        """The hub users in the teams' hub groups: one call per group."""
-        groups = sorted(
-            set(
-                Team.objects.exclude(jupyterhub_group="").values_list("jupyterhub_group", flat=True)
-            )
-        )
+        """The hub users in the teams' hub groups, and those named like a person AccessAdmin
+        knows, each with the team hub groups they are in: one listing of the hub's users."""
+        team_groups = s.team_hub_groups()
+        known = set(Person.objects.values_list("username", flat=True))
+        found = []
+        for hub_user in self.client.users():
+            in_groups = sorted(team_groups.intersection(hub_user.groups))
+            if in_groups or hub_user.name in known:
+                groups = ", ".join(in_groups) or "none"
+                found.append(
+                    ManagedObject(
+                        self.name,
+                        HUB_USER,
+                        hub_user.name,
+                        hub_user.name,
+                        f"in {groups}",
+                        {"groups": groups},
+                    )
+                )
+        return sorted(found, key=lambda item: item.id)
+
+    def expected(self, person: Person) -> list[ManagedObject]:
+        groups = person.team.jupyterhub_group or "none"
         return [
-            ManagedObject(self.name, "hub user", name, name, f"in {group}")
-            for group in groups
-            for name in sorted(self.client.group_members(group=group))
+            ManagedObject(
+                self.name,
+                HUB_USER,
+                person.username,
+                person.username,
+                f"in {groups}",
+                {"groups": groups},
+            )
         ]
 
     def settings_problems(self) -> list[str]:

@@ -25,6 +25,9 @@ TIMEOUT_SECONDS = 10.0
 # Stopping a server may take the spawner's whole stop timeout; past this the step is retried.
 STOP_WAIT_SECONDS = 60.0
 POLL_SECONDS = 0.5
+# Users a page when listing them all (JupyterHub's api_page_max_limit is 200 unless lowered).
+PAGE_SIZE = 200
+PAGINATED = {"Accept": "application/jupyterhub-pagination+json"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,18 @@ class JupyterHub:
             return list(self._call("GET", _group_path(group)).get("users", []))
         except NotFound:
             return []
+
+    def users(self) -> list[HubUser]:
+        """Every hub user with their groups: one listing, page by page."""
+        found: list[HubUser] = []
+        offset = 0
+        while True:
+            page = self._call("GET", f"/users?offset={offset}&limit={PAGE_SIZE}", headers=PAGINATED)
+            found += [_hub_user(model) for model in page.get("items", [])]
+            following = (page.get("_pagination") or {}).get("next")
+            if not following or not page.get("items"):
+                return found
+            offset = following["offset"]
 
     def token_model(self) -> dict[str, Any]:
         """The token's owner as the hub sees it, with the token's expanded scopes."""
@@ -165,17 +180,22 @@ class JupyterHub:
                 )
             time.sleep(POLL_SECONDS)
 
-    def _call(self, method: str, path: str, *, json: Any = None) -> Any:
+    def _call(
+        self, method: str, path: str, *, json: Any = None, headers: dict | None = None
+    ) -> Any:
         """The decoded JSON body of a 2xx answer (None if empty), else an error."""
-        return _json_or_none(self._send(method, path, json=json))
+        return _json_or_none(self._send(method, path, json=json, headers=headers))
 
-    def _send(self, method: str, path: str, *, json: Any = None) -> requests.Response:
+    def _send(
+        self, method: str, path: str, *, json: Any = None, headers: dict | None = None
+    ) -> requests.Response:
         """One request to the hub API: its 2xx answer, else an error."""
         self._trips.add()
         try:
             response = self._session.request(
-                method, f"{self.api}{path}", json=json, timeout=self.timeout, allow_redirects=False
-            )
+                method, f"{self.api}{path}", json=json, headers=headers, timeout=self.timeout,
+                allow_redirects=False,
+            )  # fmt: skip
         except (requests.ConnectionError, requests.Timeout) as error:
             raise TransientError(SYSTEM, f"cannot reach {self.api}: {error}") from error
         except requests.RequestException as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from onboarding.models import Team
 from onboarding.steps import PlanStep, StepContext
 from onboarding.systems.jupyterhub.client import JupyterHub
 
@@ -39,6 +40,39 @@ class AccessGrant(JupyterHubStep):
 
     def undo(self, ctx: StepContext) -> None:
         self.hub(ctx).user_remove(name=ctx.username)
+
+
+def team_hub_groups() -> set[str]:
+    """The hub groups AccessAdmin manages: every team's."""
+    return set(Team.objects.exclude(jupyterhub_group="").values_list("jupyterhub_group", flat=True))
+
+
+class AccessRepair(JupyterHubStep):
+    name = "jupyterhub_access_repair"
+    description = "Make their JupyterHub user, in exactly their team's hub group"
+
+    def do(self, ctx: StepContext) -> dict:
+        hub: JupyterHub = ctx.client
+        user = hub.user_find(name=ctx.username) or hub.user_create(name=ctx.username)
+        wanted = ctx.team.jupyterhub_group
+        if wanted and wanted not in user.groups:
+            hub.group_add_user(group=wanted, name=ctx.username)
+        leaving = sorted((team_hub_groups() & set(user.groups)) - {wanted})
+        for group in leaving:
+            hub.group_remove_user(group=group, name=ctx.username)
+        return {"hub_user": ctx.username, "group": wanted, "removed": leaving}
+
+    def check(self, ctx: StepContext) -> dict | None:
+        user = self.hub(ctx).user_find(name=ctx.username)
+        wanted = {ctx.team.jupyterhub_group} - {""}
+        if user is None or team_hub_groups() & set(user.groups) != wanted:
+            return None
+        return {"hub_user": ctx.username, "group": ctx.team.jupyterhub_group, "removed": []}
+
+    def undo(self, ctx: StepContext) -> None:
+        """The groups it took them out of are given back; the user it made stays."""
+        for group in (ctx.record.external_ids if ctx.record else {}).get("removed", []):
+            self.hub(ctx).group_add_user(group=group, name=ctx.username)
 
 
 class UserRemove(JupyterHubStep):
@@ -101,6 +135,7 @@ class TeamGroupSwitch(JupyterHubStep):
 
 
 ACCESS_GRANT = AccessGrant()
+ACCESS_REPAIR = AccessRepair()
 USER_REMOVE = UserRemove()
 SERVERS_STOP = ServersStop()
 TEAM_GROUP_SWITCH = TeamGroupSwitch()
