@@ -140,3 +140,42 @@ def test_the_hand_over_sheet_passes_axe_and_prints_alone(site, browser):
     expect(page.locator("#otp-qr")).to_be_visible()
     expect(page.locator("#otp-secret")).to_have_text("JBSW Y3DP EHPK 3PXP")
     context.close()
+
+
+def test_the_team_form_shows_every_problem_at_once_and_makes_nothing(site, browser):
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    log_in_local(page, site)
+    name = unique("newteam-")
+    page.goto(f"{site.url}/teams/new/")
+    page.fill("#id_name", name)
+    page.fill("#id_freeipa_group", "Bad Group!")
+    page.fill("#id_leads", "nobody-here, nobody-either")
+    page.fill("#id_iam_policy_arns", "not-an-arn")
+    page.click("button[type=submit].primary")
+
+    expect(page.locator("#form-errors")).to_be_focused()
+    # Each problem beside its own field, all at once; both unknown leads are named.
+    expect(page.locator("#id_freeipa_group_error")).to_be_visible()
+    expect(page.locator("#id_leads_error")).to_contain_text("nobody-here")
+    expect(page.locator("#id_leads_error")).to_contain_text("nobody-either")
+    expect(page.locator("#id_iam_policy_arns_error")).to_be_visible()
+    shot(page, "team-form-every-error")
+    context.close()
+    assert not Team.objects.filter(name=name).exists()
+
+
+def test_the_audit_log_filters_by_part_of_an_action(site, browser):
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    log_in_local(page, site)
+    page.goto(f"{site.url}/audit/")
+    page.fill("#id_action", "request")
+    page.click("form.filters button[type=submit]")
+    expect(page.locator("table.events")).to_contain_text("onboard.request")
+    expect(page.locator("table.events")).not_to_contain_text("team.create")
+    page.fill("#id_action", "no-such-action")
+    page.click("form.filters button[type=submit]")
+    expect(page.locator("table.events")).to_contain_text("No events match these filters.")
+    shot(page, "audit-filtered")
+    context.close()
