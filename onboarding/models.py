@@ -87,7 +87,11 @@ class Person(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     uid_number = models.PositiveBigIntegerField(null=True, blank=True)
     gid_number = models.PositiveBigIntegerField(null=True, blank=True)
+    start_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
+    # Asked to be onboarded on start_date, not yet started: a mark on the person rather than a run
+    # in a new state, so a run stays something a worker has or should have in hand.
+    waits_for_start = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
