@@ -115,6 +115,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "people_by_status": selectors.people_by_status(access.people()),
         "runs_in_progress": selectors.runs_in_progress(access.runs()),
+        "people_leaving_soon": selectors.people_leaving_soon(access.people()),
         "runs_needing_action": selectors.runs_needing_action(access.runs()),
         "recent_events": entries(selectors.events_recent(access.events())),
         "no_teams": not access.teams().exists(),
@@ -275,6 +276,13 @@ def person_onboard(request: HttpRequest) -> HttpResponse:
                 run = services.person_onboard(
                     **fields, actor=_actor(request), requested_by=request.user
                 )
+                if run is None:
+                    messages.success(
+                        request,
+                        f"{shown['username']} waits for their start date, "
+                        f"{fields['start_date']}: their onboarding starts then.",
+                    )
+                    return redirect("person_detail", username=shown["username"])
                 messages.success(
                     request, f"Onboarding {run.person.username} is queued as run #{run.pk}."
                 )
