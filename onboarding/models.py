@@ -166,6 +166,8 @@ class LifecycleRun(models.Model):
         # person's leftovers.
         REPAIR = "repair", "Repair"
         REPAIR_OFFBOARDED = "repair_offboard", "Repair leftovers"
+        # An active person's password and OTP token issued anew (lost token, leaked password).
+        RESET = "reset", "Reset credentials"
 
     REPAIRS = (Kind.REPAIR, Kind.REPAIR_OFFBOARDED)
 
@@ -269,6 +271,7 @@ PERSON_STATUS = {
     ),
     LifecycleRun.Kind.REPAIR: (Person.Status.ACTIVE,) * 3,
     LifecycleRun.Kind.REPAIR_OFFBOARDED: (Person.Status.OFFBOARDED,) * 3,
+    LifecycleRun.Kind.RESET: (Person.Status.ACTIVE,) * 3,
 }  # fmt: skip
 
 

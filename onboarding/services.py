@@ -420,6 +420,30 @@ def person_update(
     return person
 
 
+# Credential reset ----------------------------------------------------------------------------
+
+
+def person_credentials_reset_check(*, person: Person) -> None:
+    _no_run_in_progress(person)
+    if person.status != Status.ACTIVE:
+        raise InvalidInput(
+            f"{person.username} is {_status(person)}; only an active person's password and OTP "
+            "token can be reset."
+        )
+
+
+def person_credentials_reset(*, person: Person, actor: str, requested_by=None) -> LifecycleRun:
+    """Delete their OTP tokens, make a new one and issue a new expired temporary password; the
+    new secrets are handed to whoever asked, once, as an onboarding's are."""
+    person_credentials_reset_check(person=person)
+    return _run_start(person=person, kind=Kind.RESET, actor=actor, requested_by=requested_by)
+
+
+def person_credentials_reset_preview(*, person: Person) -> list[PlannedChange]:
+    person_credentials_reset_check(person=person)
+    return plan_preview(kind=Kind.RESET, person=person, team=person.team)
+
+
 # Start and end dates ---------------------------------------------------------------------------
 
 
@@ -564,6 +588,11 @@ def run_rollback(*, run: LifecycleRun, actor: str) -> LifecycleRun:
 
 
 def _repair_rollback_refuse(run: LifecycleRun) -> None:
+    if run.kind == Kind.RESET:
+        raise InvalidInput(
+            f"Run #{run.pk} is a credential reset: the old OTP token and password cannot come "
+            "back. Resume it once the cause is fixed."
+        )
     if run.kind in LifecycleRun.REPAIRS:
         raise InvalidInput(
             f"Run #{run.pk} is a repair: undoing it would bring back what was wrong. Resume it "
