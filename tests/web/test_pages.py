@@ -273,3 +273,24 @@ def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing(per
 
     assert response.status_code == 403
     assert not LifecycleRun.objects.exists()
+
+
+def test_credentials_are_reset_only_for_active_people(as_lead_a, personas):
+    active = make_person(unique("act"), team=personas.team_a, status="active")
+    gone = make_person(unique("gone"), team=personas.team_a, status="offboarded")
+
+    assert (
+        "Reset password and OTP token"
+        in as_lead_a.get(f"/people/{active.username}/").content.decode()
+    )
+    assert (
+        "Reset password and OTP token"
+        not in as_lead_a.get(f"/people/{gone.username}/").content.decode()
+    )
+    refused = as_lead_a.post(f"/people/{gone.username}/reset-credentials/", follow=True)
+
+    assert "only an active person" in refused.content.decode()
+    assert not LifecycleRun.objects.exists()
+    queued = as_lead_a.post(f"/people/{active.username}/reset-credentials/")
+    run = LifecycleRun.objects.get(person=active)
+    assert (run.kind, queued["Location"]) == ("reset", f"/runs/{run.pk}/")
