@@ -209,6 +209,9 @@ PREFLIGHT_CACHE_SECONDS = env.int("PREFLIGHT_CACHE_SECONDS", 300, minimum=0)
 # How often beat compares what AccessAdmin believes with what the systems hold (manage.py
 # reconcile does one pass by hand).
 RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", 3600, minimum=60)
+# How often beat starts the onboardings and offboardings whose start or end date has come
+# (manage.py lifecycle_due does one pass by hand).
+LIFECYCLE_DUE_SECONDS = env.int("LIFECYCLE_DUE_SECONDS", 300, minimum=30)
 CELERY_BEAT_SCHEDULE = {
     "requeue-overdue-runs": {
         "task": "lifecycle.runs_overdue_requeue",
@@ -218,6 +221,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-expired-sessions": {"task": "sessions.purge_expired", "schedule": 3600.0},
     "purge-old-login-records": {"task": "login_records.purge_old", "schedule": 86400.0},
     "reconcile": {"task": "reconcile.pass", "schedule": float(RECONCILE_INTERVAL_SECONDS)},
+    "lifecycle-due": {"task": "lifecycle.due", "schedule": float(LIFECYCLE_DUE_SECONDS)},
 }
 
 # Downstream systems: the enabled ones, in order (onboarding/systems/registry.py knows the names;

@@ -87,7 +87,11 @@ class Person(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
     uid_number = models.PositiveBigIntegerField(null=True, blank=True)
     gid_number = models.PositiveBigIntegerField(null=True, blank=True)
+    start_date = models.DateField(null=True, blank=True)
     end_date = models.DateField(null=True, blank=True)
+    # Asked to be onboarded on start_date, not yet started: a mark on the person rather than a run
+    # in a new state, so a run stays something a worker has or should have in hand.
+    waits_for_start = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -162,6 +166,8 @@ class LifecycleRun(models.Model):
         # person's leftovers.
         REPAIR = "repair", "Repair"
         REPAIR_OFFBOARDED = "repair_offboard", "Repair leftovers"
+        # An active person's password and OTP token issued anew (lost token, leaked password).
+        RESET = "reset", "Reset credentials"
 
     REPAIRS = (Kind.REPAIR, Kind.REPAIR_OFFBOARDED)
 
@@ -265,6 +271,7 @@ PERSON_STATUS = {
     ),
     LifecycleRun.Kind.REPAIR: (Person.Status.ACTIVE,) * 3,
     LifecycleRun.Kind.REPAIR_OFFBOARDED: (Person.Status.OFFBOARDED,) * 3,
+    LifecycleRun.Kind.RESET: (Person.Status.ACTIVE,) * 3,
 }  # fmt: skip
 
 

@@ -55,6 +55,13 @@ STAGES: dict[str, tuple[Stage, ...]] = {
         Stage("access", "exactly their team's groups, their storage as their uid/gid, notebooks"),
         Stage("cloud_role", "their cloud role with the team's policies, naming their storage"),
     ),
+    # The old token goes before the new one is made, so only the new one is theirs; the password
+    # comes last, so a failure on the way leaves them no secret they cannot use.
+    Kind.RESET: (
+        Stage("old_token", "their OTP tokens are deleted"),
+        Stage("new_token", "a new OTP token is made and its enrolment handed over once"),
+        Stage("password", "a new expired temporary password is handed over once"),
+    ),
 }
 # A leaver's leftovers go by the offboarding's own steps.
 STEPS_OF = {Kind.REPAIR_OFFBOARDED: Kind.OFFBOARD}

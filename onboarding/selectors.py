@@ -66,6 +66,18 @@ def people_by_status(people: QuerySet[Person]) -> list[tuple[str, str, int]]:
     return [(value, label, counts.get(value, 0)) for value, label in Person.Status.choices]
 
 
+def people_leaving_soon(
+    people: QuerySet[Person], *, today: date | None = None, days: int = 14
+) -> list[Person]:
+    """Active people whose end date is within `days`, soonest first."""
+    today = today or timezone.localdate()
+    return list(
+        people.filter(status=Person.Status.ACTIVE, end_date__lte=today + timedelta(days=days))
+        .select_related("team")
+        .order_by("end_date", "username")
+    )
+
+
 def runs_in_progress(runs: QuerySet[LifecycleRun], limit: int = 20) -> list[LifecycleRun]:
     return list(
         runs.filter(state__in=LifecycleRun.ACTIVE_STATES)

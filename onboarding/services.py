@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -130,11 +130,20 @@ def _run_start(
 
 
 def person_onboard_check(
-    *, username: str, first_name: str, last_name: str, email: str, team: Team
+    *,
+    username: str,
+    first_name: str,
+    last_name: str,
+    email: str,
+    team: Team,
+    start_date: date | None = None,
+    end_date: date | None = None,
+    today: date | None = None,
 ) -> str:
     """The username as it will be stored, or InvalidInput saying what is wrong."""
     username = username_for_a_person(username)
     person_fields_check(first_name=first_name, last_name=last_name, email=email)
+    _dates_check(start_date=start_date, end_date=end_date, today=today or timezone.localdate())
     existing = Person.objects.filter(username=username).first()
     if existing is not None:
         _no_run_in_progress(existing)
@@ -146,6 +155,15 @@ def person_onboard_check(
             raise InvalidInput(problem)
     _team_fits_check(team)
     return username
+
+
+def _dates_check(*, start_date: date | None, end_date: date | None, today: date) -> None:
+    if end_date is not None and end_date < today:
+        raise InvalidInput(f"The end date {end_date} is in the past; nothing was changed.")
+    if start_date is not None and end_date is not None and end_date < start_date:
+        raise InvalidInput(
+            f"The end date {end_date} is before the start date {start_date}; nothing was changed."
+        )
 
 
 def _team_fits_check(team: Team) -> None:
@@ -165,10 +183,18 @@ def person_onboard(
     team: Team,
     actor: str,
     requested_by=None,
-) -> LifecycleRun:
+    start_date: date | None = None,
+    end_date: date | None = None,
+    today: date | None = None,
+) -> LifecycleRun | None:
+    """Onboard them now, or, with a start date still to come, record them as waiting for it
+    (no run: None) and let `lifecycle_due` start their onboarding on the day."""
+    today = today or timezone.localdate()
     username = person_onboard_check(
-        username=username, first_name=first_name, last_name=last_name, email=email, team=team
-    )
+        username=username, first_name=first_name, last_name=last_name, email=email, team=team,
+        start_date=start_date, end_date=end_date, today=today,
+    )  # fmt: skip
+    waits = start_date is not None and start_date > today
     with transaction.atomic():
         person, _ = Person.objects.update_or_create(
             username=username,
@@ -177,17 +203,35 @@ def person_onboard(
                 "last_name": last_name.strip(),
                 "email": email.strip(),
                 "team": team,
+                "start_date": start_date,
+                "end_date": end_date,
+                "waits_for_start": waits,
             },
         )
+        if waits:
+            audit_record(
+                actor=actor, action="onboard.schedule", target=username, outcome="requested",
+                details={"start_date": str(start_date),
+                         "end_date": str(end_date) if end_date else None},
+            )  # fmt: skip
+            return None
         return _run_start(person=person, kind=Kind.ONBOARD, actor=actor, requested_by=requested_by)
 
 
 def person_onboard_preview(
-    *, username: str, first_name: str, last_name: str, email: str, team: Team
+    *,
+    username: str,
+    first_name: str,
+    last_name: str,
+    email: str,
+    team: Team,
+    start_date: date | None = None,
+    end_date: date | None = None,
 ) -> list[PlannedChange]:
     username = person_onboard_check(
-        username=username, first_name=first_name, last_name=last_name, email=email, team=team
-    )
+        username=username, first_name=first_name, last_name=last_name, email=email, team=team,
+        start_date=start_date, end_date=end_date,
+    )  # fmt: skip
     person = Person(
         username=username, first_name=first_name, last_name=last_name, email=email, team=team
     )
@@ -376,6 +420,108 @@ def person_update(
     return person
 
 
+# Credential reset ----------------------------------------------------------------------------
+
+
+def person_credentials_reset_check(*, person: Person) -> None:
+    _no_run_in_progress(person)
+    if person.status != Status.ACTIVE:
+        raise InvalidInput(
+            f"{person.username} is {_status(person)}; only an active person's password and OTP "
+            "token can be reset."
+        )
+
+
+def person_credentials_reset(*, person: Person, actor: str, requested_by=None) -> LifecycleRun:
+    """Delete their OTP tokens, make a new one and issue a new expired temporary password; the
+    new secrets are handed to whoever asked, once, as an onboarding's are."""
+    person_credentials_reset_check(person=person)
+    return _run_start(person=person, kind=Kind.RESET, actor=actor, requested_by=requested_by)
+
+
+def person_credentials_reset_preview(*, person: Person) -> list[PlannedChange]:
+    person_credentials_reset_check(person=person)
+    return plan_preview(kind=Kind.RESET, person=person, team=person.team)
+
+
+# Start and end dates ---------------------------------------------------------------------------
+
+
+def person_dates_set(
+    *, person: Person, end_date: date | None, actor: str, today: date | None = None
+) -> Person:
+    """Extend, bring forward or clear (None) a person's end date; `lifecycle_due` offboards them
+    once it has come. A date in the past, or before their start date, is refused."""
+    today = today or timezone.localdate()
+    if person.status in (Status.OFFBOARDING, Status.OFFBOARDED):
+        raise InvalidInput(f"{person.username} is {_status(person)}; their end date stays.")
+    _dates_check(start_date=person.start_date, end_date=end_date, today=today)
+    if end_date == person.end_date:
+        raise InvalidInput(f"{person.username}'s end date is already {end_date or 'unset'}.")
+    before = person.end_date
+    with transaction.atomic():
+        Person.objects.filter(pk=person.pk).update(end_date=end_date, updated_at=timezone.now())
+        audit_record(
+            actor=actor, action="person.dates", target=person.username, outcome="succeeded",
+            details={"end_date": {"before": before and str(before),
+                                  "after": end_date and str(end_date)}},
+        )  # fmt: skip
+    person.end_date = end_date
+    return person
+
+
+@dataclass(frozen=True)
+class DueOutcome:
+    username: str
+    kind: str
+    run: LifecycleRun | None
+    note: str = ""
+
+
+END_DATE_REACHED = "end date reached"
+
+
+def lifecycle_due(*, actor: str, today: date | None = None) -> list[DueOutcome]:
+    """Start what the calendar asks for: the onboarding of everyone whose start date has come,
+    the offboarding of every active person whose end date has. Whoever has a run under way, or
+    cannot be started now, is skipped with a note and tried again on the next pass."""
+    today = today or timezone.localdate()
+    outcomes = []
+    joiners = Person.objects.select_related("team").filter(
+        status=Status.NEW, waits_for_start=True, start_date__lte=today
+    )
+    for person in joiners:
+        outcomes.append(_due_start(person, Kind.ONBOARD, lambda p: _joiner_start(p, actor)))
+    leavers = Person.objects.select_related("team").filter(
+        status=Status.ACTIVE, end_date__lte=today
+    )
+    for person in leavers:
+        outcomes.append(
+            _due_start(
+                person, Kind.OFFBOARD,
+                lambda p: person_offboard(person=p, reason=END_DATE_REACHED, actor=actor),
+            )
+        )  # fmt: skip
+    return outcomes
+
+
+def _due_start(person: Person, kind: str, start) -> DueOutcome:
+    try:
+        run = start(person)
+    except AccessAdminError as error:
+        return DueOutcome(person.username, kind, None, f"skipped: {error}")
+    return DueOutcome(person.username, kind, run)
+
+
+def _joiner_start(person: Person, actor: str) -> LifecycleRun:
+    _no_run_in_progress(person)
+    _team_fits_check(person.team)
+    with transaction.atomic():
+        Person.objects.filter(pk=person.pk).update(waits_for_start=False)
+        person.waits_for_start = False
+        return _run_start(person=person, kind=Kind.ONBOARD, actor=actor)
+
+
 # Resume, roll back and requeue ---------------------------------------------------------------
 
 
@@ -442,6 +588,11 @@ def run_rollback(*, run: LifecycleRun, actor: str) -> LifecycleRun:
 
 
 def _repair_rollback_refuse(run: LifecycleRun) -> None:
+    if run.kind == Kind.RESET:
+        raise InvalidInput(
+            f"Run #{run.pk} is a credential reset: the old OTP token and password cannot come "
+            "back. Resume it once the cause is fixed."
+        )
     if run.kind in LifecycleRun.REPAIRS:
         raise InvalidInput(
             f"Run #{run.pk} is a repair: undoing it would bring back what was wrong. Resume it "

@@ -19,7 +19,7 @@ from onboarding.runner import (
     run_rollback_execute,
     runs_overdue,
 )
-from onboarding.services import SYSTEM_ACTOR, reconcile
+from onboarding.services import SYSTEM_ACTOR, lifecycle_due, reconcile
 
 logger = logging.getLogger(__name__)
 
@@ -93,3 +93,9 @@ def login_records_purge_old_task() -> int:
 def reconcile_task() -> int:
     """Beat: compare what AccessAdmin believes with what the systems hold; store the findings."""
     return len(reconcile(actor=SYSTEM_ACTOR))
+
+
+@shared_task(name="lifecycle.due")
+def lifecycle_due_task() -> int:
+    """Beat: start the onboardings and offboardings whose dates have come."""
+    return sum(1 for outcome in lifecycle_due(actor=SYSTEM_ACTOR) if outcome.run)

@@ -80,6 +80,16 @@ class OnboardForm(forms.Form):
     team = forms.ChoiceField(
         help_text="Decides their FreeIPA groups, IAM policies and JupyterHub group."
     )
+    start_date = forms.DateField(
+        required=False,
+        help_text="Optional: a later day, and they are onboarded on that day rather than now.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    end_date = forms.DateField(
+        required=False,
+        help_text="Optional: they are offboarded once this day comes.",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
 
     def __init__(self, *args, team_names: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -14,6 +14,11 @@ urlpatterns = [
     path("people/<str:username>/offboard/", views.person_offboard, name="person_offboard"),
     path("people/<str:username>/move/", views.person_move, name="person_move"),
     path("people/<str:username>/reinstate/", views.person_reinstate, name="person_reinstate"),
+    path(
+        "people/<str:username>/reset-credentials/",
+        views.person_credentials_reset,
+        name="person_credentials_reset",
+    ),
     path("onboard/", views.person_onboard, name="onboard"),
     path("runs/<int:run_id>/", views.run_detail, name="run_detail"),
     path("runs/<int:run_id>/live/", views.run_live, name="run_live"),

@@ -115,6 +115,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "people_by_status": selectors.people_by_status(access.people()),
         "runs_in_progress": selectors.runs_in_progress(access.runs()),
+        "people_leaving_soon": selectors.people_leaving_soon(access.people()),
         "runs_needing_action": selectors.runs_needing_action(access.runs()),
         "recent_events": entries(selectors.events_recent(access.events())),
         "no_teams": not access.teams().exists(),
@@ -183,6 +184,7 @@ def person_detail(request: HttpRequest, username: str) -> HttpResponse:
         "may_move": may_act and person.may_be_moved and other_teams,
         "no_team_to_move_to": may_act and person.may_be_moved and not other_teams,
         "may_reinstate": may_act and person.may_be_reinstated,
+        "may_reset_credentials": may_act and person.status == Person.Status.ACTIVE,
         "update_form": _update_form(person) if may_act and _may_update(person) else None,
         # Left "new" by a rolled-back onboarding: the way on is to onboard them again.
         "may_onboard_again": may_act
@@ -275,6 +277,13 @@ def person_onboard(request: HttpRequest) -> HttpResponse:
                 run = services.person_onboard(
                     **fields, actor=_actor(request), requested_by=request.user
                 )
+                if run is None:
+                    messages.success(
+                        request,
+                        f"{shown['username']} waits for their start date, "
+                        f"{fields['start_date']}: their onboarding starts then.",
+                    )
+                    return redirect("person_detail", username=shown["username"])
                 messages.success(
                     request, f"Onboarding {run.person.username} is queued as run #{run.pk}."
                 )
@@ -413,6 +422,30 @@ def person_reinstate(request: HttpRequest, username: str) -> HttpResponse:
 
 
 # Runs -----------------------------------------------------------------------------------------
+
+
+@staff_required
+def person_credentials_reset(request: HttpRequest, username: str) -> HttpResponse:
+    """A page that says what a reset does; its button (a POST) starts it, and the new secrets
+    are revealed once, to whoever asked, on the run's page."""
+    person = _person(request, username)
+    refused = _privileged_refuse(request, person)
+    if refused:
+        return refused
+    if request.method == "POST":
+        try:
+            run = services.person_credentials_reset(
+                person=person, actor=_actor(request), requested_by=request.user
+            )
+        except USER_ERRORS as error:
+            messages.error(request, str(error))
+            return redirect("person_detail", username=person.username)
+        messages.success(
+            request, f"Resetting {person.username}'s credentials is queued as run #{run.pk}."
+        )
+        _broker_warning(request, run)
+        return redirect("run_detail", run_id=run.pk)
+    return render(request, "web/reset_credentials.html", {"person": person})
 
 
 def _run(request: HttpRequest, run_id: int) -> LifecycleRun:

@@ -8,12 +8,13 @@ make the next calls fail.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
 from onboarding.errors import AlreadyExists, NotFound, TransientError
-from onboarding.models import Person, Team
+from onboarding.models import Credential, Person, Team
 from onboarding.steps import PlanStep, StepContext
 from onboarding.systems import ManagedObject, System, SystemState
 
@@ -26,6 +27,7 @@ class Account:
     team: str
     disabled: bool = False
     keys: int = 0
+    secret: str = ""
     first_name: str = ""
     last_name: str = ""
     email: str = ""
@@ -192,11 +194,29 @@ class AccountEnable(FakeStep):
         ctx.client.account_set(ctx.username, disabled=True)
 
 
+class SecretReissue(FakeStep):
+    name = "fake_secret"
+    description = "Give their fake account a new secret, handed over once"
+
+    def do(self, ctx: StepContext) -> dict:
+        secret = secrets.token_urlsafe(12)
+        ctx.client.account_set(ctx.username, secret=secret)
+        ctx.hand_over(Credential.Kind.TEMPORARY_PASSWORD, secret)
+        return {}
+
+    def check(self, ctx: StepContext) -> dict | None:
+        return {} if ctx.handed_over(Credential.Kind.TEMPORARY_PASSWORD) else None
+
+    def undo(self, ctx: StepContext) -> None:
+        """A secret handed out cannot be taken back."""
+
+
 ACCOUNT_CREATE = AccountCreate()
 KEY_ISSUE = KeyIssue()
 TEAM_JOIN = TeamJoin()
 ACCOUNT_DISABLE = AccountDisable()
 ACCOUNT_ENABLE = AccountEnable()
+SECRET_REISSUE = SecretReissue()
 
 
 class FakeSystem(System):
@@ -211,6 +231,7 @@ class FakeSystem(System):
         ("reinstate", "access"): (KEY_ISSUE, TEAM_JOIN),
         ("repair", "account"): (ACCOUNT_CREATE, ACCOUNT_ENABLE),
         ("repair", "access"): (KEY_ISSUE, TEAM_JOIN),
+        ("reset", "password"): (SECRET_REISSUE,),
     }
     provides = ("fake_account_team",)
 

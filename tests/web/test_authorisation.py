@@ -168,6 +168,10 @@ CASES = [
     # Lead A may not bring them back into team B: B is not among the choices.
     Case("person_reinstate", "post", lambda w: f"/people/{w.offboarded_a.username}/reinstate/",
          team_a_only(FORM, admin=DONE), data=lambda w: reinstate_data(w, w.personas.team_b)),
+    Case("person_credentials_reset", "get",
+         lambda w: f"/people/{w.person_a.username}/reset-credentials/", team_a_only()),
+    Case("person_credentials_reset", "post",
+         lambda w: f"/people/{w.person_a.username}/reset-credentials/", team_a_only(DONE)),
     Case("onboard", "get", lambda w: "/onboard/", staff()),
     Case("onboard", "post", lambda w: "/onboard/", staff(lead_a=DONE, lead_b=FORM, admin=DONE),
          data=onboard_data(lambda w: w.personas.team_a)),

@@ -9,8 +9,10 @@ import os
 import re
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from onboarding.audit import audit_record
 from onboarding.models import LifecycleRun, Person, Team
@@ -67,6 +69,35 @@ def test_onboard_preview_lists_what_would_be_created_and_queues_nothing(as_lead_
         assert f'data-step="{step}"' in page
     assert 'value="onboard"' in page
     assert not LifecycleRun.objects.exists()
+
+
+def test_onboard_form_with_a_later_start_date_records_them_as_waiting(as_lead_a, personas):
+    fields = onboard_fields(personas, start_date="2999-01-04", end_date="2999-06-30")
+    preview = as_lead_a.post("/onboard/", {**fields, "action": "preview"})
+    token = re.search(r'name="preview_token" value="([^"]+)"', preview.content.decode())[1]
+
+    response = as_lead_a.post(
+        "/onboard/", {**fields, "action": "onboard", "preview_token": token}, follow=True
+    )
+
+    page = response.content.decode()
+    assert "waits for their start date, 2999-01-04" in page
+    assert 'id="waits-for-start"' in page
+    person = Person.objects.get(username=fields["username"])
+    assert (person.status, person.waits_for_start) == ("new", True)
+    assert not LifecycleRun.objects.exists()
+
+
+def test_dashboard_lists_who_leaves_within_two_weeks(as_lead_a, personas):
+    soon = make_person(
+        unique("soon"), team=personas.team_a, status="active",
+        end_date=timezone.localdate() + timedelta(days=3),
+    )  # fmt: skip
+
+    page = as_lead_a.get("/").content.decode()
+
+    assert 'id="leaving-soon"' in page
+    assert soon.username in page
 
 
 def test_onboard_preview_names_the_real_path_groups_policies_and_hub_group(as_lead_a, personas):
@@ -242,3 +273,24 @@ def test_a_form_posted_without_its_csrf_token_is_refused_and_changes_nothing(per
 
     assert response.status_code == 403
     assert not LifecycleRun.objects.exists()
+
+
+def test_credentials_are_reset_only_for_active_people(as_lead_a, personas):
+    active = make_person(unique("act"), team=personas.team_a, status="active")
+    gone = make_person(unique("gone"), team=personas.team_a, status="offboarded")
+
+    assert (
+        "Reset password and OTP token"
+        in as_lead_a.get(f"/people/{active.username}/").content.decode()
+    )
+    assert (
+        "Reset password and OTP token"
+        not in as_lead_a.get(f"/people/{gone.username}/").content.decode()
+    )
+    refused = as_lead_a.post(f"/people/{gone.username}/reset-credentials/", follow=True)
+
+    assert "only an active person" in refused.content.decode()
+    assert not LifecycleRun.objects.exists()
+    queued = as_lead_a.post(f"/people/{active.username}/reset-credentials/")
+    run = LifecycleRun.objects.get(person=active)
+    assert (run.kind, queued["Location"]) == ("reset", f"/runs/{run.pk}/")

@@ -1,8 +1,10 @@
 """What the lifecycle commands share: the acting user, error handling, waiting and printing."""
 
+import argparse
 import getpass
 import json
 import time
+from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -83,3 +85,10 @@ class LifecycleCommand(BaseCommand):
 
 def as_json(value) -> str:
     return json.dumps(value, indent=2, default=str)
+
+
+def date_argument(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD)") from None

@@ -54,6 +54,9 @@ class FreeIPASystem(System):
         ("reinstate", "account"): (s.USER_RESTORE, s.USER_ENABLE, s.TEMPORARY_PASSWORD_REISSUE),
         ("reinstate", "access"): (s.TEAM_GROUPS_JOIN, s.OTP_TOKEN_CREATE),
         ("repair", "access"): (s.TEAM_GROUPS_REPAIR,),
+        ("reset", "old_token"): (s.OTP_TOKENS_DELETE,),
+        ("reset", "new_token"): (s.OTP_TOKEN_CREATE,),
+        ("reset", "password"): (s.TEMPORARY_PASSWORD_REISSUE,),
     }
 
     def client_build(self) -> FreeIPA:
