@@ -182,6 +182,8 @@ LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", 15, minimum=1)
 # Onboardings, offboardings, moves and reinstatements one actor may ask for in an hour (0: no
 # limit): a stolen session or a runaway script cannot churn the whole platform.
 LIFECYCLE_REQUESTS_PER_HOUR = env.int("LIFECYCLE_REQUESTS_PER_HOUR", 60, minimum=0)
+# The most rows one bulk onboarding file may hold (manage.py onboard_csv, the upload page).
+BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", 500, minimum=1)
 LIFECYCLE_RETRY_BASE_SECONDS = env.int("LIFECYCLE_RETRY_BASE_SECONDS", 5, minimum=0)
 LIFECYCLE_RETRY_MAX_SECONDS = env.int("LIFECYCLE_RETRY_MAX_SECONDS", 300, minimum=0)
 
