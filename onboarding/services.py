@@ -258,6 +258,9 @@ def people_onboard_csv_check(*, text: str, allowed_teams=None) -> list[BulkRow]:
         seen[folded] = row.number
         fields = {"first_name": row.first_name, "last_name": row.last_name, "email": row.email}
         try:
+            if allowed is not None:
+                # A lead is not told where someone of another team stands.
+                _username_of_another_team_refuse(folded, allowed)
             username = person_onboard_check(username=row.username, team=team, **fields)
         except AccessAdminError as error:
             problems.append(f"row {row.number}: {error}")
@@ -266,6 +269,15 @@ def people_onboard_csv_check(*, text: str, allowed_teams=None) -> list[BulkRow]:
     if problems:
         raise FileRefused(sorted(problems, key=_row_order))
     return checked
+
+
+def _unavailable(username: str) -> str:
+    return f"The username {username!r} is not available; choose another."
+
+
+def _username_of_another_team_refuse(username: str, allowed: set[int]) -> None:
+    if Person.objects.filter(username=username).exclude(team_id__in=allowed).exists():
+        raise InvalidInput(_unavailable(username))
 
 
 def _row_order(problem: str) -> int:
@@ -295,12 +307,13 @@ def people_onboard_csv_preview(
     *, text: str, allowed_teams=None
 ) -> list[tuple[BulkRow, list[PlannedChange]]]:
     return [
-        (row, plan_preview(kind=Kind.ONBOARD, person=_newcomer(row), team=row.team))
+        (row, plan_preview(kind=Kind.ONBOARD, person=bulk_row_person(row), team=row.team))
         for row in people_onboard_csv_check(text=text, allowed_teams=allowed_teams)
     ]
 
 
-def _newcomer(row: BulkRow) -> Person:
+def bulk_row_person(row: BulkRow) -> Person:
+    """The person a row describes, unsaved (for previews)."""
     return Person(
         username=row.username, first_name=row.first_name, last_name=row.last_name,
         email=row.email, team=row.team,

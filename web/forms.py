@@ -86,6 +86,15 @@ class OnboardForm(forms.Form):
         self.fields["team"].choices = _team_choose(team_names)
 
 
+class OnboardCsvForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8, with the header username,first_name,last_name,email,team and one "
+        "person a row. Every row is checked before anyone is onboarded.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+
 class PersonUpdateForm(forms.Form):
     first_name = forms.CharField(max_length=128, widget=forms.TextInput(
         attrs={"autocomplete": "off"}))  # fmt: skip
