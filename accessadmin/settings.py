@@ -222,6 +222,18 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "reconcile.pass", "schedule": float(RECONCILE_INTERVAL_SECONDS)},
 }
 
+# E-mail about runs (onboarding/notifications.py): to whoever asked and the team's leads when a
+# run ends, and a welcome (never a secret) to someone onboarded. Nothing is sent without
+# EMAIL_HOST. SITE_URL is where the e-mails link to (the run's page).
+EMAIL_HOST = env.str("EMAIL_HOST", "")
+EMAIL_PORT = env.int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "accessadmin@localhost")
+SITE_URL = env.url("SITE_URL", "http://localhost:8000", schemes=("http", "https"))
+
 # Downstream systems: the enabled ones, in order (onboarding/systems/registry.py knows the names;
 # a dotted path names any other System class). Production must configure each enabled one; local
 # runs read them from the sandbox's endpoints.
