@@ -4,7 +4,9 @@ AccessAdmin, by whoever asked for the run."""
 
 from __future__ import annotations
 
+import json
 import logging
+import urllib.request
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -31,8 +33,12 @@ class Notification:
     body: str
 
 
+# What a chat webhook is told about, and the address it is audited under.
+WEBHOOK = "webhook"
+
+
 def notifications_enabled() -> bool:
-    return bool(settings.EMAIL_HOST)
+    return bool(settings.EMAIL_HOST or settings.NOTIFY_WEBHOOK_URL)
 
 
 def run_notifications(run: LifecycleRun) -> list[Notification]:
@@ -40,10 +46,10 @@ def run_notifications(run: LifecycleRun) -> list[Notification]:
     if run.state not in (State.SUCCEEDED, State.FAILED):
         return []
     person = run.person
-    event = f"run.{run.state}"
-    subject = f"[AccessAdmin] {run.get_kind_display()} of {person.username} {run.state}"
-    body = _run_succeeded_body(run) if run.state == State.SUCCEEDED else _run_failed_body(run)
-    notifications = [Notification(event, address, subject, body) for address in _run_watchers(run)]
+    told = _run_told(run, to="")
+    notifications = [
+        Notification(told.event, address, told.subject, told.body) for address in _run_watchers(run)
+    ]
     if run.kind == Kind.ONBOARD and run.state == State.SUCCEEDED and person.email:
         notifications.append(
             Notification(
@@ -51,6 +57,13 @@ def run_notifications(run: LifecycleRun) -> list[Notification]:
             )
         )
     return notifications
+
+
+def _run_told(run: LifecycleRun, *, to: str) -> Notification:
+    """How the run ended, for whoever watches it."""
+    subject = f"[AccessAdmin] {run.get_kind_display()} of {run.person.username} {run.state}"
+    body = _run_succeeded_body(run) if run.state == State.SUCCEEDED else _run_failed_body(run)
+    return Notification(f"run.{run.state}", to, subject, body)
 
 
 def _run_watchers(run: LifecycleRun) -> list[str]:
@@ -111,25 +124,46 @@ def _welcome_body(person: Person) -> str:
 
 def run_notify(*, run: LifecycleRun) -> int:
     """Send what the run's end calls for, skipping what was sent before (a retried task);
-    each sent e-mail is audited, not its body. SMTP errors are left to the task to retry."""
+    each sent e-mail is audited, not its body. Mail and webhook errors are left to the task."""
+    notifications = run_notifications(run)
     sent = 0
-    pending = [n for n in run_notifications(run) if not _notification_sent(run, n)]
-    if not pending:
-        return 0
+    if settings.NOTIFY_WEBHOOK_URL and run.state in (State.SUCCEEDED, State.FAILED):
+        chat = _run_told(run, to=WEBHOOK)
+        if not _notification_sent(run, chat):
+            _webhook_post(f"{chat.subject}\n{chat.body}")
+            _notification_audit(run, chat)
+            sent += 1
+    pending = [n for n in notifications if not _notification_sent(run, n)]
+    if not settings.EMAIL_HOST or not pending:
+        return sent
     with get_connection(fail_silently=False) as connection:
         for notification in pending:
             EmailMessage(
                 notification.subject, notification.body, settings.DEFAULT_FROM_EMAIL,
                 [notification.to], connection=connection,
             ).send()  # fmt: skip
-            audit_record(
-                actor=NOTIFIER, action="notification.sent", target=run.person.username,
-                outcome="succeeded",
-                details={"run": run.pk, "event": notification.event, "to": notification.to},
-                run=run,
-            )  # fmt: skip
+            _notification_audit(run, notification)
             sent += 1
     return sent
+
+
+def _webhook_post(text: str) -> None:
+    """Slack and Mattermost incoming webhooks both take {"text": ...}."""
+    request = urllib.request.Request(  # noqa: S310 - an http(s) URL, checked in settings
+        settings.NOTIFY_WEBHOOK_URL, data=json.dumps({"text": text}).encode(),
+        headers={"Content-Type": "application/json"}, method="POST",
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=settings.EMAIL_TIMEOUT):  # noqa: S310
+        pass
+
+
+def _notification_audit(run: LifecycleRun, notification: Notification) -> None:
+    audit_record(
+        actor=NOTIFIER, action="notification.sent", target=run.person.username,
+        outcome="succeeded",
+        details={"run": run.pk, "event": notification.event, "to": notification.to},
+        run=run,
+    )  # fmt: skip
 
 
 def _notification_sent(run: LifecycleRun, notification: Notification) -> bool:

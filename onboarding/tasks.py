@@ -67,7 +67,7 @@ def run_rollback_execute_task(self, run_id: int) -> None:
     _with_retries(self, run_rollback_execute, run_id)
 
 
-# A mail server that refuses, drops the connection or cannot be reached.
+# A mail server or chat webhook that refuses, drops the connection or cannot be reached.
 MAIL_ERRORS = (smtplib.SMTPException, OSError)
 
 

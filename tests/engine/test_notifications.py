@@ -5,9 +5,12 @@ ever carries a secret. A mail server that is down never holds a run back."""
 from __future__ import annotations
 
 import email
+import json
 import socket
+import threading
 from collections.abc import Iterator
 from email.message import Message
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -166,3 +169,35 @@ def test_nothing_is_sent_without_a_mail_host(fake, team, mailbox, requester, set
     assert run.state == State.SUCCEEDED
     assert mailbox.messages == []
     assert not AuditEvent.objects.filter(action="notification.sent").exists()
+
+
+class ChatHook(BaseHTTPRequestHandler):
+    posted: list[dict] = []
+
+    def do_POST(self):
+        length = int(self.headers["Content-Length"])
+        ChatHook.posted.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_chat_webhook_hears_how_the_run_ended_but_not_the_welcome(
+    fake, team, settings, requester
+):
+    ChatHook.posted = []
+    server = HTTPServer(("127.0.0.1", 0), ChatHook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.NOTIFY_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/hooks/abc"
+    try:
+        run = onboard_with_credentials(fake, team, requester)
+    finally:
+        server.shutdown()
+    assert run.state == State.SUCCEEDED
+    (posted,) = ChatHook.posted
+    assert "Onboard of ada succeeded" in posted["text"]
+    assert PASSWORD not in posted["text"]
+    assert AuditEvent.objects.get(action="notification.sent").details["to"] == "webhook"
