@@ -232,11 +232,15 @@ EMAIL_HOST_PASSWORD = env.secret("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", True)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "accessadmin@localhost")
-SITE_URL = env.url("SITE_URL", "http://localhost:8000", schemes=("http", "https"))
+SITE_URL = env.url(
+    "SITE_URL", "" if PRODUCTION else "http://localhost:8000", schemes=("http", "https")
+)
 # A Slack or Mattermost incoming webhook told the same about every run's end (not the welcome).
 NOTIFY_WEBHOOK_URL = env.secret("NOTIFY_WEBHOOK_URL")
 if NOTIFY_WEBHOOK_URL and not NOTIFY_WEBHOOK_URL.startswith(("https://", "http://")):
     raise ImproperlyConfigured("NOTIFY_WEBHOOK_URL must start with https:// or http://.")
+if (EMAIL_HOST or NOTIFY_WEBHOOK_URL) and not SITE_URL:
+    raise ImproperlyConfigured("SITE_URL must be set for the links in notifications.")
 
 # Downstream systems: the enabled ones, in order (onboarding/systems/registry.py knows the names;
 # a dotted path names any other System class). Production must configure each enabled one; local

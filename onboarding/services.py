@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -236,7 +237,9 @@ class BulkRow:
         }  # fmt: skip
 
 
-def people_onboard_csv_check(*, text: str, allowed_teams=None) -> list[BulkRow]:
+def people_onboard_csv_check(
+    *, text: str, allowed_teams: Iterable[Team] | None = None
+) -> list[BulkRow]:
     """Every row checked as one onboarding would be, and against the others; FileRefused lists
     each problem with its row. `allowed_teams` (None: any) are the teams the asker leads."""
     rows, problems = csv_rows_read(text, max_rows=settings.BULK_MAX_ROWS)
@@ -286,7 +289,7 @@ def _row_order(problem: str) -> int:
 
 
 def people_onboard_csv(
-    *, text: str, actor: str, allowed_teams=None, requested_by=None
+    *, text: str, actor: str, allowed_teams: Iterable[Team] | None = None, requested_by=None
 ) -> list[LifecycleRun]:
     """Onboard everyone in the file, or no one: one bad row refuses the whole file."""
     rows = people_onboard_csv_check(text=text, allowed_teams=allowed_teams)
@@ -304,7 +307,7 @@ def people_onboard_csv(
 
 
 def people_onboard_csv_preview(
-    *, text: str, allowed_teams=None
+    *, text: str, allowed_teams: Iterable[Team] | None = None
 ) -> list[tuple[BulkRow, list[PlannedChange]]]:
     return [
         (row, plan_preview(kind=Kind.ONBOARD, person=bulk_row_person(row), team=row.team))
