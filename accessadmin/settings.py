@@ -182,6 +182,8 @@ LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", 15, minimum=1)
 # Onboardings, offboardings, moves and reinstatements one actor may ask for in an hour (0: no
 # limit): a stolen session or a runaway script cannot churn the whole platform.
 LIFECYCLE_REQUESTS_PER_HOUR = env.int("LIFECYCLE_REQUESTS_PER_HOUR", 60, minimum=0)
+# The most rows one bulk onboarding file may hold (manage.py onboard_csv, the upload page).
+BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", 500, minimum=1)
 LIFECYCLE_RETRY_BASE_SECONDS = env.int("LIFECYCLE_RETRY_BASE_SECONDS", 5, minimum=0)
 LIFECYCLE_RETRY_MAX_SECONDS = env.int("LIFECYCLE_RETRY_MAX_SECONDS", 300, minimum=0)
 
@@ -223,6 +225,26 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "reconcile.pass", "schedule": float(RECONCILE_INTERVAL_SECONDS)},
     "lifecycle-due": {"task": "lifecycle.due", "schedule": float(LIFECYCLE_DUE_SECONDS)},
 }
+
+# E-mail about runs (onboarding/notifications.py): to whoever asked and the team's leads when a
+# run ends, and a welcome (never a secret) to someone onboarded. Nothing is sent without
+# EMAIL_HOST. SITE_URL is where the e-mails link to (the run's page).
+EMAIL_HOST = env.str("EMAIL_HOST", "")
+EMAIL_PORT = env.int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env.secret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "accessadmin@localhost")
+SITE_URL = env.url(
+    "SITE_URL", "" if PRODUCTION else "http://localhost:8000", schemes=("http", "https")
+)
+# A Slack or Mattermost incoming webhook told the same about every run's end (not the welcome).
+NOTIFY_WEBHOOK_URL = env.secret("NOTIFY_WEBHOOK_URL")
+if NOTIFY_WEBHOOK_URL and not NOTIFY_WEBHOOK_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("NOTIFY_WEBHOOK_URL must start with https:// or http://.")
+if (EMAIL_HOST or NOTIFY_WEBHOOK_URL) and not SITE_URL:
+    raise ImproperlyConfigured("SITE_URL must be set for the links in notifications.")
 
 # Downstream systems: the enabled ones, in order (onboarding/systems/registry.py knows the names;
 # a dotted path names any other System class). Production must configure each enabled one; local

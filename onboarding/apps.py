@@ -15,8 +15,10 @@ class OnboardingConfig(AppConfig):
             worker_shutdown,
         )
 
+        from onboarding.notifications import run_finished_notify
         from onboarding.runner import step_threads_stop
         from onboarding.runner.limits import watchdog_install
+        from onboarding.signals import run_finished
 
         celeryd_after_setup.connect(
             lambda instance, **_: watchdog_install(instance.pool_cls), weak=False
@@ -24,6 +26,7 @@ class OnboardingConfig(AppConfig):
         worker_ready.connect(_runs_release_on_start, weak=False)
         worker_shutdown.connect(lambda **_: step_threads_stop(), weak=False)
         worker_process_shutdown.connect(lambda **_: step_threads_stop(), weak=False)
+        run_finished.connect(run_finished_notify, weak=False)
 
 
 def _runs_release_on_start(sender, **_) -> None:

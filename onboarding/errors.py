@@ -29,6 +29,15 @@ class PersonAlreadyKnown(InvalidInput):
         self.username = username
 
 
+class FileRefused(InvalidInput):
+    """A bulk file has bad rows; nothing was created. `problems` lists each, with its row."""
+
+    def __init__(self, problems: list[str]) -> None:
+        listed = "\n".join(f"  {problem}" for problem in problems)
+        super().__init__(f"The file was refused; nothing was created:\n{listed}")
+        self.problems = problems
+
+
 class RunInProgress(AccessAdminError):
     """Another run holds the person (or the run changed under us); nothing was changed."""
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -14,9 +15,11 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from onboarding.audit import audit_record
+from onboarding.bulk import csv_rows_read
 from onboarding.errors import (
     AccessAdminError,
     DownstreamError,
+    FileRefused,
     IllegalTransition,
     InvalidInput,
     PersonAlreadyKnown,
@@ -44,6 +47,7 @@ from onboarding.validation import (
     person_fields_check,
     policy_arn_check,
     text_check,
+    username_fold,
     username_for_a_person,
     username_normalise,
 )
@@ -81,16 +85,23 @@ def _no_run_in_progress(person: Person) -> None:
         )
 
 
-def _rate_check(actor: str) -> None:
+def _rate_check(actor: str, *, count: int = 1) -> None:
+    """Refuse `count` more runs for `actor` when they would pass this hour's limit."""
     limit = settings.LIFECYCLE_REQUESTS_PER_HOUR
     if not limit:
         return
+    if count > limit:
+        raise TooManyRequests(
+            f"{count} runs at once is more than LIFECYCLE_REQUESTS_PER_HOUR={limit} allows; "
+            "split the request. Nothing was changed."
+        )
     now = timezone.now()
     runs = LifecycleRun.objects.filter(actor=actor, created_at__gte=now - timedelta(hours=1))
     asked = runs.count()
-    if asked >= limit:
+    if asked + count > limit:
         # A request is allowed again once enough of this hour's runs are an hour old.
-        freed_by = runs.order_by("created_at").values_list("created_at", flat=True)[asked - limit]
+        aged = asked + count - limit
+        freed_by = runs.order_by("created_at").values_list("created_at", flat=True)[aged - 1]
         raise TooManyRequests(
             f"{actor} asked for {asked} runs in the last hour, the most allowed "
             f"(LIFECYCLE_REQUESTS_PER_HOUR={limit}); nothing was changed. Try again later.",
@@ -194,7 +205,18 @@ def person_onboard(
         username=username, first_name=first_name, last_name=last_name, email=email, team=team,
         start_date=start_date, end_date=end_date, today=today,
     )  # fmt: skip
-    waits = start_date is not None and start_date > today
+    return _person_onboard_start(
+        username=username, first_name=first_name, last_name=last_name, email=email, team=team,
+        actor=actor, requested_by=requested_by, start_date=start_date, end_date=end_date,
+        waits=start_date is not None and start_date > today,
+    )  # fmt: skip
+
+
+def _person_onboard_start(
+    *, username: str, first_name: str, last_name: str, email: str, team: Team, actor: str,
+    requested_by=None, start_date: date | None = None, end_date: date | None = None,
+    waits: bool = False,
+) -> LifecycleRun | None:  # fmt: skip
     with transaction.atomic():
         person, _ = Person.objects.update_or_create(
             username=username,
@@ -236,6 +258,114 @@ def person_onboard_preview(
         username=username, first_name=first_name, last_name=last_name, email=email, team=team
     )
     return plan_preview(kind=Kind.ONBOARD, person=person, team=team)
+
+
+# Onboard many, from a CSV file ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BulkRow:
+    """One checked row of a bulk file: the username as it will be stored, and its team."""
+
+    number: int
+    username: str
+    first_name: str
+    last_name: str
+    email: str
+    team: Team
+
+    @property
+    def fields(self) -> dict:
+        return {
+            "username": self.username, "first_name": self.first_name,
+            "last_name": self.last_name, "email": self.email, "team": self.team,
+        }  # fmt: skip
+
+
+def people_onboard_csv_check(
+    *, text: str, allowed_teams: Iterable[Team] | None = None
+) -> list[BulkRow]:
+    """Every row checked as one onboarding would be, and against the others; FileRefused lists
+    each problem with its row. `allowed_teams` (None: any) are the teams the asker leads."""
+    rows, problems = csv_rows_read(text, max_rows=settings.BULK_MAX_ROWS)
+    teams = {team.name: team for team in Team.objects.all()}
+    allowed = None if allowed_teams is None else {team.pk for team in allowed_teams}
+    checked, seen = [], {}
+    for row in rows:
+        team = teams.get(row.team)
+        if team is None:
+            problems.append(f"row {row.number}: there is no team {row.team!r}")
+            continue
+        if allowed is not None and team.pk not in allowed:
+            problems.append(f"row {row.number}: you may not onboard into team {team.name}")
+            continue
+        folded = username_fold(row.username)
+        if folded in seen:
+            problems.append(f"row {row.number}: {folded!r} is also on row {seen[folded]}")
+            continue
+        seen[folded] = row.number
+        fields = {"first_name": row.first_name, "last_name": row.last_name, "email": row.email}
+        try:
+            if allowed is not None:
+                # A lead is not told where someone of another team stands.
+                _username_of_another_team_refuse(folded, allowed)
+            username = person_onboard_check(username=row.username, team=team, **fields)
+        except AccessAdminError as error:
+            problems.append(f"row {row.number}: {error}")
+            continue
+        checked.append(BulkRow(row.number, username, team=team, **fields))
+    if problems:
+        raise FileRefused(sorted(problems, key=_row_order))
+    return checked
+
+
+def _unavailable(username: str) -> str:
+    return f"The username {username!r} is not available; choose another."
+
+
+def _username_of_another_team_refuse(username: str, allowed: set[int]) -> None:
+    if Person.objects.filter(username=username).exclude(team_id__in=allowed).exists():
+        raise InvalidInput(_unavailable(username))
+
+
+def _row_order(problem: str) -> int:
+    number = problem.removeprefix("row ").split(":", 1)[0]
+    return int(number) if number.isdigit() else 0
+
+
+def people_onboard_csv(
+    *, text: str, actor: str, allowed_teams: Iterable[Team] | None = None, requested_by=None
+) -> list[LifecycleRun]:
+    """Onboard everyone in the file, or no one: one bad row refuses the whole file."""
+    rows = people_onboard_csv_check(text=text, allowed_teams=allowed_teams)
+    _rate_check(actor, count=len(rows))
+    with transaction.atomic():
+        runs = [
+            _person_onboard_start(actor=actor, requested_by=requested_by, **row.fields)
+            for row in rows
+        ]
+        audit_record(
+            actor=actor, action="onboard.bulk_request", target=f"{len(runs)} people",
+            outcome="requested", details={"runs": [run.pk for run in runs]},
+        )  # fmt: skip
+    return runs
+
+
+def people_onboard_csv_preview(
+    *, text: str, allowed_teams: Iterable[Team] | None = None
+) -> list[tuple[BulkRow, list[PlannedChange]]]:
+    return [
+        (row, plan_preview(kind=Kind.ONBOARD, person=bulk_row_person(row), team=row.team))
+        for row in people_onboard_csv_check(text=text, allowed_teams=allowed_teams)
+    ]
+
+
+def bulk_row_person(row: BulkRow) -> Person:
+    """The person a row describes, unsaved (for previews)."""
+    return Person(
+        username=row.username, first_name=row.first_name, last_name=row.last_name,
+        email=row.email, team=row.team,
+    )  # fmt: skip
 
 
 # Offboard -------------------------------------------------------------------------------------

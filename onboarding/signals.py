@@ -9,3 +9,7 @@ person_offboard_requested = Signal()
 # Sent by `manage.py preflight`; a receiver returns (label, Check) for something outside the
 # engine that a run or a login needs (the web UI's directory login).
 preflight_requested = Signal()
+
+# Sent with `run` when a run has ended, succeeded or failed, in the transaction that records it;
+# receivers act once it is committed (transaction.on_commit).
+run_finished = Signal()

@@ -2,6 +2,7 @@
 Retries live here, bookkeeping does not."""
 
 import logging
+import smtplib
 import socket
 
 from celery import shared_task
@@ -11,6 +12,8 @@ from django.db import connection, connections
 from onboarding.credentials import credentials_purge_expired
 from onboarding.errors import RunLost, RunStopped, StepDeferred
 from onboarding.housekeeping import login_records_purge_old, sessions_purge_expired
+from onboarding.models import LifecycleRun
+from onboarding.notifications import run_notify, run_notify_failed
 from onboarding.runner import (
     DATABASE_BLIPS,
     retry_delay,
@@ -62,6 +65,23 @@ def run_execute_task(self, run_id: int) -> None:
 @shared_task(bind=True, name="lifecycle.run_rollback_execute", max_retries=None)
 def run_rollback_execute_task(self, run_id: int) -> None:
     _with_retries(self, run_rollback_execute, run_id)
+
+
+# A mail server or chat webhook that refuses, drops the connection or cannot be reached.
+MAIL_ERRORS = (smtplib.SMTPException, OSError)
+
+
+@shared_task(bind=True, name="notifications.run_notify", max_retries=None)
+def run_notify_task(self, run_id: int) -> None:
+    run = LifecycleRun.objects.select_related("person__team", "requested_by").get(pk=run_id)
+    try:
+        run_notify(run=run)
+    except MAIL_ERRORS as error:
+        if self.request.retries >= settings.CELERY_TASK_MAX_RETRIES:
+            run_notify_failed(run=run, error=f"{type(error).__name__}: {error}")
+            return
+        logger.warning("run %s: sending its notifications failed, retrying: %s", run_id, error)
+        raise self.retry(countdown=retry_delay(self.request.retries)) from None
 
 
 @shared_task(name="lifecycle.runs_overdue_requeue", ignore_result=False)

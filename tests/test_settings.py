@@ -70,6 +70,11 @@ def test_complete_production_environment_loads():
         ({"JUPYTERHUB_URL": "hub.example.test"}, "JUPYTERHUB_URL must start with http://"),
         ({"JUPYTERHUB_API_TOKEN": None}, "JUPYTERHUB_API_TOKEN must be set."),
         ({"LDAP_URI": None}, "LDAP_URI must be set when ACCESSADMIN_ENV is production."),
+        ({"BULK_MAX_ROWS": "0"}, "BULK_MAX_ROWS must be at least 1, not 0."),
+        ({"EMAIL_USE_TLS": "maybe"}, "EMAIL_USE_TLS must be"),
+        ({"EMAIL_HOST": "smtp.example.test"}, "SITE_URL must be set for the links"),
+        ({"SITE_URL": "accessadmin.example.test"}, "SITE_URL must start with http://"),
+        ({"NOTIFY_WEBHOOK_URL": "hooks.example.test/x"}, "NOTIFY_WEBHOOK_URL must start with"),
     ],
 )
 def test_bad_setting_stops_start_up_naming_the_variable(overrides, message):
@@ -135,6 +140,17 @@ def test_database_password_is_read_from_its_file(tmp_path):
         {"DATABASE_PASSWORD_FILE": str(secret)}, "s.DATABASES['default']['PASSWORD']"
     )
     assert value == "s3cret/p@ss"
+
+
+def test_smtp_password_is_read_from_its_file(tmp_path):
+    secret = tmp_path / "smtp_password"
+    secret.write_text("mail-p@ss\n")
+    value = settings_value(
+        {"EMAIL_HOST_PASSWORD_FILE": str(secret), "EMAIL_HOST": "smtp.example.test",
+         "SITE_URL": "https://accessadmin.example.test"},
+        "(s.EMAIL_HOST_PASSWORD, s.EMAIL_HOST, s.EMAIL_USE_TLS)",
+    )  # fmt: skip
+    assert value == "('mail-p@ss', 'smtp.example.test', True)"
 
 
 def test_database_password_in_the_url_and_in_a_file_is_refused(tmp_path):

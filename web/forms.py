@@ -96,6 +96,24 @@ class OnboardForm(forms.Form):
         self.fields["team"].choices = _team_choose(team_names)
 
 
+class OnboardCsvForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8, with the header username,first_name,last_name,email,team and one "
+        "person a row. Every row is checked before anyone is onboarded.",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+    # Far more than BULK_MAX_ROWS rows take; a larger upload is not read into memory.
+    MAX_BYTES = 2 * 1024 * 1024
+
+    def clean_file(self):
+        file = self.cleaned_data["file"]
+        if file.size > self.MAX_BYTES:
+            raise forms.ValidationError("The file is larger than 2 MB; split it.")
+        return file
+
+
 class PersonUpdateForm(forms.Form):
     first_name = forms.CharField(max_length=128, widget=forms.TextInput(
         attrs={"autocomplete": "off"}))  # fmt: skip

@@ -17,6 +17,7 @@ from django.db import connection
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -26,8 +27,9 @@ from qrcode.image.svg import SvgPathImage
 from onboarding import selectors, services
 from onboarding.audit import audit_record, audit_verify
 from onboarding.broker import broker_persistence
+from onboarding.bulk import csv_text_decode
 from onboarding.credentials import credentials_reveal
-from onboarding.errors import AccessAdminError, CredentialsGone
+from onboarding.errors import AccessAdminError, CredentialsGone, FileRefused
 from onboarding.models import Credential, LifecycleRun, Person, Team
 from onboarding.preflight import preflight_run
 from onboarding.systems import enabled
@@ -36,6 +38,7 @@ from web.forms import (
     AuditFilterForm,
     MoveForm,
     OffboardForm,
+    OnboardCsvForm,
     OnboardForm,
     PeopleFilterForm,
     PersonUpdateForm,
@@ -298,6 +301,56 @@ def person_onboard(request: HttpRequest) -> HttpResponse:
             form.add_error(None, refusal_for(access, error))
     context = {"form": form, "preview": preview, "preview_token": token, "no_teams": not team_names}
     return render(request, "web/onboard.html", context)
+
+
+@staff_required
+def people_onboard_csv(request: HttpRequest) -> HttpResponse:
+    """Upload a CSV file, see every row's preview, then start every run (or none)."""
+    access = access_for(request)
+    allowed = None if access.is_admin else access.teams()
+    form = OnboardCsvForm(request.POST or None, request.FILES or None)
+    context: dict = {"form": form, "problems": [], "rows": None, "max_rows": settings.BULK_MAX_ROWS}
+    try:
+        if request.POST.get("action") == "onboard":
+            text = request.POST.get("csv_text", "")
+            if not _previewed(request, "onboard_csv", {"text": text}):
+                raise AccessAdminError(NOT_PREVIEWED)
+            runs = services.people_onboard_csv(
+                text=text, actor=_actor(request), allowed_teams=allowed, requested_by=request.user
+            )
+            messages.success(request, f"{len(runs)} onboardings are queued.")
+            ids = ",".join(str(run.pk) for run in runs)
+            return redirect(f"{reverse('runs_bulk')}?runs={ids}")
+        if request.method == "POST" and form.is_valid():
+            text = csv_text_decode(form.cleaned_data["file"].read())
+            previews = services.people_onboard_csv_preview(text=text, allowed_teams=allowed)
+            context["rows"] = [
+                (
+                    row,
+                    changes_in_words(changes, person=services.bulk_row_person(row), team=row.team),
+                )
+                for row, changes in previews
+            ]
+            context.update(
+                csv_text=text, preview_token=preview_token("onboard_csv", {"text": text})
+            )
+    except FileRefused as error:
+        context["problems"] = error.problems
+    except USER_ERRORS as error:
+        form.add_error(None, str(error))
+    return render(request, "web/onboard_csv.html", context)
+
+
+@staff_required
+def runs_bulk(request: HttpRequest) -> HttpResponse:
+    """The runs a bulk onboarding started, refreshed while any is still going."""
+    ids = [int(part) for part in request.GET.get("runs", "").split(",") if part.isdigit()]
+    runs = list(
+        access_for(request).runs().filter(pk__in=ids).select_related("person__team").order_by("pk")
+    )
+    context = {"runs": runs, "active": any(run.is_active for run in runs)}
+    template = "web/_runs_bulk.html" if request.htmx else "web/runs_bulk.html"
+    return render(request, template, context)
 
 
 @staff_required

@@ -22,6 +22,7 @@ from onboarding.plans import plan_for
 from onboarding.runner import threads
 from onboarding.runner.claims import Heartbeat, run_claim
 from onboarding.runner.limits import RunClock
+from onboarding.signals import run_finished
 from onboarding.steps import PlanStep, StepContext
 from onboarding.systems import registry
 
@@ -256,6 +257,7 @@ def _run_stop(run: LifecycleRun, failures: list[StepFailure]) -> NoReturn:
         details={"run": run.pk, "failed_steps": [f.step for f in permanent], "error": error},
         run=run,
     )  # fmt: skip
+    run_finished.send(sender=LifecycleRun, run=run)
     raise RunStopped(error)
 
 
@@ -271,6 +273,7 @@ def _run_succeed(run: LifecycleRun, ctx: StepContext, round_trips: dict[str, int
             actor=run.worker, action=f"{run.kind}.run", target=person.username,
             outcome="succeeded", details={"run": run.pk, "round_trips": round_trips}, run=run,
         )  # fmt: skip
+        run_finished.send(sender=LifecycleRun, run=run)
 
 
 # The tasks that do a run, whose first argument is the run's id.
@@ -310,3 +313,4 @@ def run_give_up(run: LifecycleRun, *, error: str) -> None:
         actor=run.worker or "worker", action=f"{run.kind}.run", target=run.person.username,
         outcome="failed", details={"run": run.pk, "error": message}, run=run,
     )  # fmt: skip
+    run_finished.send(sender=LifecycleRun, run=run)

@@ -111,6 +111,15 @@ def onboard_data(team: Callable[[World], Team]) -> Callable[[World], dict]:
     return data
 
 
+def onboard_csv_data(w: World) -> dict:
+    text = (
+        "username,first_name,last_name,email,team\n"
+        f"{unique('new')},New,Person,new@example.test,{w.personas.team_a.name}\n"
+    )
+    return {"action": "onboard", "csv_text": text,
+            "preview_token": preview_token("onboard_csv", {"text": text})}  # fmt: skip
+
+
 def previewed(kind: str, **shown: str) -> dict:
     """What a form sends after its preview: the token of exactly what was shown."""
     return {"preview_token": preview_token(kind, shown)}
@@ -175,6 +184,12 @@ CASES = [
     Case("onboard", "get", lambda w: "/onboard/", staff()),
     Case("onboard", "post", lambda w: "/onboard/", staff(lead_a=DONE, lead_b=FORM, admin=DONE),
          data=onboard_data(lambda w: w.personas.team_a)),
+    Case("onboard_csv", "get", lambda w: "/onboard/csv/", staff()),
+    # Lead B's file names team A: refused row by row, nothing started.
+    Case("onboard_csv", "post", lambda w: "/onboard/csv/",
+         staff(lead_a=DONE, lead_b=FORM, admin=DONE), data=onboard_csv_data),
+    Case("runs_bulk", "get", lambda w: f"/runs/bulk/?runs={w.failed_a.pk},{w.failed_b.pk}",
+         staff()),
     Case("run_detail", "get", lambda w: f"/runs/{w.failed_a.pk}/", team_a_only()),
     Case("run_detail", "get", lambda w: f"/runs/{w.failed_b.pk}/", staff(lead_a=404)),
     Case("run_live", "get", lambda w: f"/runs/{w.failed_a.pk}/live/", team_a_only()),

@@ -1,0 +1,48 @@
+from pathlib import Path
+
+from onboarding.bulk import csv_text_decode
+from onboarding.errors import InvalidInput, RunFailed
+from onboarding.management.commands._base import LifecycleCommand
+from onboarding.models import LifecycleRun
+from onboarding.services import people_onboard_csv, people_onboard_csv_preview
+
+
+class Command(LifecycleCommand):
+    help = (
+        "Onboard everyone in a CSV file (username,first_name,last_name,email,team), or no one: "
+        "every row is checked first, and one bad row refuses the file."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", type=Path)
+        self.add_wait_arguments(parser)
+
+    def handle(self, *args, **options):
+        try:
+            text = csv_text_decode(options["file"].read_bytes())
+        except OSError as error:
+            raise InvalidInput(f"Cannot read {options['file']}: {error.strerror}.") from None
+        if options["dry_run"]:
+            for row, changes in people_onboard_csv_preview(text=text):
+                self.stdout.write(f"Row {row.number}: onboarding {row.username} would:")
+                self.preview_print(changes)
+            return
+        runs = people_onboard_csv(text=text, actor=self.actor())
+        for run in runs:
+            self.stdout.write(f"Run #{run.pk} ({run.kind} {run.person.username}) queued.")
+        if not options["wait"]:
+            return
+        failed = []
+        for run in runs:
+            run = self.wait(run, options["timeout"])
+            self.stdout.write(f"Run #{run.pk} {run.person.username}: {run.state}")
+            if run.state != LifecycleRun.State.SUCCEEDED:
+                failed.append(run)
+        if failed:
+            raise RunFailed(
+                f"{len(failed)} of {len(runs)} runs did not succeed: "
+                + ", ".join(f"#{run.pk} {run.person.username} ({run.error})" for run in failed)
+                + "\nResume each with `manage.py resume RUN` or undo it with "
+                "`manage.py rollback RUN`."
+            )
+        self.stdout.write(self.style.SUCCESS(f"All {len(runs)} runs succeeded."))

@@ -1,0 +1,203 @@
+"""E-mail when a run ends, through a real SMTP server on 127.0.0.1 (aiosmtpd) and Django's SMTP
+backend: the requester and the leads hear how it went, a newcomer gets a welcome, and no e-mail
+ever carries a secret. A mail server that is down never holds a run back."""
+
+from __future__ import annotations
+
+import email
+import json
+import socket
+import threading
+from collections.abc import Iterator
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.contrib.auth import get_user_model
+
+from onboarding.credentials import credential_store, credentials_reveal
+from onboarding.errors import PermanentError
+from onboarding.models import AuditEvent, Credential, LifecycleRun
+from onboarding.services import person_onboard
+from tests.factories import make_person
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+State = LifecycleRun.State
+PASSWORD = "Tmp-Pass-7rq9XkLm2"
+OTP_URI = "otpauth://totp/EXAMPLE.TEST:ada?secret=JBSWY3DPEHPK3PXPQ7TX&issuer=EXAMPLE.TEST"
+
+
+class Mailbox:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+    def to(self, address: str) -> list[Message]:
+        return [message for message in self.messages if message["To"] == address]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def mail_settings(settings):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = free_port()
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 2
+    settings.DEFAULT_FROM_EMAIL = "accessadmin@example.test"
+    settings.SITE_URL = "https://accessadmin.example.test"
+    settings.FREEIPA_HOST = "ipa1.example.test,ipa2.example.test"
+    settings.JUPYTERHUB_URL = "https://hub.example.test"
+    return settings
+
+
+@pytest.fixture
+def mailbox(mail_settings) -> Iterator[Mailbox]:
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=mail_settings.EMAIL_PORT)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def requester():
+    return get_user_model().objects.create_user("lea", email="lea@example.test")
+
+
+def onboard_with_credentials(fake, team, requester) -> LifecycleRun:
+    """Onboard ada; the fake hands over a password and an OTP secret as FreeIPA's steps do."""
+
+    def hand_over() -> None:
+        run = LifecycleRun.objects.get(person__username="ada")
+        credential_store(run=run, kind=Credential.Kind.TEMPORARY_PASSWORD, secret=PASSWORD)
+        credential_store(run=run, kind=Credential.Kind.OTP_ENROLMENT, secret=OTP_URI)
+
+    fake.before("account_create", hand_over)
+    run = person_onboard(
+        username="ada", first_name="Ada", last_name="Lovelace", email="ada@example.test",
+        team=team, actor="lea", requested_by=requester,
+    )  # fmt: skip
+    run.refresh_from_db()
+    return run
+
+
+def body(message: Message) -> str:
+    return message.get_payload(decode=True).decode()
+
+
+def test_an_onboarding_tells_the_requester_the_lead_and_welcomes_the_newcomer(
+    fake, team, mailbox, requester
+):
+    make_person("lead", team=team, email="lead@example.test")
+    team.leads.add(get_user_model().objects.create_user("lead"))
+    run = onboard_with_credentials(fake, team, requester)
+    assert run.state == State.SUCCEEDED
+
+    (to_requester,) = mailbox.to("lea@example.test")
+    assert "Onboard of ada succeeded" in to_requester["Subject"]
+    assert f"https://accessadmin.example.test/runs/{run.pk}/" in body(to_requester)
+    assert len(mailbox.to("lead@example.test")) == 1
+    (welcome,) = mailbox.to("ada@example.test")
+    text = body(welcome)
+    assert "Your username is: ada" in text
+    assert "https://ipa1.example.test/ipa/ui/" in text
+    assert "https://hub.example.test" in text
+    assert "team lead hands you your temporary password" in text
+
+    secrets = credentials_reveal(run=run, actor="lea")
+    assert set(secrets.values()) == {PASSWORD, OTP_URI}
+    for message in mailbox.messages:
+        sent = message.as_string()
+        assert PASSWORD not in sent
+        assert "JBSWY3DPEHPK3PXPQ7TX" not in sent
+    audited = AuditEvent.objects.filter(action="notification.sent", outcome="succeeded")
+    assert sorted((e.details["event"], e.details["to"]) for e in audited) == [
+        ("run.succeeded", "lea@example.test"),
+        ("run.succeeded", "lead@example.test"),
+        ("welcome", "ada@example.test"),
+    ]
+    assert all("body" not in event.details for event in audited)
+
+
+def test_a_failed_run_tells_the_requester_what_failed_and_where_to_resume(
+    fake, team, mailbox, requester
+):
+    fake.fail("account_create", PermanentError("fake", "quota exceeded"))
+    run = person_onboard(
+        username="bob", first_name="Bob", last_name="K", email="bob@example.test", team=team,
+        actor="lea", requested_by=requester,
+    )  # fmt: skip
+    run.refresh_from_db()
+    assert run.state == State.FAILED
+    (message,) = mailbox.messages
+    assert message["To"] == "lea@example.test"
+    assert "failed" in message["Subject"]
+    assert "quota exceeded" in body(message)
+    assert "resume it or roll it back" in body(message)
+    assert f"/runs/{run.pk}/" in body(message)
+
+
+def test_with_the_mail_server_down_the_run_succeeds_and_the_send_is_retried(
+    fake, team, mail_settings, requester, caplog
+):
+    mail_settings.CELERY_TASK_MAX_RETRIES = 2
+    run = onboard_with_credentials(fake, team, requester)
+    assert run.state == State.SUCCEEDED
+    retries = [r for r in caplog.records if "sending its notifications failed" in r.message]
+    assert len(retries) == 2
+    (gave_up,) = AuditEvent.objects.filter(action="notification.sent", outcome="failed")
+    assert gave_up.details["run"] == run.pk
+
+
+def test_nothing_is_sent_without_a_mail_host(fake, team, mailbox, requester, settings):
+    settings.EMAIL_HOST = ""
+    run = onboard_with_credentials(fake, team, requester)
+    assert run.state == State.SUCCEEDED
+    assert mailbox.messages == []
+    assert not AuditEvent.objects.filter(action="notification.sent").exists()
+
+
+class ChatHook(BaseHTTPRequestHandler):
+    posted: list[dict] = []
+
+    def do_POST(self):
+        length = int(self.headers["Content-Length"])
+        ChatHook.posted.append(json.loads(self.rfile.read(length)))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_chat_webhook_hears_how_the_run_ended_but_not_the_welcome(
+    fake, team, settings, requester
+):
+    ChatHook.posted = []
+    server = HTTPServer(("127.0.0.1", 0), ChatHook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    settings.NOTIFY_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/hooks/abc"
+    try:
+        run = onboard_with_credentials(fake, team, requester)
+    finally:
+        server.shutdown()
+    assert run.state == State.SUCCEEDED
+    (posted,) = ChatHook.posted
+    assert "Onboard of ada succeeded" in posted["text"]
+    assert PASSWORD not in posted["text"]
+    assert AuditEvent.objects.get(action="notification.sent").details["to"] == "webhook"
