@@ -23,7 +23,12 @@ def preview_matches(token: str, kind: str, fields: dict[str, str]) -> bool:
 
 
 def _normal(fields: dict[str, str]) -> dict[str, str]:
-    return {name: str(value).strip() for name, value in sorted(fields.items())}
+    # A field left empty is the same as a field the form does not have (an optional date).
+    return {
+        name: str(value).strip()
+        for name, value in sorted(fields.items())
+        if value is not None and str(value).strip()
+    }
 
 
 NOT_PREVIEWED = (
