@@ -868,6 +868,36 @@ def findings_repair(
     return outcomes
 
 
+def team_members_apply(*, team: Team, actor: str, requested_by=None) -> list[RepairOutcome]:
+    """Bring the team's current members to what the team now says (its groups, policies and hub
+    group): a repair run for each active member, whose steps change only what differs. Someone
+    with a run under way, or not active, is skipped with a note."""
+    outcomes = []
+    for person in team.members.select_related("team").order_by("username"):
+        if person.status == Status.OFFBOARDED:
+            continue
+        try:
+            if person.status != Status.ACTIVE:
+                raise InvalidInput(f"{person.username} is {_status(person)}")
+            run = _run_start(
+                person=person, kind=Kind.REPAIR, actor=actor, requested_by=requested_by,
+                params={"team_change": team.name},
+            )  # fmt: skip
+        except AccessAdminError as error:
+            outcomes.append(RepairOutcome(person.username, None, f"skipped: {error}"))
+        else:
+            outcomes.append(RepairOutcome(person.username, run))
+    return outcomes
+
+
+def team_members_apply_preview(*, team: Team) -> list[tuple[Person, list[PlannedChange]]]:
+    """What applying the team to each active member would change, member by member."""
+    members = team.members.filter(status=Status.ACTIVE).select_related("team").order_by("username")
+    return [
+        (person, plan_preview(kind=Kind.REPAIR, person=person, team=team)) for person in members
+    ]
+
+
 # Teams ----------------------------------------------------------------------------------------
 
 

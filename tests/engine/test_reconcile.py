@@ -15,6 +15,7 @@ from onboarding.services import person_offboard, reconcile, run_rollback
 from onboarding.tasks import reconcile_task
 from tests.engine.conftest import onboard, person
 from tests.engine.fake import Account
+from tests.factories import make_person, make_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -217,3 +218,24 @@ def test_beat_runs_a_pass_every_hour_as_accessadmin(fake, team):
     del fake.accounts["hal"]
     assert reconcile_task() == 1
     assert AuditEvent.objects.get(action="reconcile.finding").actor == "accessadmin"
+
+
+def test_applying_a_team_to_its_members_repairs_each_active_one_and_skips_the_busy(fake, team):
+    from onboarding.services import team_members_apply
+
+    onboard("tia", team)
+    onboard("uma", team)
+    busy = make_person("vik", team=team, status=Person.Status.ONBOARDING)
+    make_run(busy, state=LifecycleRun.State.RUNNING)
+    gone = make_person("wes", team=team, status=Person.Status.OFFBOARDED)
+
+    outcomes = {o.username: o for o in team_members_apply(team=team, actor="admin")}
+
+    assert set(outcomes) == {"tia", "uma", "vik"}
+    assert gone.username not in outcomes
+    for username in ("tia", "uma"):
+        run = outcomes[username].run
+        run.refresh_from_db()
+        assert (run.kind, run.state) == ("repair", LifecycleRun.State.SUCCEEDED), run.error
+        assert run.params == {"team_change": team.name}
+    assert outcomes["vik"].run is None and outcomes["vik"].note.startswith("skipped:")
