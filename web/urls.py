@@ -31,6 +31,7 @@ urlpatterns = [
     path("teams/", views.team_list, name="team_list"),
     path("teams/new/", views.team_create, name="team_create"),
     path("teams/<slug:name>/", views.team_edit, name="team_edit"),
+    path("teams/<slug:name>/apply/", views.team_members_apply, name="team_members_apply"),
     path("reconcile/", views.reconcile_findings, name="reconcile"),
     path("reconcile/repair/<str:username>/", views.person_repair, name="person_repair"),
     path("audit/", views.audit_log, name="audit_log"),

@@ -735,6 +735,30 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
     return render(request, "web/team_form.html", context)
 
 
+@admin_required
+@require_POST
+def team_members_apply(request: HttpRequest, name: str) -> HttpResponse:
+    """Bring the team's active members to what the team now says: a repair run each."""
+    team = visible_or_404(request, Team.objects.all(), name=name)
+    try:
+        outcomes = services.team_members_apply(
+            team=team, actor=_actor(request), requested_by=request.user
+        )
+    except USER_ERRORS as error:
+        messages.error(request, str(error))
+        return redirect("team_edit", name=team.name)
+    started = [o for o in outcomes if o.run is not None]
+    skipped = [f"{o.username} ({o.note})" for o in outcomes if o.run is None]
+    messages.success(
+        request,
+        f"Team {team.name} is being applied to {len(started)} member"
+        f"{'' if len(started) == 1 else 's'}: each gets a run that changes only what differs.",
+    )
+    if skipped:
+        messages.warning(request, f"Not now: {', '.join(skipped)}.")
+    return redirect("team_edit", name=team.name)
+
+
 # Reconciliation -------------------------------------------------------------------------------
 
 

@@ -210,6 +210,10 @@ CASES = [
     Case("run_credentials", "get", lambda w: f"/runs/{w.with_credentials_a.pk}/credentials/",
          team_a_only(302)),
     Case("team_list", "get", lambda w: "/teams/", ADMINS_ONLY),
+    Case("team_members_apply", "post", lambda w: f"/teams/{w.personas.team_a.name}/apply/",
+         staff(lead_a=403, lead_b=403, admin=DONE)),
+    Case("team_members_apply", "get", lambda w: f"/teams/{w.personas.team_a.name}/apply/",
+         staff(lead_a=403, lead_b=403, admin=405)),
     Case("team_create", "get", lambda w: "/teams/new/", ADMINS_ONLY),
     Case("team_create", "post", lambda w: "/teams/new/", staff(lead_a=403, lead_b=403,
          admin=DONE), data=lambda w: {"name": unique("made-"), "freeipa_group":
