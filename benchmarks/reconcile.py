@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -28,31 +27,10 @@ import requests
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
+# The same database and stack set-up, and the same clean-up, as the lifecycle benchmark.
+from benchmarks.lifecycle import cleanup, prepare_environment  # noqa: E402
+
 READ_ONLY_POLICY = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
-
-
-def prepare_environment(args: argparse.Namespace) -> dict[str, str]:
-    import psycopg
-
-    from sandbox import stack as sandbox_stack
-
-    database = f"accessadmin_bench_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(args.postgres + "/postgres", autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{database}"')
-    state_dir = Path(args.stack_dir or tempfile.mkdtemp(prefix="accessadmin-bench-"))
-    state_dir.chmod(0o755)
-    endpoints, _ = sandbox_stack.up(state_dir, sandbox_stack.SERVICES)
-    env = {
-        **endpoints,
-        "ACCESSADMIN_ENV": "test",
-        "DJANGO_SETTINGS_MODULE": "accessadmin.settings",
-        "DATABASE_URL": f"{args.postgres}/{database}",
-        "LOG_LEVEL": "WARNING",
-        "BENCH_DATABASE": database,
-        "BENCH_STACK_DIR": str(state_dir),
-    }
-    os.environ.update(env)
-    return env
 
 
 def in_chunks(items: list, size: int) -> list[list]:
@@ -117,6 +95,7 @@ def main() -> None:
     )
     parser.add_argument("--people", type=int, default=1000)
     parser.add_argument("--postgres", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379")
     parser.add_argument("--stack-dir", help="use this running sandbox stack")
     parser.add_argument("--keep", action="store_true", help="keep the database and the stack")
     args = parser.parse_args()
@@ -183,21 +162,7 @@ def main() -> None:
         reconcile(actor="bench")
         print(f"a second pass (findings known): {time.perf_counter() - began:.2f} s")
     finally:
-        if not args.keep:
-            cleanup(args, env)
-
-
-def cleanup(args: argparse.Namespace, env: dict[str, str]) -> None:
-    import psycopg
-    from django.db import connections
-
-    from sandbox import stack as sandbox_stack
-
-    connections.close_all()
-    with psycopg.connect(args.postgres + "/postgres", autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE "{env["BENCH_DATABASE"]}" WITH (FORCE)')
-    if not args.stack_dir:
-        sandbox_stack.down(Path(env["BENCH_STACK_DIR"]))
+        cleanup(args, env)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from django.core.management.base import CommandError
 from onboarding.models import LifecycleRun, Person
 from onboarding.services import person_offboard, person_reinstate, person_update
 from onboarding.systems import clients, systems_reset
-from onboarding.systems.freeipa.grant import ROLE, required_permissions
+from onboarding.systems.freeipa.grant import REQUIRED_PERMISSIONS, ROLE
 from tests.lifecycle.conftest import freeipa_grant_as_admin, freeipa_user_make, onboard
 from tests.lifecycle.observe import otp_tokens_in_directory
 
@@ -64,8 +64,7 @@ def test_a_plain_user_fails_preflight_naming_each_missing_right_and_passes_once_
     username, _ = as_plain_user
     code, out = preflight()
     assert code == 1, out
-    base_dn = stack_configured["LDAP_BASE_DN"]
-    for name in required_permissions(base_dn):
+    for name in REQUIRED_PERMISSIONS:
         assert f"FreeIPA: FAILED, permission {name!r}: needed for " in out, name
     assert f"to fix: run `manage.py freeipa_grant {username}` as a FreeIPA admin" in out
 

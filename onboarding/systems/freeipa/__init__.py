@@ -12,7 +12,7 @@ from onboarding.models import Person, Team
 from onboarding.systems.base import Check, ManagedObject, System, SystemState
 from onboarding.systems.freeipa import steps as s
 from onboarding.systems.freeipa.client import FreeIPA
-from onboarding.systems.freeipa.grant import ROLE, freeipa_grant, required_permissions
+from onboarding.systems.freeipa.grant import REQUIRED_PERMISSIONS, ROLE, freeipa_grant
 
 # What the inventory lists: a user's memberships of the teams' groups (others are not ours).
 TEAM_GROUPS = "team groups"
@@ -178,7 +178,6 @@ class FreeIPASystem(System):
         grant = f"run `manage.py freeipa_grant {ipa.username}` as a FreeIPA admin"
         try:
             me, held = ipa.account_rights()
-            base_dn = ipa.base_dn()
         except AccessAdminError as error:
             return [Check("service account", Check.FAILED, str(error))]
         checks = [Check("service account", Check.OK, f"logged in as {ipa.username} at {ipa.host}")]
@@ -194,9 +193,7 @@ class FreeIPASystem(System):
                 )
             )
             return checks
-        missing = {
-            name: why for name, why in required_permissions(base_dn).items() if name not in held
-        }
+        missing = {name: why for name, why in REQUIRED_PERMISSIONS.items() if name not in held}
         for name, why in missing.items():
             checks.append(Check(f"permission {name!r}", Check.FAILED, f"needed for {why}", grant))
         if not missing:
@@ -204,7 +201,7 @@ class FreeIPASystem(System):
                 Check(
                     "rights",
                     Check.OK,
-                    f"holds all {len(required_permissions(base_dn))} "
+                    f"holds all {len(REQUIRED_PERMISSIONS)} "
                     f"permissions AccessAdmin needs through the role {ROLE!r}",
                 )
             )

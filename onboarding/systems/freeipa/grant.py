@@ -47,50 +47,58 @@ class Permission:
     why: str
     rights: tuple[str, ...]
     options: dict = field(default_factory=dict)
+    # Under which container of the directory it applies (`cn=otp`), the suffix added at grant.
+    location: str = ""
+
+    def add_options(self, base_dn: str) -> dict:
+        located = {"ipapermlocation": f"{self.location},{base_dn}"} if self.location else {}
+        return {"ipapermright": list(self.rights), **self.options, **located}
 
 
-def custom_permissions(base_dn: str) -> list[Permission]:
-    """AccessAdmin's own permissions. Their names may not hold a colon (permission.py
-    _disallow_colon keeps that for FreeIPA's managed ones). OTP tokens have no permission type
-    (permission.py validate_type: otptoken has no permission_filter_objectclasses), so they are
-    scoped by location and filter, as an admin would with `ipa permission-add --subtree`."""
-    tokens = {
-        "ipapermlocation": f"cn=otp,{base_dn}",
-        "extratargetfilter": ["(objectclass=ipatoken)"],
-    }
-    return [
-        Permission("AccessAdmin Add OTP tokens", "otptoken_add for a new person", ("add",), tokens),
-        Permission(
-            "AccessAdmin Read OTP tokens",
-            "otptoken_find sees another person's tokens (otherwise silently none)",
-            ("read", "search", "compare"),
-            {**tokens, "attrs": _TOKEN_ATTRIBUTES},
-        ),
-        Permission(
-            "AccessAdmin Remove OTP tokens", "otptoken_del on offboarding", ("delete",), tokens
-        ),
-        Permission(
-            "AccessAdmin Manage OTP token owners",
-            "otptoken_add_managedby, so a person manages their own token; user_del orphans "
-            "the tokens it deletes the user of (user.py:831-842)",
-            ("write",),
-            {**tokens, "attrs": ["managedby", "ipatokenowner"]},
-        ),
-        Permission(
-            "AccessAdmin Set user authentication types",
-            "ipauserauthtype=otp on reinstatement",
-            ("write",),
-            {"type": "user", "attrs": ["ipauserauthtype"]},
-        ),
-    ]
+# AccessAdmin's own permissions. Their names may not hold a colon (permission.py
+# _disallow_colon keeps that for FreeIPA's managed ones). OTP tokens have no permission type
+# (permission.py validate_type: otptoken has no permission_filter_objectclasses), so they are
+# scoped by location and filter, as an admin would with `ipa permission-add --subtree`.
+_TOKENS = {"extratargetfilter": ["(objectclass=ipatoken)"]}
+CUSTOM_PERMISSIONS = (
+    Permission(
+        "AccessAdmin Add OTP tokens", "otptoken_add for a new person", ("add",), _TOKENS, "cn=otp"
+    ),
+    Permission(
+        "AccessAdmin Read OTP tokens",
+        "otptoken_find sees another person's tokens (otherwise silently none)",
+        ("read", "search", "compare"),
+        {**_TOKENS, "attrs": _TOKEN_ATTRIBUTES},
+        "cn=otp",
+    ),
+    Permission(
+        "AccessAdmin Remove OTP tokens",
+        "otptoken_del on offboarding",
+        ("delete",),
+        _TOKENS,
+        "cn=otp",
+    ),
+    Permission(
+        "AccessAdmin Manage OTP token owners",
+        "otptoken_add_managedby, so a person manages their own token; user_del orphans "
+        "the tokens it deletes the user of (user.py:831-842)",
+        ("write",),
+        {**_TOKENS, "attrs": ["managedby", "ipatokenowner"]},
+        "cn=otp",
+    ),
+    Permission(
+        "AccessAdmin Set user authentication types",
+        "ipauserauthtype=otp on reinstatement",
+        ("write",),
+        {"type": "user", "attrs": ["ipauserauthtype"]},
+    ),
+)
 
-
-def required_permissions(base_dn: str) -> dict[str, str]:
-    """Every permission the service account needs, by name, with why."""
-    return {
-        **BUILT_IN_PERMISSIONS,
-        **{permission.name: permission.why for permission in custom_permissions(base_dn)},
-    }
+# Every permission the service account needs, by name, with why.
+REQUIRED_PERMISSIONS = {
+    **BUILT_IN_PERMISSIONS,
+    **{permission.name: permission.why for permission in CUSTOM_PERMISSIONS},
+}
 
 
 def freeipa_grant(ipa, *, username: str) -> list[str]:
@@ -98,16 +106,13 @@ def freeipa_grant(ipa, *, username: str) -> list[str]:
     logged in as an admin). Safe to repeat; returns what it changed, a line each."""
     changed = []
     base_dn = ipa.base_dn()
-    for permission in custom_permissions(base_dn):
-        if ipa.pbac_add(
-            "permission_add", permission.name, ipapermright=list(permission.rights),
-            **permission.options,
-        ):  # fmt: skip
+    for permission in CUSTOM_PERMISSIONS:
+        if ipa.pbac_add("permission_add", permission.name, **permission.add_options(base_dn)):
             changed.append(f"created permission {permission.name!r}")
     if ipa.pbac_add("privilege_add", PRIVILEGE, description="What AccessAdmin needs"):
         changed.append(f"created privilege {PRIVILEGE!r}")
     added = ipa.pbac_members(
-        "privilege_add_permission", PRIVILEGE, permission=list(required_permissions(base_dn))
+        "privilege_add_permission", PRIVILEGE, permission=list(REQUIRED_PERMISSIONS)
     )
     changed += [f"added permission {name!r} to privilege {PRIVILEGE!r}" for name in added]
     if ipa.pbac_add("role_add", ROLE, description="AccessAdmin's service account"):
