@@ -13,6 +13,8 @@ from django.contrib.auth.models import Group, User
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from api.models import ApiToken
+from api.services import api_token_create
 from onboarding.credentials import credential_store
 from onboarding.models import AuditEvent, Credential, LifecycleRun, Person, Team
 from tests.factories import make_person, make_run
@@ -37,6 +39,7 @@ class World:
     failed_b: LifecycleRun
     with_credentials_a: LifecycleRun
     stuck_a: LifecycleRun
+    api_token: ApiToken
 
     def snapshot(self) -> dict:
         return {
@@ -48,6 +51,7 @@ class World:
             "runs": sorted(LifecycleRun.objects.values_list("pk", "state", "worker")),
             "teams": sorted(Team.objects.values_list("name", "freeipa_group", "iam_policy_arns")),
             "credentials": Credential.objects.filter(ciphertext__isnull=False).count(),
+            "api_tokens": sorted(ApiToken.objects.values_list("name", "revoked_at")),
         }
 
 
@@ -71,8 +75,11 @@ def world(personas: Personas, ldap_configured, settings) -> World:
         make_person(unique("ps"), team=team_a, status="onboarding"), state="running",
         worker="dead@host:1", heartbeat_at=timezone.now() - timedelta(hours=1),
     )  # fmt: skip
+    api_token, _ = api_token_create(
+        name=unique("hr-"), role="admin", team=None, expires_days=30, actor="cli:test"
+    )
     return World(personas, person_a, person_b, offboarded_a, failed_a, failed_b,
-                 with_credentials_a, stuck_a)  # fmt: skip
+                 with_credentials_a, stuck_a, api_token)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -234,6 +241,14 @@ CASES = [
     Case("audit_export_json", "get", lambda w: "/audit/export.json", ADMINS_ONLY),
     Case("audit_verify", "get", lambda w: "/audit/verify/", ADMINS_ONLY),
     Case("audit_verify", "post", lambda w: "/audit/verify/", ADMINS_ONLY),
+    Case("api_tokens", "get", lambda w: "/api-tokens/", ADMINS_ONLY),
+    Case("api_tokens", "post", lambda w: "/api-tokens/", staff(lead_a=403, lead_b=403,
+         admin=DONE), data=lambda w: {"name": unique("made-"), "role": "admin", "team": "",
+                                      "expires_days": "7"}),
+    Case("api_token_revoke", "post", lambda w: f"/api-tokens/{w.api_token.name}/revoke/",
+         staff(lead_a=403, lead_b=403, admin=DONE)),
+    Case("api_token_revoke", "get", lambda w: f"/api-tokens/{w.api_token.name}/revoke/",
+         everyone(405)),
 ]
 # fmt: on
 
