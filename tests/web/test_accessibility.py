@@ -72,6 +72,7 @@ def pages(site: Site) -> list[tuple[str, str, str | None]]:
         ("team-new-errors", "/teams/new/", None),
         ("team-edit", f"/teams/{site.team.name}/", None),
         ("audit", "/audit/", None),
+        ("api-tokens", "/api-tokens/", None),
     ]
 
 
