@@ -305,6 +305,11 @@ class PersonFindings:
     repairable: bool
     busy: bool
 
+    @property
+    def orphaned(self) -> bool:
+        """Objects of someone AccessAdmin does not know, for an admin to remove or adopt."""
+        return self.person is None and any(f.kind == Finding.Kind.ORPHAN for f in self.findings)
+
 
 def findings_open_by_person() -> list[PersonFindings]:
     """The open findings, person by person (orphans and silent systems under their own name)."""

@@ -24,12 +24,12 @@ from django.views.decorators.http import require_POST
 from kombu import Connection
 from qrcode.image.svg import SvgPathImage
 
-from onboarding import selectors, services
+from onboarding import orphans, selectors, services
 from onboarding.audit import audit_record, audit_verify
 from onboarding.broker import broker_persistence
 from onboarding.bulk import csv_text_decode
 from onboarding.credentials import credentials_reveal
-from onboarding.errors import AccessAdminError, CredentialsGone, FileRefused
+from onboarding.errors import AccessAdminError, CredentialsGone, FileRefused, InvalidInput
 from onboarding.models import Credential, LifecycleRun, Person, Team
 from onboarding.preflight import preflight_run
 from onboarding.systems import enabled
@@ -765,7 +765,51 @@ def team_members_apply(request: HttpRequest, name: str) -> HttpResponse:
 @admin_required
 def reconcile_findings(request: HttpRequest) -> HttpResponse:
     """What the last reconciliation passes found open, person by person."""
-    return render(request, "web/reconcile.html", {"groups": selectors.findings_open_by_person()})
+    context = {
+        "groups": selectors.findings_open_by_person(),
+        "team_names": Team.objects.values_list("name", flat=True),
+    }
+    return render(request, "web/reconcile.html", context)
+
+
+@require_POST
+@admin_required
+def orphan_remove(request: HttpRequest, finding_id: int) -> HttpResponse:
+    """Delete an orphan in its system, once the admin has typed its owner's name."""
+    try:
+        finding = orphans.orphan_get(finding_id)
+        if request.POST.get("confirm", "").strip() != finding.username:
+            raise InvalidInput(
+                f"Type {finding.username} to confirm removing {finding.subject}; nothing was "
+                "removed."
+            )
+        orphans.orphan_remove(finding=finding, actor=_actor(request))
+    except USER_ERRORS as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"{finding.subject} ({finding.username}) is removed.")
+    return redirect("reconcile")
+
+
+@require_POST
+@admin_required
+def orphan_adopt(request: HttpRequest, finding_id: int) -> HttpResponse:
+    """Take the orphan's owner in as a person of a team; a repair run completes them."""
+    try:
+        finding = orphans.orphan_get(finding_id)
+        team = selectors.team_get(request.POST.get("team", ""))
+        run = orphans.orphan_adopt(
+            finding=finding, team=team, actor=_actor(request), requested_by=request.user
+        )
+    except USER_ERRORS as error:
+        messages.error(request, str(error))
+        return redirect("reconcile")
+    messages.success(
+        request, f"{run.person.username} is now a person of team {team.name}; run #{run.pk} "
+        "gives them what the team needs.",
+    )  # fmt: skip
+    _broker_warning(request, run)
+    return redirect("run_detail", run_id=run.pk)
 
 
 @require_POST

@@ -8,7 +8,7 @@ its steps join, a person's live state, its inventory and the check of its settin
 docs/adding-a-system.md.
 """
 
-from onboarding.systems.base import Check, ManagedObject, System, SystemState
+from onboarding.systems.base import Check, DirectoryAccount, ManagedObject, System, SystemState
 from onboarding.systems.registry import (
     clients,
     enabled,
@@ -20,6 +20,7 @@ from onboarding.systems.registry import (
 
 __all__ = [
     "Check",
+    "DirectoryAccount",
     "ManagedObject",
     "System",
     "SystemState",

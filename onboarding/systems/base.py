@@ -37,6 +37,19 @@ class ManagedObject:
 
 
 @dataclass(frozen=True)
+class DirectoryAccount:
+    """A person's account as the directory keeps it, for taking an orphan in as a person."""
+
+    username: str
+    first_name: str
+    last_name: str
+    email: str
+    uid_number: int | None
+    gid_number: int | None
+    disabled: bool
+
+
+@dataclass(frozen=True)
 class Check:
     """One thing preflight found out about a system: fine, worth a warning, or failing, and
     how to put it right."""
@@ -100,6 +113,17 @@ class System:
         """What the inventory should list for this active person, as AccessAdmin believes it
         (asks the system nothing); `compared` holds only what is checked."""
         return []
+
+    def orphan_remove(self, item: ManagedObject) -> None:
+        """Take away an object of this system's inventory that belongs to no person AccessAdmin
+        knows, the way offboarding takes a person's. Raises DownstreamError when the system
+        refuses (an object AccessAdmin did not tag, say) or cannot be reached."""
+        raise NotImplementedError
+
+    def account_details(self, username: str) -> DirectoryAccount | None:
+        """The account this system keeps under the username, if it is the directory that
+        people's names, e-mail and uid come from; None otherwise, or when it has none."""
+        return None
 
     def onboard_problem(self, username: str) -> str | None:
         """Why this username cannot be onboarded here (taken already, say); None when it can."""

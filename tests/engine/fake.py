@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from onboarding.errors import AlreadyExists, NotFound, TransientError
 from onboarding.models import Credential, Person, Team
 from onboarding.steps import PlanStep, StepContext
-from onboarding.systems import ManagedObject, System, SystemState
+from onboarding.systems import DirectoryAccount, ManagedObject, System, SystemState
 
 SYSTEM = "fake"
 
@@ -264,6 +264,18 @@ class FakeSystem(System):
     def expected(self, person: Person) -> list[ManagedObject]:
         compared = {"team": person.team.name, "keys": "1"}
         return [ManagedObject(SYSTEM, "account", person.username, person.username, "", compared)]
+
+    def orphan_remove(self, item: ManagedObject) -> None:
+        self.client.account_delete(item.username)
+
+    def account_details(self, username: str) -> DirectoryAccount | None:
+        account = self.client.account_find(username)
+        if account is None:
+            return None
+        return DirectoryAccount(
+            username=username, first_name=account.first_name, last_name=account.last_name,
+            email=account.email, uid_number=None, gid_number=None, disabled=account.disabled,
+        )  # fmt: skip
 
     def onboard_problem(self, username: str) -> str | None:
         if self.client.account_find(username) is not None:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from api.models import ApiToken
 from api.services import api_token_create
 from onboarding.credentials import credential_store
-from onboarding.models import AuditEvent, Credential, LifecycleRun, Person, Team
+from onboarding.models import AuditEvent, Credential, Finding, LifecycleRun, Person, Team
 from tests.factories import make_person, make_run
 from tests.web.conftest import LOCAL_BACKEND, ROLES, Personas, directory_account_create, unique
 from web.auth import MANAGED_GROUPS_SESSION_KEY
@@ -40,6 +40,7 @@ class World:
     with_credentials_a: LifecycleRun
     stuck_a: LifecycleRun
     api_token: ApiToken
+    orphan: Finding
 
     def snapshot(self) -> dict:
         return {
@@ -78,8 +79,12 @@ def world(personas: Personas, ldap_configured, settings) -> World:
     api_token, _ = api_token_create(
         name=unique("hr-"), role="admin", team=None, expires_days=30, actor="cli:test"
     )
+    orphan = Finding.objects.create(
+        system="iam", kind="orphan", username="ghost", subject="role accessadmin-ghost",
+        detail="IAM role accessadmin-ghost belongs to no person AccessAdmin knows",
+    )  # fmt: skip
     return World(personas, person_a, person_b, offboarded_a, failed_a, failed_b,
-                 with_credentials_a, stuck_a, api_token)  # fmt: skip
+                 with_credentials_a, stuck_a, api_token, orphan)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,15 @@ CASES = [
     Case("person_repair", "post", lambda w: f"/reconcile/repair/{w.person_a.username}/",
          staff(lead_a=403, lead_b=403, admin=DONE)),
     Case("person_repair", "get", lambda w: f"/reconcile/repair/{w.person_a.username}/",
+         everyone(405)),
+    # An admin who mistypes the owner's name, or names no team, is told so and nothing changes.
+    Case("orphan_remove", "post", lambda w: f"/reconcile/orphans/{w.orphan.pk}/remove/",
+         staff(lead_a=403, lead_b=403, admin=302), data=lambda w: {"confirm": "ghost-typo"}),
+    Case("orphan_remove", "get", lambda w: f"/reconcile/orphans/{w.orphan.pk}/remove/",
+         everyone(405)),
+    Case("orphan_adopt", "post", lambda w: f"/reconcile/orphans/{w.orphan.pk}/adopt/",
+         staff(lead_a=403, lead_b=403, admin=302), data=lambda w: {"team": ""}),
+    Case("orphan_adopt", "get", lambda w: f"/reconcile/orphans/{w.orphan.pk}/adopt/",
          everyone(405)),
     Case("audit_log", "get", lambda w: "/audit/?outcome=denied", ADMINS_ONLY),
     Case("audit_export", "get", lambda w: "/audit/export.csv", ADMINS_ONLY),

@@ -60,6 +60,10 @@ class EFSSystem(System):
             for point in self.client.access_points()
         ]
 
+    def orphan_remove(self, item: ManagedObject) -> None:
+        """The access point goes; the files under its path stay on the file system."""
+        self.client.access_point_delete(username=item.username, access_point_id=item.id)
+
     def expected(self, person: Person) -> list[ManagedObject]:
         compared = {"path": self.access_point_path(person.username)}
         if person.uid_number is not None:

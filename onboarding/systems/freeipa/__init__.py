@@ -9,7 +9,7 @@ from django.conf import settings
 
 from onboarding.errors import AccessAdminError, InvalidInput
 from onboarding.models import Person, Team
-from onboarding.systems.base import Check, ManagedObject, System, SystemState
+from onboarding.systems.base import Check, DirectoryAccount, ManagedObject, System, SystemState
 from onboarding.systems.freeipa import steps as s
 from onboarding.systems.freeipa.client import FreeIPA
 from onboarding.systems.freeipa.grant import REQUIRED_PERMISSIONS, ROLE, freeipa_grant
@@ -110,6 +110,21 @@ class FreeIPASystem(System):
                 {"groups": groups},
             )
         ]
+
+    def orphan_remove(self, item: ManagedObject) -> None:
+        """Out of the teams' groups: the account itself may be someone's outside AccessAdmin."""
+        groups = [name for name in item.compared.get("groups", "").split(", ") if name]
+        self.client.group_remove_members(username=item.username, groups=groups)
+
+    def account_details(self, username: str) -> DirectoryAccount | None:
+        user = self.client.user_find(username=username)
+        if user is None:
+            return None
+        return DirectoryAccount(
+            username=user.username, first_name=user.first_name, last_name=user.last_name,
+            email=user.email, uid_number=user.uid_number or None,
+            gid_number=user.gid_number or None, disabled=user.disabled or user.preserved,
+        )  # fmt: skip
 
     def onboard_problem(self, username: str) -> str | None:
         user = self.client.user_find(username=username)

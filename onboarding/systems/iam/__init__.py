@@ -55,6 +55,10 @@ class IAMSystem(System):
             for role in self.client.roles()
         ]
 
+    def orphan_remove(self, item: ManagedObject) -> None:
+        """Its policies detached and the role deleted; a role AccessAdmin did not tag is refused."""
+        self.client.role_delete(username=item.username)
+
     def expected(self, person: Person) -> list[ManagedObject]:
         team = person.team
         compared = {"team": team.name, "policies": _words(team.iam_policy_arns)}

@@ -59,6 +59,10 @@ class JupyterHubSystem(System):
                 )
         return sorted(found, key=lambda item: item.id)
 
+    def orphan_remove(self, item: ManagedObject) -> None:
+        """Their servers stopped, out of every group, and the hub user deleted."""
+        self.client.user_remove(name=item.username)
+
     def expected(self, person: Person) -> list[ManagedObject]:
         groups = person.team.jupyterhub_group or "none"
         return [
