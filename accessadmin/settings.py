@@ -1,6 +1,7 @@
 """AccessAdmin settings, read from the environment (see README, "Configuration")."""
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -243,7 +244,47 @@ SITE_URL = env.url(
 NOTIFY_WEBHOOK_URL = env.secret("NOTIFY_WEBHOOK_URL")
 if NOTIFY_WEBHOOK_URL and not NOTIFY_WEBHOOK_URL.startswith(("https://", "http://")):
     raise ImproperlyConfigured("NOTIFY_WEBHOOK_URL must start with https:// or http://.")
-if (EMAIL_HOST or NOTIFY_WEBHOOK_URL) and not SITE_URL:
+# Admins hear of failed runs, new reconciliation findings and people leaving soon: active users who
+# are superusers or in LDAP_ADMIN_GROUP and have an e-mail, and these addresses.
+NOTIFY_ADMIN_EMAILS = env.list("NOTIFY_ADMIN_EMAILS")
+for _address in NOTIFY_ADMIN_EMAILS:
+    if _address.count("@") != 1 or " " in _address or _address.startswith("@"):
+        raise ImproperlyConfigured(
+            f"NOTIFY_ADMIN_EMAILS holds {_address!r}, which is not an e-mail address."
+        )
+# A team's leads (and the admins) are told once per end date when a member leaves within this many
+# days; beat looks every LEAVING_SOON_CHECK_SECONDS.
+LEAVING_SOON_DAYS = env.int("LEAVING_SOON_DAYS", 14, minimum=1)
+LEAVING_SOON_CHECK_SECONDS = env.int("LEAVING_SOON_CHECK_SECONDS", 3600, minimum=60)
+CELERY_BEAT_SCHEDULE["leaving-soon"] = {
+    "task": "notifications.leaving_soon",
+    "schedule": float(LEAVING_SOON_CHECK_SECONDS),
+}
+# Signed webhooks (docs/webhooks.md): each URL gets a JSON POST when a run starts, succeeds, fails
+# or is rolled back, signed with HMAC-SHA256 under WEBHOOK_SECRET. Plain http:// is for tests and
+# local runs only: the body names people.
+WEBHOOK_URLS = env.list("WEBHOOK_URLS")
+for _url in WEBHOOK_URLS:
+    _parts = urlsplit(_url)
+    _schemes = ("https",) if PRODUCTION else ("https", "http")
+    try:
+        _port_ok = _parts.port is None or _parts.port > 0
+    except ValueError:
+        _port_ok = False
+    if _parts.scheme not in _schemes or not _parts.hostname or not _port_ok:
+        # Named by scheme and host only: the rest of a URL may carry a credential.
+        _allowed = " or ".join(f"{scheme}://" for scheme in _schemes)
+        raise ImproperlyConfigured(
+            f"WEBHOOK_URLS holds a URL ({_parts.scheme or 'no scheme'}, host "
+            f"{_parts.hostname or 'none'}) that is not {_allowed} with a host and a valid port."
+        )
+WEBHOOK_SECRET = env.secret("WEBHOOK_SECRET", required=bool(WEBHOOK_URLS))
+if WEBHOOK_URLS and len(WEBHOOK_SECRET) < 32:
+    raise ImproperlyConfigured("WEBHOOK_SECRET must be at least 32 characters long.")
+# How long one delivery waits for the receiver, and the longest Retry-After it honours.
+WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+WEBHOOK_RETRY_AFTER_MAX_SECONDS = env.int("WEBHOOK_RETRY_AFTER_MAX_SECONDS", 600, minimum=0)
+if (EMAIL_HOST or NOTIFY_WEBHOOK_URL or WEBHOOK_URLS) and not SITE_URL:
     raise ImproperlyConfigured("SITE_URL must be set for the links in notifications.")
 
 # Downstream systems: the enabled ones, in order (onboarding/systems/registry.py knows the names;

@@ -15,10 +15,11 @@ class OnboardingConfig(AppConfig):
             worker_shutdown,
         )
 
-        from onboarding.notifications import run_finished_notify
+        from onboarding.notifications import findings_found_notify, run_finished_notify
         from onboarding.runner import step_threads_stop
         from onboarding.runner.limits import watchdog_install
-        from onboarding.signals import run_finished
+        from onboarding.signals import findings_found, run_finished, run_started
+        from onboarding.webhooks import run_finished_webhooks, run_started_webhooks
 
         celeryd_after_setup.connect(
             lambda instance, **_: watchdog_install(instance.pool_cls), weak=False
@@ -27,6 +28,9 @@ class OnboardingConfig(AppConfig):
         worker_shutdown.connect(lambda **_: step_threads_stop(), weak=False)
         worker_process_shutdown.connect(lambda **_: step_threads_stop(), weak=False)
         run_finished.connect(run_finished_notify, weak=False)
+        run_finished.connect(run_finished_webhooks, weak=False)
+        run_started.connect(run_started_webhooks, weak=False)
+        findings_found.connect(findings_found_notify, weak=False)
 
 
 def _runs_release_on_start(sender, **_) -> None:

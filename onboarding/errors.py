@@ -124,3 +124,12 @@ class RunStopped(Exception):
 
 class RunLost(Exception):
     """Another worker took the run over (this one was presumed dead): stop touching it."""
+
+
+class WebhookDeferred(Exception):
+    """A webhook's receiver could not be reached or asked to wait (5xx, 429): the delivery is
+    tried again, after `delay` s when the receiver said how long (Retry-After)."""
+
+    def __init__(self, message: str, delay: float | None = None) -> None:
+        super().__init__(message)
+        self.delay = delay

@@ -1,21 +1,29 @@
-"""Telling people how a run ended, by e-mail: whoever asked for it and the team's leads, and a
-newcomer their welcome. No e-mail ever carries a secret: credentials are revealed once, in
-AccessAdmin, by whoever asked for the run."""
+"""Telling people by e-mail: how a run ended (whoever asked for it, the team's leads, and the
+admins when it failed), a newcomer their welcome, the admins what a reconciliation pass newly
+found, and the leads and admins who leaves soon. No e-mail ever carries a secret: credentials are
+revealed once, in AccessAdmin, by whoever asked for the run. Each e-mail is audited as
+"notification.sent" (to whom, about what; never the body), which is also how a retried send
+knows what went out already."""
 
 from __future__ import annotations
 
 import json
 import logging
 import urllib.request
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 
 from onboarding.audit import audit_record
-from onboarding.models import AuditEvent, LifecycleRun, Person
-from onboarding.selectors import team_lead_names
+from onboarding.models import AuditEvent, Finding, LifecycleRun, Person, Team
+from onboarding.selectors import people_leaving_soon, team_lead_names
 
 logger = logging.getLogger(__name__)
 
@@ -67,14 +75,34 @@ def _run_told(run: LifecycleRun, *, to: str) -> Notification:
 
 
 def _run_watchers(run: LifecycleRun) -> list[str]:
-    """The requester (a user with an e-mail) and the team's leads, each once."""
+    """The requester (a user with an e-mail) and the team's leads, and the admins when the run
+    failed, each once."""
     addresses = []
     requester = run.requested_by
     if requester is not None and requester.email:
         addresses.append(requester.email)
-    leads = Person.objects.filter(username__in=team_lead_names(run.person.team)).exclude(email="")
-    addresses += leads.order_by("username").values_list("email", flat=True)
+    addresses += _lead_addresses(run.person.team)
+    if run.state == State.FAILED:
+        addresses += admin_addresses()
     return list(dict.fromkeys(addresses))
+
+
+def _lead_addresses(team: Team) -> list[str]:
+    leads = Person.objects.filter(username__in=team_lead_names(team)).exclude(email="")
+    return list(leads.order_by("username").values_list("email", flat=True))
+
+
+def admin_addresses() -> list[str]:
+    """Active users who are superusers or in the admin group and have an e-mail, and
+    NOTIFY_ADMIN_EMAILS, each once."""
+    admins = (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(is_superuser=True) | Q(groups__name=settings.LDAP_ADMIN_GROUP))
+        .exclude(email="")
+    )
+    addresses = sorted(set(admins.values_list("email", flat=True)))
+    return list(dict.fromkeys([*addresses, *settings.NOTIFY_ADMIN_EMAILS]))
 
 
 def _run_link(run: LifecycleRun) -> str:
@@ -184,7 +212,7 @@ def run_notify_failed(*, run: LifecycleRun, error: str) -> None:
 
 def run_finished_notify(sender, run: LifecycleRun, **_) -> None:
     """Once the run's end is committed, queue its e-mails; nothing here can stop the run."""
-    if not notifications_enabled():
+    if not notifications_enabled() or run.state not in (State.SUCCEEDED, State.FAILED):
         return
     from onboarding.tasks import run_notify_task  # the tasks module imports the services
 
@@ -195,3 +223,181 @@ def run_finished_notify(sender, run: LifecycleRun, **_) -> None:
             logger.exception("run %s: its notifications could not be queued", run.pk)
 
     transaction.on_commit(queue)
+
+
+def notify_failed(*, what: str, error: str) -> None:
+    """The mail server kept refusing e-mails that belong to no run: said in the log and the
+    audit; the next pass (or reconciliation's page) still shows what they were about."""
+    logger.error("%s not sent: %s", what, error)
+    audit_record(
+        actor=NOTIFIER, action="notification.sent", target="notifications", outcome="failed",
+        details={"about": what, "error": error},
+    )  # fmt: skip
+
+
+@dataclass
+class Mail:
+    """One e-mail, and the audit records (target, details) that say what it told whom."""
+
+    to: str
+    subject: str
+    body: str
+    records: list[tuple[str, dict]] = field(default_factory=list)
+
+
+def _mails_send(mails: list[Mail]) -> int:
+    if not mails:
+        return 0
+    with get_connection(fail_silently=False) as connection:
+        for mail in mails:
+            EmailMessage(
+                mail.subject, mail.body, settings.DEFAULT_FROM_EMAIL, [mail.to],
+                connection=connection,
+            ).send()  # fmt: skip
+            for target, details in mail.records:
+                audit_record(
+                    actor=NOTIFIER, action="notification.sent", target=target,
+                    outcome="succeeded", details={**details, "to": mail.to},
+                )  # fmt: skip
+    return len(mails)
+
+
+FINDINGS_EVENT = "reconcile.findings"
+
+
+def findings_found_notify(sender, findings: list[Finding], **_) -> None:
+    """Once a pass's new findings are committed, queue the admins' digest of them."""
+    if not settings.EMAIL_HOST or not findings:
+        return
+    from onboarding.tasks import findings_notify_task  # the tasks module imports the services
+
+    finding_ids = sorted(finding.pk for finding in findings)
+
+    def queue() -> None:
+        try:
+            findings_notify_task.delay(finding_ids)
+        except Exception:
+            logger.exception("the digest of %s new findings could not be queued", len(finding_ids))
+
+    transaction.on_commit(queue)
+
+
+def findings_notify(*, findings: list[Finding]) -> int:
+    """E-mail each admin one digest of a pass's new findings, unless it went out already (a
+    retried task). Returns how many e-mails were sent."""
+    if not settings.EMAIL_HOST or not findings:
+        return 0
+    findings = sorted(findings, key=lambda f: (f.username, f.system, f.subject, f.kind))
+    finding_ids = sorted(finding.pk for finding in findings)
+    sent_to = set(
+        AuditEvent.objects.filter(
+            action="notification.sent", outcome="succeeded", details__event=FINDINGS_EVENT,
+            details__findings=finding_ids,
+        ).values_list("details__to", flat=True)
+    )  # fmt: skip
+    count = len(findings)
+    subject = f"[AccessAdmin] Reconciliation found {count} new difference{'s' * (count != 1)}"
+    body = _findings_body(findings)
+    mails = [
+        Mail(
+            address,
+            subject,
+            body,
+            records=[("reconcile", {"event": FINDINGS_EVENT, "findings": finding_ids})],
+        )
+        for address in admin_addresses()
+        if address not in sent_to
+    ]
+    return _mails_send(mails)
+
+
+def _findings_body(findings: list[Finding]) -> str:
+    lines = [
+        f"  - {finding.get_kind_display()}, {finding.system}: {finding.detail}"
+        for finding in findings
+    ]
+    return (
+        "Reconciliation found what AccessAdmin believes and what the systems hold to differ, "
+        "where no earlier pass had:\n\n" + "\n".join(lines) + "\n\n"
+        f"Look at them and repair them here: {settings.SITE_URL.rstrip('/')}/reconcile/\n"
+    )
+
+
+LEAVING_EVENT = "leaving_soon"
+
+
+def leaving_soon_notify(*, today: date | None = None) -> int:
+    """Tell each team's leads about their active members whose end date is within
+    LEAVING_SOON_DAYS, and the admins about all of them: one e-mail per address, naming only
+    whom it has not been told about for that end date (a new end date is told again). Returns
+    how many e-mails were sent."""
+    if not settings.EMAIL_HOST:
+        return 0
+    today = today or timezone.localdate()
+    leavers = [
+        person
+        for person in people_leaving_soon(
+            Person.objects.all(), today=today, days=settings.LEAVING_SOON_DAYS
+        )
+        if person.end_date >= today
+    ]
+    if not leavers:
+        return 0
+    told = {
+        (details["person"], details["to"], details["end_date"])
+        for details in AuditEvent.objects.filter(
+            action="notification.sent", outcome="succeeded", details__event=LEAVING_EVENT,
+            target__in=[person.username for person in leavers],
+        ).values_list("details", flat=True)
+    }  # fmt: skip
+    recipients: dict[str, list[Person]] = defaultdict(list)
+    teams = {person.team_id: person.team for person in leavers}
+    for team in teams.values():
+        for address in _lead_addresses(team):
+            recipients[address] += [p for p in leavers if p.team_id == team.pk]
+    for address in admin_addresses():
+        recipients[address] += leavers
+    mails = []
+    for address, people in recipients.items():
+        untold = [
+            person
+            for person in dict.fromkeys(people)
+            if (person.username, address, person.end_date.isoformat()) not in told
+        ]
+        if untold:
+            mails.append(_leaving_soon_mail(address, untold, today))
+    return _mails_send(mails)
+
+
+def _leaving_soon_mail(address: str, people: list[Person], today: date) -> Mail:
+    people = sorted(people, key=lambda person: (person.end_date, person.username))
+    site = settings.SITE_URL.rstrip("/")
+    if len(people) == 1:
+        subject = f"{people[0].username} leaves on {people[0].end_date.isoformat()}"
+    else:
+        subject = f"{len(people)} people leave within {settings.LEAVING_SOON_DAYS} days"
+    subject = f"[AccessAdmin] {subject}"
+    lines = []
+    for person in people:
+        days = (person.end_date - today).days
+        when = "today" if days == 0 else f"in {days} day{'s' * (days != 1)}"
+        lines.append(
+            f"  - {person.full_name} ({person.username}, team {person.team.name}): "
+            f"{person.end_date.isoformat()}, {when}\n    {site}/people/{person.username}/"
+        )
+    body = (
+        "Their end date is near. On that date AccessAdmin offboards them: their account is "
+        "disabled and their access to the platform is removed.\n\n"
+        + "\n".join(lines)
+        + "\n\nIf someone stays longer, extend their end date on their page; if they stay, "
+        "clear it. Nothing needs doing if they leave as planned.\n"
+    )
+    records = [
+        (
+            person.username,
+            {"event": LEAVING_EVENT, "person": person.username,
+             "end_date": person.end_date.isoformat()},
+        )
+        for person in people
+    ]  # fmt: skip
+    return Mail(address, subject, body, records=records)

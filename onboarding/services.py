@@ -40,7 +40,7 @@ from onboarding.runner import (
 from onboarding.runner import (
     run_rollback_preview as _run_rollback_preview,
 )
-from onboarding.signals import person_offboard_requested
+from onboarding.signals import findings_found, person_offboard_requested
 from onboarding.systems import enabled
 from onboarding.validation import (
     group_name_check,
@@ -816,6 +816,8 @@ def _findings_store(found: list[Finding], *, actor: str) -> list[Finding]:
                 details={"system": finding.system, "kind": finding.kind,
                          "subject": finding.subject, "detail": finding.detail},
             )  # fmt: skip
+        if new:
+            findings_found.send(sender=Finding, findings=new)
     return sorted([*seen, *new], key=lambda f: (f.username, f.system, f.subject, f.kind))
 
 

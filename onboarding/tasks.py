@@ -10,10 +10,16 @@ from django.conf import settings
 from django.db import connection, connections
 
 from onboarding.credentials import credentials_purge_expired
-from onboarding.errors import RunLost, RunStopped, StepDeferred
+from onboarding.errors import RunLost, RunStopped, StepDeferred, WebhookDeferred
 from onboarding.housekeeping import login_records_purge_old, sessions_purge_expired
-from onboarding.models import LifecycleRun
-from onboarding.notifications import run_notify, run_notify_failed
+from onboarding.models import Finding, LifecycleRun
+from onboarding.notifications import (
+    findings_notify,
+    leaving_soon_notify,
+    notify_failed,
+    run_notify,
+    run_notify_failed,
+)
 from onboarding.runner import (
     DATABASE_BLIPS,
     retry_delay,
@@ -23,6 +29,7 @@ from onboarding.runner import (
     runs_overdue,
 )
 from onboarding.services import SYSTEM_ACTOR, lifecycle_due, reconcile
+from onboarding.webhooks import webhook_deliver, webhook_deliver_failed
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +89,44 @@ def run_notify_task(self, run_id: int) -> None:
             return
         logger.warning("run %s: sending its notifications failed, retrying: %s", run_id, error)
         raise self.retry(countdown=retry_delay(self.request.retries)) from None
+
+
+@shared_task(bind=True, name="notifications.findings", max_retries=None)
+def findings_notify_task(self, finding_ids: list[int]) -> None:
+    findings = list(Finding.objects.filter(pk__in=finding_ids))
+    try:
+        findings_notify(findings=findings)
+    except MAIL_ERRORS as error:
+        if self.request.retries >= settings.CELERY_TASK_MAX_RETRIES:
+            notify_failed(what="reconciliation findings", error=f"{type(error).__name__}: {error}")
+            return
+        logger.warning("sending the findings digest failed, retrying: %s", error)
+        raise self.retry(countdown=retry_delay(self.request.retries)) from None
+
+
+@shared_task(bind=True, name="notifications.leaving_soon", max_retries=None)
+def leaving_soon_notify_task(self) -> int:
+    """Beat: tell the leads and admins who leaves within LEAVING_SOON_DAYS."""
+    try:
+        return leaving_soon_notify()
+    except MAIL_ERRORS as error:
+        if self.request.retries >= settings.CELERY_TASK_MAX_RETRIES:
+            notify_failed(what="leaving-soon notices", error=f"{type(error).__name__}: {error}")
+            return 0
+        logger.warning("sending the leaving-soon notices failed, retrying: %s", error)
+        raise self.retry(countdown=retry_delay(self.request.retries)) from None
+
+
+@shared_task(bind=True, name="webhooks.deliver", max_retries=None)
+def webhook_deliver_task(self, target: str, event: dict) -> None:
+    try:
+        webhook_deliver(target=target, event=event)
+    except WebhookDeferred as deferred:
+        if self.request.retries >= settings.CELERY_TASK_MAX_RETRIES:
+            webhook_deliver_failed(target=target, event=event, error=str(deferred))
+            return
+        delay = retry_delay(self.request.retries) if deferred.delay is None else deferred.delay
+        raise self.retry(countdown=delay) from None
 
 
 @shared_task(name="lifecycle.runs_overdue_requeue", ignore_result=False)

@@ -8,11 +8,12 @@ import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from onboarding.audit import audit_record
 from onboarding.models import LifecycleRun
+from onboarding.signals import run_started
 
 logger = logging.getLogger(__name__)
 
@@ -26,9 +27,13 @@ def run_claim(run_id: int, worker: str, *, rolling_back: bool) -> LifecycleRun |
     stale_before = now - timedelta(seconds=settings.LIFECYCLE_STALE_SECONDS)
     if not rolling_back and run.state == State.QUEUED:
         fields = {"worker": worker, "heartbeat_at": now}
-        if run.started_at is None:
-            fields["started_at"] = now
-        return run if run.move_to(State.RUNNING, **fields) else None
+        if run.started_at is not None:
+            return run if run.move_to(State.RUNNING, **fields) else None
+        with transaction.atomic():
+            if not run.move_to(State.RUNNING, started_at=now, **fields):
+                return None
+            run_started.send(sender=LifecycleRun, run=run)
+        return run
     wanted = State.ROLLING_BACK if rolling_back else State.RUNNING
     if run.state != wanted:
         return None

@@ -24,6 +24,7 @@ from onboarding.runner.execute import (
     step_context,
 )
 from onboarding.runner.limits import RunClock
+from onboarding.signals import run_finished
 from onboarding.steps import PlanStep, StepContext
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ def _run_rolled_back(run: LifecycleRun) -> None:
             actor=run.worker, action=f"{run.kind}.rollback", target=run.person.username,
             outcome="succeeded", details={"run": run.pk}, run=run,
         )  # fmt: skip
+        run_finished.send(sender=LifecycleRun, run=run)
 
 
 def _team_restore(run: LifecycleRun) -> None:

@@ -1,6 +1,8 @@
-"""E-mail when a run ends, through a real SMTP server on 127.0.0.1 (aiosmtpd) and Django's SMTP
-backend: the requester and the leads hear how it went, a newcomer gets a welcome, and no e-mail
-ever carries a secret. A mail server that is down never holds a run back."""
+"""E-mail through a real SMTP server on 127.0.0.1 (aiosmtpd) and Django's SMTP backend: the
+requester and the leads hear how a run went, the admins when it failed, a newcomer gets a
+welcome; the admins get each reconciliation pass's new findings, and the leads and admins hear
+who leaves soon, once per end date. No e-mail ever carries a secret. A mail server that is down
+never holds a run back."""
 
 from __future__ import annotations
 
@@ -9,17 +11,23 @@ import json
 import socket
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from onboarding.credentials import credential_store, credentials_reveal
 from onboarding.errors import PermanentError
-from onboarding.models import AuditEvent, Credential, LifecycleRun
-from onboarding.services import person_onboard
+from onboarding.models import AuditEvent, Credential, LifecycleRun, Person
+from onboarding.notifications import leaving_soon_notify
+from onboarding.services import person_dates_set, person_onboard, reconcile
+from onboarding.tasks import leaving_soon_notify_task, run_notify_task
+from tests.engine.fake import Account
 from tests.factories import make_person
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -201,3 +209,156 @@ def test_a_chat_webhook_hears_how_the_run_ended_but_not_the_welcome(
     assert "Onboard of ada succeeded" in posted["text"]
     assert PASSWORD not in posted["text"]
     assert AuditEvent.objects.get(action="notification.sent").details["to"] == "webhook"
+
+
+@pytest.fixture
+def admins(settings):
+    """Two admins by rights, one by NOTIFY_ADMIN_EMAILS; a former admin and one without an
+    address are not told."""
+    users = get_user_model().objects
+    users.create_superuser("root", email="root@example.test")
+    ops = users.create_user("ops", email="ops@example.test")
+    ops.groups.add(Group.objects.create(name=settings.LDAP_ADMIN_GROUP))
+    users.create_superuser("gone", email="gone@example.test", is_active=False)
+    users.create_superuser("nomail", email="")
+    settings.NOTIFY_ADMIN_EMAILS = ["oncall@example.test"]
+    return ["oncall@example.test", "ops@example.test", "root@example.test"]
+
+
+def recipients(mailbox: Mailbox) -> list[str]:
+    return sorted(message["To"] for message in mailbox.messages)
+
+
+def test_a_failed_run_tells_the_admins_once_even_when_the_task_is_retried(
+    fake, team, mailbox, requester, admins
+):
+    fake.fail("account_create", PermanentError("fake", "quota exceeded"))
+    run = person_onboard(
+        username="bob", first_name="Bob", last_name="K", email="bob@example.test", team=team,
+        actor="lea", requested_by=requester,
+    )  # fmt: skip
+    assert recipients(mailbox) == sorted([*admins, "lea@example.test"])
+    assert all("quota exceeded" in body(message) for message in mailbox.messages)
+    run_notify_task.apply(args=[run.pk])
+    assert len(mailbox.messages) == 4
+
+
+def test_a_successful_run_does_not_tell_the_admins(fake, team, mailbox, requester, admins):
+    onboard_with_credentials(fake, team, requester)
+    assert recipients(mailbox) == ["ada@example.test", "lea@example.test"]
+
+
+def test_each_pass_mails_the_admins_one_digest_of_its_new_findings_only(
+    fake, team, mailbox, admins
+):
+    fake.accounts["eve"] = Account("eve", "vision")
+    fake.accounts["mallory"] = Account("mallory", "vision")
+    assert len(reconcile(actor="system")) == 2
+    assert recipients(mailbox) == admins
+    digest = body(mailbox.to("root@example.test")[0])
+    assert "account eve " in digest and "account mallory " in digest
+    assert "https://accessadmin.example.test/reconcile/" in digest
+    assert "2 new differences" in mailbox.messages[0]["Subject"]
+
+    mailbox.messages.clear()
+    reconcile(actor="system")
+    assert mailbox.messages == []
+
+    fake.accounts["trudy"] = Account("trudy", "vision")
+    reconcile(actor="system")
+    assert recipients(mailbox) == admins
+    digest = body(mailbox.to("ops@example.test")[0])
+    assert "account trudy " in digest
+    assert "account eve " not in digest and "account mallory " not in digest
+
+
+def test_a_pass_without_admins_or_a_mail_host_sends_nothing(fake, team, mailbox, settings):
+    fake.accounts["eve"] = Account("eve", "vision")
+    reconcile(actor="system")
+    assert mailbox.messages == []
+    settings.EMAIL_HOST = ""
+    get_user_model().objects.create_superuser("root", email="root@example.test")
+    fake.accounts["mallory"] = Account("mallory", "vision")
+    reconcile(actor="system")
+    assert mailbox.messages == []
+
+
+def leaver(username: str, team, days: int, **fields) -> Person:
+    fields.setdefault("status", Person.Status.ACTIVE)
+    end_date = timezone.localdate() + timedelta(days=days)
+    return make_person(username, team=team, end_date=end_date, **fields)
+
+
+@pytest.fixture
+def lead(team):
+    make_person("lead", team=team, email="lead@example.test", status=Person.Status.ACTIVE)
+    team.leads.add(get_user_model().objects.create_user("lead"))
+    return "lead@example.test"
+
+
+def test_a_lead_is_told_once_who_leaves_within_14_days_and_what_happens(
+    fake, team, other_team, mailbox, lead
+):
+    ada = leaver("ada", team, 5)
+    leaver("bea", team, 14)
+    leaver("cy", team, 15)
+    leaver("dan", team, 3, status=Person.Status.OFFBOARDED)
+    leaver("eli", other_team, 2)
+    assert leaving_soon_notify() == 1
+    (message,) = mailbox.to(lead)
+    text = body(message)
+    assert "2 people leave within 14 days" in message["Subject"]
+    assert f"{ada.end_date.isoformat()}, in 5 days" in text
+    assert "offboards them" in text
+    assert "https://accessadmin.example.test/people/ada/" in text
+    assert "https://accessadmin.example.test/people/bea/" in text
+    assert "extend their end date" in text
+    for elsewhere in ("cy", "dan", "eli"):
+        assert f"/people/{elsewhere}/" not in text
+
+    assert leaving_soon_notify() == 0
+    leaving_soon_notify_task.apply()
+    assert len(mailbox.messages) == 1
+
+
+def test_a_changed_end_date_is_told_again_a_cleared_one_is_not(fake, team, mailbox, lead):
+    ada = leaver("ada", team, 10)
+    leaver("bea", team, 12)
+    leaving_soon_notify()
+    mailbox.messages.clear()
+    new_date = timezone.localdate() + timedelta(days=4)
+    person_dates_set(person=ada, end_date=new_date, actor="admin")
+    person_dates_set(person=Person.objects.get(username="bea"), end_date=None, actor="admin")
+    assert leaving_soon_notify() == 1
+    (message,) = mailbox.to(lead)
+    assert f"ada leaves on {new_date.isoformat()}" in message["Subject"]
+    assert "/people/bea/" not in body(message)
+    told = AuditEvent.objects.filter(action="notification.sent", target="ada")
+    assert sorted(event.details["end_date"] for event in told) == sorted(
+        [new_date.isoformat(), (new_date + timedelta(days=6)).isoformat()]
+    )
+
+
+def test_the_admins_get_one_digest_of_every_team_s_leavers(
+    fake, team, other_team, mailbox, lead, admins
+):
+    leaver("ada", team, 5)
+    leaver("eli", other_team, 2)
+    leaving_soon_notify()
+    assert recipients(mailbox) == sorted([*admins, lead])
+    digest = body(mailbox.to("root@example.test")[0])
+    assert "/people/ada/" in digest and "/people/eli/" in digest
+    assert "/people/eli/" not in body(mailbox.to(lead)[0])
+
+
+def test_leaving_soon_with_the_mail_server_down_is_told_on_a_later_pass(
+    fake, team, mail_settings, lead, caplog
+):
+    mail_settings.CELERY_TASK_MAX_RETRIES = 1
+    leaver("ada", team, 5)
+    leaving_soon_notify_task.apply()
+    (gave_up,) = AuditEvent.objects.filter(action="notification.sent", outcome="failed")
+    assert gave_up.details["about"] == "leaving-soon notices"
+    assert not AuditEvent.objects.filter(action="notification.sent", outcome="succeeded")
+    mail_settings.EMAIL_HOST = ""
+    assert leaving_soon_notify() == 0
