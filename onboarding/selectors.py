@@ -7,6 +7,7 @@ import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -67,10 +68,11 @@ def people_by_status(people: QuerySet[Person]) -> list[tuple[str, str, int]]:
 
 
 def people_leaving_soon(
-    people: QuerySet[Person], *, today: date | None = None, days: int = 14
+    people: QuerySet[Person], *, today: date | None = None, days: int | None = None
 ) -> list[Person]:
-    """Active people whose end date is within `days`, soonest first."""
+    """Active people whose end date is within `days` (LEAVING_SOON_DAYS), soonest first."""
     today = today or timezone.localdate()
+    days = settings.LEAVING_SOON_DAYS if days is None else days
     return list(
         people.filter(status=Person.Status.ACTIVE, end_date__lte=today + timedelta(days=days))
         .select_related("team")

@@ -119,6 +119,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "people_by_status": selectors.people_by_status(access.people()),
         "runs_in_progress": selectors.runs_in_progress(access.runs()),
         "people_leaving_soon": selectors.people_leaving_soon(access.people()),
+        "leaving_soon_days": settings.LEAVING_SOON_DAYS,
         "runs_needing_action": selectors.runs_needing_action(access.runs()),
         "recent_events": entries(selectors.events_recent(access.events())),
         "no_teams": not access.teams().exists(),

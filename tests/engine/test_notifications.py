@@ -6,17 +6,13 @@ never holds a run back."""
 
 from __future__ import annotations
 
-import email
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from email.message import Message
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
@@ -29,30 +25,13 @@ from onboarding.services import person_dates_set, person_onboard, reconcile
 from onboarding.tasks import leaving_soon_notify_task, run_notify_task
 from tests.engine.fake import Account
 from tests.factories import make_person
+from tests.mailbox import Mailbox, body, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 State = LifecycleRun.State
 PASSWORD = "Tmp-Pass-7rq9XkLm2"
 OTP_URI = "otpauth://totp/EXAMPLE.TEST:ada?secret=JBSWY3DPEHPK3PXPQ7TX&issuer=EXAMPLE.TEST"
-
-
-class Mailbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content))
-        return "250 OK"
-
-    def to(self, address: str) -> list[Message]:
-        return [message for message in self.messages if message["To"] == address]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -72,13 +51,11 @@ def mail_settings(settings):
 
 @pytest.fixture
 def mailbox(mail_settings) -> Iterator[Mailbox]:
-    box = Mailbox()
-    controller = Controller(box, hostname="127.0.0.1", port=mail_settings.EMAIL_PORT)
-    controller.start()
+    box = Mailbox(port=mail_settings.EMAIL_PORT).start()
     try:
         yield box
     finally:
-        controller.stop()
+        box.stop()
 
 
 @pytest.fixture
@@ -101,10 +78,6 @@ def onboard_with_credentials(fake, team, requester) -> LifecycleRun:
     )  # fmt: skip
     run.refresh_from_db()
     return run
-
-
-def body(message: Message) -> str:
-    return message.get_payload(decode=True).decode()
 
 
 def test_an_onboarding_tells_the_requester_the_lead_and_welcomes_the_newcomer(
