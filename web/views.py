@@ -375,17 +375,15 @@ def _bulk_runs(request: HttpRequest, ids: list[int]) -> list[LifecycleRun]:
 def runs_bulk(request: HttpRequest) -> HttpResponse:
     """The runs a bulk onboarding started, refreshed while any is still going, and the people it
     recorded to wait for their start date."""
-    ids = _run_ids(request.GET.get("runs", ""))[: settings.BULK_MAX_ROWS]
-    runs = _bulk_runs(request, ids)
+    access = access_for(request)
+    runs = _bulk_runs(request, _run_ids(request.GET.get("runs", ""))[: settings.BULK_MAX_ROWS])
     usernames = [name.strip() for name in request.GET.get("waiting", "").split(",")]
     waiting = (
-        access_for(request)
-        .people()
+        access.people()
         .filter(username__in=usernames[: settings.BULK_MAX_ROWS], waits_for_start=True)
         .select_related("team")
         .order_by("start_date", "username")
     )
-    access = access_for(request)
     context = {
         "runs": runs,
         "run_ids": ",".join(str(run.pk) for run in runs),
@@ -438,8 +436,9 @@ def _bulk_reveal(request: HttpRequest, ids: list[int]) -> dict:
         if run is None:
             refused.append((run_id, None, "there is no such run among those you may see"))
         elif run.state != LifecycleRun.State.SUCCEEDED:
-            refused.append((run_id, run, f"the run is {run.get_state_display().lower()}, not "
-                            "succeeded: it has no credentials to hand over yet"))  # fmt: skip
+            state = run.get_state_display().lower()
+            refused.append((run_id, run, f"the run is {state}: only a succeeded run's "
+                            "credentials are handed over"))  # fmt: skip
         elif not access.may_reveal_credentials(run):
             requester = run.requested_by.get_username() if run.requested_by else run.actor
             refused.append((run_id, run, f"only {requester}, who asked for it, can reveal its "

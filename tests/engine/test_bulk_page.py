@@ -220,7 +220,7 @@ def test_hostile_run_lists_reveal_only_what_is_the_askers(
     assert page.count('class="card handover"') == 1 and "Temp-cy" in page
     assert "Temp-nia" not in page and "nia" not in page
     assert f"Run #{nlp[0].pk}: there is no such run among those you may see" in page
-    assert "the run is failed, not succeeded" in page
+    assert "the run is failed: only a succeeded run&#x27;s credentials" in page
     assert "<script>" not in page.split("<main")[1]
     assert Credential.objects.filter(run=nlp[0], ciphertext__isnull=False).count() == 2
     denial = AuditEvent.objects.get(action="access.denied")
