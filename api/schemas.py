@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from ninja import Schema
+from pydantic import ConfigDict
 
 
 class Error(Schema):
@@ -18,6 +19,39 @@ class Onboarding(Schema):
     last_name: str
     email: str
     team: str
+    # YYYY-MM-DD, as the CSV columns. A start date still to come records the person as waiting
+    # for it, with no run yet; their onboarding starts that day. They are offboarded on end_date.
+    start_date: date | None = None
+    end_date: date | None = None
+
+
+class OnboardingAccepted(Schema):
+    """An onboarding started now: `state` is the run's, `id` and `url` are the run's. One that
+    waits for its start date: `state` is "waiting", `id` is null (no run yet), `url` is the
+    person's, and `waits_for_start` is true."""
+
+    id: int | None
+    state: str
+    kind: str
+    person: str
+    url: str
+    start_date: date | None
+    end_date: date | None
+    waits_for_start: bool
+
+
+class CredentialReset(Schema):
+    username: str
+
+
+class PersonDates(Schema):
+    """Only the dates sent change; null clears one. The start date changes only while the person
+    waits for it; an end date may not be in the past nor before the start date."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start_date: date | None = None
+    end_date: date | None = None
 
 
 class Offboarding(Schema):
@@ -79,6 +113,9 @@ class PersonOut(Schema):
     email: str
     team: str
     status: str
+    start_date: date | None
+    # Recorded with a start date still to come: no run until that day.
+    waits_for_start: bool
     end_date: date | None
     created_at: datetime
     updated_at: datetime

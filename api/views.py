@@ -21,12 +21,16 @@ from ninja.errors import HttpError, ValidationError
 from api.auth import BearerToken, denial_record, token_access
 from api.schemas import (
     AuditPage,
+    CredentialReset,
     Error,
     Move,
     Offboarding,
     Onboarding,
+    OnboardingAccepted,
     PeoplePage,
+    PersonDates,
     PersonDetail,
+    PersonOut,
     Reinstatement,
     RunAccepted,
     RunOut,
@@ -196,12 +200,14 @@ def _team_named(request: HttpRequest, name: str) -> Team:
     return team
 
 
-def _may_act_on(request: HttpRequest, person: Person) -> None:
+def _may_act_on(
+    request: HttpRequest, person: Person, doing: str = "offboard, move or reinstate them"
+) -> None:
     if not _access(request).may_act_on(person):
         denial_record(request, "the person is a platform admin or a team lead")
         raise Forbidden(
             f"{person.username} is a platform admin or a team lead: only a platform admin can "
-            "offboard, move or reinstate them."
+            f"{doing}."
         )
 
 
@@ -223,26 +229,56 @@ def _accepted(run: LifecycleRun) -> dict:
 
 def _start(request: HttpRequest, key: str, body, start) -> Status:
     """202 and the run `start()` made; with an Idempotency-Key, the first answer to it."""
+    return _answer_once(request, key, body, lambda: _accepted(start()))
+
+
+def _answer_once(request: HttpRequest, key: str, body, accepted) -> Status:
+    """202 and `accepted()`'s body; with an Idempotency-Key, the first answer to it."""
     status, answer = idempotent_answer(
         token=request.auth, key=key.strip(),
-        fingerprint=request_fingerprint(request.path, body.dict()),
-        answer=lambda: (202, _accepted(start())),
+        fingerprint=request_fingerprint(request.path, body.model_dump(mode="json")),
+        answer=lambda: (202, accepted()),
     )  # fmt: skip
     return Status(status, answer)
 
 
-@api.post("/onboardings", response={202: RunAccepted, **ERRORS}, tags=["lifecycle"])
+def _dates_out(person: Person) -> dict:
+    # Kept as the idempotent answer, a JSON document: dates as text.
+    return {
+        "start_date": person.start_date and str(person.start_date),
+        "end_date": person.end_date and str(person.end_date),
+        "waits_for_start": person.waits_for_start,
+    }
+
+
+WAITING = "waiting"
+
+
+@api.post("/onboardings", response={202: OnboardingAccepted, **ERRORS}, tags=["lifecycle"])
 def onboarding_create(request: HttpRequest, body: Onboarding, idempotency_key: IdempotencyKey = ""):
-    """Onboard a person into a team: the fields of a bulk-onboarding CSV's row."""
+    """Onboard a person into a team: the fields of a bulk-onboarding CSV's row. With a start
+    date still to come, the person is recorded as waiting for it: 202 with `state` "waiting",
+    `id` null and the person's `url`; their onboarding run starts on that day."""
     team = _team_named(request, body.team)
-    onboard_takeover_refuse(_access(request), username_fold(body.username))
-    return _start(
-        request, idempotency_key, body,
-        lambda: services.person_onboard(
+    username = username_fold(body.username)
+    onboard_takeover_refuse(_access(request), username)
+
+    def accepted() -> dict:
+        run = services.person_onboard(
             username=body.username, first_name=body.first_name, last_name=body.last_name,
             email=body.email, team=team, actor=request.auth.actor,
-        ),
-    )  # fmt: skip
+            start_date=body.start_date, end_date=body.end_date,
+        )  # fmt: skip
+        if run is not None:
+            return {**_accepted(run), **_dates_out(run.person)}
+        person = Person.objects.get(username=username)
+        return {
+            "id": None, "state": WAITING, "kind": LifecycleRun.Kind.ONBOARD,
+            "person": person.username, **_dates_out(person),
+            "url": reverse("api-v1:person_show", kwargs={"username": person.username}),
+        }  # fmt: skip
+
+    return _answer_once(request, idempotency_key, body, accepted)
 
 
 @api.post("/offboardings", response={202: RunAccepted, **ERRORS}, tags=["lifecycle"])
@@ -282,6 +318,21 @@ def reinstatement_create(
         lambda: services.person_reinstate(
             person=person, reason=body.reason, team=team, actor=request.auth.actor
         ),
+    )  # fmt: skip
+
+
+@api.post("/credential-resets", response={202: RunAccepted, **ERRORS}, tags=["lifecycle"])
+def credential_reset_create(
+    request: HttpRequest, body: CredentialReset, idempotency_key: IdempotencyKey = ""
+):
+    """Delete an active person's OTP tokens and issue a new token and an expired temporary
+    password, as the web UI's reset does. The new secrets are not in the API: they are revealed
+    once in the web UI, and only to whoever asked there."""
+    person = _person(request, body.username)
+    _may_act_on(request, person, "reset their password and OTP token")
+    return _start(
+        request, idempotency_key, body,
+        lambda: services.person_credentials_reset(person=person, actor=request.auth.actor),
     )  # fmt: skip
 
 
@@ -330,8 +381,9 @@ def _person_out(person: Person) -> dict:
     return {
         "username": person.username, "first_name": person.first_name,
         "last_name": person.last_name, "email": person.email, "team": person.team.name,
-        "status": person.status, "end_date": person.end_date, "created_at": person.created_at,
-        "updated_at": person.updated_at,
+        "status": person.status, "start_date": person.start_date,
+        "waits_for_start": person.waits_for_start, "end_date": person.end_date,
+        "created_at": person.created_at, "updated_at": person.updated_at,
     }  # fmt: skip
 
 
@@ -360,7 +412,12 @@ def people_list(
     }
 
 
-@api.get("/people/{username}", response={200: PersonDetail, **ERRORS}, tags=["people"])
+@api.get(
+    "/people/{username}",
+    response={200: PersonDetail, **ERRORS},
+    url_name="person_show",
+    tags=["people"],
+)
 def person_show(request: HttpRequest, username: str, live: bool = False):
     """A person and their runs, newest first; with `live=1`, also what each system holds for
     them now (a system slower than LIVE_STATE_TIMEOUT_SECONDS is shown as not answering)."""
@@ -370,6 +427,21 @@ def person_show(request: HttpRequest, username: str, live: bool = False):
         states = person_systems_state_within(person, timeout=settings.LIVE_STATE_TIMEOUT_SECONDS)
         detail["systems"] = [vars(state) for state in states]
     return detail
+
+
+@api.patch("/people/{username}", response={200: PersonOut, **ERRORS}, tags=["people"])
+def person_dates_update(request: HttpRequest, username: str, body: PersonDates):
+    """Set or clear (null) a person's start and end dates; fields not sent stay. They are
+    offboarded once their end date comes, which may not be in the past. A start date changes
+    only while they wait for it."""
+    person = _person(request, username)
+    _may_act_on(request, person, "change their dates")
+    dates = body.model_dump(exclude_unset=True)
+    if not dates:
+        raise InvalidInput("Send start_date, end_date or both; nothing was changed.")
+    person = services.person_dates_set(person=person, actor=request.auth.actor, **dates)
+    person.refresh_from_db()
+    return _person_out(person)
 
 
 # Teams ----------------------------------------------------------------------------------------

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
+from datetime import date
 
 from onboarding.errors import InvalidInput
 
 COLUMNS = ("username", "first_name", "last_name", "email", "team")
-# Accepted so a spreadsheet exported for HR needs no editing, but not yet read from a file: a
-# value in either is refused (set dates with the onboard form or `manage.py person_dates`).
-IGNORED_COLUMNS = ("start_date", "end_date")
+# Optional: an empty value (or no column) means onboard now, and no end date.
+DATE_COLUMNS = ("start_date", "end_date")
+# Only this form: 01/12/2026 means another day in another country.
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # The header is line 1, so a row's number is the line a spreadsheet shows it on.
 FIRST_ROW = 2
 
@@ -25,6 +28,20 @@ class CsvRow:
     last_name: str
     email: str
     team: str
+    start_date: date | None = None
+    end_date: date | None = None
+
+
+def csv_date_read(value: str, *, column: str) -> date | None:
+    """An optional YYYY-MM-DD value, or ValueError saying what is wrong with it."""
+    if not value:
+        return None
+    try:
+        if _ISO_DATE.fullmatch(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise ValueError(f"{column} {value!r} is not a date written YYYY-MM-DD")
 
 
 def csv_text_decode(data: bytes) -> str:
@@ -46,9 +63,9 @@ def csv_rows_read(text: str, *, max_rows: int) -> tuple[list[CsvRow], list[str]]
     if missing:
         return [], [
             f"row 1: the header must name the columns {', '.join(COLUMNS)} "
-            f"(optional: {', '.join(IGNORED_COLUMNS)}); missing {', '.join(missing)}"
+            f"(optional: {', '.join(DATE_COLUMNS)}); missing {', '.join(missing)}"
         ]
-    unknown = [name for name in header if name not in COLUMNS + IGNORED_COLUMNS]
+    unknown = [name for name in header if name not in COLUMNS + DATE_COLUMNS]
     if unknown:
         return [], [f"row 1: unknown columns {', '.join(unknown)}"]
     rows, problems = [], []
@@ -59,13 +76,13 @@ def csv_rows_read(text: str, *, max_rows: int) -> tuple[list[CsvRow], list[str]]
             problems.append(f"row {number}: {len(values)} values for {len(header)} columns")
             continue
         fields = dict(zip(header, (value.strip() for value in values), strict=True))
-        for name in IGNORED_COLUMNS:
-            if fields.get(name):
-                problems.append(
-                    f"row {number}: {name} is not read from a file yet; leave it empty and set it "
-                    "afterwards (manage.py person_dates)"
-                )
-        rows.append(CsvRow(number, *(fields[name] for name in COLUMNS)))
+        try:
+            dates = {name: csv_date_read(fields.get(name, ""), column=name)
+                     for name in DATE_COLUMNS}  # fmt: skip
+        except ValueError as error:
+            problems.append(f"row {number}: {error}")
+            continue
+        rows.append(CsvRow(number, *(fields[name] for name in COLUMNS), **dates))
     if len(rows) > max_rows:
         return [], [f"the file has {len(rows)} rows; at most {max_rows} (BULK_MAX_ROWS) at once"]
     if not rows and not problems:

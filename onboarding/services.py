@@ -8,6 +8,7 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -265,7 +266,8 @@ def person_onboard_preview(
 
 @dataclass(frozen=True)
 class BulkRow:
-    """One checked row of a bulk file: the username as it will be stored, and its team."""
+    """One checked row of a bulk file: the username as it will be stored, and its team. A row
+    whose start date is still to come `waits`: its person is recorded, with no run until then."""
 
     number: int
     username: str
@@ -273,20 +275,29 @@ class BulkRow:
     last_name: str
     email: str
     team: Team
+    start_date: date | None = None
+    end_date: date | None = None
+    waits: bool = False
 
     @property
     def fields(self) -> dict:
         return {
             "username": self.username, "first_name": self.first_name,
             "last_name": self.last_name, "email": self.email, "team": self.team,
+            "start_date": self.start_date, "end_date": self.end_date,
         }  # fmt: skip
+
+    @property
+    def waiting_note(self) -> str:
+        return f"waits for its start date {self.start_date}" if self.waits else ""
 
 
 def people_onboard_csv_check(
-    *, text: str, allowed_teams: Iterable[Team] | None = None
+    *, text: str, allowed_teams: Iterable[Team] | None = None, today: date | None = None
 ) -> list[BulkRow]:
     """Every row checked as one onboarding would be, and against the others; FileRefused lists
     each problem with its row. `allowed_teams` (None: any) are the teams the asker leads."""
+    today = today or timezone.localdate()
     rows, problems = csv_rows_read(text, max_rows=settings.BULK_MAX_ROWS)
     teams = {team.name: team for team in Team.objects.all()}
     allowed = None if allowed_teams is None else {team.pk for team in allowed_teams}
@@ -304,16 +315,20 @@ def people_onboard_csv_check(
             problems.append(f"row {row.number}: {folded!r} is also on row {seen[folded]}")
             continue
         seen[folded] = row.number
-        fields = {"first_name": row.first_name, "last_name": row.last_name, "email": row.email}
+        fields = {
+            "first_name": row.first_name, "last_name": row.last_name, "email": row.email,
+            "start_date": row.start_date, "end_date": row.end_date,
+        }  # fmt: skip
         try:
             if allowed is not None:
                 # A lead is not told where someone of another team stands.
                 _username_of_another_team_refuse(folded, allowed)
-            username = person_onboard_check(username=row.username, team=team, **fields)
+            username = person_onboard_check(username=row.username, team=team, today=today, **fields)
         except AccessAdminError as error:
             problems.append(f"row {row.number}: {error}")
             continue
-        checked.append(BulkRow(row.number, username, team=team, **fields))
+        waits = row.start_date is not None and row.start_date > today
+        checked.append(BulkRow(row.number, username, team=team, waits=waits, **fields))
     if problems:
         raise FileRefused(sorted(problems, key=_row_order))
     return checked
@@ -333,30 +348,54 @@ def _row_order(problem: str) -> int:
     return int(number) if number.isdigit() else 0
 
 
+@dataclass(frozen=True)
+class BulkOnboarded:
+    """What a file started: a run for each row onboarded now, and the people who wait for their
+    start date (no run yet), each in the file's order."""
+
+    runs: list[LifecycleRun]
+    waiting: list[Person]
+
+
 def people_onboard_csv(
-    *, text: str, actor: str, allowed_teams: Iterable[Team] | None = None, requested_by=None
-) -> list[LifecycleRun]:
+    *,
+    text: str,
+    actor: str,
+    allowed_teams: Iterable[Team] | None = None,
+    requested_by=None,
+    today: date | None = None,
+) -> BulkOnboarded:
     """Onboard everyone in the file, or no one: one bad row refuses the whole file."""
-    rows = people_onboard_csv_check(text=text, allowed_teams=allowed_teams)
-    _rate_check(actor, count=len(rows))
+    rows = people_onboard_csv_check(text=text, allowed_teams=allowed_teams, today=today)
+    starting = sum(not row.waits for row in rows)
+    if starting:
+        _rate_check(actor, count=starting)
+    runs, waiting = [], []
     with transaction.atomic():
-        runs = [
-            _person_onboard_start(actor=actor, requested_by=requested_by, **row.fields)
-            for row in rows
-        ]
+        for row in rows:
+            run = _person_onboard_start(
+                actor=actor, requested_by=requested_by, waits=row.waits, **row.fields
+            )
+            if run is None:
+                waiting.append(Person.objects.select_related("team").get(username=row.username))
+            else:
+                runs.append(run)
         audit_record(
-            actor=actor, action="onboard.bulk_request", target=f"{len(runs)} people",
-            outcome="requested", details={"runs": [run.pk for run in runs]},
+            actor=actor, action="onboard.bulk_request",
+            target=f"{len(runs) + len(waiting)} people", outcome="requested",
+            details={"runs": [run.pk for run in runs],
+                     "waiting": [person.username for person in waiting]},
         )  # fmt: skip
-    return runs
+    return BulkOnboarded(runs, waiting)
 
 
 def people_onboard_csv_preview(
-    *, text: str, allowed_teams: Iterable[Team] | None = None
+    *, text: str, allowed_teams: Iterable[Team] | None = None, today: date | None = None
 ) -> list[tuple[BulkRow, list[PlannedChange]]]:
+    """Each row and what its onboarding will change: now, or on its start date if it waits."""
     return [
         (row, plan_preview(kind=Kind.ONBOARD, person=bulk_row_person(row), team=row.team))
-        for row in people_onboard_csv_check(text=text, allowed_teams=allowed_teams)
+        for row in people_onboard_csv_check(text=text, allowed_teams=allowed_teams, today=today)
     ]
 
 
@@ -577,27 +616,72 @@ def person_credentials_reset_preview(*, person: Person) -> list[PlannedChange]:
 # Start and end dates ---------------------------------------------------------------------------
 
 
+class _Kept:
+    def __repr__(self) -> str:
+        return "KEPT"
+
+
+# A date argument left out: the person's date stays as it is (None clears it).
+KEPT: Any = _Kept()
+
+
 def person_dates_set(
-    *, person: Person, end_date: date | None, actor: str, today: date | None = None
+    *,
+    person: Person,
+    end_date: date | None = KEPT,
+    start_date: date | None = KEPT,
+    actor: str,
+    today: date | None = None,
 ) -> Person:
     """Extend, bring forward or clear (None) a person's end date; `lifecycle_due` offboards them
-    once it has come. A date in the past, or before their start date, is refused."""
+    once it has come. A date in the past, or before their start date, is refused. The start date
+    changes only while they wait for it (their onboarding starts on the new one)."""
     today = today or timezone.localdate()
     if person.status in (Status.OFFBOARDING, Status.OFFBOARDED):
         raise InvalidInput(f"{person.username} is {_status(person)}; their end date stays.")
-    _dates_check(start_date=person.start_date, end_date=end_date, today=today)
-    if end_date == person.end_date:
+    start_given = start_date is not KEPT
+    start_date = person.start_date if start_date is KEPT else start_date
+    end_date = person.end_date if end_date is KEPT else end_date
+    if start_date != person.start_date:
+        _start_date_change_check(person, start_date)
+    _dates_check(start_date=start_date, end_date=end_date, today=today)
+    if (start_date, end_date) == (person.start_date, person.end_date):
+        if start_given:
+            raise InvalidInput(
+                f"{person.username}'s dates are already: start {start_date or 'unset'}, "
+                f"end {end_date or 'unset'}."
+            )
         raise InvalidInput(f"{person.username}'s end date is already {end_date or 'unset'}.")
-    before = person.end_date
+    changes = {
+        name: {"before": before and str(before), "after": after and str(after)}
+        for name, before, after in (
+            ("start_date", person.start_date, start_date), ("end_date", person.end_date, end_date),
+        )
+        if before != after
+    }  # fmt: skip
     with transaction.atomic():
-        Person.objects.filter(pk=person.pk).update(end_date=end_date, updated_at=timezone.now())
+        Person.objects.filter(pk=person.pk).update(
+            start_date=start_date, end_date=end_date, updated_at=timezone.now()
+        )
         audit_record(
             actor=actor, action="person.dates", target=person.username, outcome="succeeded",
-            details={"end_date": {"before": before and str(before),
-                                  "after": end_date and str(end_date)}},
+            details=changes,
         )  # fmt: skip
-    person.end_date = end_date
+    person.start_date, person.end_date = start_date, end_date
     return person
+
+
+def _start_date_change_check(person: Person, start_date: date | None) -> None:
+    if not (person.status == Status.NEW and person.waits_for_start):
+        raise InvalidInput(
+            f"{person.username} is not waiting for a start date ({_status(person)}); their "
+            "start date stays."
+        )
+    if start_date is None:
+        raise InvalidInput(
+            f"{person.username} waits for their start date: give a new one (today's starts "
+            "their onboarding on the next pass) rather than none."
+        )
 
 
 @dataclass(frozen=True)

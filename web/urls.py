@@ -22,6 +22,7 @@ urlpatterns = [
     path("onboard/", views.person_onboard, name="onboard"),
     path("onboard/csv/", views.people_onboard_csv, name="onboard_csv"),
     path("runs/bulk/", views.runs_bulk, name="runs_bulk"),
+    path("runs/bulk/credentials/", views.runs_bulk_credentials, name="runs_bulk_credentials"),
     path("runs/<int:run_id>/", views.run_detail, name="run_detail"),
     path("runs/<int:run_id>/live/", views.run_live, name="run_live"),
     path("runs/<int:run_id>/resume/", views.run_resume, name="run_resume"),

@@ -30,6 +30,9 @@ class Caller:
             f"/api/v1{path}", body or {}, content_type="application/json", headers=headers
         )
 
+    def patch(self, path: str, body: dict):
+        return self.client.patch(f"/api/v1{path}", body, content_type="application/json")
+
 
 def token_for(name: str, role: str = "admin", of_team: Team | None = None, days: int = 90) -> str:
     return api_token_create(

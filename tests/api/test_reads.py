@@ -76,11 +76,14 @@ def test_the_openapi_document_lists_every_path_and_needs_no_token(db):
         f"/api/v1{path}"
         for path in (
             "/people", "/people/{username}", "/onboardings", "/offboardings", "/moves",
-            "/reinstatements", "/runs/{run_id}", "/runs/{run_id}/resume",
+            "/reinstatements", "/credential-resets", "/runs/{run_id}", "/runs/{run_id}/resume",
             "/runs/{run_id}/rollback", "/teams", "/teams/{name}", "/audit-events",
         )
     }  # fmt: skip
     assert document["components"]["securitySchemes"]["BearerToken"]["scheme"] == "bearer"
+    assert set(document["paths"]["/api/v1/people/{username}"]) == {"get", "patch"}
+    waiting = document["components"]["schemas"]["OnboardingAccepted"]
+    assert "waiting" in waiting["description"] and "waits_for_start" in waiting["properties"]
 
 
 def test_posts_need_no_csrf_token(hr, fake, team):

@@ -1,13 +1,16 @@
 """Onboarding many people from one CSV file: every row is checked first, and one bad row refuses
 the whole file with each problem and its row, before anything is created."""
 
+from datetime import timedelta
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import timezone
 
 from onboarding.errors import FileRefused, TooManyRequests
 from onboarding.models import AuditEvent, LifecycleRun, Person
-from onboarding.services import people_onboard_csv
+from onboarding.services import people_onboard_csv, people_onboard_csv_preview
 from tests.engine.conftest import onboard
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,7 +32,9 @@ def refused(text: str, **kwargs) -> list[str]:
 
 def test_everyone_in_the_file_is_onboarded(fake, team, other_team):
     text = "\ufeff" + HEADER + "ada,Ada,L,ada@example.test,vision\nbob,Bob,K,bob@example.test,nlp\n"
-    runs = people_onboard_csv(text=text, actor="admin")
+    onboarded = people_onboard_csv(text=text, actor="admin")
+    runs = onboarded.runs
+    assert onboarded.waiting == []
     assert [run.person.username for run in runs] == ["ada", "bob"]
     for run in runs:
         run.refresh_from_db()
@@ -65,15 +70,65 @@ def test_the_header_is_required(fake, team):
     assert problems[0].startswith("row 1: the header must name the columns")
 
 
-def test_a_start_date_is_refused_as_not_kept(fake, team):
-    text = "username,first_name,last_name,email,team,start_date,end_date\n"
-    problems = refused(text + "ada,Ada,L,ada@example.test,vision,2027-01-04,\n")
-    assert problems == [
-        "row 2: start_date is not read from a file yet; leave it empty and set it afterwards "
-        "(manage.py person_dates)"
+DATED = "username,first_name,last_name,email,team,start_date,end_date\n"
+TODAY = timezone.localdate()
+
+
+def day(offset: int) -> str:
+    return str(TODAY + timedelta(days=offset))
+
+
+def test_a_row_with_a_start_date_to_come_waits_for_it_with_no_run(fake, team):
+    text = DATED + (
+        f"ada,Ada,L,ada@example.test,vision,{day(4)},{day(90)}\n"
+        f"bob,Bob,K,bob@example.test,vision,{day(-3)},\n"
+        "cy,Cy,L,cy@example.test,vision,,\n"
+    )
+    onboarded = people_onboard_csv(text=text, actor="admin")
+    assert [run.person.username for run in onboarded.runs] == ["bob", "cy"]
+    assert [person.username for person in onboarded.waiting] == ["ada"]
+    ada = Person.objects.get(username="ada")
+    assert (ada.status, ada.waits_for_start) == (Person.Status.NEW, True)
+    assert (str(ada.start_date), str(ada.end_date)) == (day(4), day(90))
+    assert not LifecycleRun.objects.filter(person=ada).exists()
+    assert "ada" not in fake.accounts and "bob" in fake.accounts
+    assert str(Person.objects.get(username="bob").start_date) == day(-3)
+    bulk = AuditEvent.objects.get(action="onboard.bulk_request")
+    assert bulk.details["waiting"] == ["ada"]
+    assert AuditEvent.objects.get(action="onboard.schedule", target="ada").actor == "admin"
+
+
+def test_bad_dates_are_row_problems_and_nothing_is_created(fake, team):
+    text = DATED + (
+        "ada,Ada,L,ada@example.test,vision,2027-02-30,\n"
+        "bob,Bob,K,bob@example.test,vision,01/12/2027,\n"
+        f"cy,Cy,L,cy@example.test,vision,{day(10)},{day(5)}\n"
+        f"dee,Dee,L,dee@example.test,vision,,{day(-1)}\n"
+        f"eve,Eve,L,eve@example.test,vision,{day(1)},{day(30)}\n"
+    )
+    assert refused(text) == [
+        "row 2: start_date '2027-02-30' is not a date written YYYY-MM-DD",
+        "row 3: start_date '01/12/2027' is not a date written YYYY-MM-DD",
+        f"row 4: The end date {day(5)} is before the start date {day(10)}; nothing was changed.",
+        f"row 5: The end date {day(-1)} is in the past; nothing was changed.",
     ]
-    runs = people_onboard_csv(text=text + "ada,Ada,L,ada@example.test,vision,,\n", actor="admin")
-    assert len(runs) == 1
+
+
+def test_the_preview_says_which_rows_wait(fake, team):
+    text = DATED + f"ada,Ada,L,ada@example.test,vision,{day(7)},\nbob,Bob,K,bob@x.test,vision,,\n"
+    rows = [row for row, _ in people_onboard_csv_preview(text=text)]
+    assert [(row.username, row.waits) for row in rows] == [("ada", True), ("bob", False)]
+    assert rows[0].waiting_note == f"waits for its start date {day(7)}"
+    assert not Person.objects.exists()
+
+
+def test_a_file_of_waiting_people_only_is_not_held_by_the_hourly_limit(fake, team, settings):
+    settings.LIFECYCLE_REQUESTS_PER_HOUR = 1
+    onboard("first", team)
+    onboarded = people_onboard_csv(
+        text=DATED + f"ada,Ada,L,ada@example.test,vision,{day(2)},\n", actor="admin"
+    )
+    assert (onboarded.runs, [p.username for p in onboarded.waiting]) == ([], ["ada"])
 
 
 def test_a_file_longer_than_the_limit_is_refused(fake, team, settings):
@@ -117,3 +172,17 @@ def test_the_command_exits_2_on_a_bad_file_and_dry_run_changes_nothing(
     call_command("onboard_csv", str(good), "--wait")
     assert "All 1 runs succeeded." in capsys.readouterr().out
     assert Person.objects.get(username="ada").first_name == "Adé"
+
+
+def test_the_command_says_who_waits_for_their_start_date(fake, team, tmp_path, capsys):
+    dated = tmp_path / "dated.csv"
+    dated.write_text(DATED + f"gus,Gus,L,gus@example.test,vision,{day(3)},\n", encoding="utf-8")
+    call_command("onboard_csv", str(dated), "--dry-run")
+    assert f"Row 2: gus waits for its start date {day(3)}; its onboarding would then:" in (
+        capsys.readouterr().out
+    )
+    call_command("onboard_csv", str(dated), "--wait")
+    output = capsys.readouterr().out
+    assert f"gus waits for its start date {day(3)}: no run now" in output
+    assert "Run #" not in output
+    assert Person.objects.get(username="gus").waits_for_start

@@ -1,17 +1,25 @@
 """The bulk onboarding page against the fake system: a preview of every row, then every run
 started at once; a lead's rows for other teams are problems."""
 
+from datetime import timedelta
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+from django.utils import timezone
 
-from onboarding.models import LifecycleRun, Person
+from onboarding.credentials import credential_store
+from onboarding.errors import PermanentError
+from onboarding.models import AuditEvent, Credential, LifecycleRun, Person
+from onboarding.services import people_onboard_csv
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HEADER = "username,first_name,last_name,email,team\n"
 # A local account: the directory, not running here, is not asked for its rights.
 LOCAL = "django.contrib.auth.backends.ModelBackend"
+OTP_URI = "otpauth://totp/EXAMPLE.TEST:ada?secret=JBSWY3DPEHPK3PXP&issuer=EXAMPLE.TEST"
 
 
 def upload(client, text: str):
@@ -75,3 +83,155 @@ def test_a_lead_sees_rows_for_other_teams_as_problems(fake, team, other_team, as
     assert "row 3: you may not onboard into team nlp" in page
     assert "row 4: The username &#x27;taken&#x27; is not available" in page
     assert "Row 2: ada" not in page
+
+
+DATED = "username,first_name,last_name,email,team,start_date,end_date\n"
+
+
+def test_a_row_waiting_for_its_start_date_is_said_so_in_the_preview_and_after(fake, team, as_admin):
+    starts = timezone.localdate() + timedelta(days=9)
+    text = DATED + f"ada,Ada,L,ada@example.test,vision,{starts},\nbob,Bob,K,bob@x.test,vision,,\n"
+    page = upload(as_admin, text).content.decode()
+    assert f"ada waits for its start date {starts}</strong>: no run now" in page
+    assert "bob waits" not in page
+    token = page.split('name="preview_token" value="')[1].split('"')[0]
+    response = as_admin.post(
+        "/onboard/csv/", {"action": "onboard", "csv_text": text, "preview_token": token}
+    )
+    bob_run = LifecycleRun.objects.get()
+    assert bob_run.person.username == "bob"
+    assert response.url == f"/runs/bulk/?runs={bob_run.pk}&waiting=ada"
+    followed = as_admin.get(response.url, follow=True).content.decode()
+    assert f"ada</a> waits for its start date {starts}" in followed
+    assert f"1 wait for their start date (no run until then): ada on {starts}." in followed
+
+
+# The fake system hands over no secrets; these stand for the FreeIPA step's.
+def with_credentials(runs: list[LifecycleRun]) -> list[LifecycleRun]:
+    for run in runs:
+        credential_store(
+            run=run, kind=Credential.Kind.TEMPORARY_PASSWORD, secret=f"Temp-{run.person.username}"
+        )
+        credential_store(run=run, kind=Credential.Kind.OTP_ENROLMENT, secret=OTP_URI)
+    return runs
+
+
+@pytest.fixture
+def admins_bulk(fake, team) -> list[LifecycleRun]:
+    admin = get_user_model().objects.create_superuser("root-admin", password="x")
+    text = HEADER + "ada,Ada,L,ada@example.test,vision\nbob,Bob,K,bob@example.test,vision\n"
+    runs = people_onboard_csv(text=text, actor="root-admin", requested_by=admin).runs
+    return with_credentials(runs)
+
+
+def ids(runs) -> str:
+    return ",".join(str(run.pk) for run in runs)
+
+
+def unrevealed() -> int:
+    return Credential.objects.filter(ciphertext__isnull=False).count()
+
+
+def test_every_credential_of_a_bulk_is_revealed_once_on_one_printable_page(client, admins_bulk):
+    client.force_login(get_user_model().objects.get(username="root-admin"), LOCAL)
+    bulk = client.get(f"/runs/bulk/?runs={ids(admins_bulk)}").content.decode()
+    assert "Reveal every credential" in bulk
+
+    first = client.post("/runs/bulk/credentials/", {"runs": ids(admins_bulk)})
+
+    page = first.content.decode()
+    assert first.status_code == 200
+    assert first["Cache-Control"] == "no-store"
+    assert page.count('class="card handover"') == 2
+    for run in admins_bulk:
+        assert f'<code id="run-{run.pk}-temporary-password" class="temporary-password">' in page
+        assert f"Temp-{run.person.username}" in page
+    assert "JBSW Y3DP" in page and "At your first login" in page
+    assert unrevealed() == 0
+    reveals = AuditEvent.objects.filter(action="credentials.reveal", actor="root-admin")
+    assert sorted(reveals.values_list("run_id", flat=True)) == [run.pk for run in admins_bulk]
+
+    second = client.post("/runs/bulk/credentials/", {"runs": ids(admins_bulk)})
+    again = second.content.decode()
+    assert second.status_code == 200
+    assert "Temp-ada" not in again and 'class="card handover"' not in again
+    assert again.count("already revealed or have expired") == 2
+    assert reveals.count() == 2
+
+
+def test_opening_the_address_reveals_nothing(client, admins_bulk):
+    client.force_login(get_user_model().objects.get(username="root-admin"), LOCAL)
+    response = client.get(f"/runs/bulk/credentials/?runs={ids(admins_bulk)}", follow=True)
+    assert response.redirect_chain == [(f"/runs/bulk/?runs={ids(admins_bulk)}", 302)]
+    assert "nothing was revealed by opening that address" in response.content.decode()
+    assert "Temp-ada" not in response.content.decode()
+    assert unrevealed() == 4
+
+
+def test_the_reveal_needs_the_forms_csrf_token(admins_bulk):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(get_user_model().objects.get(username="root-admin"), LOCAL)
+    assert browser.post("/runs/bulk/credentials/", {"runs": ids(admins_bulk)}).status_code == 403
+    assert unrevealed() == 4
+
+
+def test_a_lead_may_not_reveal_the_runs_another_asked_for(client, team, admins_bulk):
+    lead = get_user_model().objects.create_user("lead", password="x")
+    team.leads.add(lead)
+    client.force_login(lead, LOCAL)
+    assert (
+        "Reveal every credential"
+        not in client.get(f"/runs/bulk/?runs={ids(admins_bulk)}").content.decode()
+    )
+
+    response = client.post("/runs/bulk/credentials/", {"runs": ids(admins_bulk)})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert page.count("only root-admin, who asked for it, can reveal its credentials") == 2
+    assert "Temp-ada" not in page
+    assert unrevealed() == 4
+    denial = AuditEvent.objects.get(action="access.denied")
+    assert (denial.actor, denial.details["reason"]) == ("lead", "not the requester")
+
+
+def test_hostile_run_lists_reveal_only_what_is_the_askers(
+    client, fake, team, other_team, admins_bulk, settings
+):
+    lead = get_user_model().objects.create_user("lead", password="x")
+    team.leads.add(lead)
+    text = HEADER + "cy,Cy,L,cy@example.test,vision\n"
+    mine = with_credentials(people_onboard_csv(text=text, actor="lead", requested_by=lead).runs)
+    nlp = with_credentials(
+        people_onboard_csv(text=HEADER + "nia,Nia,L,nia@example.test,nlp\n", actor="admin").runs
+    )
+    fake.fail("account_create", PermanentError("fake", "refused"))
+    failed = people_onboard_csv(text=HEADER + "dee,Dee,L,dee@x.test,vision\n", actor="lead",
+                                requested_by=lead).runs  # fmt: skip
+    client.force_login(lead, LOCAL)
+    listed = (
+        f"abc,,-1,{mine[0].pk},²,{'9' * 30},1e3,{nlp[0].pk},{mine[0].pk} ,{failed[0].pk},<script>"
+    )
+
+    response = client.post("/runs/bulk/credentials/", {"runs": listed})
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert page.count('class="card handover"') == 1 and "Temp-cy" in page
+    assert "Temp-nia" not in page and "nia" not in page
+    assert f"Run #{nlp[0].pk}: there is no such run among those you may see" in page
+    assert "the run is failed: only a succeeded run&#x27;s credentials" in page
+    assert "<script>" not in page.split("<main")[1]
+    assert Credential.objects.filter(run=nlp[0], ciphertext__isnull=False).count() == 2
+    denial = AuditEvent.objects.get(action="access.denied")
+    assert denial.details["reason"] == "runs outside their teams"
+
+    settings.BULK_MAX_ROWS = 3
+    thousands = ",".join(str(n) for n in range(1, 5001))
+    too_many = client.post("/runs/bulk/credentials/", {"runs": thousands})
+    assert too_many.status_code == 400
+    assert "5000 runs is more than one bulk onboarding has (at most 3" in too_many.content.decode()
+    nothing = client.post("/runs/bulk/credentials/", {"runs": "abc,<b>"})
+    assert nothing.status_code == 400
+    assert "No run was named; nothing was revealed." in nothing.content.decode()
+    assert unrevealed() == 6  # the admin's two runs' and nia's, two each

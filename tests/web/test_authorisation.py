@@ -202,6 +202,12 @@ CASES = [
          staff(lead_a=DONE, lead_b=FORM, admin=DONE), data=onboard_csv_data),
     Case("runs_bulk", "get", lambda w: f"/runs/bulk/?runs={w.failed_a.pk},{w.failed_b.pk}",
          staff()),
+    # Listed with a reason instead of a sheet when not the asker's to reveal: never an error page.
+    Case("runs_bulk_credentials", "post", lambda w: "/runs/bulk/credentials/",
+         staff(lead_a=DONE), data=lambda w: {"runs": f"{w.with_credentials_a.pk},x"}),
+    Case("runs_bulk_credentials", "get",
+         lambda w: f"/runs/bulk/credentials/?runs={w.with_credentials_a.pk}",
+         staff(lead_a=302, lead_b=302, admin=302)),
     Case("run_detail", "get", lambda w: f"/runs/{w.failed_a.pk}/", team_a_only()),
     Case("run_detail", "get", lambda w: f"/runs/{w.failed_b.pk}/", staff(lead_a=404)),
     Case("run_live", "get", lambda w: f"/runs/{w.failed_a.pk}/live/", team_a_only()),

@@ -9,8 +9,9 @@ from onboarding.services import people_onboard_csv, people_onboard_csv_preview
 
 class Command(LifecycleCommand):
     help = (
-        "Onboard everyone in a CSV file (username,first_name,last_name,email,team), or no one: "
-        "every row is checked first, and one bad row refuses the file."
+        "Onboard everyone in a CSV file (username,first_name,last_name,email,team; optional "
+        "start_date,end_date as YYYY-MM-DD), or no one: every row is checked first, and one bad "
+        "row refuses the file. A row whose start date is still to come waits for it (no run yet)."
     )
 
     def add_arguments(self, parser):
@@ -24,13 +25,25 @@ class Command(LifecycleCommand):
             raise InvalidInput(f"Cannot read {options['file']}: {error.strerror}.") from None
         if options["dry_run"]:
             for row, changes in people_onboard_csv_preview(text=text):
-                self.stdout.write(f"Row {row.number}: onboarding {row.username} would:")
+                if row.waits:
+                    self.stdout.write(
+                        f"Row {row.number}: {row.username} {row.waiting_note}; its onboarding "
+                        "would then:"
+                    )
+                else:
+                    self.stdout.write(f"Row {row.number}: onboarding {row.username} would:")
                 self.preview_print(changes)
             return
-        runs = people_onboard_csv(text=text, actor=self.actor())
+        onboarded = people_onboard_csv(text=text, actor=self.actor())
+        runs = onboarded.runs
         for run in runs:
             self.stdout.write(f"Run #{run.pk} ({run.kind} {run.person.username}) queued.")
-        if not options["wait"]:
+        for person in onboarded.waiting:
+            self.stdout.write(
+                f"{person.username} waits for its start date {person.start_date}: no run now; "
+                "its onboarding starts then."
+            )
+        if not options["wait"] or not runs:
             return
         failed = []
         for run in runs:

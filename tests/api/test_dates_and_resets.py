@@ -1,0 +1,170 @@
+"""Onboarding with start and end dates, changing a person's dates, and resetting a person's
+password and OTP token through the API: the web UI's rules and words, audited with the token."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from api.models import IdempotencyKey
+from onboarding.models import AuditEvent, LifecycleRun, Person
+from tests.api.conftest import newcomer
+from web.directory import DirectoryRights
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+TODAY = timezone.localdate()
+
+
+def day(offset: int) -> str:
+    return str(TODAY + timedelta(days=offset))
+
+
+@pytest.fixture
+def ordinary_members(monkeypatch):
+    # The directory is not part of these tests; it says nobody is an admin or a lead.
+    monkeypatch.setattr(
+        "web.permissions.rights_find", lambda username: DirectoryRights(True, False, False, ())
+    )
+
+
+def test_an_onboarding_with_a_start_date_to_come_waits_with_no_run(hr, fake, team):
+    body = newcomer("ada", start_date=day(10), end_date=day(200))
+    answer = hr.post("/onboardings", body, key="hr-ada")
+    assert answer.status_code == 202, answer.content
+    assert answer.json() == {
+        "id": None, "state": "waiting", "kind": "onboard", "person": "ada",
+        "url": "/api/v1/people/ada", "start_date": day(10), "end_date": day(200),
+        "waits_for_start": True,
+    }  # fmt: skip
+    assert hr.post("/onboardings", body, key="hr-ada").json() == answer.json()
+    assert not LifecycleRun.objects.exists() and "ada" not in fake.accounts
+    shown = hr.get("/people/ada").json()
+    assert (shown["status"], shown["waits_for_start"], shown["start_date"]) == (
+        "new", True, day(10),
+    )  # fmt: skip
+    assert AuditEvent.objects.get(action="onboard.schedule", target="ada").actor == "api:hr-system"
+    assert IdempotencyKey.objects.get(key="hr-ada").run_id is None
+
+
+def test_an_onboarding_starting_today_runs_and_keeps_its_end_date(hr, fake, team):
+    answer = hr.post("/onboardings", newcomer("bea", start_date=day(0), end_date=day(30)))
+    assert answer.status_code == 202
+    accepted = answer.json()
+    assert (accepted["state"], accepted["waits_for_start"], accepted["end_date"]) == (
+        "queued", False, day(30),
+    )  # fmt: skip
+    assert hr.get(f"/runs/{accepted['id']}").json()["state"] == "succeeded"
+
+
+def test_bad_onboarding_dates_are_400_and_change_nothing(hr, fake, team):
+    past_end = hr.post("/onboardings", newcomer("cy", end_date=day(-1)))
+    assert past_end.json() == {
+        "error": f"The end date {day(-1)} is in the past; nothing was changed."
+    }
+    backwards = hr.post("/onboardings", newcomer("cy", start_date=day(9), end_date=day(8)))
+    assert backwards.status_code == 400
+    assert "before the start date" in backwards.json()["error"]
+    not_a_date = hr.post("/onboardings", newcomer("cy", start_date="01/12/2027"))
+    assert not_a_date.status_code == 400
+    assert not_a_date.json()["error"].startswith("The request is not valid: start_date")
+    assert not Person.objects.exists()
+
+
+def test_dates_are_set_cleared_and_a_past_end_date_refused(hr, fake, team):
+    hr.post("/onboardings", newcomer("dee"))
+    changed = hr.patch("/people/dee", {"end_date": day(60)})
+    assert (changed.status_code, changed.json()["end_date"]) == (200, day(60))
+    event = AuditEvent.objects.get(action="person.dates", target="dee")
+    assert (event.actor, event.details) == (
+        "api:hr-system", {"end_date": {"before": None, "after": day(60)}},
+    )  # fmt: skip
+    past = hr.patch("/people/dee", {"end_date": day(-2)})
+    assert (past.status_code, past.json()) == (
+        400, {"error": f"The end date {day(-2)} is in the past; nothing was changed."},
+    )  # fmt: skip
+    started = hr.patch("/people/dee", {"start_date": day(5)})
+    assert started.status_code == 400
+    assert "not waiting for a start date" in started.json()["error"]
+    cleared = hr.patch("/people/dee", {"end_date": None})
+    assert cleared.json()["end_date"] is None
+    assert hr.patch("/people/dee", {}).status_code == 400
+    other_field = hr.patch("/people/dee", {"first_name": "Dora"})
+    assert other_field.status_code == 400
+    assert "first_name" in other_field.json()["error"]
+    assert Person.objects.get(username="dee").first_name == "Ada"
+    assert AuditEvent.objects.filter(action="person.dates").count() == 2
+
+
+def test_a_waiting_persons_start_date_moves(hr, fake, team):
+    hr.post("/onboardings", newcomer("eve", start_date=day(10)))
+    moved = hr.patch("/people/eve", {"start_date": day(3), "end_date": day(40)})
+    assert (moved.json()["start_date"], moved.json()["end_date"]) == (day(3), day(40))
+    before_start = hr.patch("/people/eve", {"end_date": day(2)})
+    assert "before the start date" in before_start.json()["error"]
+    no_start = hr.patch("/people/eve", {"start_date": None})
+    assert no_start.status_code == 400
+    assert Person.objects.get(username="eve").start_date == TODAY + timedelta(days=3)
+
+
+def test_a_lead_token_sets_dates_of_its_own_teams_members_only(
+    hr, vision_lead, fake, team, other_team, monkeypatch, ordinary_members
+):
+    hr.post("/onboardings", newcomer("fay"))
+    hr.post("/onboardings", newcomer("nia", team="nlp"))
+    assert vision_lead.patch("/people/fay", {"end_date": day(20)}).status_code == 200
+    elsewhere = vision_lead.patch("/people/nia", {"end_date": day(20)})
+    assert elsewhere.status_code == 404
+    monkeypatch.setattr(
+        "web.permissions.rights_find", lambda username: DirectoryRights(True, False, True, ())
+    )
+    lead = vision_lead.patch("/people/fay", {"end_date": day(21)})
+    assert lead.status_code == 403
+    assert "only a platform admin can change their dates" in lead.json()["error"]
+    assert Person.objects.get(username="fay").end_date == TODAY + timedelta(days=20)
+    assert Person.objects.get(username="nia").end_date is None
+    assert hr.patch("/people/fay", {"end_date": day(21)}).status_code == 200
+
+
+def test_a_credential_reset_is_accepted_once_per_key_and_audited(hr, fake, team):
+    hr.post("/onboardings", newcomer("gus"))
+    before = fake.accounts["gus"].secret
+    first = hr.post("/credential-resets", {"username": "GUS"}, key="reset-gus-1")
+    assert first.status_code == 202, first.content
+    assert (first.json()["kind"], first.json()["person"]) == ("reset", "gus")
+    again = hr.post("/credential-resets", {"username": "GUS"}, key="reset-gus-1")
+    assert again.json() == first.json()
+    assert LifecycleRun.objects.filter(person__username="gus", kind="reset").count() == 1
+    assert hr.get(f"/runs/{first.json()['id']}").json()["state"] == "succeeded"
+    assert fake.accounts["gus"].secret != before
+    event = AuditEvent.objects.get(action="reset.request", target="gus")
+    assert event.actor == "api:hr-system"
+
+
+def test_a_credential_reset_of_someone_unknown_or_not_active_is_refused(hr, fake, team):
+    unknown = hr.post("/credential-resets", {"username": "nobody"})
+    assert (unknown.status_code, unknown.json()) == (
+        404, {"error": "AccessAdmin knows no person 'nobody'."},
+    )  # fmt: skip
+    hr.post("/onboardings", newcomer("hal", start_date=day(5)))
+    waiting = hr.post("/credential-resets", {"username": "hal"})
+    assert waiting.status_code == 400
+    assert "only an active person's password" in waiting.json()["error"]
+    assert not LifecycleRun.objects.exists()
+
+
+def test_a_lead_token_resets_only_its_own_teams_members(
+    hr, vision_lead, fake, team, other_team, ordinary_members
+):
+    hr.post("/onboardings", newcomer("ivy"))
+    hr.post("/onboardings", newcomer("nia", team="nlp"))
+    elsewhere = vision_lead.post("/credential-resets", {"username": "nia"})
+    assert (elsewhere.status_code, elsewhere.json()) == (
+        404, {"error": "AccessAdmin knows no person 'nia'."},
+    )  # fmt: skip
+    assert not LifecycleRun.objects.filter(kind="reset").exists()
+    denial = AuditEvent.objects.get(action="access.denied")
+    assert (denial.actor, denial.details["reason"]) == ("api:vision-script", "outside its team")
+    own = vision_lead.post("/credential-resets", {"username": "ivy"})
+    assert own.status_code == 202
+    assert AuditEvent.objects.get(action="reset.request").actor == "api:vision-script"
