@@ -14,7 +14,15 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from onboarding.credentials import credential_store
-from onboarding.models import AuditEvent, Credential, LifecycleRun, Person, Team
+from onboarding.models import (
+    AccessReview,
+    AuditEvent,
+    Credential,
+    LifecycleRun,
+    Person,
+    ReviewItem,
+    Team,
+)
 from tests.factories import make_person, make_run
 from tests.web.conftest import LOCAL_BACKEND, ROLES, Personas, directory_account_create, unique
 from web.auth import MANAGED_GROUPS_SESSION_KEY
@@ -37,6 +45,9 @@ class World:
     failed_b: LifecycleRun
     with_credentials_a: LifecycleRun
     stuck_a: LifecycleRun
+    review_a: AccessReview
+    item_a: ReviewItem
+    item_b: ReviewItem
 
     def snapshot(self) -> dict:
         return {
@@ -48,6 +59,8 @@ class World:
             "runs": sorted(LifecycleRun.objects.values_list("pk", "state", "worker")),
             "teams": sorted(Team.objects.values_list("name", "freeipa_group", "iam_policy_arns")),
             "credentials": Credential.objects.filter(ciphertext__isnull=False).count(),
+            "reviews": sorted(AccessReview.objects.values_list("pk", "state")),
+            "review_items": sorted(ReviewItem.objects.values_list("pk", "decision")),
         }
 
 
@@ -71,8 +84,16 @@ def world(personas: Personas, ldap_configured, settings) -> World:
         make_person(unique("ps"), team=team_a, status="onboarding"), state="running",
         worker="dead@host:1", heartbeat_at=timezone.now() - timedelta(hours=1),
     )  # fmt: skip
+    # An open review of team A; team B's is closed, its item still pending.
+    deadline = timezone.localdate() + timedelta(days=7)
+    review_a = AccessReview.objects.create(team=team_a, deadline=deadline, actor="admin-user")
+    review_b = AccessReview.objects.create(
+        team=team_b, deadline=deadline, actor="admin-user", state="closed"
+    )
+    item_a = ReviewItem.objects.create(review=review_a, person=person_a, team=team_a)
+    item_b = ReviewItem.objects.create(review=review_b, person=person_b, team=team_b)
     return World(personas, person_a, person_b, offboarded_a, failed_a, failed_b,
-                 with_credentials_a, stuck_a)  # fmt: skip
+                 with_credentials_a, stuck_a, review_a, item_a, item_b)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -234,6 +255,28 @@ CASES = [
     Case("audit_export_json", "get", lambda w: "/audit/export.json", ADMINS_ONLY),
     Case("audit_verify", "get", lambda w: "/audit/verify/", ADMINS_ONLY),
     Case("audit_verify", "post", lambda w: "/audit/verify/", ADMINS_ONLY),
+    Case("review_list", "get", lambda w: "/reviews/", staff()),
+    Case("review_create", "get", lambda w: "/reviews/new/", ADMINS_ONLY),
+    Case("review_create", "post", lambda w: "/reviews/new/",
+         staff(lead_a=403, lead_b=403, admin=DONE),
+         data=lambda w: {"team": w.personas.team_b.name,
+                         "deadline": timezone.localdate() + timedelta(days=3)}),
+    Case("review_detail", "get", lambda w: f"/reviews/{w.review_a.pk}/", team_a_only()),
+    Case("review_decide", "post",
+         lambda w: f"/reviews/{w.review_a.pk}/items/{w.item_a.pk}/", team_a_only(DONE),
+         data=lambda w: {"decision": "confirmed"}),
+    Case("review_decide", "get",
+         lambda w: f"/reviews/{w.review_a.pk}/items/{w.item_a.pk}/", everyone(405)),
+    # Team B's item forged into team A's review: not found, for everyone.
+    Case("review_decide", "post",
+         lambda w: f"/reviews/{w.review_a.pk}/items/{w.item_b.pk}/", team_a_only(404),
+         data=lambda w: {"decision": "revoked", "comment": "x", "action": "revoke"}),
+    Case("review_close", "post", lambda w: f"/reviews/{w.review_a.pk}/close/",
+         staff(lead_a=403, lead_b=403, admin=DONE)),
+    Case("review_close", "get", lambda w: f"/reviews/{w.review_a.pk}/close/", everyone(405)),
+    Case("review_export", "get", lambda w: f"/reviews/{w.review_a.pk}/export.csv",
+         team_a_only()),
+    Case("review_print", "get", lambda w: f"/reviews/{w.review_a.pk}/print/", team_a_only()),
 ]
 # fmt: on
 
