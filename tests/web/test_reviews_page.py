@@ -219,3 +219,17 @@ def test_an_admin_closes_a_review_and_then_nobody_decides(client, personas, revi
 
     assert "is closed" in response.content.decode()
     assert decisions() == before
+
+
+def test_the_dashboard_shows_each_lead_the_reviews_waiting_for_them(
+    client, personas, review, plain_members
+):
+    as_role(client, personas, "lead_b")
+    waiting = client.get("/").context["reviews_waiting"]
+    assert [(shown.pk, count) for shown, count in waiting] == [(review.pk, 1)]
+
+    client.post(f"/reviews/{review.pk}/items/{item('bea').pk}/", {"decision": "confirmed"})
+
+    assert client.get("/").context["reviews_waiting"] == []
+    as_role(client, personas, "admin")
+    assert [count for _, count in client.get("/").context["reviews_waiting"]] == [2]
