@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from onboarding.errors import InvalidInput, TransientError
+from onboarding.errors import InvalidInput, RunInProgress, TransientError
 from onboarding.models import AccessReview, AuditEvent, LifecycleRun, Person, ReviewItem
 from onboarding.reviews import (
     review_close,
@@ -27,6 +27,7 @@ from onboarding.reviews import (
 from tests.engine import test_notifications as mail
 from tests.engine.conftest import onboard, person
 from tests.engine.test_notifications import body
+from tests.factories import make_run
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -312,3 +313,16 @@ def test_the_review_command_opens_lists_exports_and_refuses_bad_input(fake, memb
         with pytest.raises(CommandError) as caught:
             call_command("review", *args)
         assert caught.value.returncode == 2, args
+
+
+def test_a_revoke_refused_by_the_offboarding_leaves_the_item_pending(fake, members):
+    review = opened(members)
+    make_run(person("ada"), kind="repair", state="running", worker="w@h:1")
+    before = snapshot()
+
+    with pytest.raises(RunInProgress):
+        review_decide(item=item_of(review, "ada"), decision="revoked", comment="gone",
+                      actor="admin")  # fmt: skip
+
+    assert snapshot() == before
+    assert not AuditEvent.objects.filter(action="review.decide").exists()
