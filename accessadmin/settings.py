@@ -215,6 +215,9 @@ RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", 3600, minimum
 # How often beat starts the onboardings and offboardings whose start or end date has come
 # (manage.py lifecycle_due does one pass by hand).
 LIFECYCLE_DUE_SECONDS = env.int("LIFECYCLE_DUE_SECONDS", 300, minimum=30)
+# How often beat reminds leads of open access reviews' pending decisions (each lead at most once
+# a day per review) and tells the admins of reviews past their deadline (manage.py review remind).
+REVIEW_REMIND_SECONDS = env.int("REVIEW_REMIND_SECONDS", 3600, minimum=60)
 CELERY_BEAT_SCHEDULE = {
     "requeue-overdue-runs": {
         "task": "lifecycle.runs_overdue_requeue",
@@ -225,6 +228,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-old-login-records": {"task": "login_records.purge_old", "schedule": 86400.0},
     "reconcile": {"task": "reconcile.pass", "schedule": float(RECONCILE_INTERVAL_SECONDS)},
     "lifecycle-due": {"task": "lifecycle.due", "schedule": float(LIFECYCLE_DUE_SECONDS)},
+    "reviews-remind": {"task": "reviews.remind", "schedule": float(REVIEW_REMIND_SECONDS)},
 }
 
 # E-mail about runs (onboarding/notifications.py): to whoever asked and the team's leads when a

@@ -20,6 +20,7 @@ from onboarding.notifications import (
     run_notify,
     run_notify_failed,
 )
+from onboarding.reviews import review_remind
 from onboarding.runner import (
     DATABASE_BLIPS,
     retry_delay,
@@ -164,3 +165,10 @@ def reconcile_task() -> int:
 def lifecycle_due_task() -> int:
     """Beat: start the onboardings and offboardings whose dates have come."""
     return sum(1 for outcome in lifecycle_due(actor=SYSTEM_ACTOR) if outcome.run)
+
+
+@shared_task(name="reviews.remind")
+def reviews_remind_task() -> int:
+    """Beat: remind leads of the decisions open reviews wait for; past a deadline, the admins."""
+    done = review_remind()
+    return len(done.reminded) + len(done.escalated)

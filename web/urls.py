@@ -1,6 +1,6 @@
 from django.urls import path
 
-from web import metrics, views
+from web import metrics, reviews, views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -41,4 +41,15 @@ urlpatterns = [
     path("audit/export.csv", views.audit_export, name="audit_export"),
     path("audit/export.json", views.audit_export_json, name="audit_export_json"),
     path("audit/verify/", views.audit_verify_page, name="audit_verify"),
+    path("reviews/", reviews.review_list, name="review_list"),
+    path("reviews/new/", reviews.review_create, name="review_create"),
+    path("reviews/<int:review_id>/", reviews.review_detail, name="review_detail"),
+    path(
+        "reviews/<int:review_id>/items/<int:item_id>/",
+        reviews.review_decide,
+        name="review_decide",
+    ),
+    path("reviews/<int:review_id>/close/", reviews.review_close, name="review_close"),
+    path("reviews/<int:review_id>/export.csv", reviews.review_export, name="review_export"),
+    path("reviews/<int:review_id>/print/", reviews.review_print, name="review_print"),
 ]

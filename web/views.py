@@ -58,6 +58,7 @@ from web.permissions import (
 )
 from web.plan_words import changes_in_words, steps_in_words
 from web.previews import NOT_PREVIEWED, preview_matches, preview_token
+from web.reviews import reviews_waiting
 from web.team_checks import team_problems
 
 # What a person can be told and fix: bad input, a run in the way, or a system refusing.
@@ -126,6 +127,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "recent_events": entries(selectors.events_recent(access.events())),
         "no_teams": not access.teams().exists(),
         "findings_open": selectors.findings_open_count() if access.is_admin else None,
+        "reviews_waiting": reviews_waiting(access),
     }
     return render(request, "web/dashboard.html", context)
 

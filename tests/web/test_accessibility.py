@@ -5,14 +5,17 @@ test-artifacts/screenshots/ to look at."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from onboarding.audit import audit_record
 from onboarding.credentials import credential_store
-from onboarding.models import Credential, Person, Team
+from onboarding.models import AccessReview, Credential, Person, Team
+from onboarding.reviews import review_open
 from onboarding.runner import run_steps_create
 from onboarding.services import team_set
 from tests.factories import make_person, make_run
@@ -29,6 +32,7 @@ class Site:
     url: str
     team: Team
     person: Person
+    review: AccessReview
 
 
 @pytest.fixture
@@ -45,7 +49,8 @@ def site(web_server, ldap_configured) -> Site:
     run_steps_create(failed)
     audit_record(actor="test", action="onboard.request", target=stuck.username,
                  outcome="requested", details={"run": failed.pk}, run=failed)  # fmt: skip
-    return Site(web_server, team, person)
+    review = review_open(team=team, deadline=timezone.localdate() + timedelta(days=7), actor="test")
+    return Site(web_server, team, person, review)
 
 
 def log_in_local(page: Page, site: Site) -> None:
@@ -73,6 +78,10 @@ def pages(site: Site) -> list[tuple[str, str, str | None]]:
         ("team-edit", f"/teams/{site.team.name}/", None),
         ("audit", "/audit/", None),
         ("api-tokens", "/api-tokens/", None),
+        ("reviews", "/reviews/", None),
+        ("review-new", "/reviews/new/", None),
+        ("review", f"/reviews/{site.review.pk}/", None),
+        ("review-print", f"/reviews/{site.review.pk}/print/", None),
     ]
 
 

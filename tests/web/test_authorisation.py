@@ -16,7 +16,16 @@ from django.utils import timezone
 from api.models import ApiToken
 from api.services import api_token_create
 from onboarding.credentials import credential_store
-from onboarding.models import AuditEvent, Credential, Finding, LifecycleRun, Person, Team
+from onboarding.models import (
+    AccessReview,
+    AuditEvent,
+    Credential,
+    Finding,
+    LifecycleRun,
+    Person,
+    ReviewItem,
+    Team,
+)
 from tests.factories import make_person, make_run
 from tests.web.conftest import LOCAL_BACKEND, ROLES, Personas, directory_account_create, unique
 from web.auth import MANAGED_GROUPS_SESSION_KEY
@@ -41,6 +50,9 @@ class World:
     stuck_a: LifecycleRun
     api_token: ApiToken
     orphan: Finding
+    review_a: AccessReview
+    item_a: ReviewItem
+    item_b: ReviewItem
 
     def snapshot(self) -> dict:
         return {
@@ -53,6 +65,8 @@ class World:
             "teams": sorted(Team.objects.values_list("name", "freeipa_group", "iam_policy_arns")),
             "credentials": Credential.objects.filter(ciphertext__isnull=False).count(),
             "api_tokens": sorted(ApiToken.objects.values_list("name", "revoked_at")),
+            "reviews": sorted(AccessReview.objects.values_list("pk", "state")),
+            "review_items": sorted(ReviewItem.objects.values_list("pk", "decision")),
         }
 
 
@@ -83,8 +97,17 @@ def world(personas: Personas, ldap_configured, settings) -> World:
         system="iam", kind="orphan", username="ghost", subject="role accessadmin-ghost",
         detail="IAM role accessadmin-ghost belongs to no person AccessAdmin knows",
     )  # fmt: skip
+    # An open review of team A; team B's is closed, its item still pending.
+    deadline = timezone.localdate() + timedelta(days=7)
+    review_a = AccessReview.objects.create(team=team_a, deadline=deadline, actor="admin-user")
+    review_b = AccessReview.objects.create(
+        team=team_b, deadline=deadline, actor="admin-user", state="closed"
+    )
+    item_a = ReviewItem.objects.create(review=review_a, person=person_a, team=team_a)
+    item_b = ReviewItem.objects.create(review=review_b, person=person_b, team=team_b)
     return World(personas, person_a, person_b, offboarded_a, failed_a, failed_b,
-                 with_credentials_a, stuck_a, api_token, orphan)  # fmt: skip
+                 with_credentials_a, stuck_a, api_token, orphan, review_a, item_a,
+                 item_b)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -269,6 +292,28 @@ CASES = [
          staff(lead_a=403, lead_b=403, admin=DONE)),
     Case("api_token_revoke", "get", lambda w: f"/api-tokens/{w.api_token.name}/revoke/",
          everyone(405)),
+    Case("review_list", "get", lambda w: "/reviews/", staff()),
+    Case("review_create", "get", lambda w: "/reviews/new/", ADMINS_ONLY),
+    Case("review_create", "post", lambda w: "/reviews/new/",
+         staff(lead_a=403, lead_b=403, admin=DONE),
+         data=lambda w: {"team": w.personas.team_b.name,
+                         "deadline": timezone.localdate() + timedelta(days=3)}),
+    Case("review_detail", "get", lambda w: f"/reviews/{w.review_a.pk}/", team_a_only()),
+    Case("review_decide", "post",
+         lambda w: f"/reviews/{w.review_a.pk}/items/{w.item_a.pk}/", team_a_only(DONE),
+         data=lambda w: {"decision": "confirmed"}),
+    Case("review_decide", "get",
+         lambda w: f"/reviews/{w.review_a.pk}/items/{w.item_a.pk}/", everyone(405)),
+    # Team B's item forged into team A's review: not found, for everyone.
+    Case("review_decide", "post",
+         lambda w: f"/reviews/{w.review_a.pk}/items/{w.item_b.pk}/", team_a_only(404),
+         data=lambda w: {"decision": "revoked", "comment": "x", "action": "revoke"}),
+    Case("review_close", "post", lambda w: f"/reviews/{w.review_a.pk}/close/",
+         staff(lead_a=403, lead_b=403, admin=DONE)),
+    Case("review_close", "get", lambda w: f"/reviews/{w.review_a.pk}/close/", everyone(405)),
+    Case("review_export", "get", lambda w: f"/reviews/{w.review_a.pk}/export.csv",
+         team_a_only()),
+    Case("review_print", "get", lambda w: f"/reviews/{w.review_a.pk}/print/", team_a_only()),
 ]
 # fmt: on
 
