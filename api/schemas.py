@@ -23,6 +23,10 @@ class Onboarding(Schema):
     # for it, with no run yet; their onboarding starts that day. They are offboarded on end_date.
     start_date: date | None = None
     end_date: date | None = None
+    # The username of an AccessAdmin user (an admin, or a lead of the team) who is told how the
+    # run went and reveals its one-time credentials in the web UI, to hand them over. Without
+    # one, only `manage.py reveal_credentials` shows them.
+    hand_over_to: str | None = None
 
 
 class OnboardingAccepted(Schema):
@@ -42,6 +46,7 @@ class OnboardingAccepted(Schema):
 
 class CredentialReset(Schema):
     username: str
+    hand_over_to: str | None = None
 
 
 class PersonDates(Schema):
@@ -69,6 +74,7 @@ class Reinstatement(Schema):
     reason: str
     # Another team to come back into; the team they left when omitted.
     team: str | None = None
+    hand_over_to: str | None = None
 
 
 class RunAccepted(Schema):

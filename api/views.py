@@ -12,6 +12,7 @@ from datetime import date
 from typing import Annotated
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -54,7 +55,7 @@ from onboarding.errors import (
 from onboarding.models import LifecycleRun, Person, Team
 from onboarding.validation import username_fold
 from web.live_state import person_systems_state_within
-from web.permissions import Access, onboard_takeover_refuse, refusal_for
+from web.permissions import Access, onboard_takeover_refuse, refusal_for, user_access
 
 
 class Missing(AccessAdminError):
@@ -263,10 +264,12 @@ def onboarding_create(request: HttpRequest, body: Onboarding, idempotency_key: I
     username = username_fold(body.username)
     onboard_takeover_refuse(_access(request), username)
 
+    hand_over_to = _hand_over_to(body.hand_over_to, team)
+
     def accepted() -> dict:
         run = services.person_onboard(
             username=body.username, first_name=body.first_name, last_name=body.last_name,
-            email=body.email, team=team, actor=request.auth.actor,
+            email=body.email, team=team, actor=request.auth.actor, requested_by=hand_over_to,
             start_date=body.start_date, end_date=body.end_date,
         )  # fmt: skip
         if run is not None:
@@ -313,10 +316,12 @@ def reinstatement_create(
     person = _person(request, body.username)
     _may_act_on(request, person)
     team = _team_named(request, body.team) if body.team else None
+    hand_over_to = _hand_over_to(body.hand_over_to, team or person.team)
     return _start(
         request, idempotency_key, body,
         lambda: services.person_reinstate(
-            person=person, reason=body.reason, team=team, actor=request.auth.actor
+            person=person, reason=body.reason, team=team, actor=request.auth.actor,
+            requested_by=hand_over_to,
         ),
     )  # fmt: skip
 
@@ -330,10 +335,26 @@ def credential_reset_create(
     once in the web UI, and only to whoever asked there."""
     person = _person(request, body.username)
     _may_act_on(request, person, "reset their password and OTP token")
+    hand_over_to = _hand_over_to(body.hand_over_to, person.team)
     return _start(
         request, idempotency_key, body,
-        lambda: services.person_credentials_reset(person=person, actor=request.auth.actor),
+        lambda: services.person_credentials_reset(
+            person=person, actor=request.auth.actor, requested_by=hand_over_to
+        ),
     )  # fmt: skip
+
+
+def _hand_over_to(username: str | None, team: Team):
+    """The user named to hand the run's credentials over: one who may act on the team."""
+    if not username:
+        return None
+    user = get_user_model().objects.filter(username=username, is_active=True).first()
+    if user is None or not user_access(user).may_act_on_team(team.pk):
+        raise InvalidInput(
+            f"hand_over_to: {username!r} is not an AccessAdmin user who may act on team "
+            f"{team.name} (a platform admin, or one of its leads)."
+        )
+    return user
 
 
 # Runs -----------------------------------------------------------------------------------------

@@ -92,6 +92,12 @@ class Person(models.Model):
     # Asked to be onboarded on start_date, not yet started: a mark on the person rather than a run
     # in a new state, so a run stays something a worker has or should have in hand.
     waits_for_start = models.BooleanField(default=False)
+    # Who asked for that waiting onboarding: the run started on the day is theirs, so they are
+    # told how it went and reveal its credentials.
+    start_requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+        related_name="+",
+    )  # fmt: skip
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

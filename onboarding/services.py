@@ -229,6 +229,7 @@ def _person_onboard_start(
                 "start_date": start_date,
                 "end_date": end_date,
                 "waits_for_start": waits,
+                "start_requested_by": requested_by if waits else None,
             },
         )
         if waits:
@@ -733,7 +734,9 @@ def _joiner_start(person: Person, actor: str) -> LifecycleRun:
     with transaction.atomic():
         Person.objects.filter(pk=person.pk).update(waits_for_start=False)
         person.waits_for_start = False
-        return _run_start(person=person, kind=Kind.ONBOARD, actor=actor)
+        return _run_start(
+            person=person, kind=Kind.ONBOARD, actor=actor, requested_by=person.start_requested_by
+        )
 
 
 # Resume, roll back and requeue ---------------------------------------------------------------

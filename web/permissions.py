@@ -116,18 +116,23 @@ def access_for(request: HttpRequest) -> Access:
     if not user.is_authenticated or not user.is_active:
         access = NO_ACCESS
     else:
-        is_admin = user.is_superuser or user.groups.filter(name=settings.LDAP_ADMIN_GROUP).exists()
-        led: frozenset[int] = frozenset()
-        if not is_admin:
-            managed = request.session.get(MANAGED_GROUPS_SESSION_KEY, [])
-            led = frozenset(
-                Team.objects.filter(Q(leads=user) | Q(freeipa_group__in=managed))
-                .values_list("pk", flat=True)
-                .distinct()
-            )
-        access = Access(user.pk, user.get_username(), is_admin, led)
+        access = user_access(user, managed=request.session.get(MANAGED_GROUPS_SESSION_KEY, []))
     request._access = access
     return access
+
+
+def user_access(user, *, managed: list[str] = ()) -> Access:
+    """What an active user may do: as an admin, or as the lead of the teams naming them (and,
+    once they have logged in, of the teams whose FreeIPA group they manage: `managed`)."""
+    is_admin = user.is_superuser or user.groups.filter(name=settings.LDAP_ADMIN_GROUP).exists()
+    led: frozenset[int] = frozenset()
+    if not is_admin:
+        led = frozenset(
+            Team.objects.filter(Q(leads=user) | Q(freeipa_group__in=managed))
+            .values_list("pk", flat=True)
+            .distinct()
+        )
+    return Access(user.pk, user.get_username(), is_admin, led)
 
 
 def access_context(request: HttpRequest) -> dict:

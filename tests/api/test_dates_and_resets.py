@@ -168,3 +168,60 @@ def test_a_lead_token_resets_only_its_own_teams_members(
     own = vision_lead.post("/credential-resets", {"username": "ivy"})
     assert own.status_code == 202
     assert AuditEvent.objects.get(action="reset.request").actor == "api:vision-script"
+
+
+def test_a_named_lead_is_told_and_reveals_the_credentials_of_an_api_run(hr, fake, team, client):
+    from django.contrib.auth import get_user_model
+
+    from onboarding.credentials import credential_store
+
+    lead = get_user_model().objects.create_user("lea", email="lea@example.test")
+    team.leads.add(lead)
+    hr.post("/onboardings", newcomer("kim"))
+    reset = hr.post("/credential-resets", {"username": "kim", "hand_over_to": "lea"})
+    assert reset.status_code == 202, reset.content
+    run = LifecycleRun.objects.get(pk=reset.json()["id"])
+    assert run.requested_by == lead
+    credential_store(run=run, kind="temporary_password", secret="Handed-over-1")
+
+    client.force_login(lead, "django.contrib.auth.backends.ModelBackend")
+    revealed = client.post(f"/runs/{run.pk}/credentials/")
+
+    assert "Handed-over-1" in revealed.content.decode()
+
+
+def test_a_waiting_onboarding_keeps_who_hands_it_over(hr, fake, team):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root", password="unused")
+    assert (
+        hr.post("/onboardings", newcomer("lou", start_date=day(5), hand_over_to="root")).json()[
+            "state"
+        ]
+        == "waiting"
+    )
+    assert Person.objects.get(username="lou").start_requested_by == admin
+
+
+@pytest.mark.parametrize("name", ["nobody", "other-lead", "inactive-admin"])
+def test_hand_over_to_someone_without_rights_on_the_team_is_400_and_changes_nothing(
+    hr, fake, team, other_team, name
+):
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects
+    other_team.leads.add(users.create_user("other-lead"))
+    users.create_superuser("inactive-admin", password="unused", is_active=False)
+    hr.post("/onboardings", newcomer("max"))
+
+    reset = hr.post("/credential-resets", {"username": "max", "hand_over_to": name})
+    onboarding = hr.post("/onboardings", newcomer("ned", hand_over_to=name))
+
+    for refused in (reset, onboarding):
+        assert refused.status_code == 400
+        assert refused.json()["error"] == (
+            f"hand_over_to: {name!r} is not an AccessAdmin user who may act on team vision "
+            "(a platform admin, or one of its leads)."
+        )
+    assert not LifecycleRun.objects.filter(kind="reset").exists()
+    assert not Person.objects.filter(username="ned").exists()

@@ -19,10 +19,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TODAY = date(2030, 6, 3)
 
 
-def ask(username, team, **dates) -> LifecycleRun | None:
+def ask(username, team, **fields) -> LifecycleRun | None:
     return person_onboard(
         username=username, first_name="Ada", last_name="Example",
-        email=f"{username}@example.test", team=team, actor="admin", today=TODAY, **dates,
+        email=f"{username}@example.test", team=team, actor="admin", today=TODAY, **fields,
     )  # fmt: skip
 
 
@@ -63,6 +63,19 @@ def test_a_future_start_date_waits_then_starts_on_the_day(fake, team):
     assert (person("cy").status, person("cy").waits_for_start) == ("active", False)
     assert "cy" in fake.accounts
     assert lifecycle_due(actor=SYSTEM_ACTOR, today=starts) == []
+
+
+def test_the_onboarding_started_on_the_day_is_the_one_who_asked_for_it(fake, team):
+    from django.contrib.auth import get_user_model
+
+    lead = get_user_model().objects.create_user("lea", email="lea@example.test")
+    starts = TODAY + timedelta(days=3)
+    assert ask("cy", team, start_date=starts, requested_by=lead) is None
+
+    [outcome] = lifecycle_due(actor=SYSTEM_ACTOR, today=starts)
+
+    # Theirs to reveal and to be told about; beat is only who started it.
+    assert (outcome.run.requested_by, outcome.run.actor) == (lead, "accessadmin")
 
 
 def test_a_rolled_back_onboarding_is_not_started_again_by_the_calendar(fake, team):
