@@ -18,21 +18,19 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from onboarding import tasks
-from onboarding.credentials import credential_store
 from onboarding.errors import PermanentError, WebhookDeferred
-from onboarding.models import AuditEvent, Credential, LifecycleRun
-from onboarding.services import person_onboard, run_resume, run_rollback
+from onboarding.models import AuditEvent, LifecycleRun
+from onboarding.services import run_resume, run_rollback
 from onboarding.tasks import webhook_deliver_task
 from onboarding.webhooks import webhook_deliver, webhook_event, webhook_target
 from tests.engine.conftest import onboard
+from tests.engine.test_notifications import PASSWORD, onboard_with_credentials
 from tests.test_settings import load_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 State = LifecycleRun.State
 SECRET = "whsec-0123456789abcdef0123456789abcdef"
-PASSWORD = "Tmp-Pass-7rq9XkLm2"
-OTP_URI = "otpauth://totp/EXAMPLE.TEST:ada?secret=JBSWY3DPEHPK3PXPQ7TX&issuer=EXAMPLE.TEST"
 
 
 @dataclass
@@ -123,28 +121,13 @@ def signature_valid(posted: Posted, secret: str = SECRET, *, tolerance: int = 30
     return hmac.compare_digest(posted.header("X-AccessAdmin-Signature"), f"sha256={expected}")
 
 
-def onboard_with_credentials(fake, team) -> LifecycleRun:
-    def hand_over() -> None:
-        run = LifecycleRun.objects.get(person__username="ada")
-        credential_store(run=run, kind=Credential.Kind.TEMPORARY_PASSWORD, secret=PASSWORD)
-        credential_store(run=run, kind=Credential.Kind.OTP_ENROLMENT, secret=OTP_URI)
-
-    fake.before("account_create", hand_over)
-    run = person_onboard(
-        username="ada", first_name="Ada", last_name="Lovelace", email="ada@example.test",
-        team=team, actor="lea",
-    )  # fmt: skip
-    run.refresh_from_db()
-    return run
-
-
 def deliveries(outcome: str | None = None) -> list[AuditEvent]:
     events = AuditEvent.objects.filter(action="webhook.sent").order_by("pk")
     return list(events.filter(outcome=outcome) if outcome else events)
 
 
 def test_an_onboarding_posts_its_start_and_success_signed_and_without_secrets(fake, team, hooks):
-    run = onboard_with_credentials(fake, team)
+    run = onboard_with_credentials(fake, team, requester=None)
     assert run.state == State.SUCCEEDED
     assert hooks.events() == ["run.started", "run.succeeded"]
     for posted in hooks.posted:
