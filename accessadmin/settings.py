@@ -215,6 +215,9 @@ RECONCILE_INTERVAL_SECONDS = env.int("RECONCILE_INTERVAL_SECONDS", 3600, minimum
 # How often beat starts the onboardings and offboardings whose start or end date has come
 # (manage.py lifecycle_due does one pass by hand).
 LIFECYCLE_DUE_SECONDS = env.int("LIFECYCLE_DUE_SECONDS", 300, minimum=30)
+# How long opening an access review waits for each system's inventory; a slower one is recorded
+# as not answering, and the review opens without it.
+REVIEW_OPEN_TIMEOUT_SECONDS = env.int("REVIEW_OPEN_TIMEOUT_SECONDS", 20, minimum=1)
 # How often beat reminds leads of open access reviews' pending decisions (each lead at most once
 # a day per review) and tells the admins of reviews past their deadline (manage.py review remind).
 REVIEW_REMIND_SECONDS = env.int("REVIEW_REMIND_SECONDS", 3600, minimum=60)

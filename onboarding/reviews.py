@@ -9,13 +9,14 @@ import logging
 import smtplib
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage, get_connection
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -130,14 +131,26 @@ def people_holdings(people: list[Person]) -> dict[str, list[dict]]:
     what differs from what AccessAdmin expects; a system that fails is recorded as unanswered."""
     holdings: dict[str, list[dict]] = {person.username: [] for person in people}
     by_name = {person.username: person for person in people}
-    for system in enabled():
+    systems = enabled()
+    timeout = settings.REVIEW_OPEN_TIMEOUT_SECONDS
+    # Asked together, each on its own thread, so opening takes as long as the slowest system
+    # and never longer than the deadline: an admin is waiting on the page.
+    pool = ThreadPoolExecutor(max_workers=max(len(systems), 1), thread_name_prefix="review")
+    asked = {system.name: pool.submit(_inventory, system) for system in systems}
+    wait(asked.values(), timeout=timeout)
+    pool.shutdown(wait=False, cancel_futures=True)
+    for system in systems:
+        answer = asked[system.name]
+        if not answer.done():
+            _unanswered(holdings, system, f"did not answer within {timeout} s")
+            continue
         try:
-            inventory = system.inventory()
+            inventory = answer.result()
         except AccessAdminError as error:
             _unanswered(holdings, system, str(error))
             continue
         except Exception as error:  # one broken system must not stop the review from opening
-            logger.exception("review: the inventory of %s failed", system.name)
+            logger.error("review: the inventory of %s failed", system.name, exc_info=error)
             _unanswered(holdings, system, f"unexpected {type(error).__name__}")
             continue
         held: dict[str, list[dict]] = defaultdict(list)
@@ -156,6 +169,13 @@ def people_holdings(people: list[Person]) -> dict[str, list[dict]]:
                  "held": held[username], "notes": notes[username], "error": ""}
             )  # fmt: skip
     return holdings
+
+
+def _inventory(system: System) -> list:
+    try:
+        return system.inventory()
+    finally:
+        connections.close_all()  # this thread's own, opened by a system that reads the database
 
 
 def _unanswered(holdings: dict[str, list[dict]], system: System, error: str) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from datetime import date, timedelta
 
 import pytest
@@ -103,6 +104,16 @@ def test_a_system_that_does_not_answer_is_recorded_and_does_not_block_opening(fa
     assert AuditEvent.objects.get(action="review.open").details["systems_unanswered"] == [
         "Fake directory"
     ]
+
+
+def test_a_system_slower_than_the_deadline_is_recorded_as_not_answering(fake, members, settings):
+    settings.REVIEW_OPEN_TIMEOUT_SECONDS = 1
+    fake.before("account_list", lambda: time.sleep(3))
+
+    review = opened(members)
+
+    (row,) = item_of(review, "ada").holdings
+    assert (row["answered"], row["error"]) == (False, "did not answer within 1 s")
 
 
 def test_one_open_review_per_team_and_every_team_overlaps_all(fake, members, other_team):
