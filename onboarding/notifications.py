@@ -246,20 +246,35 @@ class Mail:
 
 
 def _mails_send(mails: list[Mail]) -> int:
-    if not mails:
-        return 0
-    with get_connection(fail_silently=False) as connection:
-        for mail in mails:
-            EmailMessage(
-                mail.subject, mail.body, settings.DEFAULT_FROM_EMAIL, [mail.to],
-                connection=connection,
-            ).send()  # fmt: skip
-            for target, details in mail.records:
-                audit_record(
-                    actor=NOTIFIER, action="notification.sent", target=target,
-                    outcome="succeeded", details={**details, "to": mail.to},
-                )  # fmt: skip
+    """Send each e-mail (and post the one addressed to the chat webhook), auditing each."""
+    for chat in [mail for mail in mails if mail.to == WEBHOOK]:
+        _webhook_post(f"{chat.subject}\n{chat.body}")
+        _mail_audit(chat)
+    emails = [mail for mail in mails if mail.to != WEBHOOK]
+    if emails:
+        with get_connection(fail_silently=False) as connection:
+            for mail in emails:
+                EmailMessage(
+                    mail.subject, mail.body, settings.DEFAULT_FROM_EMAIL, [mail.to],
+                    connection=connection,
+                ).send()  # fmt: skip
+                _mail_audit(mail)
     return len(mails)
+
+
+def _mail_audit(mail: Mail) -> None:
+    for target, details in mail.records:
+        audit_record(
+            actor=NOTIFIER, action="notification.sent", target=target,
+            outcome="succeeded", details={**details, "to": mail.to},
+        )  # fmt: skip
+
+
+def _admins_and_chat() -> list[str]:
+    """Who hears what admins hear: their addresses (with a mail server) and the chat webhook."""
+    return (admin_addresses() if settings.EMAIL_HOST else []) + (
+        [WEBHOOK] if settings.NOTIFY_WEBHOOK_URL else []
+    )
 
 
 FINDINGS_EVENT = "reconcile.findings"
@@ -267,7 +282,7 @@ FINDINGS_EVENT = "reconcile.findings"
 
 def findings_found_notify(sender, findings: list[Finding], **_) -> None:
     """Once a pass's new findings are committed, queue the admins' digest of them."""
-    if not settings.EMAIL_HOST or not findings:
+    if not notifications_enabled() or not findings:
         return
     from onboarding.tasks import findings_notify_task  # the tasks module imports the services
 
@@ -284,8 +299,8 @@ def findings_found_notify(sender, findings: list[Finding], **_) -> None:
 
 def findings_notify(*, findings: list[Finding]) -> int:
     """E-mail each admin one digest of a pass's new findings, unless it went out already (a
-    retried task). Returns how many e-mails were sent."""
-    if not settings.EMAIL_HOST or not findings:
+    retried task); the chat webhook hears it too. Returns how many were sent."""
+    if not notifications_enabled() or not findings:
         return 0
     findings = sorted(findings, key=lambda f: (f.username, f.system, f.subject, f.kind))
     finding_ids = sorted(finding.pk for finding in findings)
@@ -305,7 +320,7 @@ def findings_notify(*, findings: list[Finding]) -> int:
             body,
             records=[("reconcile", {"event": FINDINGS_EVENT, "findings": finding_ids})],
         )
-        for address in admin_addresses()
+        for address in _admins_and_chat()
         if address not in sent_to
     ]
     return _mails_send(mails)
@@ -330,8 +345,8 @@ def leaving_soon_notify(*, today: date | None = None) -> int:
     """Tell each team's leads about their active members whose end date is within
     LEAVING_SOON_DAYS, and the admins about all of them: one e-mail per address, naming only
     whom it has not been told about for that end date (a new end date is told again). Returns
-    how many e-mails were sent."""
-    if not settings.EMAIL_HOST:
+    how many e-mails were sent. The chat webhook hears what the admins hear."""
+    if not notifications_enabled():
         return 0
     today = today or timezone.localdate()
     leavers = [
@@ -353,9 +368,9 @@ def leaving_soon_notify(*, today: date | None = None) -> int:
     recipients: dict[str, list[Person]] = defaultdict(list)
     teams = {person.team_id: person.team for person in leavers}
     for team in teams.values():
-        for address in _lead_addresses(team):
+        for address in _lead_addresses(team) if settings.EMAIL_HOST else []:
             recipients[address] += [p for p in leavers if p.team_id == team.pk]
-    for address in admin_addresses():
+    for address in _admins_and_chat():
         recipients[address] += leavers
     mails = []
     for address, people in recipients.items():

@@ -184,6 +184,29 @@ def test_a_chat_webhook_hears_how_the_run_ended_but_not_the_welcome(
     assert AuditEvent.objects.get(action="notification.sent").details["to"] == "webhook"
 
 
+def test_without_a_mail_server_the_chat_webhook_hears_what_admins_hear(fake, team, settings, lead):
+    ChatHook.posted = []
+    server = HTTPServer(("127.0.0.1", 0), ChatHook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings.EMAIL_HOST = ""
+    settings.NOTIFY_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/hooks/abc"
+    try:
+        fake.accounts["eve"] = Account("eve", "vision")
+        reconcile(actor="system")
+        reconcile(actor="system")
+        leaver("ada", team, 5)
+        assert leaving_soon_notify() == 1
+        assert leaving_soon_notify() == 0
+    finally:
+        server.shutdown()
+    findings, leaving = (posted["text"] for posted in ChatHook.posted)
+    # eve, and the lead, who is active here but has no account of theirs.
+    assert "Reconciliation found 2 new differences" in findings and "account eve " in findings
+    assert "ada leaves on" in leaving and "/people/ada/" in leaving
+    told = AuditEvent.objects.filter(action="notification.sent", outcome="succeeded")
+    assert {event.details["to"] for event in told} == {"webhook"}
+
+
 @pytest.fixture
 def admins(settings):
     """Two admins by rights, one by NOTIFY_ADMIN_EMAILS; a former admin and one without an
