@@ -163,3 +163,38 @@ def test_the_page_adopts_an_orphan_into_a_team_and_shows_the_repair_run(fake, te
     run = LifecycleRun.objects.get(person__username="zed")
     assert adopted.url == f"/runs/{run.pk}/"
     assert run.requested_by.username == "root"
+
+
+def orphan_command(*args) -> tuple[int, str]:
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    out = StringIO()
+    try:
+        call_command("orphan", *args, stdout=out)
+    except CommandError as error:
+        return error.returncode, str(error)
+    return 0, out.getvalue()
+
+
+def test_the_command_lists_removes_with_confirmation_and_adopts(fake, team):
+    zed = orphan_of(fake, "zed")
+    assert orphan_command("list") == (0, f"#{zed.pk:<6} fake       {zed.detail}\n")
+
+    assert orphan_command("remove", str(zed.pk), "--confirm", "zeb") == (
+        2, "--confirm 'zeb' is not the orphan's owner (zed); nothing was removed.",
+    )  # fmt: skip
+    assert "zed" in fake.accounts
+    assert orphan_command("remove", str(zed.pk), "--confirm", "zed")[0] == 0
+    assert "zed" not in fake.accounts
+    assert orphan_command("list") == (0, "No open orphans.\n")
+
+    amy = orphan_of(fake, "amy", email="amy@example.test")
+    code, out = orphan_command("adopt", str(amy.pk), "--team", "nobody")
+    assert code == 2 and "There is no team 'nobody'" in out
+    code, out = orphan_command("adopt", str(amy.pk), "--team", "vision", "--wait")
+    assert code == 0, out
+    assert "amy is a person of team vision now." in out and "succeeded" in out
+    assert orphan_command("remove", "999999", "--confirm", "x")[0] == 2

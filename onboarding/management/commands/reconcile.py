@@ -34,6 +34,7 @@ class Command(LifecycleCommand):
                 self.stdout.write(
                     json.dumps(
                         {
+                            "id": finding.pk,
                             "system": finding.system,
                             "kind": finding.kind,
                             "username": finding.username,
