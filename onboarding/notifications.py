@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import smtplib
 import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ from onboarding.models import AuditEvent, Finding, LifecycleRun, Person, Team
 from onboarding.selectors import people_leaving_soon, team_lead_names
 
 logger = logging.getLogger(__name__)
+
+# A mail server or chat webhook that refuses, drops the connection or cannot be reached.
+MAIL_ERRORS = (smtplib.SMTPException, OSError)
 
 Kind = LifecycleRun.Kind
 State = LifecycleRun.State

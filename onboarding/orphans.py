@@ -11,7 +11,7 @@ from django.utils import timezone
 from onboarding.audit import audit_record
 from onboarding.errors import DownstreamError, InvalidInput
 from onboarding.models import Finding, LifecycleRun, Person, Team
-from onboarding.services import _team_fits_check, person_repair
+from onboarding.services import person_repair, team_fits_check
 from onboarding.systems import DirectoryAccount, ManagedObject, enabled, system
 from onboarding.validation import username_for_a_person
 
@@ -105,7 +105,7 @@ def orphan_adopt(*, finding: Finding, team: Team, actor: str, requested_by=None)
             f"{username}'s directory account is disabled or preserved: adopting would give "
             "access to someone who has none. Remove the orphan, or reinstate them first."
         )
-    _team_fits_check(team)
+    team_fits_check(team)
     with transaction.atomic():
         person = Person.objects.create(
             username=username, first_name=account.first_name or username,

@@ -6,7 +6,6 @@ deadline has passed, and the closed review is exported with who decided what and
 from __future__ import annotations
 
 import logging
-import smtplib
 from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -24,6 +23,7 @@ from onboarding import services
 from onboarding.audit import audit_record
 from onboarding.errors import AccessAdminError, InvalidInput
 from onboarding.models import AccessReview, AuditEvent, Person, ReviewItem, Team
+from onboarding.notifications import MAIL_ERRORS, admin_addresses
 from onboarding.reconcile import system_findings
 from onboarding.selectors import team_lead_names
 from onboarding.systems import System, enabled
@@ -37,8 +37,6 @@ Status = Person.Status
 REVIEWER = "accessadmin"
 # Serialises opening reviews, so two admins cannot open overlapping ones at once.
 _REVIEW_OPEN_LOCK = 0x5EC0_9E71
-# A mail server that refuses, drops the connection or cannot be reached.
-MAIL_ERRORS = (smtplib.SMTPException, OSError)
 GONE = (Status.OFFBOARDING, Status.OFFBOARDED)
 
 
@@ -431,16 +429,6 @@ def _lead_address(username: str) -> str:
     return user.email if user is not None else ""
 
 
-def admin_addresses() -> list[str]:
-    admins = (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(Q(is_superuser=True) | Q(groups__name=settings.LDAP_ADMIN_GROUP))
-        .exclude(email="")
-    )
-    return sorted(set(admins.values_list("email", flat=True)))
-
-
 def _admins_tell(review: AccessReview, done: ReminderPass) -> None:
     pending = review.items.filter(decision=Decision.PENDING)
     count = pending.count()
@@ -494,12 +482,6 @@ def _mail_send(
 
 
 # Exporting ------------------------------------------------------------------------------------
-
-
-def csv_safe(value: str) -> str:
-    """A spreadsheet runs a cell starting with = + - @ (or a tab or CR) as a formula; a leading
-    quote makes it text (OWASP's advice on CSV injection)."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 EXPORT_HEADER = [

@@ -165,7 +165,7 @@ def person_onboard_check(
         problem = system.onboard_problem(username)
         if problem:
             raise InvalidInput(problem)
-    _team_fits_check(team)
+    team_fits_check(team)
     return username
 
 
@@ -178,7 +178,7 @@ def _dates_check(*, start_date: date | None, end_date: date | None, today: date)
         )
 
 
-def _team_fits_check(team: Team) -> None:
+def team_fits_check(team: Team) -> None:
     """Refuse a run that a system already knows would fail half-way for this team."""
     for system in enabled():
         problem = system.team_problem(team)
@@ -460,7 +460,7 @@ def person_move_check(*, person: Person, team: Team) -> None:
         )
     if team == person.team:
         raise InvalidInput(f"{person.username} is already in team {team.name}.")
-    _team_fits_check(team)
+    team_fits_check(team)
 
 
 def person_move(*, person: Person, team: Team, actor: str, requested_by=None) -> LifecycleRun:
@@ -486,7 +486,7 @@ def person_reinstate_check(*, person: Person, reason: str, team: Team | None = N
     _no_run_in_progress(person)
     if not person.may_be_reinstated:
         raise InvalidInput(f"{person.username} is not offboarded; they are {_status(person)}.")
-    _team_fits_check(team or person.team)
+    team_fits_check(team or person.team)
     return reason
 
 
@@ -730,7 +730,7 @@ def _due_start(person: Person, kind: str, start) -> DueOutcome:
 
 def _joiner_start(person: Person, actor: str) -> LifecycleRun:
     _no_run_in_progress(person)
-    _team_fits_check(person.team)
+    team_fits_check(person.team)
     with transaction.atomic():
         Person.objects.filter(pk=person.pk).update(waits_for_start=False)
         person.waits_for_start = False

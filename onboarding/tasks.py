@@ -2,7 +2,6 @@
 Retries live here, bookkeeping does not."""
 
 import logging
-import smtplib
 import socket
 
 from celery import shared_task
@@ -14,6 +13,7 @@ from onboarding.errors import RunLost, RunStopped, StepDeferred, WebhookDeferred
 from onboarding.housekeeping import login_records_purge_old, sessions_purge_expired
 from onboarding.models import Finding, LifecycleRun
 from onboarding.notifications import (
+    MAIL_ERRORS,
     findings_notify,
     leaving_soon_notify,
     notify_failed,
@@ -73,10 +73,6 @@ def run_execute_task(self, run_id: int) -> None:
 @shared_task(bind=True, name="lifecycle.run_rollback_execute", max_retries=None)
 def run_rollback_execute_task(self, run_id: int) -> None:
     _with_retries(self, run_rollback_execute, run_id)
-
-
-# A mail server or chat webhook that refuses, drops the connection or cannot be reached.
-MAIL_ERRORS = (smtplib.SMTPException, OSError)
 
 
 @shared_task(bind=True, name="notifications.run_notify", max_retries=None)

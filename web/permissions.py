@@ -149,7 +149,8 @@ def denial_record(request: HttpRequest, reason: str) -> None:
     )
 
 
-def _no_access(request: HttpRequest, reason: str, message: str) -> HttpResponse:
+def no_access(request: HttpRequest, reason: str, message: str) -> HttpResponse:
+    """The "no access" page, 403, with the refusal audited."""
     denial_record(request, reason)
     return render(request, "no_access.html", {"message": message}, status=403)
 
@@ -161,7 +162,7 @@ def staff_required(view: Callable) -> Callable:
     @wraps(view)
     def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not access_for(request).has_access:
-            return _no_access(
+            return no_access(
                 request,
                 "no role",
                 "Your account is neither a platform admin nor the lead of a team. Ask a platform "
@@ -184,7 +185,7 @@ def admin_required(view: Callable) -> Callable:
                     "Your account is neither a platform admin nor the lead of a team. Ask a "
                     "platform admin for access if you need it."
                 )
-            return _no_access(request, "admins only", message)
+            return no_access(request, "admins only", message)
         return view(request, *args, **kwargs)
 
     return wrapped

@@ -15,13 +15,14 @@ from django.views.decorators.http import require_POST
 
 from onboarding import reviews, services
 from onboarding.errors import AccessAdminError
+from onboarding.exports import csv_cell
 from onboarding.models import AccessReview, ReviewItem, Team
 from onboarding.validation import TEXT_MAX_LENGTH
 from web.permissions import (
     Access,
     access_for,
     admin_required,
-    denial_record,
+    no_access,
     staff_required,
     visible_or_404,
 )
@@ -151,12 +152,11 @@ def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
 
 
 def _not_yours(request: HttpRequest, item: ReviewItem) -> HttpResponse:
-    denial_record(request, "not theirs to decide")
-    message = (
+    return no_access(
+        request, "not theirs to decide",
         f"{item.person.username}'s access is for a platform admin to decide: they are a "
-        "platform admin or a team lead, or it is your own."
-    )
-    return render(request, "no_access.html", {"message": message}, status=403)
+        "platform admin or a team lead, or it is your own.",
+    )  # fmt: skip
 
 
 @require_POST
@@ -238,7 +238,7 @@ def review_export(request: HttpRequest, review_id: int) -> HttpResponse:
     out = io.StringIO()
     writer = csv.writer(out)
     for row in rows:
-        writer.writerow([reviews.csv_safe(value) for value in row])
+        writer.writerow([csv_cell(value) for value in row])
     response = HttpResponse(out.getvalue(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="access-review-{review.pk}.csv"'
     return response

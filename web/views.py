@@ -31,6 +31,7 @@ from onboarding.broker import broker_persistence
 from onboarding.bulk import csv_text_decode
 from onboarding.credentials import credentials_reveal
 from onboarding.errors import AccessAdminError, CredentialsGone, FileRefused, InvalidInput
+from onboarding.exports import csv_cell
 from onboarding.models import Credential, LifecycleRun, Person, Team
 from onboarding.preflight import preflight_run
 from onboarding.systems import enabled
@@ -51,6 +52,7 @@ from web.permissions import (
     access_for,
     admin_required,
     denial_record,
+    no_access,
     onboard_takeover_refuse,
     refusal_for,
     staff_required,
@@ -258,12 +260,11 @@ def _privileged_refuse(request: HttpRequest, person: Person) -> HttpResponse | N
     platform admins to act on."""
     if access_for(request).may_act_on(person):
         return None
-    denial_record(request, "the person is a platform admin or a team lead")
-    message = (
+    return no_access(
+        request, "the person is a platform admin or a team lead",
         f"{person.username} is a platform admin or a team lead: only a platform admin can "
-        "change, offboard, move or reinstate them."
-    )
-    return render(request, "no_access.html", {"message": message}, status=403)
+        "change, offboard, move or reinstate them.",
+    )  # fmt: skip
 
 
 @staff_required
@@ -693,9 +694,9 @@ def _run_teams(run: LifecycleRun) -> dict:
 
 
 def _admins_only(request: HttpRequest) -> HttpResponse:
-    denial_record(request, "admins only")
-    message = "Only platform admins can resume, roll back or requeue a run."
-    return render(request, "no_access.html", {"message": message}, status=403)
+    return no_access(
+        request, "admins only", "Only platform admins can resume, roll back or requeue a run."
+    )
 
 
 def _run_action(request: HttpRequest, run_id: int, action, done: str) -> HttpResponse:
@@ -728,12 +729,10 @@ def run_credentials(request: HttpRequest, run_id: int) -> HttpResponse:
         )  # fmt: skip
         return redirect("run_detail", run_id=run.pk)
     if not access_for(request).may_reveal_credentials(run):
-        denial_record(request, "not the requester")
         requester = run.requested_by.get_username() if run.requested_by else run.actor
-        return render(
-            request, "no_access.html",
-            {"message": f"Only {requester}, who asked for run #{run.pk}, can reveal its "
-             "credentials."}, status=403,
+        return no_access(
+            request, "not the requester",
+            f"Only {requester}, who asked for run #{run.pk}, can reveal its credentials.",
         )  # fmt: skip
     try:
         revealed = credentials_reveal(run=run, actor=_actor(request))
@@ -979,12 +978,6 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     return render(request, "web/audit_log.html", context, status=status)
 
 
-def _cell(value: str) -> str:
-    """A spreadsheet runs a cell starting with = + - @ (or a tab or CR before them) as a
-    formula; a leading quote makes it text (OWASP's advice on CSV injection)."""
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 class _Echo:
     def write(self, value: str) -> str:
         return value
@@ -1006,9 +999,9 @@ def audit_export(request: HttpRequest) -> HttpResponse:
                                "hash"])  # fmt: skip
         for event in selectors.audit_search(where).iterator(chunk_size=2000):
             yield writer.writerow([
-                event.id, event.at.isoformat(), _cell(event.actor), _cell(event.action),
-                _cell(event.target), event.outcome, event.run_id or "",
-                _cell(json.dumps(event.details, sort_keys=True, default=str)), event.hash,
+                event.id, event.at.isoformat(), csv_cell(event.actor), csv_cell(event.action),
+                csv_cell(event.target), event.outcome, event.run_id or "",
+                csv_cell(json.dumps(event.details, sort_keys=True, default=str)), event.hash,
             ])  # fmt: skip
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

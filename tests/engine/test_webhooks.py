@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from onboarding.tasks import webhook_deliver_task
 from onboarding.webhooks import webhook_deliver, webhook_event, webhook_target
 from tests.engine.conftest import onboard
 from tests.engine.test_notifications import PASSWORD, onboard_with_credentials
+from tests.mailbox import free_port
 from tests.test_settings import load_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -88,12 +88,6 @@ def receiver_serve(port: int) -> tuple[Receiver, ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return receiver, server
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ import yaml
 import sandbox.freeipa as freeipa
 from sandbox.freeipa import passwords
 from sandbox.freeipa.bootstrap import reset
-from tests.stack import stack_services
 
 SERVER_VERSION = re.compile(r"IPA server version [0-9.]+\. API version [0-9.]+")
 RECORDED_REALM, RECORDED_BASE = "TINYSTAGE.TEST", "dc=tinystage,dc=test"
@@ -406,7 +405,6 @@ NOGGIN_SETUP = Setup("ipa_testing_config.yaml", 16)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RECORDINGS = REPO_ROOT.parent / "shared" / "freeipa" / "recordings" / "noggin"
 
-freeipa_stack = stack_services("directory", "freeipa")
 pytestmark = pytest.mark.stack
 
 

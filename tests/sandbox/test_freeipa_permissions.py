@@ -14,11 +14,6 @@ import requests
 from python_freeipa import ClientMeta
 from python_freeipa import exceptions as ipa_errors
 
-import sandbox.freeipa as freeipa
-from sandbox.freeipa.bootstrap import reset
-from tests.stack import stack_services
-
-freeipa_stack = stack_services("directory", "freeipa")
 pytestmark = pytest.mark.stack
 PASSWORD = "first-Password-1"
 NEW_PASSWORD = "second-Password-2"
@@ -34,19 +29,6 @@ TOKEN_ATTRIBUTES = [
     "ipatokenotpdigits",
     "ipatokentotptimestep",
 ]
-
-
-@pytest.fixture
-def endpoints(freeipa_stack: dict[str, str]) -> dict[str, str]:
-    reset(freeipa.tree_for(freeipa_stack))
-    return freeipa_stack
-
-
-@pytest.fixture
-def admin(endpoints: dict[str, str]) -> ClientMeta:
-    client = ClientMeta(endpoints["FREEIPA_HOST"], verify_ssl=endpoints["FREEIPA_CA_FILE"])
-    client.login(endpoints["FREEIPA_USERNAME"], endpoints["FREEIPA_PASSWORD"])
-    return client
 
 
 @pytest.fixture

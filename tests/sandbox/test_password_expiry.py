@@ -52,13 +52,6 @@ def endpoints(stack_with_hub: dict[str, str]) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def admin(endpoints: dict[str, str]) -> ClientMeta:
-    client = ClientMeta(endpoints["FREEIPA_HOST"], verify_ssl=endpoints["FREEIPA_CA_FILE"])
-    client.login(endpoints["FREEIPA_USERNAME"], endpoints["FREEIPA_PASSWORD"])
-    return client
-
-
-@pytest.fixture
 def hub(endpoints: dict[str, str]) -> Iterator[list[str]]:
     """Names to remove from the hub afterwards (its database outlives the directory's users)."""
     names: list[str] = []

@@ -1,8 +1,8 @@
 import csv
 
+from onboarding.exports import csv_cell
 from onboarding.management.commands._base import LifecycleCommand, date_argument
 from onboarding.reviews import (
-    csv_safe,
     holdings_words,
     review_close,
     review_counts,
@@ -106,4 +106,4 @@ def _csv_write(out, rows: list[list[str]]) -> None:
     """CSV with the cells a spreadsheet would run as formulas made text."""
     writer = csv.writer(out)
     for row in rows:
-        writer.writerow([csv_safe(value) for value in row])
+        writer.writerow([csv_cell(value) for value in row])
