@@ -345,19 +345,17 @@ def _findings_body(findings: list[Finding]) -> str:
 LEAVING_EVENT = "leaving_soon"
 
 
-def leaving_soon_notify(*, today: date | None = None) -> int:
+def leaving_soon_notify() -> int:
     """Tell each team's leads about their active members whose end date is within
     LEAVING_SOON_DAYS, and the admins about all of them: one e-mail per address, naming only
     whom it has not been told about for that end date (a new end date is told again). Returns
     how many e-mails were sent. The chat webhook hears what the admins hear."""
     if not notifications_enabled():
         return 0
-    today = today or timezone.localdate()
+    today = timezone.localdate()
     leavers = [
         person
-        for person in people_leaving_soon(
-            Person.objects.all(), today=today, days=settings.LEAVING_SOON_DAYS
-        )
+        for person in people_leaving_soon(Person.objects.all(), days=settings.LEAVING_SOON_DAYS)
         if person.end_date >= today
     ]
     if not leavers:

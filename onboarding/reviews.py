@@ -50,12 +50,10 @@ def review_open(
     actor: str,
     requested_by=None,
     title: str = "",
-    today: date | None = None,
 ) -> AccessReview:
     """Open a review of the team's active members (every team's, with no team), each with what
     every system holds for them now. A system that does not answer is recorded as such."""
-    today = today or timezone.localdate()
-    if deadline < today:
+    if deadline < timezone.localdate():
         raise InvalidInput(f"The deadline {deadline} is in the past; no review was opened.")
     title = text_check(title, label="The title", max_length=200) if title.strip() else ""
     _overlap_refuse(team)
@@ -357,11 +355,11 @@ class ReminderPass:
     failed: list[str] = field(default_factory=list)
 
 
-def review_remind(*, today: date | None = None) -> ReminderPass:
+def review_remind() -> ReminderPass:
     """Remind each lead with decisions pending, at most once a day per review; once the
     deadline has passed, tell the platform admins, once per review. Without EMAIL_HOST nothing
     is sent; who left meanwhile is settled either way."""
-    today = today or timezone.localdate()
+    today = timezone.localdate()
     done = ReminderPass()
     for review in AccessReview.objects.filter(state=AccessReview.State.OPEN).order_by("pk"):
         review = review_settle(review=review)

@@ -67,11 +67,9 @@ def people_by_status(people: QuerySet[Person]) -> list[tuple[str, str, int]]:
     return [(value, label, counts.get(value, 0)) for value, label in Person.Status.choices]
 
 
-def people_leaving_soon(
-    people: QuerySet[Person], *, today: date | None = None, days: int | None = None
-) -> list[Person]:
+def people_leaving_soon(people: QuerySet[Person], *, days: int | None = None) -> list[Person]:
     """Active people whose end date is within `days` (LEAVING_SOON_DAYS), soonest first."""
-    today = today or timezone.localdate()
+    today = timezone.localdate()
     days = settings.LEAVING_SOON_DAYS if days is None else days
     return list(
         people.filter(status=Person.Status.ACTIVE, end_date__lte=today + timedelta(days=days))

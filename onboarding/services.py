@@ -150,12 +150,11 @@ def person_onboard_check(
     team: Team,
     start_date: date | None = None,
     end_date: date | None = None,
-    today: date | None = None,
 ) -> str:
     """The username as it will be stored, or InvalidInput saying what is wrong."""
     username = username_for_a_person(username)
     person_fields_check(first_name=first_name, last_name=last_name, email=email)
-    _dates_check(start_date=start_date, end_date=end_date, today=today or timezone.localdate())
+    _dates_check(start_date=start_date, end_date=end_date)
     existing = Person.objects.filter(username=username).first()
     if existing is not None:
         _no_run_in_progress(existing)
@@ -169,8 +168,8 @@ def person_onboard_check(
     return username
 
 
-def _dates_check(*, start_date: date | None, end_date: date | None, today: date) -> None:
-    if end_date is not None and end_date < today:
+def _dates_check(*, start_date: date | None, end_date: date | None) -> None:
+    if end_date is not None and end_date < timezone.localdate():
         raise InvalidInput(f"The end date {end_date} is in the past; nothing was changed.")
     if start_date is not None and end_date is not None and end_date < start_date:
         raise InvalidInput(
@@ -197,19 +196,17 @@ def person_onboard(
     requested_by=None,
     start_date: date | None = None,
     end_date: date | None = None,
-    today: date | None = None,
 ) -> LifecycleRun | None:
     """Onboard them now, or, with a start date still to come, record them as waiting for it
     (no run: None) and let `lifecycle_due` start their onboarding on the day."""
-    today = today or timezone.localdate()
     username = person_onboard_check(
         username=username, first_name=first_name, last_name=last_name, email=email, team=team,
-        start_date=start_date, end_date=end_date, today=today,
+        start_date=start_date, end_date=end_date,
     )  # fmt: skip
     return _person_onboard_start(
         username=username, first_name=first_name, last_name=last_name, email=email, team=team,
         actor=actor, requested_by=requested_by, start_date=start_date, end_date=end_date,
-        waits=start_date is not None and start_date > today,
+        waits=start_date is not None and start_date > timezone.localdate(),
     )  # fmt: skip
 
 
@@ -294,11 +291,11 @@ class BulkRow:
 
 
 def people_onboard_csv_check(
-    *, text: str, allowed_teams: Iterable[Team] | None = None, today: date | None = None
+    *, text: str, allowed_teams: Iterable[Team] | None = None
 ) -> list[BulkRow]:
     """Every row checked as one onboarding would be, and against the others; FileRefused lists
     each problem with its row. `allowed_teams` (None: any) are the teams the asker leads."""
-    today = today or timezone.localdate()
+    today = timezone.localdate()
     rows, problems = csv_rows_read(text, max_rows=settings.BULK_MAX_ROWS)
     teams = {team.name: team for team in Team.objects.all()}
     allowed = None if allowed_teams is None else {team.pk for team in allowed_teams}
@@ -324,7 +321,7 @@ def people_onboard_csv_check(
             if allowed is not None:
                 # A lead is not told where someone of another team stands.
                 _username_of_another_team_refuse(folded, allowed)
-            username = person_onboard_check(username=row.username, team=team, today=today, **fields)
+            username = person_onboard_check(username=row.username, team=team, **fields)
         except AccessAdminError as error:
             problems.append(f"row {row.number}: {error}")
             continue
@@ -364,10 +361,9 @@ def people_onboard_csv(
     actor: str,
     allowed_teams: Iterable[Team] | None = None,
     requested_by=None,
-    today: date | None = None,
 ) -> BulkOnboarded:
     """Onboard everyone in the file, or no one: one bad row refuses the whole file."""
-    rows = people_onboard_csv_check(text=text, allowed_teams=allowed_teams, today=today)
+    rows = people_onboard_csv_check(text=text, allowed_teams=allowed_teams)
     starting = sum(not row.waits for row in rows)
     if starting:
         _rate_check(actor, count=starting)
@@ -391,12 +387,12 @@ def people_onboard_csv(
 
 
 def people_onboard_csv_preview(
-    *, text: str, allowed_teams: Iterable[Team] | None = None, today: date | None = None
+    *, text: str, allowed_teams: Iterable[Team] | None = None
 ) -> list[tuple[BulkRow, list[PlannedChange]]]:
     """Each row and what its onboarding will change: now, or on its start date if it waits."""
     return [
         (row, plan_preview(kind=Kind.ONBOARD, person=bulk_row_person(row), team=row.team))
-        for row in people_onboard_csv_check(text=text, allowed_teams=allowed_teams, today=today)
+        for row in people_onboard_csv_check(text=text, allowed_teams=allowed_teams)
     ]
 
 
@@ -632,12 +628,10 @@ def person_dates_set(
     end_date: date | None = KEPT,
     start_date: date | None = KEPT,
     actor: str,
-    today: date | None = None,
 ) -> Person:
     """Extend, bring forward or clear (None) a person's end date; `lifecycle_due` offboards them
     once it has come. A date in the past, or before their start date, is refused. The start date
     changes only while they wait for it (their onboarding starts on the new one)."""
-    today = today or timezone.localdate()
     if person.status in (Status.OFFBOARDING, Status.OFFBOARDED):
         raise InvalidInput(f"{person.username} is {_status(person)}; their end date stays.")
     start_given = start_date is not KEPT
@@ -645,7 +639,7 @@ def person_dates_set(
     end_date = person.end_date if end_date is KEPT else end_date
     if start_date != person.start_date:
         _start_date_change_check(person, start_date)
-    _dates_check(start_date=start_date, end_date=end_date, today=today)
+    _dates_check(start_date=start_date, end_date=end_date)
     if (start_date, end_date) == (person.start_date, person.end_date):
         if start_given:
             raise InvalidInput(
@@ -696,11 +690,11 @@ class DueOutcome:
 END_DATE_REACHED = "end date reached"
 
 
-def lifecycle_due(*, actor: str, today: date | None = None) -> list[DueOutcome]:
+def lifecycle_due(*, actor: str) -> list[DueOutcome]:
     """Start what the calendar asks for: the onboarding of everyone whose start date has come,
     the offboarding of every active person whose end date has. Whoever has a run under way, or
     cannot be started now, is skipped with a note and tried again on the next pass."""
-    today = today or timezone.localdate()
+    today = timezone.localdate()
     outcomes = []
     joiners = Person.objects.select_related("team").filter(
         status=Status.NEW, waits_for_start=True, start_date__lte=today

@@ -4,7 +4,10 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import date, datetime
+from datetime import time as clock_time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -12,6 +15,26 @@ from django.conf import settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 pytest_plugins = ["tests.stack"]
+
+
+class Clock:
+    """The one clock every date rule of the product reads (`timezone.now`), moved by
+    time-machine for this process: the code under test sees the same day as the test. Only
+    in-process code follows it; a real worker or server process keeps the machine's clock."""
+
+    def __init__(self, traveller) -> None:
+        self._traveller = traveller
+
+    def day(self, day: date) -> date:
+        """Noon of `day` in TIME_ZONE, ticking on from there; returns the day."""
+        noon = datetime.combine(day, clock_time(12), tzinfo=ZoneInfo(settings.TIME_ZONE))
+        self._traveller.move_to(noon, tick=True)
+        return day
+
+
+@pytest.fixture
+def clock(time_machine) -> Clock:
+    return Clock(time_machine)
 
 
 def _database_url_for_tests() -> str:

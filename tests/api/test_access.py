@@ -1,7 +1,10 @@
 """A lead token acts as a lead of its one team: other teams' people and runs do not exist for
 it, and what only admins may do is refused. Each refusal is audited with the token's name."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from api.models import ApiToken
 from onboarding.models import AuditEvent, LifecycleRun, Person
@@ -81,5 +84,8 @@ def test_what_only_admins_do_is_403_for_a_lead_token(vision_lead, hr, fake, team
 def test_a_lead_token_always_names_a_team():
     with pytest.raises(Exception, match="api_token_lead_has_a_team"):
         ApiToken.objects.create(
-            name="x", role="lead", token_hash="0" * 64, expires_at="2030-01-01T00:00Z"
+            name="x",
+            role="lead",
+            token_hash="0" * 64,
+            expires_at=timezone.now() + timedelta(days=90),
         )

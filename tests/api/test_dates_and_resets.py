@@ -1,7 +1,7 @@
 """Onboarding with start and end dates, changing a person's dates, and resetting a person's
 password and OTP token through the API: the web UI's rules and words, audited with the token."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.utils import timezone
@@ -13,11 +13,16 @@ from web.directory import DirectoryRights
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-TODAY = timezone.localdate()
+
+@pytest.fixture(autouse=True)
+def today(clock) -> date:
+    """Today's date, held for the whole test so that no test straddles midnight."""
+    return clock.day(timezone.localdate())
 
 
 def day(offset: int) -> str:
-    return str(TODAY + timedelta(days=offset))
+    """A date counted from today as a file or a request writes it, read when called."""
+    return str(timezone.localdate() + timedelta(days=offset))
 
 
 @pytest.fixture
@@ -104,7 +109,7 @@ def test_a_waiting_persons_start_date_moves(hr, fake, team):
     assert "before the start date" in before_start.json()["error"]
     no_start = hr.patch("/people/eve", {"start_date": None})
     assert no_start.status_code == 400
-    assert Person.objects.get(username="eve").start_date == TODAY + timedelta(days=3)
+    assert Person.objects.get(username="eve").start_date == date.fromisoformat(day(3))
 
 
 def test_a_lead_token_sets_dates_of_its_own_teams_members_only(
@@ -121,7 +126,7 @@ def test_a_lead_token_sets_dates_of_its_own_teams_members_only(
     lead = vision_lead.patch("/people/fay", {"end_date": day(21)})
     assert lead.status_code == 403
     assert "only a platform admin can change their dates" in lead.json()["error"]
-    assert Person.objects.get(username="fay").end_date == TODAY + timedelta(days=20)
+    assert Person.objects.get(username="fay").end_date == date.fromisoformat(day(20))
     assert Person.objects.get(username="nia").end_date is None
     assert hr.patch("/people/fay", {"end_date": day(21)}).status_code == 200
 

@@ -1,7 +1,7 @@
 """Onboarding many people from one CSV file: every row is checked first, and one bad row refuses
 the whole file with each problem and its row, before anything is created."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.core.management import call_command
@@ -71,11 +71,17 @@ def test_the_header_is_required(fake, team):
 
 
 DATED = "username,first_name,last_name,email,team,start_date,end_date\n"
-TODAY = timezone.localdate()
+
+
+@pytest.fixture(autouse=True)
+def today(clock) -> date:
+    """Today's date, held for the whole test so that no test straddles midnight."""
+    return clock.day(timezone.localdate())
 
 
 def day(offset: int) -> str:
-    return str(TODAY + timedelta(days=offset))
+    """A date counted from today as a file or a request writes it, read when called."""
+    return str(timezone.localdate() + timedelta(days=offset))
 
 
 def test_a_row_with_a_start_date_to_come_waits_for_it_with_no_run(fake, team):

@@ -1,5 +1,5 @@
 """Joiners and leavers by date: an onboarding waits for its start date, a leaver is offboarded
-once their end date comes. Time is frozen by passing `today=` to the services."""
+once their end date comes. The clock is frozen (time-machine) for the code under test too."""
 
 from datetime import date, timedelta
 
@@ -19,10 +19,15 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TODAY = date(2030, 6, 3)
 
 
+@pytest.fixture(autouse=True)
+def today(clock) -> date:
+    return clock.day(TODAY)
+
+
 def ask(username, team, **fields) -> LifecycleRun | None:
     return person_onboard(
         username=username, first_name="Ada", last_name="Example",
-        email=f"{username}@example.test", team=team, actor="admin", today=TODAY, **fields,
+        email=f"{username}@example.test", team=team, actor="admin", **fields,
     )  # fmt: skip
 
 
@@ -33,7 +38,7 @@ def test_a_person_whose_end_date_has_come_is_offboarded(fake, team, ends):
     onboard("bob", team)
     Person.objects.filter(username="bob").update(end_date=TODAY + timedelta(days=1))
 
-    outcomes = lifecycle_due(actor=SYSTEM_ACTOR, today=TODAY)
+    outcomes = lifecycle_due(actor=SYSTEM_ACTOR)
 
     assert [(o.username, o.kind) for o in outcomes] == [("ann", "offboard")]
     run = outcomes[0].run
@@ -47,7 +52,7 @@ def test_a_person_whose_end_date_has_come_is_offboarded(fake, team, ends):
                                      target="ann").exists()  # fmt: skip
 
 
-def test_a_future_start_date_waits_then_starts_on_the_day(fake, team):
+def test_a_future_start_date_waits_then_starts_on_the_day(fake, team, clock):
     starts = TODAY + timedelta(days=3)
     assert ask("cy", team, start_date=starts) is None
     assert (person("cy").status, person("cy").waits_for_start) == ("new", True)
@@ -55,33 +60,37 @@ def test_a_future_start_date_waits_then_starts_on_the_day(fake, team):
     assert not LifecycleRun.objects.filter(person__username="cy").exists()
     assert AuditEvent.objects.filter(action="onboard.schedule", target="cy").exists()
 
-    assert lifecycle_due(actor=SYSTEM_ACTOR, today=starts - timedelta(days=1)) == []
+    clock.day(starts - timedelta(days=1))
+    assert lifecycle_due(actor=SYSTEM_ACTOR) == []
     assert person("cy").status == "new"
 
-    [outcome] = lifecycle_due(actor=SYSTEM_ACTOR, today=starts)
+    clock.day(starts)
+    [outcome] = lifecycle_due(actor=SYSTEM_ACTOR)
     assert (outcome.username, outcome.kind, outcome.run.actor) == ("cy", "onboard", "accessadmin")
     assert (person("cy").status, person("cy").waits_for_start) == ("active", False)
     assert "cy" in fake.accounts
-    assert lifecycle_due(actor=SYSTEM_ACTOR, today=starts) == []
+    assert lifecycle_due(actor=SYSTEM_ACTOR) == []
 
 
-def test_the_onboarding_started_on_the_day_is_the_one_who_asked_for_it(fake, team):
+def test_the_onboarding_started_on_the_day_is_the_one_who_asked_for_it(fake, team, clock):
     from django.contrib.auth import get_user_model
 
     lead = get_user_model().objects.create_user("lea", email="lea@example.test")
     starts = TODAY + timedelta(days=3)
     assert ask("cy", team, start_date=starts, requested_by=lead) is None
 
-    [outcome] = lifecycle_due(actor=SYSTEM_ACTOR, today=starts)
+    clock.day(starts)
+    [outcome] = lifecycle_due(actor=SYSTEM_ACTOR)
 
     # Theirs to reveal and to be told about; beat is only who started it.
     assert (outcome.run.requested_by, outcome.run.actor) == (lead, "accessadmin")
 
 
-def test_a_rolled_back_onboarding_is_not_started_again_by_the_calendar(fake, team):
+def test_a_rolled_back_onboarding_is_not_started_again_by_the_calendar(fake, team, clock):
     ask("dee", team, start_date=TODAY)
     Person.objects.filter(username="dee").update(status="new")
-    assert lifecycle_due(actor=SYSTEM_ACTOR, today=TODAY + timedelta(days=1)) == []
+    clock.day(TODAY + timedelta(days=1))
+    assert lifecycle_due(actor=SYSTEM_ACTOR) == []
 
 
 def test_a_person_with_a_run_in_progress_is_skipped(fake, team):
@@ -90,7 +99,7 @@ def test_a_person_with_a_run_in_progress_is_skipped(fake, team):
     Person.objects.filter(pk=eve.pk).update(end_date=TODAY)
     LifecycleRun.objects.create(person=eve, kind="repair", state="running", actor="admin")
 
-    [outcome] = lifecycle_due(actor=SYSTEM_ACTOR, today=TODAY)
+    [outcome] = lifecycle_due(actor=SYSTEM_ACTOR)
 
     assert outcome.run is None and "in progress" in outcome.note
     assert person("eve").status == "active"
@@ -116,7 +125,7 @@ def test_extending_an_end_date_is_audited_with_before_and_after(fake, team):
     Person.objects.filter(pk=gus.pk).update(end_date=TODAY + timedelta(days=2))
     gus.refresh_from_db()
 
-    person_dates_set(person=gus, end_date=TODAY + timedelta(days=30), actor="admin", today=TODAY)
+    person_dates_set(person=gus, end_date=TODAY + timedelta(days=30), actor="admin")
 
     assert person("gus").end_date == TODAY + timedelta(days=30)
     event = AuditEvent.objects.get(action="person.dates", target="gus")
@@ -125,8 +134,7 @@ def test_extending_an_end_date_is_audited_with_before_and_after(fake, team):
                      "after": str(TODAY + timedelta(days=30))},
     }  # fmt: skip
     with pytest.raises(InvalidInput):
-        person_dates_set(person=gus, end_date=TODAY - timedelta(days=1), actor="admin",
-                         today=TODAY)  # fmt: skip
+        person_dates_set(person=gus, end_date=TODAY - timedelta(days=1), actor="admin")
     assert person("gus").end_date == TODAY + timedelta(days=30)
 
 
@@ -160,7 +168,7 @@ def test_people_leaving_within_two_weeks_are_listed(fake, team):
     for username, days in (("jo", 3), ("kim", 14), ("lu", 15)):
         onboard(username, team)
         Person.objects.filter(username=username).update(end_date=TODAY + timedelta(days=days))
-    soon = people_leaving_soon(Person.objects.all(), today=TODAY)
+    soon = people_leaving_soon(Person.objects.all())
     assert [p.username for p in soon] == ["jo", "kim"]
 
 

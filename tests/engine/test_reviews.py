@@ -14,7 +14,6 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.utils import timezone
 
 from onboarding.errors import InvalidInput, RunInProgress, TransientError
 from onboarding.models import AccessReview, AuditEvent, LifecycleRun, Person, ReviewItem
@@ -37,8 +36,14 @@ mail_settings = mail.mail_settings
 mailbox = mail.mailbox
 
 Decision = ReviewItem.Decision
+# Every test here runs on this day: the clock is frozen on it for the code under test too.
 TODAY = date(2026, 11, 27)
 NEXT_WEEK = TODAY + timedelta(days=7)
+
+
+@pytest.fixture(autouse=True)
+def today(clock) -> date:
+    return clock.day(TODAY)
 
 
 def snapshot() -> dict:
@@ -69,7 +74,7 @@ def lead(team) -> User:
 
 
 def opened(team, **fields) -> AccessReview:
-    return review_open(team=team, deadline=NEXT_WEEK, actor="admin", today=TODAY, **fields)
+    return review_open(team=team, deadline=NEXT_WEEK, actor="admin", **fields)
 
 
 def item_of(review: AccessReview, username: str) -> ReviewItem:
@@ -132,7 +137,7 @@ def test_one_open_review_per_team_and_every_team_overlaps_all(fake, members, oth
 
 def test_a_deadline_in_the_past_or_nobody_to_review_is_refused(fake, members, other_team):
     with pytest.raises(InvalidInput, match="in the past"):
-        review_open(team=members, deadline=TODAY - timedelta(days=1), actor="a", today=TODAY)
+        review_open(team=members, deadline=TODAY - timedelta(days=1), actor="a")
     with pytest.raises(InvalidInput, match="no active members"):
         opened(other_team)
     assert not AccessReview.objects.exists()
@@ -223,7 +228,7 @@ def test_someone_offboarded_outside_the_review_is_settled_as_left(fake, members)
         review_decide(item=item_of(review, username), decision="confirmed", comment="", actor="a")
     Person.objects.filter(username="cy").update(status=Person.Status.OFFBOARDED)
 
-    review_remind(today=TODAY)
+    review_remind()
 
     assert item_of(review, "cy").decision == Decision.LEFT
     review.refresh_from_db()
@@ -231,7 +236,7 @@ def test_someone_offboarded_outside_the_review_is_settled_as_left(fake, members)
 
 
 def test_leads_are_reminded_once_a_day_and_admins_once_past_the_deadline(
-    fake, members, lead, mailbox
+    fake, members, lead, mailbox, clock
 ):
     admin = User.objects.create(username="root", email="root@example.test", is_superuser=True)
     group_admin = User.objects.create(username="pa", email="pa@example.test")
@@ -240,8 +245,8 @@ def test_leads_are_reminded_once_a_day_and_admins_once_past_the_deadline(
     review = opened(members)
     review_decide(item=item_of(review, "ada"), decision="confirmed", comment="", actor="admin")
 
-    first = review_remind(today=TODAY)
-    again = review_remind(today=TODAY)
+    first = review_remind()
+    again = review_remind()
 
     assert first.reminded == [f"review #{review.pk}: lea"] and again.reminded == []
     (reminder,) = mailbox.to("lea@example.test")
@@ -250,10 +255,12 @@ def test_leads_are_reminded_once_a_day_and_admins_once_past_the_deadline(
     assert not first.escalated
     assert item_of(review, "bob").reminded_at is not None
 
-    review_remind(today=TODAY + timedelta(days=1))
+    clock.day(TODAY + timedelta(days=1))
+    review_remind()
     assert len(mailbox.to("lea@example.test")) == 2
-    past = review_remind(today=NEXT_WEEK + timedelta(days=1))
-    review_remind(today=NEXT_WEEK + timedelta(days=1))
+    clock.day(NEXT_WEEK + timedelta(days=1))
+    past = review_remind()
+    review_remind()
 
     assert past.escalated == [review.pk]
     assert len(mailbox.to(admin.email)) == 1 and len(mailbox.to(group_admin.email)) == 1
@@ -271,10 +278,10 @@ def test_without_a_mail_server_nothing_is_sent_and_a_refusing_one_is_audited(
 ):
     review = opened(members)
     mail_settings.EMAIL_HOST = ""
-    assert review_remind(today=TODAY).reminded == []
+    assert review_remind().reminded == []
     mail_settings.EMAIL_HOST = "127.0.0.1"  # nothing listens on EMAIL_PORT
 
-    done = review_remind(today=TODAY)
+    done = review_remind()
 
     assert done.reminded == [] and len(done.failed) == 1
     failed = AuditEvent.objects.get(action="notification.sent", outcome="failed")
@@ -317,7 +324,7 @@ def test_the_review_command_opens_lists_exports_and_refuses_bad_input(fake, memb
 
     for args in (
         ["open", "--team", "nosuch", "--deadline", str(NEXT_WEEK)],
-        ["open", "--deadline", str(timezone.localdate() - timedelta(days=1))],
+        ["open", "--deadline", str(TODAY - timedelta(days=1))],
         ["open", "--deadline", str(NEXT_WEEK)],  # overlaps the open one
         ["export", "999999"],
     ):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.contrib.auth.models import User
@@ -26,7 +26,10 @@ pytestmark = pytest.mark.django_db
 fake = engine.fake
 # The directory says the people acted on are neither admins nor leads.
 plain_members = test_person_update.plain_members
-NEXT_WEEK = timezone.localdate() + timedelta(days=7)
+
+
+def next_week() -> date:
+    return timezone.localdate() + timedelta(days=7)
 
 
 def member(fake, team, username: str) -> Person:
@@ -40,7 +43,7 @@ def review(personas: Personas, fake) -> AccessReview:
     for username, team in (("ann", personas.team_a), ("al", personas.team_a),
                            ("bea", personas.team_b)):  # fmt: skip
         member(fake, team, username)
-    return review_open(team=None, deadline=NEXT_WEEK, actor="admin-user")
+    return review_open(team=None, deadline=next_week(), actor="admin-user")
 
 
 def as_role(client, personas: Personas, role: str):
@@ -61,17 +64,19 @@ def test_an_admin_opens_a_review_and_a_deadline_in_the_past_is_refused(client, p
     as_role(client, personas, "admin")
     assert "Open the review" in client.get("/reviews/new/").content.decode()
 
-    past = client.post("/reviews/new/", {"team": "", "deadline": "2020-01-01"})
+    past = client.post(
+        "/reviews/new/", {"team": "", "deadline": timezone.localdate() - timedelta(days=1)}
+    )
     assert past.status_code == 200 and "The deadline is in the past" in past.content.decode()
     assert not AccessReview.objects.exists()
 
-    made = client.post("/reviews/new/", {"team": personas.team_a.name, "deadline": NEXT_WEEK})
+    made = client.post("/reviews/new/", {"team": personas.team_a.name, "deadline": next_week()})
     review = AccessReview.objects.get()
     assert made["Location"] == f"/reviews/{review.pk}/"
     page = client.get(made["Location"]).content.decode()
     assert "ann" in page and "Fake directory" in page and "account ann" in page
 
-    again = client.post("/reviews/new/", {"team": "", "deadline": NEXT_WEEK})
+    again = client.post("/reviews/new/", {"team": "", "deadline": next_week()})
     assert "already covers" in again.content.decode()
     assert AccessReview.objects.count() == 1
 
@@ -164,7 +169,7 @@ def test_a_lead_may_not_decide_on_another_lead_nor_on_themselves(
     member(fake, personas.team_a, "lead-a")
     member(fake, personas.team_a, "other-lead")
     personas.team_b.leads.add(User.objects.create(username="other-lead"))
-    review = review_open(team=personas.team_a, deadline=NEXT_WEEK, actor="admin-user")
+    review = review_open(team=personas.team_a, deadline=next_week(), actor="admin-user")
     as_role(client, personas, "lead_a")
     before = decisions()
 
