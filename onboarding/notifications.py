@@ -25,6 +25,7 @@ from django.utils import timezone
 from onboarding.audit import audit_record
 from onboarding.models import AuditEvent, Finding, LifecycleRun, Person, Team
 from onboarding.selectors import people_leaving_soon, team_lead_names
+from onboarding.webhooks import redirects_refused_opener
 
 logger = logging.getLogger(__name__)
 
@@ -180,12 +181,13 @@ def run_notify(*, run: LifecycleRun) -> int:
 
 
 def _webhook_post(text: str) -> None:
-    """Slack and Mattermost incoming webhooks both take {"text": ...}."""
+    """Slack and Mattermost incoming webhooks both take {"text": ...}. A redirect is not
+    followed: it raises HTTPError (an OSError, as for a receiver that is down)."""
     request = urllib.request.Request(  # noqa: S310 - an http(s) URL, checked in settings
         settings.NOTIFY_WEBHOOK_URL, data=json.dumps({"text": text}).encode(),
         headers={"Content-Type": "application/json"}, method="POST",
     )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=settings.EMAIL_TIMEOUT):  # noqa: S310
+    with redirects_refused_opener().open(request, timeout=settings.EMAIL_TIMEOUT):
         pass
 
 

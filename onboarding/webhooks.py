@@ -167,7 +167,7 @@ def _post(url: str, event: dict, body: bytes) -> Answer:
         headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
     url = webhook_target(url) + (f"?{parts.query}" if parts.query else "")
     origin = (parts.scheme, parts.hostname, parts.port)
-    opener = urllib.request.build_opener(_RedirectsRefused)
+    opener = redirects_refused_opener()
     for _ in range(REDIRECTS_FOLLOWED + 1):
         timestamp = int(time.time())
         signature = webhook_signature(
@@ -200,10 +200,16 @@ def _send(opener: urllib.request.OpenerDirector, request: urllib.request.Request
 
 
 class _RedirectsRefused(urllib.request.HTTPRedirectHandler):
-    """A redirect comes back as the answer it is; `_post` decides whether to follow it."""
+    """A redirect comes back as the answer it is (an HTTPError), never followed by urllib."""
 
     def redirect_request(self, *args, **kwargs) -> None:
         return None
+
+
+def redirects_refused_opener() -> urllib.request.OpenerDirector:
+    """An opener that never follows a redirect: a receiver cannot send our POST, and what it
+    carries, to another host."""
+    return urllib.request.build_opener(_RedirectsRefused)
 
 
 def _retry_after(value: str | None) -> float | None:

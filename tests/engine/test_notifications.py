@@ -207,6 +207,57 @@ def test_without_a_mail_server_the_chat_webhook_hears_what_admins_hear(fake, tea
     assert {event.details["to"] for event in told} == {"webhook"}
 
 
+class RedirectingHook(BaseHTTPRequestHandler):
+    """A receiver that sends every POST on to another host (302: urllib would follow it, as a
+    GET, to wherever the receiver says)."""
+
+    location = ""
+
+    def do_POST(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", RedirectingHook.location)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+class Elsewhere(BaseHTTPRequestHandler):
+    """Another host: records every request that reaches it, whatever its method."""
+
+    reached: list[str] = []
+
+    def do_GET(self) -> None:
+        Elsewhere.reached.append(f"{self.command} {self.path}")
+        self.send_response(200)
+        self.end_headers()
+
+    do_POST = do_GET
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_the_chat_webhook_follows_no_redirect_to_another_host(fake, team, settings, lead):
+    Elsewhere.reached = []
+    elsewhere = HTTPServer(("127.0.0.1", 0), Elsewhere)
+    redirecting = HTTPServer(("127.0.0.1", 0), RedirectingHook)
+    for server in (elsewhere, redirecting):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    RedirectingHook.location = f"http://localhost:{elsewhere.server_port}/collect"
+    settings.EMAIL_HOST = ""
+    settings.NOTIFY_WEBHOOK_URL = f"http://127.0.0.1:{redirecting.server_port}/hooks/abc"
+    leaver("ada", team, 5)
+    try:
+        with pytest.raises(OSError, match="302"):
+            leaving_soon_notify()
+    finally:
+        elsewhere.shutdown()
+        redirecting.shutdown()
+    assert Elsewhere.reached == []
+    assert not AuditEvent.objects.filter(action="notification.sent", outcome="succeeded").exists()
+
+
 @pytest.fixture
 def admins(settings):
     """Two admins by rights, one by NOTIFY_ADMIN_EMAILS; a former admin and one without an
