@@ -37,6 +37,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "web.request_guard.RequestGuardMiddleware",  # first: refuses before anything reads the body
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -185,6 +186,9 @@ LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", 15, minimum=1)
 LIFECYCLE_REQUESTS_PER_HOUR = env.int("LIFECYCLE_REQUESTS_PER_HOUR", 60, minimum=0)
 # The most rows one bulk onboarding file may hold (manage.py onboard_csv, the upload page).
 BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", 500, minimum=1)
+# The largest request body read at all (a 2 MB CSV upload and its form fit); larger ones are
+# refused from their Content-Length. The proxy in front caps bodies too (deploy/Caddyfile).
+REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", 3 * 1024 * 1024, minimum=64 * 1024)
 LIFECYCLE_RETRY_BASE_SECONDS = env.int("LIFECYCLE_RETRY_BASE_SECONDS", 5, minimum=0)
 LIFECYCLE_RETRY_MAX_SECONDS = env.int("LIFECYCLE_RETRY_MAX_SECONDS", 300, minimum=0)
 

@@ -6,14 +6,26 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from ninja import Schema
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator
 
 
 class Error(Schema):
     error: str
 
 
-class Onboarding(Schema):
+class Request(Schema):
+    """A request body. A NUL character can be neither stored nor shown: refused in any field,
+    named in the 400, before a service sees it."""
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value):
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("holds a NUL character")
+        return value
+
+
+class Onboarding(Request):
     username: str
     first_name: str
     last_name: str
@@ -44,12 +56,12 @@ class OnboardingAccepted(Schema):
     waits_for_start: bool
 
 
-class CredentialReset(Schema):
+class CredentialReset(Request):
     username: str
     hand_over_to: str | None = None
 
 
-class PersonDates(Schema):
+class PersonDates(Request):
     """Only the dates sent change; null clears one. The start date changes only while the person
     waits for it; an end date may not be in the past nor before the start date."""
 
@@ -59,17 +71,17 @@ class PersonDates(Schema):
     end_date: date | None = None
 
 
-class Offboarding(Schema):
+class Offboarding(Request):
     username: str
     reason: str
 
 
-class Move(Schema):
+class Move(Request):
     username: str
     team: str
 
 
-class Reinstatement(Schema):
+class Reinstatement(Request):
     username: str
     reason: str
     # Another team to come back into; the team they left when omitted.

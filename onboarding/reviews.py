@@ -55,7 +55,9 @@ def review_open(
     every system holds for them now. A system that does not answer is recorded as such."""
     if deadline < timezone.localdate():
         raise InvalidInput(f"The deadline {deadline} is in the past; no review was opened.")
-    title = text_check(title, label="The title", max_length=200) if title.strip() else ""
+    title = (
+        text_check(title, label="The title", max_length=200, one_line=True) if title.strip() else ""
+    )
     _overlap_refuse(team)
     people = _people_to_review(team)
     if not people:

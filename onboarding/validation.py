@@ -26,6 +26,12 @@ RESERVED_NAMES = frozenset(
     }
 )  # fmt: skip
 TEXT_MAX_LENGTH = 1000  # a reason, a note: enough to say why, not a document
+NAME_MAX_LENGTH = 128
+# C0 and C1 controls and DEL; a name also may not hold Unicode's line and paragraph separators:
+# a name is put into e-mails, pages and CSV exports, where a new line starts a new paragraph.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_LINE_BREAKS = re.compile(r"[\n\r\u2028\u2029\x0b\x0c\x85]")
+_CONTROLS_IN_PROSE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def username_fold(raw: str) -> str:
@@ -71,7 +77,7 @@ def username_for_a_person(raw: str) -> str:
 
 def person_fields_check(*, first_name: str, last_name: str, email: str) -> None:
     for label, value in (("First name", first_name), ("Last name", last_name)):
-        text_check(value, label=label, max_length=128)
+        text_check(value, label=label, max_length=NAME_MAX_LENGTH, one_line=True)
     if len(email or "") > 254:
         raise InvalidInput("The email address is longer than 254 characters.")
     try:
@@ -91,12 +97,25 @@ def group_name_check(name: str, *, label: str = "Group name") -> str:
     return name
 
 
-def text_check(value: str, *, label: str, max_length: int = TEXT_MAX_LENGTH) -> str:
+def text_check(
+    value: str, *, label: str, max_length: int = TEXT_MAX_LENGTH, one_line: bool = False
+) -> str:
+    """The text stripped, or InvalidInput naming the field: required, at most `max_length`, no
+    NUL or other control character; a name (`one_line`) also no line break of any kind."""
     value = (value or "").strip()
     if not value:
         raise InvalidInput(f"{label} is required.")
     if len(value) > max_length:
         raise InvalidInput(f"{label} is {len(value)} characters long; at most {max_length}.")
+    if "\x00" in value:
+        raise InvalidInput(f"{label} holds a NUL character; nothing was changed.")
+    if one_line and _LINE_BREAKS.search(value):
+        raise InvalidInput(f"{label} holds a line break; it must be one line.")
+    found = (_CONTROLS if one_line else _CONTROLS_IN_PROSE).search(value)
+    if found:
+        raise InvalidInput(
+            f"{label} holds the control character U+{ord(found.group()):04X}; nothing was changed."
+        )
     return value
 
 
