@@ -286,6 +286,46 @@ def test_behind_the_proxy_each_client_has_its_own_lockout(client, ldap_configure
     assert {event.details["from"] for event in failed} == {"192.0.2.66"}
 
 
+def test_one_password_sprayed_over_many_usernames_locks_out_that_address(
+    client, ldap_configured, settings
+):
+    settings.LOGIN_FAILURE_LIMIT_PER_ADDRESS = 4
+    settings.TRUSTED_PROXY_COUNT = 1
+    lead = directory_account_create(ldap_configured, "lead-")
+    team_with_directory_manager(lead.username)
+    sprayer = {"HTTP_X_FORWARDED_FOR": "192.0.2.66"}
+    for number in range(4):
+        client.post("/login/", {"username": f"guess{number}", "password": "Spring2026!"}, **sprayer)
+
+    client.post("/login/", {"username": lead.username, "password": lead.password}, **sprayer)
+    assert client.get("/").status_code == 302, "the address kept guessing after its limit"
+
+    client.post(
+        "/login/", {"username": lead.username, "password": lead.password},
+        HTTP_X_FORWARDED_FOR="192.0.2.10",
+    )  # fmt: skip
+    assert client.get("/").status_code == 200
+
+
+def test_one_username_guessed_from_many_addresses_is_locked_out(client, ldap_configured, settings):
+    settings.LOGIN_FAILURE_LIMIT_PER_USERNAME = 3
+    settings.TRUSTED_PROXY_COUNT = 1
+    lead = directory_account_create(ldap_configured, "lead-")
+    team_with_directory_manager(lead.username)
+    for last in (21, 22, 23):
+        client.post(
+            "/login/", {"username": lead.username, "password": "nope"},
+            HTTP_X_FORWARDED_FOR=f"192.0.2.{last}",
+        )  # fmt: skip
+
+    client.post(
+        "/login/", {"username": lead.username, "password": lead.password},
+        HTTP_X_FORWARDED_FOR="192.0.2.99",
+    )  # fmt: skip
+
+    assert client.get("/").status_code == 302, "a right password after the limit got in"
+
+
 # 9, 13, 14: the audit export, limits, caching ---------------------------------------------------
 
 
