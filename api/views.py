@@ -316,7 +316,7 @@ def reinstatement_create(
     person = _person(request, body.username)
     _may_act_on(request, person)
     team = _team_named(request, body.team) if body.team else None
-    hand_over_to = _hand_over_to(body.hand_over_to, team or person.team)
+    hand_over_to = _hand_over_to(body.hand_over_to, team or person.team, person)
     return _start(
         request, idempotency_key, body,
         lambda: services.person_reinstate(
@@ -335,7 +335,7 @@ def credential_reset_create(
     once in the web UI, and only to whoever asked there."""
     person = _person(request, body.username)
     _may_act_on(request, person, "reset their password and OTP token")
-    hand_over_to = _hand_over_to(body.hand_over_to, person.team)
+    hand_over_to = _hand_over_to(body.hand_over_to, person.team, person)
     return _start(
         request, idempotency_key, body,
         lambda: services.person_credentials_reset(
@@ -344,15 +344,23 @@ def credential_reset_create(
     )  # fmt: skip
 
 
-def _hand_over_to(username: str | None, team: Team):
-    """The user named to hand the run's credentials over: one who may act on the team."""
+def _hand_over_to(username: str | None, team: Team, person: Person | None = None):
+    """The user named to hand the run's credentials over: one who may act on the team and, for
+    someone already known, on that very person (a lead never gets an admin's secrets)."""
     if not username:
         return None
     user = get_user_model().objects.filter(username=username, is_active=True).first()
-    if user is None or not user_access(user).may_act_on_team(team.pk):
+    access = user_access(user) if user is not None else None
+    if access is None or not access.may_act_on_team(team.pk):
         raise InvalidInput(
             f"hand_over_to: {username!r} is not an AccessAdmin user who may act on team "
             f"{team.name} (a platform admin, or one of its leads)."
+        )
+    if person is not None and not access.may_act_on(person):
+        raise InvalidInput(
+            f"hand_over_to: {username!r} may not receive {person.username}'s credentials: "
+            f"{person.username} is a platform admin, a team lead or an administrator in "
+            "FreeIPA, whom only a platform admin may act on."
         )
     return user
 

@@ -18,17 +18,36 @@ class DirectoryUnavailable(Exception):
     pass
 
 
+# FreeIPA's own administrators' group (install/share/bootstrap-template.ldif).
+FREEIPA_ADMINS_GROUP = "admins"
+
+
 @dataclass(frozen=True)
 class DirectoryRights:
     exists: bool
     disabled: bool
     is_admin: bool
     managed_groups: tuple[str, ...]
+    # Powers in FreeIPA itself: "admins" membership, and each role held ("role <name>").
+    directory_powers: tuple[str, ...] = ()
 
     @property
     def privileged(self) -> bool:
-        """A platform admin or a team lead: someone only a platform admin may act on."""
-        return self.is_admin or bool(self.managed_groups)
+        """A platform admin, a team lead, or someone with powers in FreeIPA itself: someone
+        only a platform admin may act on."""
+        return self.is_admin or bool(self.managed_groups) or bool(self.directory_powers)
+
+
+def directory_powers_of(member_of: set[str]) -> tuple[str, ...]:
+    """From a user's memberOf values (lower-cased DNs): FreeIPA's admins group, and any role
+    (a role's members are listed in the user's memberOf, as groups' are)."""
+    admins_dn = f"cn={FREEIPA_ADMINS_GROUP},{settings.LDAP_GROUP_BASE_DN}".lower()
+    roles_base = f",cn=roles,cn=accounts,{settings.LDAP_BASE_DN}".lower()
+    powers = ["member of FreeIPA's admins"] if admins_dn in member_of else []
+    for dn in sorted(member_of):
+        if dn.endswith(roles_base) and dn.startswith("cn="):
+            powers.append(f"role {dn[3:].split(',', 1)[0]}")
+    return tuple(powers)
 
 
 def _connect():
@@ -122,7 +141,10 @@ def rights_find(username: str) -> DirectoryRights:
             admin_dn = f"cn={settings.LDAP_ADMIN_GROUP},{settings.LDAP_GROUP_BASE_DN}".lower()
             member_of = {_text(value).lower() for value in attrs.get("memberOf", [])}
             groups = managed_groups_find(connection, dn)
-            return DirectoryRights(True, disabled, admin_dn in member_of, tuple(groups))
+            return DirectoryRights(
+                True, disabled, admin_dn in member_of, tuple(groups),
+                directory_powers_of(member_of),
+            )  # fmt: skip
         finally:
             connection.unbind_s()
     except ldap.LDAPError as error:

@@ -175,7 +175,9 @@ def test_a_lead_token_resets_only_its_own_teams_members(
     assert AuditEvent.objects.get(action="reset.request").actor == "api:vision-script"
 
 
-def test_a_named_lead_is_told_and_reveals_the_credentials_of_an_api_run(hr, fake, team, client):
+def test_a_named_lead_is_told_and_reveals_the_credentials_of_an_api_run(
+    hr, fake, team, client, ordinary_members
+):
     from django.contrib.auth import get_user_model
 
     from onboarding.credentials import credential_store
