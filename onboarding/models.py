@@ -205,6 +205,9 @@ class LifecycleRun(models.Model):
     params = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     worker = models.CharField(max_length=255, blank=True)
+    # A token new at every claim and take-over: a worker writes about the run, and calls a
+    # system for it, only while the run still carries its token (a fencing token).
+    claim = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from onboarding.audit import audit_record
 from onboarding.models import LifecycleRun
+from onboarding.runner.fence import claim_token
 from onboarding.signals import run_started
 
 logger = logging.getLogger(__name__)
@@ -21,12 +22,14 @@ State = LifecycleRun.State
 
 
 def run_claim(run_id: int, worker: str, *, rolling_back: bool) -> LifecycleRun | None:
-    """Take the run for this worker, or return None when another worker has it."""
+    """Take the run for this worker, with a new claim token, or return None when another
+    worker has it."""
     run = LifecycleRun.objects.select_related("person__team").get(pk=run_id)
     now = timezone.now()
+    token = claim_token()
     stale_before = now - timedelta(seconds=settings.LIFECYCLE_STALE_SECONDS)
     if not rolling_back and run.state == State.QUEUED:
-        fields = {"worker": worker, "heartbeat_at": now}
+        fields = {"worker": worker, "heartbeat_at": now, "claim": token}
         if run.started_at is not None:
             return run if run.move_to(State.RUNNING, **fields) else None
         with transaction.atomic():
@@ -43,8 +46,8 @@ def run_claim(run_id: int, worker: str, *, rolling_back: bool) -> LifecycleRun |
     if not holder_silent and run.worker != worker:
         return None
     taken = LifecycleRun.objects.filter(
-        pk=run.pk, state=wanted, worker=run.worker, heartbeat_at=run.heartbeat_at
-    ).update(worker=worker, heartbeat_at=now)
+        pk=run.pk, state=wanted, worker=run.worker, heartbeat_at=run.heartbeat_at, claim=run.claim
+    ).update(worker=worker, heartbeat_at=now, claim=token)
     if not taken:
         return None
     if run.worker and run.worker != worker:
@@ -52,7 +55,7 @@ def run_claim(run_id: int, worker: str, *, rolling_back: bool) -> LifecycleRun |
             actor=worker, action="run.take_over", target=run.person.username, outcome="succeeded",
             details={"run": run.pk, "silent_worker": run.worker}, run=run,
         )  # fmt: skip
-    run.worker, run.heartbeat_at = worker, now
+    run.worker, run.heartbeat_at, run.claim = worker, now, token
     return run
 
 
@@ -64,7 +67,7 @@ class Heartbeat:
 
     def __init__(self, run: LifecycleRun) -> None:
         self.run_id = run.pk
-        self.worker = run.worker
+        self.claim = run.claim
         self.lost = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{run.pk}", daemon=True)
@@ -81,7 +84,7 @@ class Heartbeat:
         try:
             while not self._stop.wait(settings.LIFECYCLE_HEARTBEAT_SECONDS):
                 try:
-                    held = LifecycleRun.objects.filter(pk=self.run_id, worker=self.worker).update(
+                    held = LifecycleRun.objects.filter(pk=self.run_id, claim=self.claim).update(
                         heartbeat_at=timezone.now()
                     )
                 except DatabaseError as error:

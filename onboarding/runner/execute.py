@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import NoReturn
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from onboarding.audit import audit_record
@@ -21,10 +21,12 @@ from onboarding.models import LifecycleRun, Person, Step, Team
 from onboarding.plans import plan_for
 from onboarding.runner import threads
 from onboarding.runner.claims import Heartbeat, run_claim
+from onboarding.runner.fence import Fence
 from onboarding.runner.limits import RunClock
 from onboarding.signals import run_finished
 from onboarding.steps import PlanStep, StepContext
 from onboarding.systems import registry
+from onboarding.systems._counting import requests_fenced
 
 logger = logging.getLogger(__name__)
 
@@ -110,18 +112,21 @@ def error_is_transient(error: Exception) -> bool:
     )
 
 
-def run_defer(run: LifecycleRun, message: str, **fields) -> None:
+def run_defer(run: LifecycleRun, message: str, fence: Fence, **fields) -> NoReturn:
     """A transient failure: the run waits for a retry, or fails once retries ran out."""
-    if run.retries >= settings.CELERY_TASK_MAX_RETRIES:
-        run_give_up(run, error=message)
-        raise RunStopped(message)
-    delay = retry_delay(run.retries)
-    due_at = timezone.now() + timedelta(seconds=delay)
-    run.retries += 1
-    LifecycleRun.objects.filter(pk=run.pk).update(
-        retries=run.retries, due_at=due_at, worker="", **fields
-    )
-    raise StepDeferred(message, delay)
+    with fence.writing():
+        if run.retries >= settings.CELERY_TASK_MAX_RETRIES:
+            run_give_up(run, error=message)
+            stop: Exception = RunStopped(message)
+        else:
+            delay = retry_delay(run.retries)
+            due_at = timezone.now() + timedelta(seconds=delay)
+            run.retries += 1
+            LifecycleRun.objects.filter(pk=run.pk).update(
+                retries=run.retries, due_at=due_at, worker="", **fields
+            )
+            stop = StepDeferred(message, delay)
+    raise stop
 
 
 def run_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
@@ -135,24 +140,25 @@ def run_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
         logger.info("run %s: not claimed by %s", run_id, worker)
         return None
     with log_context(run=run.pk, worker=worker), Heartbeat(run) as heartbeat:
-        _steps_do(run, heartbeat, RunClock())
+        _steps_do(run, heartbeat, RunClock(), Fence(run))
     return run
 
 
-def run_time_up(run: LifecycleRun, clock: RunClock) -> NoReturn:
+def run_time_up(run: LifecycleRun, clock: RunClock, fence: Fence) -> NoReturn:
     """The run used this attempt's time: it yields its worker and goes on later, from the step
     it stopped at. Counted as a retry, so a run that can never finish in time fails in the end."""
     message = f"still going after its {clock.seconds:.0f} s time limit; goes on later"
-    audit_record(
-        actor=run.worker or "worker", action="run.time_limit", target=run.person.username,
-        outcome="retried", details={"run": run.pk, "seconds": clock.seconds}, run=run,
-    )  # fmt: skip
-    if run.state == State.RUNNING and not run.move_to(State.QUEUED, worker=""):
-        raise RunLost(f"run {run.pk} changed under its worker")
-    run_defer(run, message)
+    with fence.writing():
+        audit_record(
+            actor=run.worker or "worker", action="run.time_limit", target=run.person.username,
+            outcome="retried", details={"run": run.pk, "seconds": clock.seconds}, run=run,
+        )  # fmt: skip
+        if run.state == State.RUNNING and not run.move_to(State.QUEUED, worker=""):
+            raise RunLost(f"run {run.pk} changed under its worker")
+    run_defer(run, message, fence)
 
 
-def _steps_do(run: LifecycleRun, heartbeat: Heartbeat, clock: RunClock) -> None:
+def _steps_do(run: LifecycleRun, heartbeat: Heartbeat, clock: RunClock, fence: Fence) -> None:
     plan = plan_for(run.kind)
     ctx = run_context(run)
     records = run_records(run, plan)
@@ -165,11 +171,13 @@ def _steps_do(run: LifecycleRun, heartbeat: Heartbeat, clock: RunClock) -> None:
         if heartbeat.lost:
             raise RunLost(f"run {run.pk} was taken over from {run.worker}")
         if clock.expired:
-            run_time_up(run, clock)
+            run_time_up(run, clock, fence)
         ready = [step for step in pending if plan.needs[step.name] <= done]
         outcomes = threads.together(
             [
-                lambda step=step: _step_do_logged(ctx, step, records[step.name], plan.check_first)
+                lambda step=step: _step_do_logged(
+                    ctx, step, records[step.name], plan.check_first, fence
+                )
                 for step in ready
             ]
         )
@@ -183,87 +191,103 @@ def _steps_do(run: LifecycleRun, heartbeat: Heartbeat, clock: RunClock) -> None:
             for system, count in outcome.items():
                 round_trips[system] = round_trips.get(system, 0) + count
         if failures:
-            _run_stop(run, failures)
+            _run_stop(run, failures, fence)
         pending = [step for step in pending if step.name not in done]
-    _run_succeed(run, ctx, round_trips=round_trips)
+    _run_succeed(run, ctx, fence, round_trips=round_trips)
 
 
 def _step_do_logged(
-    ctx: StepContext, step: PlanStep, record: Step, check_first: bool
+    ctx: StepContext, step: PlanStep, record: Step, check_first: bool, fence: Fence
 ) -> dict[str, int] | StepFailure:
     # Set inside the job: a step thread does not inherit the run's log context.
     with log_context(run=ctx.run.pk, step=step.name, worker=ctx.run.worker):
-        return _step_do(ctx, step, record, check_first)
+        return _step_do(ctx, step, record, fence, check_first)
 
 
 def _step_do(
-    ctx: StepContext, step: PlanStep, record: Step, check_first: bool = False
+    ctx: StepContext, step: PlanStep, record: Step, fence: Fence, check_first: bool = False
 ) -> dict[str, int] | StepFailure:
-    """Do one step; return the round trips it made per system, or how it failed."""
+    """Do one step; return the round trips it made per system, or how it failed. Raises
+    RunLost, having written and called nothing more, once the run is another worker's."""
     # A step touched before (retried, failed, or running when its worker died) is checked first.
     touched = check_first or record.attempts > 0
     now = timezone.now()
-    if record.state == Step.State.RUNNING:
-        Step.objects.filter(pk=record.pk).update(attempts=record.attempts + 1, started_at=now)
-        record.attempts += 1
-    else:
-        record.move_to(
-            Step.State.RUNNING, attempts=record.attempts + 1, started_at=now, last_error=""
-        )
+    with fence.writing():
+        if record.state == Step.State.RUNNING:
+            Step.objects.filter(pk=record.pk).update(attempts=record.attempts + 1, started_at=now)
+            record.attempts += 1
+        else:
+            record.move_to(
+                Step.State.RUNNING, attempts=record.attempts + 1, started_at=now, last_error=""
+            )
     trips_before = registry.round_trips()
+    requests_fenced(fence.check)
     try:
         step_ctx = step_context(ctx, step, record)
         found = step.check(step_ctx) if touched else None
         external_ids = found if found is not None else step.do(step_ctx)
+    except RunLost:
+        raise
     except Exception as error:
-        return _step_fail(ctx.run, record, error)
+        return _step_fail(ctx.run, record, error, fence)
+    finally:
+        requests_fenced(None)
     trips = {
         system: count - trips_before.get(system, 0)
         for system, count in registry.round_trips().items()
         if count != trips_before.get(system, 0)
     }
-    record.move_to(Step.State.DONE, external_ids=external_ids, finished_at=timezone.now())
-    audit_step(
-        ctx.run, record, "step.do", "succeeded", already_done=found is not None, round_trips=trips
-    )
+    with fence.writing():
+        record.move_to(Step.State.DONE, external_ids=external_ids, finished_at=timezone.now())
+        audit_step(
+            ctx.run, record, "step.do", "succeeded", already_done=found is not None,
+            round_trips=trips,
+        )  # fmt: skip
     return trips
 
 
-def _step_fail(run: LifecycleRun, record: Step, error: Exception) -> StepFailure:
+def _step_fail(run: LifecycleRun, record: Step, error: Exception, fence: Fence) -> StepFailure:
     message = error_describe(error)
-    if error_is_transient(error):
-        record.move_to(Step.State.PENDING, last_error=message)
-        audit_step(run, record, "step.do", "retried", error=message)
-        return StepFailure(record.name, message, transient=True)
-    if not isinstance(error, DownstreamError):
-        logger.exception("run %s step %s: unexpected error", run.pk, record.name)
-    record.move_to(Step.State.FAILED, last_error=message, finished_at=timezone.now())
-    audit_step(run, record, "step.do", "failed", error=message)
+    with fence.writing():
+        if error_is_transient(error):
+            record.move_to(Step.State.PENDING, last_error=message)
+            audit_step(run, record, "step.do", "retried", error=message)
+            return StepFailure(record.name, message, transient=True)
+        if not isinstance(error, DownstreamError):
+            logger.exception("run %s step %s: unexpected error", run.pk, record.name)
+        record.move_to(Step.State.FAILED, last_error=message, finished_at=timezone.now())
+        audit_step(run, record, "step.do", "failed", error=message)
     return StepFailure(record.name, message, transient=False)
 
 
-def _run_stop(run: LifecycleRun, failures: list[StepFailure]) -> NoReturn:
+def _run_stop(run: LifecycleRun, failures: list[StepFailure], fence: Fence) -> NoReturn:
     """A permanent failure fails the run; transient ones alone send it back to the queue."""
     permanent = [failure for failure in failures if not failure.transient]
     if not permanent:
-        if not run.move_to(State.QUEUED, worker=""):
-            raise RunLost(f"run {run.pk} changed under its worker")
-        run_defer(run, "; ".join(f.message for f in failures))
+        with fence.writing():
+            if not run.move_to(State.QUEUED, worker=""):
+                raise RunLost(f"run {run.pk} changed under its worker")
+        run_defer(run, "; ".join(f.message for f in failures), fence)
     first = permanent[0]
     error = f"{first.step}: {first.message}"
-    run.move_to(State.FAILED, error=error, finished_at=timezone.now())
-    audit_record(
-        actor=run.worker, action=f"{run.kind}.run", target=run.person.username, outcome="failed",
-        details={"run": run.pk, "failed_steps": [f.step for f in permanent], "error": error},
-        run=run,
-    )  # fmt: skip
-    run_finished.send(sender=LifecycleRun, run=run)
+    with fence.writing():
+        if not run.move_to(State.FAILED, error=error, finished_at=timezone.now()):
+            raise RunLost(f"run {run.pk} changed under its worker")
+        audit_record(
+            actor=run.worker, action=f"{run.kind}.run", target=run.person.username,
+            outcome="failed", run=run,
+            details={"run": run.pk, "failed_steps": [f.step for f in permanent], "error": error},
+        )  # fmt: skip
+        run_finished.send(sender=LifecycleRun, run=run)
     raise RunStopped(error)
 
 
-def _run_succeed(run: LifecycleRun, ctx: StepContext, round_trips: dict[str, int]) -> None:
-    with transaction.atomic():
-        run.move_to(State.SUCCEEDED, finished_at=timezone.now(), error="")
+def _run_succeed(
+    run: LifecycleRun, ctx: StepContext, fence: Fence, round_trips: dict[str, int]
+) -> None:
+    with fence.writing():
+        if not run.move_to(State.SUCCEEDED, finished_at=timezone.now(), error=""):
+            raise RunLost(f"run {run.pk} changed under its worker")
         person = run.person
         if run.kind == Kind.MOVE:
             Person.objects.filter(pk=person.pk).update(team=ctx.team)

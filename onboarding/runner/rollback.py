@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
-from django.db import transaction
 from django.utils import timezone
 
 from onboarding.audit import audit_record
@@ -23,9 +23,11 @@ from onboarding.runner.execute import (
     run_time_up,
     step_context,
 )
+from onboarding.runner.fence import Fence
 from onboarding.runner.limits import RunClock
 from onboarding.signals import run_finished
 from onboarding.steps import PlanStep, StepContext
+from onboarding.systems._counting import requests_fenced
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +40,11 @@ def run_rollback_execute(*, run_id: int, worker: str) -> LifecycleRun | None:
     if run is None:
         return None
     with log_context(run=run.pk, worker=worker), Heartbeat(run) as heartbeat:
-        _steps_undo(run, heartbeat, RunClock())
+        _steps_undo(run, heartbeat, RunClock(), Fence(run))
     return run
 
 
-def _steps_undo(run: LifecycleRun, heartbeat: Heartbeat, clock: RunClock) -> None:
+def _steps_undo(run: LifecycleRun, heartbeat: Heartbeat, clock: RunClock, fence: Fence) -> None:
     ctx = run_context(run)
     plan = plan_for(run.kind)
     records = run_records(run, plan)
@@ -55,48 +57,61 @@ def _steps_undo(run: LifecycleRun, heartbeat: Heartbeat, clock: RunClock) -> Non
         if heartbeat.lost:
             raise RunLost(f"run {run.pk} was taken over from {run.worker}")
         if clock.expired:
-            run_time_up(run, clock)
+            run_time_up(run, clock, fence)
         with log_context(step=step.name):
-            undone_ids = _step_undo(ctx, step, record)
+            undone_ids = _step_undo(ctx, step, record, fence)
         if undone_ids:
             ctx.outputs[step.name] = undone_ids
-    _run_rolled_back(run)
+    _run_rolled_back(run, fence)
 
 
 def step_untouched(record: Step) -> bool:
     return record.state == Step.State.PENDING and record.attempts == 0
 
 
-def _step_undo(ctx: StepContext, step: PlanStep, record: Step) -> dict | None:
+def _step_undo(ctx: StepContext, step: PlanStep, record: Step, fence: Fence) -> dict | None:
     run = ctx.run
-    if record.state == Step.State.PENDING:
-        record.move_to(Step.State.FAILED, last_error=record.last_error or "interrupted")
-    if record.state == Step.State.RUNNING:
-        # The worker running it died; whatever it did is undone below all the same.
-        Step.objects.filter(pk=record.pk).update(state=Step.State.FAILED)
-        record.state = Step.State.FAILED
-    if record.state != Step.State.UNDOING:
-        record.move_to(Step.State.UNDOING)
+    with fence.writing():
+        if record.state == Step.State.PENDING:
+            record.move_to(Step.State.FAILED, last_error=record.last_error or "interrupted")
+        if record.state == Step.State.RUNNING:
+            # The worker running it died; whatever it did is undone below all the same.
+            Step.objects.filter(pk=record.pk).update(state=Step.State.FAILED)
+            record.state = Step.State.FAILED
+        if record.state != Step.State.UNDOING:
+            record.move_to(Step.State.UNDOING)
+    requests_fenced(fence.check)
     try:
         undone_ids = step.undo(step_context(ctx, step, record))
+    except RunLost:
+        raise
     except Exception as error:
-        message = error_describe(error)
-        if error_is_transient(error):
-            audit_step(run, record, "step.undo", "retried", error=message)
-            run_defer(run, message)
-        if not isinstance(error, DownstreamError):
-            logger.exception("run %s undo %s: unexpected error", run.pk, record.name)
-        record.move_to(Step.State.FAILED, last_error=f"undo: {message}")
-        run.move_to(State.FAILED, error=f"rollback stopped at {record.name}: {message}", worker="")
-        audit_step(run, record, "step.undo", "failed", error=message)
-        raise RunStopped(message) from error
-    record.move_to(Step.State.UNDONE, finished_at=timezone.now())
-    audit_step(run, record, "step.undo", "succeeded")
+        _step_undo_fail(run, record, error, fence)
+    finally:
+        requests_fenced(None)
+    with fence.writing():
+        record.move_to(Step.State.UNDONE, finished_at=timezone.now())
+        audit_step(run, record, "step.undo", "succeeded")
     return undone_ids
 
 
-def _run_rolled_back(run: LifecycleRun) -> None:
-    with transaction.atomic():
+def _step_undo_fail(run: LifecycleRun, record: Step, error: Exception, fence: Fence) -> NoReturn:
+    message = error_describe(error)
+    if error_is_transient(error):
+        with fence.writing():
+            audit_step(run, record, "step.undo", "retried", error=message)
+        run_defer(run, message, fence)
+    if not isinstance(error, DownstreamError):
+        logger.exception("run %s undo %s: unexpected error", run.pk, record.name)
+    with fence.writing():
+        record.move_to(Step.State.FAILED, last_error=f"undo: {message}")
+        run.move_to(State.FAILED, error=f"rollback stopped at {record.name}: {message}", worker="")
+        audit_step(run, record, "step.undo", "failed", error=message)
+    raise RunStopped(message) from error
+
+
+def _run_rolled_back(run: LifecycleRun, fence: Fence) -> None:
+    with fence.writing():
         run.move_to(State.ROLLED_BACK, finished_at=timezone.now())
         _team_restore(run)
         run.person.move_to(run.person_status_rolled_back)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import TypeVar
 
 from django.db import close_old_connections, connections
@@ -29,7 +29,11 @@ def _step_pool() -> ThreadPoolExecutor:
 def together(jobs: list[Callable[[], Outcome]]) -> list[Outcome]:
     """Run the jobs (the first on this thread, the rest on step threads); wait for them all."""
     futures = [_step_pool().submit(_on_step_thread, job) for job in jobs[1:]]
-    first = jobs[0]()
+    try:
+        first = jobs[0]()
+    finally:
+        # Even when this thread's job raised (its run lost, say), no step is left running.
+        wait(futures)
     return [first, *(future.result() for future in futures)]
 
 

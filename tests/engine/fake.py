@@ -17,6 +17,7 @@ from onboarding.errors import AlreadyExists, NotFound, TransientError
 from onboarding.models import Credential, Person, Team
 from onboarding.steps import PlanStep, StepContext
 from onboarding.systems import DirectoryAccount, ManagedObject, System, SystemState
+from onboarding.systems._counting import request_allowed
 
 SYSTEM = "fake"
 
@@ -59,6 +60,7 @@ class FakeDirectory:
         self._failures.setdefault(operation, []).extend([error] * times)
 
     def _call(self, operation: str) -> None:
+        request_allowed()
         self._trips.count = self.round_trips + 1
         with self._lock:
             self.calls[operation] += 1

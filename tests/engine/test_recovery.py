@@ -95,22 +95,45 @@ def test_a_long_step_keeps_its_run_alive(fake, team, settings):
     assert run.heartbeat_at - run.started_at >= timedelta(seconds=2)
 
 
-def test_a_worker_whose_run_was_taken_over_stops_before_the_next_stage(fake, team, settings):
-    settings.LIFECYCLE_HEARTBEAT_SECONDS = 1
+def taken_over(username: str):
+    """What run_claim does for a worker that found this run's worker silent: a new holder and
+    a new claim token. Run from inside a step, as if this worker froze mid-call meanwhile."""
 
-    def taken_over_meanwhile():
-        LifecycleRun.objects.filter(person__username="hal").update(
-            worker="faster@host:1", heartbeat_at=timezone.now()
+    def take() -> None:
+        LifecycleRun.objects.filter(person__username=username).update(
+            worker="faster@host:1", heartbeat_at=timezone.now(), claim="f" * 32
         )
-        time.sleep(1.5)
 
-    fake.before("account_create", taken_over_meanwhile)
+    return take
+
+
+def test_a_worker_that_lost_its_run_mid_step_writes_and_calls_nothing_more(fake, team):
+    fake.before("account_create", taken_over("hal"))
+
     run = onboard("hal", team)
+
     assert (run.state, run.worker) == (State.RUNNING, "faster@host:1")
+    # The call in flight stays "running" for the new holder to check; nothing after it ran.
     assert dict(run.steps.values_list("name", "state")) == {
-        "fake_account": "done", "fake_key": "pending", "fake_team": "pending",
+        "fake_account": "running", "fake_key": "pending", "fake_team": "pending",
     }  # fmt: skip
     assert fake.calls["account_set"] == 0
+    assert not AuditEvent.objects.filter(run=run).exclude(action="onboard.request").exists()
+
+
+def test_a_rollback_that_lost_its_run_calls_no_system_again(fake, team):
+    fake.fail("account_set", PermanentError("fake", "refused"))
+    failed = onboard("ida", team)
+    assert failed.state == State.FAILED
+    calls_before = fake.calls["account_set"]
+    fake.before("account_find", taken_over("ida"))
+
+    run_rollback(run=failed, actor="admin")
+
+    failed.refresh_from_db()
+    assert (failed.state, failed.worker) == (State.ROLLING_BACK, "faster@host:1")
+    assert fake.calls["account_set"] == calls_before  # the undo's write never went out
+    assert not AuditEvent.objects.filter(run=failed, action="step.undo").exists()
 
 
 def test_a_database_connection_dropped_mid_step_is_retried_and_the_run_succeeds(fake, team):

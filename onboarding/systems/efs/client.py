@@ -17,7 +17,7 @@ from django.conf import settings
 
 from onboarding.errors import AlreadyExists, NotFound, PermanentError
 from onboarding.systems import _aws
-from onboarding.systems._counting import RoundTrips
+from onboarding.systems._counting import RoundTrips, request_allowed
 
 SYSTEM = "efs"
 ROOT = "/data"
@@ -199,6 +199,7 @@ class EFS:
         return found
 
     def _count(self, **_: Any) -> None:
+        request_allowed()
         self._trips.add()
 
 

@@ -24,7 +24,7 @@ from onboarding.errors import (
     PermanentError,
     TransientError,
 )
-from onboarding.systems._counting import RoundTrips
+from onboarding.systems._counting import RoundTrips, request_allowed
 
 SYSTEM = "freeipa"
 API_VERSION = "2.253"  # what python-freeipa's generated client speaks
@@ -204,6 +204,7 @@ class FreeIPA:
 
     def _call(self, method: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         for attempt in (1, 2):
+            request_allowed()
             client = getattr(self._sessions, "client", None)
             if client is None:
                 client = self._sessions.client = self._login()

@@ -27,7 +27,7 @@ from django.conf import settings
 
 from onboarding.errors import DownstreamError, NotFound, PermanentError, TransientError
 from onboarding.systems import _aws
-from onboarding.systems._counting import RoundTrips
+from onboarding.systems._counting import RoundTrips, request_allowed
 
 SYSTEM = "iam"
 SAML_AUDIENCES = ("https://signin.aws.amazon.com/saml",)
@@ -350,6 +350,7 @@ class IAM:
         return {"Version": "2012-10-17", "Statement": statements}
 
     def _count(self, **_: Any) -> None:
+        request_allowed()
         self._trips.add()
 
 

@@ -18,7 +18,7 @@ import requests
 from django.conf import settings
 
 from onboarding.errors import NotFound, PermanentError, TransientError
-from onboarding.systems._counting import RoundTrips
+from onboarding.systems._counting import RoundTrips, request_allowed
 
 SYSTEM = "jupyterhub"
 TIMEOUT_SECONDS = 10.0
@@ -190,6 +190,7 @@ class JupyterHub:
         self, method: str, path: str, *, json: Any = None, headers: dict | None = None
     ) -> requests.Response:
         """One request to the hub API: its 2xx answer, else an error."""
+        request_allowed()
         self._trips.add()
         try:
             response = self._session.request(
