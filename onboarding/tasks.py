@@ -52,7 +52,10 @@ def _with_retries(task, work, run_id: int) -> None:
     """Do a run's work; a transient failure retries the task when the run is due again."""
     try:
         work(run_id=run_id, worker=_worker_name(task))
-    except (RunStopped, RunLost):
+    except RunStopped:
+        return
+    except RunLost as lost:
+        logger.info("run %s: %s; this worker stopped", run_id, lost)
         return
     except StepDeferred as deferred:
         raise task.retry(countdown=deferred.delay) from None

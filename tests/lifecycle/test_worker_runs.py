@@ -74,6 +74,58 @@ def test_onboard_command_runs_on_a_worker_and_secrets_appear_only_in_the_reveal(
         assert secret not in text, f"OTP secret found in {place}"
 
 
+def test_a_worker_frozen_mid_step_and_woken_after_a_take_over_writes_and_calls_nothing(
+    lifecycle_worker, lifecycle_worker_env, sandbox_session, team, username, tmp_path
+):
+    moto_pid = int((sandbox_session.state_dir / "aws" / "moto.pid").read_text())
+    os.kill(moto_pid, signal.SIGSTOP)  # EFS hangs: the worker sits inside the EFS step
+    try:
+        run = person_onboard(
+            username=username, first_name="Frozen", last_name="Test",
+            email=f"{username}@example.test", team=team, actor="admin",
+        )  # fmt: skip
+        step = Step.objects.get(run=run, name="efs_access_point")
+        deadline = time.monotonic() + 60
+        while step.state != Step.State.RUNNING and time.monotonic() < deadline:
+            time.sleep(0.1)
+            step.refresh_from_db()
+        assert step.state == Step.State.RUNNING
+        time.sleep(0.5)  # the create request is on its way to EFS
+        # A paused VM or a long stop-the-world pause: alive, silent, its request in flight.
+        os.killpg(lifecycle_worker.process.pid, signal.SIGSTOP)
+    finally:
+        os.kill(moto_pid, signal.SIGCONT)
+
+    replacement = Worker(lifecycle_worker_env, tmp_path / "replacement.log").start()
+    try:
+        try:
+            time.sleep(int(lifecycle_worker_env["LIFECYCLE_STALE_SECONDS"]))
+            assert runs_overdue_requeue_task.delay().get(timeout=30) == [run.pk]
+            deadline = time.monotonic() + 120
+            run.refresh_from_db()
+            while run.state != LifecycleRun.State.SUCCEEDED and time.monotonic() < deadline:
+                time.sleep(0.5)
+                run.refresh_from_db()
+            assert run.state == LifecycleRun.State.SUCCEEDED, replacement.log()[-2000:]
+            events = list(run.events.order_by("id").values_list("id", "actor", "action"))
+            steps = list(run.steps.order_by("id").values_list("name", "state", "attempts"))
+        finally:
+            os.killpg(lifecycle_worker.process.pid, signal.SIGCONT)
+        # The woken worker reads EFS's answer to its old request, then finds the run taken.
+        deadline = time.monotonic() + 30
+        while "no longer this worker's" not in lifecycle_worker.log():
+            assert time.monotonic() < deadline, lifecycle_worker.log()[-3000:]
+            time.sleep(0.5)
+        time.sleep(2)
+    finally:
+        replacement.stop()
+    run.refresh_from_db()
+    assert run.state == LifecycleRun.State.SUCCEEDED
+    assert list(run.events.order_by("id").values_list("id", "actor", "action")) == events
+    assert list(run.steps.order_by("id").values_list("name", "state", "attempts")) == steps
+    assert len(access_points(lifecycle_worker_env, username)) == 1
+
+
 def test_worker_killed_mid_step_is_taken_over_and_the_step_is_not_redone(
     lifecycle_worker, lifecycle_worker_env, sandbox_session, team, username, tmp_path
 ):
