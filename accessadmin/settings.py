@@ -154,9 +154,24 @@ CELERY_TASK_IGNORE_RESULT = True
 AUDIT_KEY = env.secret("AUDIT_KEY", required=PRODUCTION)
 if PRODUCTION and len(AUDIT_KEY) < 32:
     raise ImproperlyConfigured("AUDIT_KEY must be at least 32 characters long.")
+
+
+def _database_slug(database: dict) -> str:
+    """A file-name-safe name of the database: one local head file per database."""
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        name = Path(str(database["NAME"])).stem
+    else:
+        name = (
+            f"{database.get('HOST') or 'local'}-{database.get('PORT') or 5432}-{database['NAME']}"
+        )
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
 AUDIT_HEAD_FILE = env.str(
     "AUDIT_HEAD_FILE",
-    "" if ENVIRONMENT == "test" else str(BASE_DIR / "var" / "audit-head.log"),
+    ""
+    if ENVIRONMENT == "test"
+    else str(BASE_DIR / "var" / f"audit-head-{_database_slug(DATABASES['default'])}.log"),
     required=PRODUCTION,
 )
 if AUDIT_HEAD_FILE and Path(AUDIT_HEAD_FILE).parent == BASE_DIR / "var":

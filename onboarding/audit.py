@@ -6,6 +6,12 @@ appended with O_APPEND, so the processes of one host write at once without a loc
 write() and lands whole at the end of the file) and the file can be made append-only (chattr +a).
 Verifying checks every head recorded there, so events deleted after their head was written are
 found even when later events were appended on top.
+
+Each head line names its chain: a name fixed when the chain began and kept in the database apart
+from the events (AuditChain), so rewriting or emptying the events does not rename the chain. A
+head file that served another database (a reset local database, a restore, a test database) then
+holds another chain's heads, which are told apart and never taken for deleted events of this one.
+Lines written before chains were named (three fields) count as this chain's.
 """
 
 import logging
@@ -13,11 +19,13 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.utils import timezone
 
-from onboarding.models import AuditEvent, LifecycleRun
+from onboarding.models import AuditChain, AuditEvent, LifecycleRun
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +48,29 @@ def audit_record(
     return event
 
 
+def audit_chain_id() -> str:
+    """The chain's name, kept in the database apart from its events; named now if it has none
+    (a test database emptied between tests)."""
+    name = AuditChain.objects.order_by("id").values_list("name", flat=True).first()
+    if name is None:
+        AuditChain.objects.create()
+        # Two processes may name it at once: the first name made is the one.
+        name = AuditChain.objects.order_by("id").values_list("name", flat=True).first()
+    return name
+
+
 def _head_write(event: AuditEvent) -> None:
     path = settings.AUDIT_HEAD_FILE
     if not path:
         return
-    line = f"{event.pk} {event.position} {event.hash}\n".encode()
+    try:
+        chain = audit_chain_id()
+        line = f"{chain} {event.pk} {event.position} {event.hash}\n".encode()
+    except DatabaseError as error:
+        logger.error(
+            "AUDIT HEAD NOT WRITTEN: event #%s: the chain is unreadable (%s)", event.pk, error
+        )
+        return
     try:
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         try:
@@ -64,23 +90,39 @@ def _head_write(event: AuditEvent) -> None:
         )
 
 
-def _heads_recorded() -> dict[int, tuple[int, str]]:
-    """Every head written outside the database: event id -> (position, hash)."""
-    heads = {}
+@dataclass(frozen=True)
+class HeadFile:
+    """What the head file says of this chain: event id -> (position, hash); how many lines
+    name another chain; whether the file is there at all."""
+
+    heads: dict[int, tuple[int, str]]
+    other_chains: int = 0
+    found: bool = False
+
+
+def _heads_recorded(chain: str) -> HeadFile:
+    """Every head of this chain written outside the database."""
     if not settings.AUDIT_HEAD_FILE:
-        return heads
+        return HeadFile({})
+    heads: dict[int, tuple[int, str]] = {}
+    other_chains = 0
     try:
         with open(settings.AUDIT_HEAD_FILE) as lines:
             for line in lines:
                 fields = line.split()
+                if len(fields) == 4:
+                    if fields[0] != chain:
+                        other_chains += 1
+                        continue
+                    fields = fields[1:]
                 # A line cut short by a crash is skipped; its event is covered by the next one.
                 if len(fields) == 3 and fields[0].isdigit() and fields[1].isdigit():
                     event_id, position, event_hash = fields
                     if len(event_hash) == 64:
                         heads[int(event_id)] = (int(position), event_hash)
     except FileNotFoundError:
-        pass
-    return heads
+        return HeadFile({})
+    return HeadFile(heads, other_chains, found=True)
 
 
 @dataclass(frozen=True)
@@ -96,6 +138,9 @@ class AuditCheck:
     heads: int = 0
     newest_head: int | None = None
     unanchored: int = 0
+    chain: str | None = None
+    other_chains: int = 0
+    head_file_found: bool = False
 
     def __iter__(self) -> Iterator[int | AuditBreak | None]:
         # Callers unpack `checked, broken = audit_verify()`.
@@ -105,7 +150,9 @@ class AuditCheck:
 def audit_verify(*, chunk_size: int = 5000) -> AuditCheck:
     """Walk the chain oldest first, checking each link and each head recorded outside the
     database; return how many events were checked and the first break."""
-    heads = _heads_recorded()
+    chain = audit_chain_id()
+    head_file = _heads_recorded(chain)
+    heads = head_file.heads
     recorded = sorted(heads)
     expected_previous = AuditEvent.GENESIS_HASH
     checked = anchored = next_head = 0
@@ -134,7 +181,10 @@ def audit_verify(*, chunk_size: int = 5000) -> AuditCheck:
         None,
         heads=len(heads),
         newest_head=recorded[-1] if recorded else None,
-        unanchored=checked - anchored if heads else 0,
+        unanchored=checked - anchored,
+        chain=chain,
+        other_chains=head_file.other_chains,
+        head_file_found=head_file.found,
     )
 
 
@@ -181,3 +231,28 @@ def _emptied(first_id: int, count: int, newest_id: int) -> AuditBreak:
         f"the audit trail is empty, but the head file recorded {count} events up to "
         f"#{newest_id}: the table was emptied",
     )
+
+
+def audit_restore_accept(*, reason: str, actor: str) -> tuple[str, AuditEvent]:
+    """After the database was restored from a backup, the head file records events the restore
+    took away. Keep that file aside as evidence, and start this chain's heads anew with an audit
+    event saying who did it, why, and what the old file's newest head was. Returns where the old
+    file was kept and the event."""
+    path = Path(settings.AUDIT_HEAD_FILE)
+    old = _heads_recorded(audit_chain_id())
+    kept = path.with_name(f"{path.name}.before-restore-{timezone.now():%Y%m%dT%H%M%SZ}")
+    if path.exists():
+        path.rename(kept)
+    newest = max(old.heads, default=None)
+    event = audit_record(
+        actor=actor, action="audit.restore", target=str(path), outcome="succeeded",
+        details={
+            "reason": reason, "old_head_file": str(kept) if old.found else "",
+            "old_newest_head": newest, "newest_event_before": _newest_event_id(),
+        },
+    )  # fmt: skip
+    return str(kept), event
+
+
+def _newest_event_id() -> int | None:
+    return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()

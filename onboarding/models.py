@@ -2,6 +2,7 @@ import functools
 import hashlib
 import hmac
 import json
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -414,6 +415,22 @@ def _audit_key_from(material: bytes) -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"accessadmin audit chain"
     ).derive(material)
+
+
+def audit_chain_name() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+class AuditChain(models.Model):
+    """The audit chain's name, fixed when the chain begins (the database's first migration, or
+    its first event after the table was emptied) and kept apart from the events, so that head
+    lines another database wrote are told apart and a rewritten or emptied chain is not."""
+
+    name = models.CharField(max_length=16, unique=True, default=audit_chain_name)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.name
 
 
 class AuditEventQuerySet(models.QuerySet):

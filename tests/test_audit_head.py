@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.core.management.base import CommandError
+from django.db import connection, transaction
 
-from onboarding.audit import audit_record
+from onboarding.audit import audit_chain_id, audit_record
 from onboarding.models import AuditEvent
+from tests.test_audit_tampering import as_owner
 
 
 @pytest.fixture
@@ -145,3 +147,107 @@ def test_a_head_directory_that_cannot_be_written_keeps_the_event_and_says_so(
     output = verify_output(capsys)
     assert "Audit trail intact: 1 events verified." in output
     assert "No head has been recorded outside the database yet" in output
+
+
+# One chain, one head --------------------------------------------------------------------------
+
+
+def another_chain_heads(head_file: Path, count: int = 3) -> None:
+    """Head lines another database wrote into the same file (a reset local database, say)."""
+    lines = [f"{'a' * 16} {900000 + n} {n} {'b' * 64}\n" for n in range(1, count + 1)]
+    head_file.write_text("".join(lines))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_head_line_names_its_chain(head_file):
+    first, second = record(2)
+    chain = audit_chain_id()
+    assert head_file.read_text().splitlines() == [
+        f"{chain} {first.pk} {first.position} {first.hash}",
+        f"{chain} {second.pk} {second.position} {second.hash}",
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_head_file_that_served_another_database_is_not_read_as_deleted_events(head_file, capsys):
+    another_chain_heads(head_file)
+
+    output = verify_output(capsys)  # a fresh database, no event yet
+    assert "Audit trail intact: 0 events verified." in output
+    assert "3 heads of another chain" in output
+
+    record(2)
+
+    output = verify_output(capsys)
+    assert "Audit trail intact: 2 events verified." in output
+    assert "2 heads recorded outside the database match the chain" in output
+    assert "3 heads of another chain" in output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_local_default_keeps_one_head_file_per_database(settings):
+    from accessadmin.settings import _database_slug
+
+    sqlite = {"ENGINE": "django.db.backends.sqlite3", "NAME": "/srv/var/db.sqlite3"}
+    other = {"ENGINE": "django.db.backends.postgresql", "NAME": "aa", "HOST": "db", "PORT": 5432}
+    assert _database_slug(sqlite) == "db"
+    assert _database_slug(other) == "db-5432-aa"
+    assert _database_slug({**other, "NAME": "aa_restore"}) != _database_slug(other)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("case", ["no head", "head file missing", "head file cut short"])
+def test_in_production_verify_fails_for_events_without_a_head(head_file, settings, case):
+    events = record(3)
+    if case == "no head":
+        another_chain_heads(head_file)  # only another database's heads are left
+    elif case == "head file missing":
+        head_file.unlink()
+    else:
+        lines = head_file.read_text().splitlines(keepends=True)
+        head_file.write_text("".join(lines[:1]))
+    settings.PRODUCTION = True
+
+    with pytest.raises(CommandError) as failed:
+        call_command("verify_audit")
+
+    expected = "is missing" if case == "head file missing" else "events have no head recorded"
+    assert expected in str(failed.value)
+    settings.PRODUCTION = False
+    call_command("verify_audit")  # elsewhere a warning, not a failure
+    assert AuditEvent.objects.count() == len(events)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_production_an_emptied_table_fails_the_check(head_file, settings):
+    record(2)
+    settings.PRODUCTION = True
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE onboarding_auditevent CASCADE")  # allowed in test databases
+
+    with pytest.raises(CommandError, match="the table was emptied"):
+        call_command("verify_audit")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_a_restore_the_old_heads_are_kept_aside_and_the_chain_verifies_again(
+    head_file, settings, capsys
+):
+    kept_events = record(2)
+    lost = record(2)
+    # A restore from a backup taken after the first two events: the other two are gone.
+    as_owner(("DELETE FROM onboarding_auditevent WHERE id = ANY(%s)", [[e.pk for e in lost]]))
+    settings.PRODUCTION = True
+    with pytest.raises(CommandError, match="newest events were deleted"):
+        call_command("verify_audit")
+
+    call_command("verify_audit", "--restored", "restored the 02:00 backup after a disk loss")
+
+    output = capsys.readouterr().out
+    assert "The old head file is kept as" in output
+    assert "Audit trail intact: 3 events verified." in output
+    restore = AuditEvent.objects.get(action="audit.restore")
+    assert restore.details["reason"] == "restored the 02:00 backup after a disk loss"
+    assert restore.details["old_newest_head"] == lost[-1].pk
+    assert restore.details["newest_event_before"] == kept_events[-1].pk
+    assert list(head_file.parent.glob("audit-head.log.before-restore-*"))
