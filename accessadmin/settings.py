@@ -38,6 +38,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "web.request_guard.RequestGuardMiddleware",  # first: refuses before anything reads the body
+    "web.database_timeouts.DatabaseTimeoutsMiddleware",  # before anything queries
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -204,6 +205,12 @@ BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", 500, minimum=1)
 # The largest request body read at all (a 2 MB CSV upload and its form fit); larger ones are
 # refused from their Content-Length. The proxy in front caps bodies too (deploy/Caddyfile).
 REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", 3 * 1024 * 1024, minimum=64 * 1024)
+# How long one statement of a web request may run, and wait for a lock, before PostgreSQL cancels
+# it and the request answers 503; probes (/healthz, /metrics) wait less.
+WEB_STATEMENT_TIMEOUT_MS = env.int("WEB_STATEMENT_TIMEOUT_MS", 30_000, minimum=100)
+WEB_LOCK_TIMEOUT_MS = env.int("WEB_LOCK_TIMEOUT_MS", 5_000, minimum=100)
+PROBE_STATEMENT_TIMEOUT_MS = env.int("PROBE_STATEMENT_TIMEOUT_MS", 3_000, minimum=100)
+PROBE_LOCK_TIMEOUT_MS = env.int("PROBE_LOCK_TIMEOUT_MS", 1_000, minimum=100)
 LIFECYCLE_RETRY_BASE_SECONDS = env.int("LIFECYCLE_RETRY_BASE_SECONDS", 5, minimum=0)
 LIFECYCLE_RETRY_MAX_SECONDS = env.int("LIFECYCLE_RETRY_MAX_SECONDS", 300, minimum=0)
 
