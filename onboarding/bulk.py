@@ -46,10 +46,16 @@ def csv_date_read(value: str, *, column: str) -> date | None:
     raise ValueError(f"{column} {value!r} is not a date written YYYY-MM-DD")
 
 
+def csv_text_normalise(text: str) -> str:
+    """One form of the same file whatever its line endings: a browser sends a form's text back
+    with CRLF (the HTML form encoding rewrites every line break), a Unix file has LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def csv_text_decode(data: bytes) -> str:
-    """A file's bytes as text: UTF-8, with or without a byte-order mark."""
+    """A file's bytes as text: UTF-8, with or without a byte-order mark, lines ending in LF."""
     try:
-        return data.decode("utf-8-sig")
+        return csv_text_normalise(data.decode("utf-8-sig"))
     except UnicodeDecodeError as error:
         raise InvalidInput(
             f"The file is not UTF-8 (byte {error.start + 1} cannot be read); "

@@ -28,7 +28,7 @@ from qrcode.image.svg import SvgPathImage
 from onboarding import orphans, selectors, services
 from onboarding.audit import audit_record, audit_verify
 from onboarding.broker import broker_persistence
-from onboarding.bulk import csv_text_decode
+from onboarding.bulk import csv_text_decode, csv_text_normalise
 from onboarding.credentials import credentials_reveal
 from onboarding.errors import AccessAdminError, CredentialsGone, FileRefused, InvalidInput
 from onboarding.exports import csv_cell
@@ -318,7 +318,7 @@ def people_onboard_csv(request: HttpRequest) -> HttpResponse:
     context: dict = {"form": form, "problems": [], "rows": None, "max_rows": settings.BULK_MAX_ROWS}
     try:
         if request.POST.get("action") == "onboard":
-            text = request.POST.get("csv_text", "")
+            text = csv_text_normalise(request.POST.get("csv_text", ""))
             if not _previewed(request, "onboard_csv", {"text": text}):
                 raise AccessAdminError(NOT_PREVIEWED)
             onboarded = services.people_onboard_csv(

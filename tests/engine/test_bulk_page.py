@@ -1,6 +1,7 @@
 """The bulk onboarding page against the fake system: a preview of every row, then every run
 started at once; a lead's rows for other teams are problems."""
 
+import html
 from datetime import timedelta
 
 import pytest
@@ -57,6 +58,31 @@ def test_an_admin_previews_every_row_then_starts_every_run(fake, team, other_tea
     followed = as_admin.get(response.url).content.decode()
     assert followed.count("Succeeded") == 2
     assert "Every run has finished." in followed
+
+
+def browser_sends(page: str, name: str) -> str:
+    """The hidden field's value as a browser submits it: the HTML form encoding rewrites every
+    line break in a value to CRLF, whatever the page held."""
+    value = html.unescape(page.split(f'name="{name}" value="')[1].split('"')[0])
+    return value.replace("\r\n", "\n").replace("\n", "\r\n")
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n"], ids=["LF file", "CRLF file"])
+def test_what_a_browser_sends_back_starts_the_runs_whatever_the_files_line_endings(
+    fake, team, as_admin, ending
+):
+    text = HEADER + "ada,Ada,L,ada@example.test,vision\nbob,Bob,K,bob@example.test,vision\n"
+    page = upload(as_admin, text.replace("\n", ending)).content.decode()
+    token = page.split('name="preview_token" value="')[1].split('"')[0]
+
+    response = as_admin.post(
+        "/onboard/csv/",
+        {"action": "onboard", "csv_text": browser_sends(page, "csv_text"), "preview_token": token},
+    )
+
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    runs = LifecycleRun.objects.order_by("pk")
+    assert [run.person.username for run in runs] == ["ada", "bob"]
 
 
 def test_a_changed_file_is_not_started_without_a_new_preview(fake, team, as_admin):
