@@ -152,6 +152,29 @@ def person_onboard_check(
     end_date: date | None = None,
 ) -> str:
     """The username as it will be stored, or InvalidInput saying what is wrong."""
+    username = _person_onboard_fields_check(
+        username=username, first_name=first_name, last_name=last_name, email=email,
+        start_date=start_date, end_date=end_date,
+    )  # fmt: skip
+    for system in enabled():
+        problem = system.onboard_problem(username)
+        if problem:
+            raise InvalidInput(problem)
+    team_fits_check(team)
+    return username
+
+
+def _person_onboard_fields_check(
+    *,
+    username: str,
+    first_name: str,
+    last_name: str,
+    email: str,
+    start_date: date | None,
+    end_date: date | None,
+) -> str:
+    """What can be checked without asking the systems: the fields, the dates, and whether
+    AccessAdmin knows the person already."""
     username = username_for_a_person(username)
     person_fields_check(first_name=first_name, last_name=last_name, email=email)
     _dates_check(start_date=start_date, end_date=end_date)
@@ -160,11 +183,6 @@ def person_onboard_check(
         _no_run_in_progress(existing)
     if existing is not None and existing.status != Status.NEW:
         raise PersonAlreadyKnown(username, existing.get_status_display())
-    for system in enabled():
-        problem = system.onboard_problem(username)
-        if problem:
-            raise InvalidInput(problem)
-    team_fits_check(team)
     return username
 
 
@@ -294,12 +312,14 @@ def people_onboard_csv_check(
     *, text: str, allowed_teams: Iterable[Team] | None = None
 ) -> list[BulkRow]:
     """Every row checked as one onboarding would be, and against the others; FileRefused lists
-    each problem with its row. `allowed_teams` (None: any) are the teams the asker leads."""
+    each problem with its row. `allowed_teams` (None: any) are the teams the asker leads. The
+    systems are asked once for the whole file, and each team checked once, so the check costs
+    the same few round trips whatever the file's length."""
     today = timezone.localdate()
     rows, problems = csv_rows_read(text, max_rows=settings.BULK_MAX_ROWS)
     teams = {team.name: team for team in Team.objects.all()}
     allowed = None if allowed_teams is None else {team.pk for team in allowed_teams}
-    checked, seen = [], {}
+    candidates, seen = [], {}
     for row in rows:
         team = teams.get(row.team)
         if team is None:
@@ -313,23 +333,57 @@ def people_onboard_csv_check(
             problems.append(f"row {row.number}: {folded!r} is also on row {seen[folded]}")
             continue
         seen[folded] = row.number
-        fields = {
-            "first_name": row.first_name, "last_name": row.last_name, "email": row.email,
-            "start_date": row.start_date, "end_date": row.end_date,
-        }  # fmt: skip
         try:
             if allowed is not None:
                 # A lead is not told where someone of another team stands.
                 _username_of_another_team_refuse(folded, allowed)
-            username = person_onboard_check(username=row.username, team=team, **fields)
+            username = _person_onboard_fields_check(
+                username=row.username, first_name=row.first_name, last_name=row.last_name,
+                email=row.email, start_date=row.start_date, end_date=row.end_date,
+            )  # fmt: skip
         except AccessAdminError as error:
             problems.append(f"row {row.number}: {error}")
             continue
+        candidates.append((row, username, team))
+    taken = _systems_onboard_problems([username for _, username, _ in candidates])
+    team_problems = _teams_problems({team for _, _, team in candidates})
+    checked = []
+    for row, username, team in candidates:
+        problem = taken.get(username) or team_problems.get(team.pk)
+        if problem:
+            problems.append(f"row {row.number}: {problem}")
+            continue
+        fields = {
+            "first_name": row.first_name, "last_name": row.last_name, "email": row.email,
+            "start_date": row.start_date, "end_date": row.end_date,
+        }  # fmt: skip
         waits = row.start_date is not None and row.start_date > today
         checked.append(BulkRow(row.number, username, team=team, waits=waits, **fields))
     if problems:
         raise FileRefused(sorted(problems, key=_row_order))
     return checked
+
+
+def _systems_onboard_problems(usernames: list[str]) -> dict[str, str]:
+    """Each username's first problem, the first enabled system's that has one."""
+    found: dict[str, str] = {}
+    if not usernames:
+        return found
+    for system in enabled():
+        for username, problem in system.onboard_problems(usernames).items():
+            found.setdefault(username, problem)
+    return found
+
+
+def _teams_problems(teams: set[Team]) -> dict[int, str]:
+    """Each team's problem, by its id: checked once however many rows name it."""
+    problems = {}
+    for team in teams:
+        try:
+            team_fits_check(team)
+        except InvalidInput as error:
+            problems[team.pk] = str(error)
+    return problems
 
 
 def _unavailable(username: str) -> str:

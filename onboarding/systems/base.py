@@ -129,6 +129,13 @@ class System:
         """Why this username cannot be onboarded here (taken already, say); None when it can."""
         return None
 
+    def onboard_problems(self, usernames: list[str]) -> dict[str, str]:
+        """`onboard_problem` for many usernames (a bulk file's), only those with one. A system
+        that can ask about many at once overrides it, so a file's check costs the same few
+        round trips whatever its length."""
+        problems = {username: self.onboard_problem(username) for username in usernames}
+        return {username: problem for username, problem in problems.items() if problem}
+
     def person_details_set(
         self, *, person: Person, first_name: str, last_name: str, email: str
     ) -> None:

@@ -284,6 +284,15 @@ class FakeSystem(System):
             return f"The username {username!r} is taken in the fake directory."
         return None
 
+    def onboard_problems(self, usernames: list[str]) -> dict[str, str]:
+        """One round trip for them all, as a real system asks in one batch."""
+        self.client._call("accounts_find")
+        return {
+            username: f"The username {username!r} is taken in the fake directory."
+            for username in usernames
+            if username in self.client.accounts
+        }
+
     def person_details_set(
         self, *, person: Person, first_name: str, last_name: str, email: str
     ) -> None:

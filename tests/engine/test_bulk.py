@@ -10,8 +10,13 @@ from django.utils import timezone
 
 from onboarding.errors import FileRefused, TooManyRequests
 from onboarding.models import AuditEvent, LifecycleRun, Person
-from onboarding.services import people_onboard_csv, people_onboard_csv_preview
+from onboarding.services import (
+    people_onboard_csv,
+    people_onboard_csv_check,
+    people_onboard_csv_preview,
+)
 from tests.engine.conftest import onboard
+from tests.engine.fake import Account
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -192,3 +197,22 @@ def test_the_command_says_who_waits_for_their_start_date(fake, team, tmp_path, c
     assert f"gus waits for its start date {day(3)}: no run now" in output
     assert "Run #" not in output
     assert Person.objects.get(username="gus").waits_for_start
+
+
+def file_of(count: int) -> str:
+    return HEADER + "".join(f"p{n},P,L,p{n}@example.test,vision\n" for n in range(count))
+
+
+def test_a_files_check_asks_the_systems_as_often_for_300_rows_as_for_one(fake, team, settings):
+    settings.BULK_MAX_ROWS = 500
+    fake.accounts["p7"] = Account("p7", "vision")  # taken in the system already
+
+    fake.calls.clear()
+    assert len(people_onboard_csv_check(text=file_of(1))) == 1
+    one_row = sum(fake.calls.values())
+    fake.calls.clear()
+    with pytest.raises(FileRefused) as caught:
+        people_onboard_csv_check(text=file_of(300))
+
+    assert sum(fake.calls.values()) == one_row
+    assert caught.value.problems == ["row 9: The username 'p7' is taken in the fake directory."]

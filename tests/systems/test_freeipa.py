@@ -85,3 +85,17 @@ def test_freeipa_database_error_is_transient_only_when_the_directory_is_unavaila
     translated = FreeIPA._translate(error, "otptoken_del")
     assert isinstance(translated, TransientError) is transient
     assert isinstance(translated, PermanentError) is not transient
+
+
+def test_many_usernames_are_looked_up_in_one_batch_per_hundred(freeipa_stack):
+    ipa = connector(freeipa_stack)
+    names = ["admin", *(f"nobody{n}" for n in range(149))]
+    ipa.ping()
+    before = ipa.round_trips
+
+    found = ipa.users_find(usernames=names)
+
+    assert ipa.round_trips - before == 2  # 150 look-ups: two batches of at most 100
+    assert found["admin"].username == "admin"
+    assert [name for name, user in found.items() if user is not None] == ["admin"]
+    assert len(found) == 150

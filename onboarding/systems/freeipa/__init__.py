@@ -127,11 +127,13 @@ class FreeIPASystem(System):
         )  # fmt: skip
 
     def onboard_problem(self, username: str) -> str | None:
-        user = self.client.user_find(username=username)
-        if user is None:
-            return None
-        where = "as a preserved user; reinstate them instead" if user.preserved else "already"
-        return f"The username {username!r} is taken in FreeIPA {where}."
+        return self.onboard_problems([username]).get(username)
+
+    def onboard_problems(self, usernames: list[str]) -> dict[str, str]:
+        found = self.client.users_find(usernames=usernames)
+        return {
+            username: _taken(username, user) for username, user in found.items() if user is not None
+        }
 
     def person_details_set(
         self, *, person: Person, first_name: str, last_name: str, email: str
@@ -221,3 +223,8 @@ class FreeIPASystem(System):
                 )
             )
         return checks
+
+
+def _taken(username: str, user) -> str:
+    where = "as a preserved user; reinstate them instead" if user.preserved else "already"
+    return f"The username {username!r} is taken in FreeIPA {where}."

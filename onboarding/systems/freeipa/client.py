@@ -42,6 +42,11 @@ _TRANSIENT_CODES = {903, 907, 4201, 4211, 4214}
 _DATABASE_ERROR = 4203
 _DATABASE_UNAVAILABLE = ("Server is busy", "Server is unavailable", "Can't contact LDAP server",
                          "Connect error", "Timed out")  # fmt: skip
+# ipalib/errors.py NotFound.errno; a batch's failed call carries it as error_code.
+NOT_FOUND_CODE = 4001
+# Calls per batch request: one round trip for a bulk file's worth of look-ups, not one request
+# so large that a proxy in front of FreeIPA refuses it.
+BATCH_SIZE = 100
 _ALREADY_MEMBER = "This entry is already a member"
 _NOT_MEMBER = "This entry is not a member"
 
@@ -313,6 +318,18 @@ class FreeIPA:
             return None
         return IpaUser.from_entry(result["result"])
 
+    def users_find(self, *, usernames: list[str]) -> dict[str, IpaUser | None]:
+        """`user_find` for many usernames in one batch round trip per BATCH_SIZE of them."""
+        found: dict[str, IpaUser | None] = {}
+        for start in range(0, len(usernames), BATCH_SIZE):
+            chunk = usernames[start : start + BATCH_SIZE]
+            calls = [{"method": "user_show", "params": [[name], {"all": True}]} for name in chunk]
+            results = self._batch(calls, missing_ok=True)
+            for name, result in zip(chunk, results, strict=True):
+                missing = result.get("error_code") == NOT_FOUND_CODE
+                found[name] = None if missing else IpaUser.from_entry(result["result"])
+        return found
+
     def user_create(
         self, *, username: str, first_name: str, last_name: str, email: str, password: str
     ) -> IpaUser:
@@ -437,11 +454,14 @@ class FreeIPA:
         for group, result in zip(groups, results, strict=True):
             self._member_failures_raise(method, group, result, tolerated)
 
-    def _batch(self, calls: list[dict]) -> list[dict]:
-        """One round trip for many calls; a failed call is raised as the error it stands for."""
+    def _batch(self, calls: list[dict], *, missing_ok: bool = False) -> list[dict]:
+        """One round trip for many calls; a failed call is raised as the error it stands for
+        (with `missing_ok`, a NotFound stays in the results for the caller to read)."""
         response = self._call("batch", a_methods=calls)
         results = response["results"]
         for call, result in zip(calls, results, strict=True):
+            if missing_ok and result.get("error_code") == NOT_FOUND_CODE:
+                continue
             if result.get("error"):
                 code = result.get("error_code")
                 error = ipa_errors.error_codes.get(code, ipa_errors.BadRequest)(
