@@ -32,6 +32,7 @@ from onboarding.reconcile import system_findings, system_unanswered
 from onboarding.runner import (
     PlannedChange,
     plan_preview,
+    plan_steps,
     run_dispatch,
     run_steps_create,
 )
@@ -443,10 +444,11 @@ def people_onboard_csv(
 def people_onboard_csv_preview(
     *, text: str, allowed_teams: Iterable[Team] | None = None
 ) -> list[tuple[BulkRow, list[PlannedChange]]]:
-    """Each row and what its onboarding will change: now, or on its start date if it waits."""
+    """Each row and what its onboarding will do: now, or on its start date if it waits. The
+    rows were checked against the systems in one pass; each run checks its steps as it goes."""
+    steps = plan_steps(Kind.ONBOARD)
     return [
-        (row, plan_preview(kind=Kind.ONBOARD, person=bulk_row_person(row), team=row.team))
-        for row in people_onboard_csv_check(text=text, allowed_teams=allowed_teams)
+        (row, steps) for row in people_onboard_csv_check(text=text, allowed_teams=allowed_teams)
     ]
 
 

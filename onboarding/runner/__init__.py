@@ -11,6 +11,7 @@ from onboarding.runner.execute import DATABASE_BLIPS, retry_delay, run_execute, 
 from onboarding.runner.preview import (
     PlannedChange,
     plan_preview,
+    plan_steps,
     run_resume_preview,
     run_rollback_preview,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "DATABASE_BLIPS",
     "PlannedChange",
     "plan_preview",
+    "plan_steps",
     "retry_delay",
     "run_dispatch",
     "run_execute",

@@ -28,6 +28,16 @@ def plan_preview(
     return _steps_check(ctx, kind, done=set())
 
 
+def plan_steps(kind: str) -> list[PlannedChange]:
+    """Each step of a new run, the systems not asked: for a bulk file, whose usernames were
+    checked against the systems once for the whole file, not once per step and row (hundreds of
+    look-ups would meet IAM's and FreeIPA's rate limits for nothing)."""
+    return [
+        PlannedChange(step.name, step.system, step.description, already_done=False)
+        for step in plan_for(kind).steps
+    ]
+
+
 def run_resume_preview(run: LifecycleRun) -> list[PlannedChange]:
     """What resuming the run would still change: its done steps are not asked again."""
     done = set(run.steps.filter(state=Step.State.DONE).values_list("name", flat=True))
