@@ -146,7 +146,7 @@ def measure(requests: int) -> dict[str, list[float]]:
 
     deep_page_start = AuditEvent.objects.order_by("-at", "-id").values_list("id", flat=True)[1000]
     client = Client()
-    client.force_login(admin)
+    client.force_login(admin, "django.contrib.auth.backends.ModelBackend")  # break-glass
     usernames = list(Person.objects.values_list("username", flat=True))
     rng = random.Random(11)  # noqa: S311 - repeatable request mix
     pages = {

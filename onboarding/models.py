@@ -479,6 +479,13 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        indexes = [
+            # The audit log filtered by action and outcome, newest first: one index range in
+            # the page's order, however rare the pair.
+            models.Index(
+                fields=["action", "outcome", "-at", "-id"], name="audit_action_outcome_at"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor} {self.action} {self.target}"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -250,7 +251,11 @@ def audit_search(where: AuditFilter) -> QuerySet[AuditEvent]:
     if where.action:
         events = events.filter(action=where.action)
     if where.action_contains:
-        events = events.filter(action__icontains=where.action_contains)
+        needle = where.action_contains.lower()
+        # The few actions recorded, matched here: the filter is then an index look-up, not a
+        # scan of every event's action for a part of it.
+        matching = [action for action in audit_actions_recorded() if needle in action.lower()]
+        events = events.filter(action__in=matching)
     if where.outcome:
         events = events.filter(outcome=where.outcome)
     if where.since:
@@ -274,6 +279,26 @@ def audit_page(
             events = events.filter(Q(at__lt=at) | Q(at=at, id__lt=before))
     rows = list(events[: size + 1])
     return rows[:size], rows[size - 1].id if len(rows) > size else None
+
+
+# A loose index scan: each step jumps to the next action in the action index, so listing the
+# few dozen actions recorded costs a few dozen index look-ups however many events there are.
+_ACTIONS_RECORDED = """
+WITH RECURSIVE found(action) AS (
+    SELECT MIN(action) FROM onboarding_auditevent
+    UNION ALL
+    SELECT (SELECT MIN(action) FROM onboarding_auditevent WHERE action > found.action)
+    FROM found WHERE found.action IS NOT NULL
+)
+SELECT action FROM found WHERE action IS NOT NULL
+"""
+
+
+def audit_actions_recorded() -> list[str]:
+    """Every action the audit trail holds, in order."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ACTIONS_RECORDED)
+        return [action for (action,) in cursor.fetchall()]
 
 
 def audit_actions() -> list[str]:

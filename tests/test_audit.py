@@ -107,3 +107,20 @@ def test_writers_appending_at_once_keep_one_unbroken_chain(settings, tmp_path):
     assert (result.heads, result.unanchored) == (80, 0)
     hashes = list(AuditEvent.objects.values_list("previous_hash", flat=True))
     assert len(set(hashes)) == 80, "two events were chained to the same predecessor"
+
+
+@pytest.mark.django_db
+def test_the_audit_search_matches_part_of_an_action_in_any_case():
+    from onboarding.audit import audit_record
+    from onboarding.selectors import AuditFilter, audit_actions_recorded, audit_search
+
+    for action in ("offboard.request", "offboard.run", "login", "reset.request"):
+        audit_record(actor="admin", action=action, target="ada", outcome="succeeded")
+
+    assert audit_actions_recorded() == ["login", "offboard.request", "offboard.run",
+                                        "reset.request"]  # fmt: skip
+    found = audit_search(AuditFilter(action_contains="OFFBOARD"))
+    assert sorted(found.values_list("action", flat=True)) == ["offboard.request", "offboard.run"]
+    assert sorted(audit_search(AuditFilter(action_contains=".request")).values_list(
+        "action", flat=True)) == ["offboard.request", "reset.request"]  # fmt: skip
+    assert not audit_search(AuditFilter(action_contains="nothing")).exists()
