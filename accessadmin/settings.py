@@ -14,7 +14,9 @@ env = Environment()
 ENVIRONMENT = env.choice("ACCESSADMIN_ENV", ("local", "test", "production"), "local")
 PRODUCTION = ENVIRONMENT == "production"
 
-DEBUG = env.bool("DEBUG", default=ENVIRONMENT == "local")
+# Off unless asked for, locally too: pages render as in production, technical details go to the
+# log, never to a browser.
+DEBUG = env.bool("DEBUG", default=False)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be false when ACCESSADMIN_ENV is production.")
 
