@@ -47,6 +47,7 @@ from onboarding.systems import enabled
 from onboarding.validation import (
     group_name_check,
     person_fields_check,
+    person_fields_problems,
     policy_arn_check,
     text_check,
     username_fold,
@@ -174,11 +175,20 @@ def _person_onboard_fields_check(
     start_date: date | None,
     end_date: date | None,
 ) -> str:
-    """What can be checked without asking the systems: the fields, the dates, and whether
-    AccessAdmin knows the person already."""
-    username = username_for_a_person(username)
-    person_fields_check(first_name=first_name, last_name=last_name, email=email)
-    _dates_check(start_date=start_date, end_date=end_date)
+    """What can be checked without asking the systems: the fields and the dates (every problem
+    of them at once), then whether AccessAdmin knows the person already."""
+    problems = []
+    try:
+        username = username_for_a_person(username)
+    except InvalidInput as error:
+        problems.append(str(error))
+    problems += person_fields_problems(first_name=first_name, last_name=last_name, email=email)
+    try:
+        _dates_check(start_date=start_date, end_date=end_date)
+    except InvalidInput as error:
+        problems.append(str(error))
+    if problems:
+        raise InvalidInput(" ".join(problems))
     existing = Person.objects.filter(username=username).first()
     if existing is not None:
         _no_run_in_progress(existing)
@@ -322,18 +332,17 @@ def people_onboard_csv_check(
     allowed = None if allowed_teams is None else {team.pk for team in allowed_teams}
     candidates, seen = [], {}
     for row in rows:
+        row_problems = []
         team = teams.get(row.team)
         if team is None:
-            problems.append(f"row {row.number}: there is no team {row.team!r}")
-            continue
-        if allowed is not None and team.pk not in allowed:
-            problems.append(f"row {row.number}: you may not onboard into team {team.name}")
-            continue
+            row_problems.append(f"there is no team {row.team!r}")
+        elif allowed is not None and team.pk not in allowed:
+            row_problems.append(f"you may not onboard into team {team.name}")
         folded = username_fold(row.username)
         if folded in seen:
-            problems.append(f"row {row.number}: {folded!r} is also on row {seen[folded]}")
-            continue
-        seen[folded] = row.number
+            row_problems.append(f"{folded!r} is also on row {seen[folded]}")
+        else:
+            seen[folded] = row.number
         try:
             if allowed is not None:
                 # A lead is not told where someone of another team stands.
@@ -343,7 +352,9 @@ def people_onboard_csv_check(
                 email=row.email, start_date=row.start_date, end_date=row.end_date,
             )  # fmt: skip
         except AccessAdminError as error:
-            problems.append(f"row {row.number}: {error}")
+            row_problems.append(str(error))
+        if row_problems:
+            problems += [f"row {row.number}: {problem}" for problem in row_problems]
             continue
         candidates.append((row, username, team))
     taken = _systems_onboard_problems([username for _, username, _ in candidates])

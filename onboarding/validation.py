@@ -76,14 +76,28 @@ def username_for_a_person(raw: str) -> str:
 
 
 def person_fields_check(*, first_name: str, last_name: str, email: str) -> None:
+    """InvalidInput naming every problem of the fields at once, or nothing."""
+    problems = person_fields_problems(first_name=first_name, last_name=last_name, email=email)
+    if problems:
+        raise InvalidInput(" ".join(problems))
+
+
+def person_fields_problems(*, first_name: str, last_name: str, email: str) -> list[str]:
+    """Every problem of a person's names and e-mail address, each in a sentence."""
+    problems = []
     for label, value in (("First name", first_name), ("Last name", last_name)):
-        text_check(value, label=label, max_length=NAME_MAX_LENGTH, one_line=True)
+        try:
+            text_check(value, label=label, max_length=NAME_MAX_LENGTH, one_line=True)
+        except InvalidInput as error:
+            problems.append(str(error))
     if len(email or "") > 254:
-        raise InvalidInput("The email address is longer than 254 characters.")
-    try:
-        validate_email(email)
-    except ValidationError:
-        raise InvalidInput(f"{email!r} is not a valid email address.") from None
+        problems.append("The email address is longer than 254 characters.")
+    else:
+        try:
+            validate_email(email)
+        except ValidationError:
+            problems.append(f"{email!r} is not a valid email address.")
+    return problems
 
 
 def group_name_check(name: str, *, label: str = "Group name") -> str:

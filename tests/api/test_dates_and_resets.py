@@ -232,3 +232,16 @@ def test_hand_over_to_someone_without_rights_on_the_team_is_400_and_changes_noth
         )
     assert not LifecycleRun.objects.filter(kind="reset").exists()
     assert not Person.objects.filter(username="ned").exists()
+
+
+def test_an_onboarding_with_three_bad_fields_names_all_three(hr, fake, team):
+    body = newcomer("Mary Smith", email="mary@", end_date=day(-1))
+
+    answer = hr.post("/onboardings", body)
+
+    assert answer.status_code == 400
+    error = answer.json()["error"]
+    assert "Username 'mary smith' may only include" in error
+    assert "'mary@' is not a valid email address." in error
+    assert f"The end date {day(-1)} is in the past" in error
+    assert not Person.objects.exists()

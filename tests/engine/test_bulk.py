@@ -216,3 +216,14 @@ def test_a_files_check_asks_the_systems_as_often_for_300_rows_as_for_one(fake, t
 
     assert sum(fake.calls.values()) == one_row
     assert caught.value.problems == ["row 9: The username 'p7' is taken in the fake directory."]
+
+
+def test_a_row_with_three_problems_reports_all_three_at_once(fake, team):
+    text = HEADER + "Mary Smith,Mary,S,mary@,visoin\n"
+
+    problems = refused(text)
+
+    assert problems[0] == "row 2: there is no team 'visoin'"
+    assert len(problems) == 2
+    assert problems[1].startswith("row 2: Username 'mary smith' may only include")
+    assert "'mary@' is not a valid email address." in problems[1]
