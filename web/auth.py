@@ -45,13 +45,15 @@ class DirectoryBackend(LDAPBackend):
         if local is not None and _has_local_password(local):
             logger.warning("directory login refused for local account %s", local.get_username())
             return None
+        # A new account's temporary password is expired from the start. Asked through the
+        # service's own bind first: binding as the person with it would spend one of their
+        # grace logins (FreeIPA's ipa_graceperiod counts every such bind) on a login refused
+        # anyway. They are told to change it first.
+        if password_expired(ldap_user._username):
+            _password_expired_say(ldap_user)
+            return None
         user = ldap_user.authenticate(password)
-        # A new account's temporary password is expired from the start. FreeIPA's LDAP refuses
-        # it when its grace limit is 0, else accepts it: either way the login is refused, and
-        # the person is told to change it first (FreeIPA says as much to a bind).
         if user is None:
-            if password_expired(ldap_user._username):
-                _password_expired_say(ldap_user)
             return None
         if expiry_passed(ldap_user.attrs.get("krbpasswordexpiration")):
             _password_expired_say(ldap_user)

@@ -397,3 +397,26 @@ def _write_grace_limit(config_path: Path, value: object) -> None:
     config = json.loads(config_path.read_text())
     config["password_grace_limit"] = value
     config_path.write_text(json.dumps(config, indent=2))
+
+
+@pytest.mark.django_db
+def test_an_accessadmin_login_with_an_expired_password_spends_no_grace_login(
+    endpoints, admin, settings
+) -> None:
+    """AccessAdmin reads the expiry through its own service bind before binding as the person:
+    with a grace limit of 2, three refused logins leave both grace logins to the newcomer."""
+    from web.auth import DirectoryBackend
+
+    settings.AUTH_LDAP_SERVER_URI = endpoints["LDAP_URI"]
+    settings.AUTH_LDAP_BIND_DN = endpoints["LDAP_BIND_DN"]
+    settings.AUTH_LDAP_BIND_PASSWORD = endpoints["LDAP_BIND_PASSWORD"]
+    settings.LDAP_USER_BASE_DN = f"cn=users,cn=accounts,{endpoints['LDAP_BASE_DN']}"
+    admin.pwpolicy_mod(o_passwordgracelimit=2)
+    uid = unique("spent")
+    add_user(admin, uid)
+
+    for _ in range(3):
+        assert DirectoryBackend().authenticate(None, username=uid, password=TEMPORARY) is None
+
+    dn = user_dn(endpoints, uid)
+    assert bind(endpoints, dn, TEMPORARY)["policy"] == {"error": None, "grace": 1}
