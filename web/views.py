@@ -54,6 +54,7 @@ from web.permissions import (
     denial_record,
     no_access,
     onboard_takeover_refuse,
+    person_is_privileged,
     refusal_for,
     staff_required,
     visible_or_404,
@@ -928,6 +929,13 @@ def orphan_adopt(request: HttpRequest, finding_id: int) -> HttpResponse:
         request, f"{run.person.username} is now a person of team {team.name}; run #{run.pk} "
         "gives them what the team needs.",
     )  # fmt: skip
+    if person_is_privileged(run.person.username):
+        messages.warning(
+            request,
+            f"{run.person.username} is a platform admin, a team lead or an administrator in "
+            f"FreeIPA: only platform admins can act on them; team {team.name}'s leads cannot "
+            "reset, offboard or move them.",
+        )
     _broker_warning(request, run)
     return redirect("run_detail", run_id=run.pk)
 

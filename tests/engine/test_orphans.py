@@ -198,3 +198,24 @@ def test_the_command_lists_removes_with_confirmation_and_adopts(fake, team):
     assert code == 0, out
     assert "amy is a person of team vision now." in out and "succeeded" in out
     assert orphan_command("remove", "999999", "--confirm", "x")[0] == 2
+
+
+@pytest.mark.parametrize("power", [(), ("member of FreeIPA's admins",)])
+def test_adopting_an_administrator_in_freeipa_warns_that_leads_cannot_act_on_them(
+    fake, team, as_admin, monkeypatch, power
+):
+    from web.directory import DirectoryRights
+
+    # The directory is not part of these tests: it says what powers zed holds in FreeIPA.
+    monkeypatch.setattr(
+        "web.permissions.rights_find",
+        lambda username: DirectoryRights(True, False, False, (), power),
+    )
+    finding = orphan_of(fake, "zed", first_name="Zed", last_name="Ray", email="zed@example.test")
+
+    adopted = as_admin.post(
+        f"/reconcile/orphans/{finding.pk}/adopt/", {"team": "vision"}, follow=True
+    )
+
+    warned = "only platform admins can act on them" in adopted.content.decode()
+    assert warned == bool(power)
