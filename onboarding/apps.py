@@ -16,6 +16,7 @@ class OnboardingConfig(AppConfig):
         )
 
         from onboarding.notifications import findings_found_notify, run_finished_notify
+        from onboarding.reconcile import repaired_findings_settle
         from onboarding.runner import step_threads_stop
         from onboarding.runner.limits import watchdog_install
         from onboarding.signals import findings_found, run_finished, run_started
@@ -29,6 +30,7 @@ class OnboardingConfig(AppConfig):
         worker_process_shutdown.connect(lambda **_: step_threads_stop(), weak=False)
         run_finished.connect(run_finished_notify, weak=False)
         run_finished.connect(run_finished_webhooks, weak=False)
+        run_finished.connect(repaired_findings_settle, weak=False)
         run_started.connect(run_started_webhooks, weak=False)
         findings_found.connect(findings_found_notify, weak=False)
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Mapping
 
-from onboarding.models import Finding, Person
+from django.utils import timezone
+
+from onboarding.audit import audit_record
+from onboarding.models import Finding, LifecycleRun, Person
 from onboarding.systems import ManagedObject, System
 
 Kind = Finding.Kind
@@ -114,3 +117,22 @@ def _words(compared: Mapping[str, str]) -> str:
 
 def _finding(system: System, kind: str, username: str, subject: str, detail: str) -> Finding:
     return Finding(system=system.name, kind=kind, username=username, subject=subject, detail=detail)
+
+
+def repaired_findings_settle(sender, run: LifecycleRun, **_) -> None:
+    """A repair run that succeeded put right what reconciliation found about its person: their
+    open findings are settled with the run, not left offering a repair until the next pass."""
+    if run.kind not in LifecycleRun.REPAIRS or run.state != LifecycleRun.State.SUCCEEDED:
+        return
+    settled = list(
+        Finding.objects.open()
+        .filter(username=run.person.username, kind__in=Finding.REPAIRABLE)
+        .values_list("pk", flat=True)
+    )
+    if not settled:
+        return
+    Finding.objects.filter(pk__in=settled).update(resolved_at=timezone.now())
+    audit_record(
+        actor=run.worker or "worker", action="reconcile.settled", target=run.person.username,
+        outcome="succeeded", details={"run": run.pk, "findings": settled}, run=run,
+    )  # fmt: skip

@@ -312,7 +312,7 @@ def audit_actions() -> list[str]:
             "step.do", "step.undo", "run.take_over", "run.time_limit", "credentials.reveal",
             "team.create", "team.change", "person.update", "login", "logout", "access.denied",
             "audit.export", "api_token.create", "api_token.revoke", "reconcile.finding",
-            "review.open", "review.decide", "review.close", "review.remind", "review.escalate",
+            "reconcile.settled", "review.open", "review.decide", "review.close", "review.remind", "review.escalate",
             "review.export",
         }
     )  # fmt: skip

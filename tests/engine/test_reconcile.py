@@ -239,3 +239,20 @@ def test_applying_a_team_to_its_members_repairs_each_active_one_and_skips_the_bu
         assert (run.kind, run.state) == ("repair", LifecycleRun.State.SUCCEEDED), run.error
         assert run.params == {"team_change": team.name}
     assert outcomes["vik"].run is None and outcomes["vik"].note.startswith("skipped:")
+
+
+def test_a_successful_repair_settles_its_persons_findings_at_once(fake, team):
+    onboard("hal", team)
+    onboard("ivy", team)
+    del fake.accounts["hal"]
+    del fake.accounts["ivy"]
+    reconcile(actor="admin")
+    assert set(Finding.objects.open().values_list("username", flat=True)) == {"hal", "ivy"}
+
+    code, _ = reconcile_command("--repair", "hal")
+
+    assert code == 1
+    # hal's are settled with the run that put them right; ivy's wait for their own repair.
+    assert set(Finding.objects.open().values_list("username", flat=True)) == {"ivy"}
+    settled = AuditEvent.objects.get(action="reconcile.settled")
+    assert settled.target == "hal" and settled.run.kind == "repair"
