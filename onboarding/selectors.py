@@ -301,6 +301,11 @@ def audit_actions_recorded() -> list[str]:
         return [action for (action,) in cursor.fetchall()]
 
 
+def reconcile_last_pass() -> AuditEvent | None:
+    """The newest reconciliation pass: when, by whom, what it found."""
+    return AuditEvent.objects.filter(action="reconcile.pass").order_by("-at", "-id").first()
+
+
 def audit_actions() -> list[str]:
     kinds = [kind for kind, _ in LifecycleRun.Kind.choices]
     verbs = [
@@ -312,8 +317,8 @@ def audit_actions() -> list[str]:
             "step.do", "step.undo", "run.take_over", "run.time_limit", "credentials.reveal",
             "team.create", "team.change", "person.update", "login", "logout", "access.denied",
             "audit.export", "api_token.create", "api_token.revoke", "reconcile.finding",
-            "reconcile.settled", "review.open", "review.decide", "review.close", "review.remind", "review.escalate",
-            "review.export",
+            "reconcile.pass", "reconcile.request", "reconcile.settled", "review.open",
+            "review.decide", "review.close", "review.remind", "review.escalate", "review.export",
         }
     )  # fmt: skip
 

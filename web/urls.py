@@ -34,6 +34,7 @@ urlpatterns = [
     path("teams/<slug:name>/", views.team_edit, name="team_edit"),
     path("teams/<slug:name>/apply/", views.team_members_apply, name="team_members_apply"),
     path("reconcile/", views.reconcile_findings, name="reconcile"),
+    path("reconcile/check/", views.reconcile_check, name="reconcile_check"),
     path("reconcile/repair/<str:username>/", views.person_repair, name="person_repair"),
     path("reconcile/orphans/<int:finding_id>/remove/", views.orphan_remove, name="orphan_remove"),
     path("reconcile/orphans/<int:finding_id>/adopt/", views.orphan_adopt, name="orphan_adopt"),

@@ -130,6 +130,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "recent_events": entries(selectors.events_recent(access.events())),
         "no_teams": not access.teams().exists(),
         "findings_open": selectors.findings_open_count() if access.is_admin else None,
+        "last_pass": selectors.reconcile_last_pass() if access.is_admin else None,
         "reviews_waiting": reviews_waiting(access),
     }
     return render(request, "web/dashboard.html", context)
@@ -889,8 +890,22 @@ def reconcile_findings(request: HttpRequest) -> HttpResponse:
     context = {
         "groups": selectors.findings_open_by_person(),
         "team_names": Team.objects.values_list("name", flat=True),
+        "last_pass": selectors.reconcile_last_pass(),
     }
     return render(request, "web/reconcile.html", context)
+
+
+@require_POST
+@admin_required
+def reconcile_check(request: HttpRequest) -> HttpResponse:
+    """A pass now, by a worker: the page shows its time once it has finished."""
+    if services.reconcile_request(actor=_actor(request)):
+        messages.success(
+            request, "A reconciliation pass has started; reload this page in a minute to see it."
+        )
+    else:
+        messages.error(request, "The task queue is unreachable: no pass was started.")
+    return redirect("reconcile")
 
 
 @require_POST

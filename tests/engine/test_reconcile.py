@@ -256,3 +256,37 @@ def test_a_successful_repair_settles_its_persons_findings_at_once(fake, team):
     assert set(Finding.objects.open().values_list("username", flat=True)) == {"ivy"}
     settled = AuditEvent.objects.get(action="reconcile.settled")
     assert settled.target == "hal" and settled.run.kind == "repair"
+
+
+def test_the_page_says_when_the_last_pass_was_and_an_admin_checks_now(fake, team, client):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root-admin", password="x")
+    client.force_login(admin, "django.contrib.auth.backends.ModelBackend")
+    onboard("hal", team)
+    del fake.accounts["hal"]
+
+    before = client.get("/reconcile/").content.decode()
+    assert "No reconciliation pass has run yet" in before
+    assert "Nothing found yet, because nothing has been checked yet." in before
+    assert "No reconciliation pass has run yet." in client.get("/").content.decode()
+
+    checked = client.post("/reconcile/check/", follow=True).content.decode()
+
+    assert "A reconciliation pass has started" in checked
+    assert "Last checked" in checked and "hal" in checked
+    assert AuditEvent.objects.filter(action="reconcile.request", actor="root-admin").exists()
+    passed = AuditEvent.objects.get(action="reconcile.pass")
+    assert passed.details == {"open": 1, "new": 1, "silent": []}
+    assert "Last checked" in client.get("/").content.decode()
+
+
+def test_a_lead_may_not_start_a_pass(fake, team, client):
+    from django.contrib.auth import get_user_model
+
+    lead = get_user_model().objects.create_user("lea", password="x")
+    team.leads.add(lead)
+    client.force_login(lead, "django.contrib.auth.backends.ModelBackend")
+
+    assert client.post("/reconcile/check/").status_code == 403
+    assert not AuditEvent.objects.filter(action="reconcile.pass").exists()

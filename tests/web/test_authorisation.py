@@ -266,6 +266,10 @@ CASES = [
                          "iam_policy_arns": "arn:aws:iam::aws:policy/AWSBatchFullAccess",
                          "jupyterhub_group": "", "action": "save"}),
     Case("reconcile", "get", lambda w: "/reconcile/", ADMINS_ONLY),
+    # A pass is queued and audited; what it finds is the worker's to store.
+    Case("reconcile_check", "post", lambda w: "/reconcile/check/",
+         staff(lead_a=403, lead_b=403, admin=302)),
+    Case("reconcile_check", "get", lambda w: "/reconcile/check/", everyone(405)),
     Case("person_repair", "post", lambda w: f"/reconcile/repair/{w.person_a.username}/",
          staff(lead_a=403, lead_b=403, admin=DONE)),
     Case("person_repair", "get", lambda w: f"/reconcile/repair/{w.person_a.username}/",
