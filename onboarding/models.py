@@ -176,6 +176,8 @@ class LifecycleRun(models.Model):
         RESET = "reset", "Reset credentials"
 
     REPAIRS = (Kind.REPAIR, Kind.REPAIR_OFFBOARDED)
+    # Runs that take access away: never held back by anyone's request limit.
+    ENDS_ACCESS = (Kind.OFFBOARD, Kind.REPAIR_OFFBOARDED)
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -260,6 +262,22 @@ class LifecycleRun(models.Model):
     @property
     def person_status_rolled_back(self) -> str:
         return PERSON_STATUS[self.kind][2]
+
+
+class LifecycleRequest(models.Model):
+    """One request that counts against its actor's LIFECYCLE_REQUESTS_PER_HOUR: a run asked for
+    now, a joiner scheduled for a later start date, or a change of dates. Rows older than an hour
+    count for nothing and are forgotten at the actor's next request."""
+
+    actor = models.CharField(max_length=150)
+    what = models.CharField(max_length=32)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["actor", "at"], name="request_actor_at")]
+
+    def __str__(self) -> str:
+        return f"{self.what} by {self.actor} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 # Where a person stands while a run of each kind is under way, after it succeeds, and after it is
