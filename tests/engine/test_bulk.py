@@ -125,6 +125,7 @@ def test_the_preview_says_which_rows_wait(fake, team):
 def test_waiting_people_count_against_the_hourly_limit_when_asked_for(fake, team, settings):
     settings.LIFECYCLE_REQUESTS_PER_HOUR = 2
     onboard("first", team)
+
     def waiting(*names: str) -> str:
         return DATED + "".join(f"{n},A,L,{n}@example.test,vision,{day(2)},\n" for n in names)
 
