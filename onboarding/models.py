@@ -157,8 +157,15 @@ class LifecycleRunQuerySet(models.QuerySet):
         """Runs no worker has in hand although one should: waiting past their due time (their
         message was lost), or held by a worker silent for LIFECYCLE_STALE_SECONDS."""
         late = timezone.now() - timedelta(seconds=settings.LIFECYCLE_STALE_SECONDS)
-        waiting = Q(worker="") & (Q(due_at__lt=late) | Q(due_at__isnull=True, created_at__lt=late))
-        silent = ~Q(worker="") & (Q(heartbeat_at__lt=late) | Q(heartbeat_at__isnull=True))
+        not_sent_again_lately = Q(resent_at__isnull=True) | Q(resent_at__lt=late)
+        return self.late_since(late).filter(~Q(worker="") | not_sent_again_lately)
+
+    def late_since(self, when) -> "LifecycleRunQuerySet":
+        """Runs no worker has had in hand since `when` although one should have: waiting since
+        they were due, or held by a worker silent since then, whether beat sent them again or not
+        (/healthz: overdue for longer than LIFECYCLE_STALE_SECONDS)."""
+        waiting = Q(worker="") & (Q(due_at__lt=when) | Q(due_at__isnull=True, created_at__lt=when))
+        silent = ~Q(worker="") & (Q(heartbeat_at__lt=when) | Q(heartbeat_at__isnull=True))
         return self.filter(state__in=LifecycleRun.ACTIVE_STATES).filter(waiting | silent)
 
 
@@ -217,6 +224,8 @@ class LifecycleRun(models.Model):
     # Transient failures since the run was last asked for, across messages and workers; past
     # CELERY_TASK_MAX_RETRIES the run fails.
     retries = models.PositiveIntegerField(default=0)
+    # When beat last sent an overdue run's message again (not again before a stale period).
+    resent_at = models.DateTimeField(null=True, blank=True)
 
     # Not a column: whether the broker took the run's message when it was last sent (None: not
     # sent from this process). A run whose message was not taken still starts, once beat sends it.
@@ -278,6 +287,16 @@ class LifecycleRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.what} by {self.actor} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class Sweep(models.Model):
+    """When beat's sweep (sending overdue runs again) last ran: one row, kept in the database so
+    /healthz in any web process sees a sweeper that stopped."""
+
+    ran_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"sweep at {self.ran_at:%Y-%m-%d %H:%M:%S}"
 
 
 # Where a person stands while a run of each kind is under way, after it succeeds, and after it is
