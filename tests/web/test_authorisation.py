@@ -288,7 +288,7 @@ CASES = [
     Case("api_tokens", "get", lambda w: "/api-tokens/", ADMINS_ONLY),
     Case("api_tokens", "post", lambda w: "/api-tokens/", staff(lead_a=403, lead_b=403,
          admin=DONE), data=lambda w: {"name": unique("made-"), "role": "admin", "team": "",
-                                      "expires_days": "7"}),
+                                      "expires_days": "7", "service": "on"}),
     Case("api_token_revoke", "post", lambda w: f"/api-tokens/{w.api_token.name}/revoke/",
          staff(lead_a=403, lead_b=403, admin=DONE)),
     Case("api_token_revoke", "get", lambda w: f"/api-tokens/{w.api_token.name}/revoke/",
