@@ -17,9 +17,8 @@ from django.utils import timezone
 from api.models import ApiToken, IdempotencyKey
 from onboarding.audit import audit_record
 from onboarding.errors import AccessAdminError, InvalidInput
-from onboarding.models import Person, Team
-from web.directory import DirectoryUnavailable, rights_find
-from web.middleware import LEAVING
+from onboarding.models import Team
+from web.permissions import rights_now_refusal
 
 TOKEN_PREFIX = "aa_"  # noqa: S105 - not a secret: it tells a leaked token for what it is
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
@@ -39,24 +38,8 @@ def token_hash(secret: str) -> str:
 
 
 def token_owner_refusal(*, owner: str, role: str, team: Team | None) -> str:
-    """Why `owner` may not hold a token of this role now ("" when they may), asked of the
-    directory itself, not of the rights a web session keeps for RIGHTS_CACHE_SECONDS."""
-    if Person.objects.filter(username=owner, status__in=LEAVING).exists():
-        return f"{owner} is offboarded"
-    try:
-        rights = rights_find(owner)
-    except DirectoryUnavailable as error:
-        return f"{owner}'s rights cannot be confirmed: {error}"
-    if not rights.exists or rights.disabled:
-        return f"{owner} is disabled or not in the directory"
-    if rights.is_admin:
-        return ""
-    if role == ApiToken.Role.ADMIN:
-        return f"{owner} is not a platform admin"
-    leads = team is not None and (
-        team.freeipa_group in rights.managed_groups or team.leads.filter(username=owner).exists()
-    )
-    return "" if leads else f"{owner} does not lead team {team.name if team else '-'}"
+    """Why `owner` may not hold a token of this role now ("" when they may)."""
+    return rights_now_refusal(owner, team=None if role == ApiToken.Role.ADMIN else team)
 
 
 def api_token_create(

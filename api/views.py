@@ -55,7 +55,7 @@ from onboarding.errors import (
 from onboarding.models import LifecycleRun, Person, Team
 from onboarding.validation import username_fold
 from web.live_state import person_systems_state_within
-from web.permissions import Access, onboard_takeover_refuse, refusal_for, user_access
+from web.permissions import Access, onboard_takeover_refuse, refusal_for, rights_now_refusal
 
 
 class Missing(AccessAdminError):
@@ -345,14 +345,20 @@ def credential_reset_create(
 
 
 def _hand_over_to(username: str | None, team: Team):
-    """The user named to hand the run's credentials over: one who may act on the team."""
+    """The user named to hand the run's credentials over: one who may act on the team now."""
     if not username:
         return None
-    user = get_user_model().objects.filter(username=username, is_active=True).first()
-    if user is None or not user_access(user).may_act_on_team(team.pk):
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        refusal = "there is no such user"
+    elif not user.is_active:
+        refusal = f"{username}'s account is not active"
+    else:
+        refusal = rights_now_refusal(username, team=team)
+    if refusal:
         raise InvalidInput(
             f"hand_over_to: {username!r} is not an AccessAdmin user who may act on team "
-            f"{team.name} (a platform admin, or one of its leads)."
+            f"{team.name} (a platform admin, or one of its leads): {refusal}. Nothing changed."
         )
     return user
 

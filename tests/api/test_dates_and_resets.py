@@ -4,11 +4,13 @@ password and OTP token through the API: the web UI's rules and words, audited wi
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from api.models import IdempotencyKey
 from onboarding.models import AuditEvent, LifecycleRun, Person
 from tests.api.conftest import newcomer
+from tests.factories import make_person
 from web.directory import DirectoryRights
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -170,7 +172,9 @@ def test_a_lead_token_resets_only_its_own_teams_members(
     assert AuditEvent.objects.get(action="reset.request").actor == "api:vision-script"
 
 
-def test_a_named_lead_is_told_and_reveals_the_credentials_of_an_api_run(hr, fake, team, client):
+def test_a_named_lead_is_told_and_reveals_the_credentials_of_an_api_run(
+    hr, fake, team, client, ordinary_members
+):
     from django.contrib.auth import get_user_model
 
     from onboarding.credentials import credential_store
@@ -203,15 +207,30 @@ def test_a_waiting_onboarding_keeps_who_hands_it_over(hr, fake, team):
     assert Person.objects.get(username="lou").start_requested_by == admin
 
 
-@pytest.mark.parametrize("name", ["nobody", "other-lead", "inactive-admin"])
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("nobody", "there is no such user"),
+        ("other-lead", "other-lead does not lead team vision"),
+        ("inactive-admin", "inactive-admin's account is not active"),
+        ("former-admin", "former-admin is offboarded"),
+        ("demoted-admin", "demoted-admin does not lead team vision"),
+    ],
+)
 def test_hand_over_to_someone_without_rights_on_the_team_is_400_and_changes_nothing(
-    hr, fake, team, other_team, name
+    hr, fake, team, other_team, name, why, ordinary_members, settings
 ):
     from django.contrib.auth import get_user_model
 
     users = get_user_model().objects
     other_team.leads.add(users.create_user("other-lead"))
     users.create_superuser("inactive-admin", password="unused", is_active=False)
+    # Directory accounts that were admins: Django's copy of the admin group still says so, the
+    # directory (ordinary_members) no longer does, and one of them is offboarded.
+    admins = Group.objects.create(name=settings.LDAP_ADMIN_GROUP)
+    for former in ("former-admin", "demoted-admin"):
+        users.create_user(former).groups.add(admins)
+    make_person("former-admin", other_team, status=Person.Status.OFFBOARDED)
     hr.post("/onboardings", newcomer("max"))
 
     reset = hr.post("/credential-resets", {"username": "max", "hand_over_to": name})
@@ -221,7 +240,7 @@ def test_hand_over_to_someone_without_rights_on_the_team_is_400_and_changes_noth
         assert refused.status_code == 400
         assert refused.json()["error"] == (
             f"hand_over_to: {name!r} is not an AccessAdmin user who may act on team vision "
-            "(a platform admin, or one of its leads)."
+            f"(a platform admin, or one of its leads): {why}. Nothing changed."
         )
     assert not LifecycleRun.objects.filter(kind="reset").exists()
     assert not Person.objects.filter(username="ned").exists()

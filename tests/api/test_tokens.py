@@ -93,7 +93,7 @@ def directory(monkeypatch) -> dict:
             raise DirectoryUnavailable("the directory did not answer: SERVER_DOWN")
         return accounts.get(username, DirectoryRights(False, False, False, ()))
 
-    monkeypatch.setattr("api.services.rights_find", rights_find)
+    monkeypatch.setattr("web.permissions.rights_find", rights_find)
     return accounts
 
 
