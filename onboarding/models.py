@@ -255,6 +255,17 @@ class LifecycleRun(models.Model):
         return self.state in self.ACTIVE_STATES
 
     @property
+    def never_gives_up(self) -> bool:
+        """Taking access away is retried for as long as a system does not answer (rolling it
+        back, which gives access again, is not)."""
+        return self.kind in self.ENDS_ACCESS and self.state != self.State.ROLLING_BACK
+
+    @property
+    def waits_on_a_system(self) -> bool:
+        """Queued again after a system did not answer, until its next try."""
+        return self.state == self.State.QUEUED and self.retries > 0
+
+    @property
     def is_overdue(self) -> bool:
         """Active, but nobody has it in hand although somebody should (asked of the database,
         by the one rule of `LifecycleRunQuerySet.overdue`)."""

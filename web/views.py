@@ -139,6 +139,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "people_by_status": selectors.people_by_status(access.people()),
         "runs_in_progress": selectors.runs_in_progress(access.runs()),
+        "offboardings_waiting": selectors.offboardings_waiting(access.runs()),
         "people_leaving_soon": selectors.people_leaving_soon(access.people()),
         "leaving_soon_days": settings.LEAVING_SOON_DAYS,
         "runs_needing_action": selectors.runs_needing_action(access.runs()),
