@@ -785,9 +785,28 @@ def _joiner_start(person: Person, actor: str) -> LifecycleRun:
         Person.objects.filter(pk=person.pk).update(waits_for_start=False)
         person.waits_for_start = False
         return _run_start(
-            person=person, kind=Kind.ONBOARD, actor=actor, requested_by=person.start_requested_by,
-            charge=False,
+            person=person, kind=Kind.ONBOARD, actor=actor,
+            requested_by=_hand_over_still_possible(person, actor=actor), charge=False,
         )  # fmt: skip
+
+
+def _hand_over_still_possible(person: Person, *, actor: str):
+    """Who was named, when the joiner was scheduled, to hand their credentials over, unless they
+    have left or been disabled since: then nobody (an admin resets the credentials)."""
+    named = person.start_requested_by
+    if named is None:
+        return None
+    leaving = Person.objects.filter(
+        username=named.get_username(), status__in=(Status.OFFBOARDING, Status.OFFBOARDED)
+    ).exists()
+    if named.is_active and not leaving:
+        return named
+    audit_record(
+        actor=actor, action="onboard.hand_over_dropped", target=person.username,
+        outcome="denied",
+        details={"named": named.get_username(), "why": "no longer active or offboarded"},
+    )  # fmt: skip
+    return None
 
 
 # Resume, roll back and requeue ---------------------------------------------------------------
