@@ -18,6 +18,7 @@ from api.models import ApiToken, IdempotencyKey
 from onboarding.audit import audit_record
 from onboarding.errors import AccessAdminError, InvalidInput
 from onboarding.models import Team
+from onboarding.validation import username_fold
 from web.permissions import rights_now_refusal
 
 TOKEN_PREFIX = "aa_"  # noqa: S105 - not a secret: it tells a leaked token for what it is
@@ -48,7 +49,7 @@ def api_token_create(
     """A new token and its secret, which is not kept and cannot be shown again. `owner` is the
     directory account it acts for, which must hold the role's rights; "" makes a service token
     of the platform admins."""
-    owner = (owner or "").strip()
+    owner = username_fold(owner) if owner and owner.strip() else ""
     if not _NAME.fullmatch(name or ""):
         raise InvalidInput(
             "A token's name is 1 to 64 lower-case letters, digits, '-' or '_', starting with a "

@@ -117,7 +117,7 @@ def test_a_token_needs_an_owner_who_holds_its_role_or_is_a_service_token(team, d
         assert refused.value.returncode == 2
     assert not ApiToken.objects.exists()
 
-    owned("hr", "ann", "--role", "admin")
+    owned("hr", " Ann ", "--role", "admin")
     owned("vision-sync", "lee", "--role", "lead", "--team", "vision")
     listed = api_token("list")
     assert "ann" in listed and "lee" in listed
