@@ -244,3 +244,28 @@ def test_hand_over_to_someone_without_rights_on_the_team_is_400_and_changes_noth
         )
     assert not LifecycleRun.objects.filter(kind="reset").exists()
     assert not Person.objects.filter(username="ned").exists()
+
+
+def test_a_lead_token_cannot_pass_the_limit_with_start_dates_and_leavers_go_first(
+    hr, vision_lead, fake, team, settings, ordinary_members
+):
+    from onboarding.services import SYSTEM_ACTOR, lifecycle_due
+    from tests.engine.conftest import onboard
+
+    onboard("carol", team)
+    assert hr.patch("/people/carol", {"end_date": str(timezone.localdate())}).status_code == 200
+    settings.LIFECYCLE_REQUESTS_PER_HOUR = 3
+    tomorrow = str(timezone.localdate() + timedelta(days=1))
+    answers = [
+        vision_lead.post("/onboardings", newcomer(name, start_date=tomorrow)).status_code
+        for name in ("ann", "ben", "cid", "dee")
+    ]
+    assert answers == [202, 202, 202, 429]
+    moved = vision_lead.patch("/people/ann", {"start_date": str(timezone.localdate())})
+    assert moved.status_code == 429
+    assert Person.objects.get(username="ann").start_date == timezone.localdate() + timedelta(1)
+
+    outcomes = lifecycle_due(actor=SYSTEM_ACTOR)
+
+    assert [(o.username, o.kind, o.note) for o in outcomes] == [("carol", "offboard", "")]
+    assert Person.objects.get(username="carol").status == Person.Status.OFFBOARDED
