@@ -155,3 +155,26 @@ def test_requests_older_than_an_hour_count_no_more(fake, team, settings):
     )
     schedule("hal", team, actor="lead")
     assert LifecycleRequest.objects.filter(actor="lead").count() == 1
+
+
+def test_a_lead_at_their_limit_still_revokes_access_in_a_review(fake, team, settings):
+    from onboarding.models import ReviewItem
+    from onboarding.reviews import review_decide, review_open
+
+    settings.LIFECYCLE_REQUESTS_PER_HOUR = 0
+    onboard("eve", team)
+    settings.LIFECYCLE_REQUESTS_PER_HOUR = 1
+    review = review_open(
+        team=team, deadline=timezone.localdate() + timedelta(days=7), actor="admin"
+    )
+    schedule("fay", team, actor="lead")
+    with pytest.raises(TooManyRequests):
+        schedule("gus", team, actor="lead")
+
+    item = review_decide(
+        item=ReviewItem.objects.get(review=review, person__username="eve"),
+        decision=ReviewItem.Decision.REVOKED, comment="left the project", actor="lead",
+    )  # fmt: skip
+
+    assert item.offboard_run is not None
+    assert person("eve").status == Status.OFFBOARDED
