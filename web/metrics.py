@@ -14,7 +14,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from onboarding import health, housekeeping, selectors
-from onboarding.health import engine_health
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Seconds; a step is a handful of API calls, a slow one waits on a server for minutes.
@@ -47,7 +46,7 @@ def _bearer_matches(request: HttpRequest, token: str) -> bool:
 
 
 def metrics_text() -> str:
-    engine = engine_health()
+    engine = health.engine_health()
     runs = housekeeping.runs_by_kind_and_state()
     steps = housekeeping.steps_open_by_system_and_state()
     setbacks = housekeeping.step_setbacks_recent()

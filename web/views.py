@@ -32,7 +32,6 @@ from onboarding.bulk import csv_text_decode
 from onboarding.credentials import credentials_reveal
 from onboarding.errors import AccessAdminError, CredentialsGone, FileRefused, InvalidInput
 from onboarding.exports import csv_cell
-from onboarding.health import engine_health
 from onboarding.models import Credential, LifecycleRun, Person, Team
 from onboarding.preflight import preflight_run
 from onboarding.systems import enabled
@@ -109,7 +108,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     if checks["database"]:
         # Runs no worker has in hand; beat hands them on, so a number that stays up needs a look.
         body["runs_overdue"] = selectors.runs_overdue_count()
-        engine = engine_health()
+        engine = health.engine_health()
         body.update(engine.as_dict())
         if reachable:
             body["status"] = engine.status
