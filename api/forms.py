@@ -1,7 +1,8 @@
 from django import forms
+from django.conf import settings
+from django.core.validators import MaxValueValidator
 
 from api.models import ApiToken
-from api.services import TOKEN_DAYS_DEFAULT, TOKEN_DAYS_MAX
 from onboarding.models import Team
 
 
@@ -16,15 +17,34 @@ class TokenForm(forms.Form):
         help_text="An admin token acts on every team; a lead token as the lead of one team.",
     )
     team = forms.ChoiceField(required=False, help_text="The one team a lead token acts for.")
-    expires_days = forms.IntegerField(
-        min_value=1, max_value=TOKEN_DAYS_MAX, initial=TOKEN_DAYS_DEFAULT,
-        label="Expires after (days)",
+    owner = forms.CharField(
+        max_length=150, required=False,
+        help_text="The directory account it acts for; it stops working once they are offboarded, "
+        "disabled or lose the role's rights.",
     )  # fmt: skip
+    service = forms.BooleanField(
+        required=False, label="A service token, owned by the platform admins instead",
+    )  # fmt: skip
+    expires_days = forms.IntegerField(min_value=1, label="Expires after (days)")
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        longest = settings.API_TOKEN_MAX_DAYS
+        self.fields["expires_days"].max_value = longest
+        self.fields["expires_days"].initial = longest
+        self.fields["expires_days"].validators.append(MaxValueValidator(longest))
         names = Team.objects.order_by("name").values_list("name", flat=True)
         self.fields["team"].choices = [("", "none (an admin token)"), *((n, n) for n in names)]
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        owner, service = (cleaned.get("owner") or "").strip(), cleaned.get("service")
+        if bool(owner) == bool(service):
+            raise forms.ValidationError(
+                "Name the token's owner, or make it a service token: one of the two."
+            )
+        cleaned["owner"] = owner
+        return cleaned
 
     def chosen_team(self) -> Team | None:
         name = self.cleaned_data.get("team")

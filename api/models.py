@@ -11,7 +11,9 @@ from onboarding.models import LifecycleRun, Team
 
 class ApiToken(models.Model):
     """A named bearer token with an admin's or one team's lead's rights. Only its SHA-256 is
-    kept: the token itself is shown once, when it is made."""
+    kept: the token itself is shown once, when it is made. It belongs to its owner, a directory
+    account that must hold the role's rights whenever it is used, or, with no owner, it is a
+    service token of the platform admins."""
 
     class Role(models.TextChoices):
         ADMIN = "admin", "Platform admin"
@@ -25,6 +27,10 @@ class ApiToken(models.Model):
     )
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     prefix = models.CharField(max_length=16, help_text="The token's first characters, to tell it.")
+    owner = models.CharField(
+        max_length=150, blank=True,
+        help_text="The directory account it acts for; empty: a service token of the admins.",
+    )  # fmt: skip
     created_by = models.CharField(max_length=150)
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
@@ -47,6 +53,14 @@ class ApiToken(models.Model):
     def actor(self) -> str:
         """Who the audit trail and the rate limit say acted."""
         return f"api:{self.name}"
+
+    @property
+    def is_service(self) -> bool:
+        return not self.owner
+
+    @property
+    def owner_display(self) -> str:
+        return self.owner or "platform admins (service token)"
 
     @property
     def status(self) -> str:

@@ -1,6 +1,7 @@
 """The API's tokens in the web UI, for platform admins: list, make (the secret shown once) and
 revoke. They live with the API, which the web UI never imports."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,7 +16,7 @@ from web.permissions import admin_required
 
 
 def _list(request: HttpRequest, form: TokenForm, status: int = 200) -> HttpResponse:
-    context = {"tokens": api_tokens_list(), "form": form}
+    context = {"tokens": api_tokens_list(), "form": form, "max_days": settings.API_TOKEN_MAX_DAYS}
     return render(request, "api/tokens.html", context, status=status)
 
 
@@ -31,7 +32,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
         token, secret = api_token_create(
             name=form.cleaned_data["name"], role=form.cleaned_data["role"],
             team=form.chosen_team(), expires_days=form.cleaned_data["expires_days"],
-            actor=request.user.get_username(),
+            owner=form.cleaned_data["owner"], actor=request.user.get_username(),
         )  # fmt: skip
     except InvalidInput as error:
         form.add_error(None, str(error))

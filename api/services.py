@@ -10,6 +10,7 @@ import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -17,10 +18,10 @@ from api.models import ApiToken, IdempotencyKey
 from onboarding.audit import audit_record
 from onboarding.errors import AccessAdminError, InvalidInput
 from onboarding.models import Team
+from onboarding.validation import username_fold
+from web.permissions import rights_now_refusal
 
 TOKEN_PREFIX = "aa_"  # noqa: S105 - not a secret: it tells a leaked token for what it is
-TOKEN_DAYS_DEFAULT = 90
-TOKEN_DAYS_MAX = 365
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
@@ -37,10 +38,18 @@ def token_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def token_owner_refusal(*, owner: str, role: str, team: Team | None) -> str:
+    """Why `owner` may not hold a token of this role now ("" when they may)."""
+    return rights_now_refusal(owner, team=None if role == ApiToken.Role.ADMIN else team)
+
+
 def api_token_create(
-    *, name: str, role: str, team: Team | None, expires_days: int, actor: str
+    *, name: str, role: str, team: Team | None, expires_days: int, owner: str, actor: str
 ) -> tuple[ApiToken, str]:
-    """A new token and its secret, which is not kept and cannot be shown again."""
+    """A new token and its secret, which is not kept and cannot be shown again. `owner` is the
+    directory account it acts for, which must hold the role's rights; "" makes a service token
+    of the platform admins."""
+    owner = username_fold(owner) if owner and owner.strip() else ""
     if not _NAME.fullmatch(name or ""):
         raise InvalidInput(
             "A token's name is 1 to 64 lower-case letters, digits, '-' or '_', starting with a "
@@ -57,20 +66,25 @@ def api_token_create(
         raise InvalidInput("A lead token acts for one team: name it (--team).")
     if role == ApiToken.Role.ADMIN and team is not None:
         raise InvalidInput("An admin token acts on every team; it takes no --team.")
-    if not 1 <= expires_days <= TOKEN_DAYS_MAX:
-        raise InvalidInput(f"A token expires after 1 to {TOKEN_DAYS_MAX} days.")
+    longest = settings.API_TOKEN_MAX_DAYS
+    if not 1 <= expires_days <= longest:
+        raise InvalidInput(f"A token expires after 1 to {longest} days (API_TOKEN_MAX_DAYS).")
+    if owner:
+        refusal = token_owner_refusal(owner=owner, role=role, team=team)
+        if refusal:
+            raise InvalidInput(f"The token cannot be {owner}'s: {refusal}. Nothing was made.")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
             name=name, role=role, team=team, token_hash=token_hash(secret),
-            prefix=secret[: len(TOKEN_PREFIX) + 6], created_by=actor,
+            prefix=secret[: len(TOKEN_PREFIX) + 6], owner=owner, created_by=actor,
             expires_at=timezone.now() + timedelta(days=expires_days),
         )  # fmt: skip
         audit_record(
             actor=actor, action="api_token.create", target=token.name, outcome="succeeded",
             details={
                 "role": role, "team": team.name if team else None, "prefix": token.prefix,
-                "expires_at": token.expires_at.isoformat(),
+                "owner": owner or None, "expires_at": token.expires_at.isoformat(),
             },
         )  # fmt: skip
     return token, secret
@@ -100,16 +114,25 @@ def api_token_use(secret: str, *, path: str, method: str) -> ApiToken:
     if token is None:
         raise TokenRefused("The bearer token is not known.")
     if token.status != "active":
-        # Someone still holds a token that should be out of use: worth a line in the trail.
-        audit_record(
-            actor=token.actor, action="access.denied", target=path[:255], outcome="denied",
-            details={"method": method, "reason": f"token {token.status}"},
-        )  # fmt: skip
+        _use_refuse(token, path=path, method=method, reason=f"token {token.status}")
         raise TokenRefused(f"The bearer token {token.prefix}… is {token.status}.")
+    if token.owner:
+        refusal = token_owner_refusal(owner=token.owner, role=token.role, team=token.team)
+        if refusal:
+            _use_refuse(token, path=path, method=method, reason=f"token owner: {refusal}")
+            raise TokenRefused(f"The bearer token {token.prefix}… works no more: {refusal}.")
     now = timezone.now()
     ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     token.last_used_at = now
     return token
+
+
+def _use_refuse(token: ApiToken, *, path: str, method: str, reason: str) -> None:
+    # Someone still holds a token that should be out of use: worth a line in the trail.
+    audit_record(
+        actor=token.actor, action="access.denied", target=path[:255], outcome="denied",
+        details={"method": method, "reason": reason},
+    )  # fmt: skip
 
 
 def request_fingerprint(path: str, body: dict) -> str:

@@ -55,7 +55,13 @@ from onboarding.errors import (
 from onboarding.models import LifecycleRun, Person, Team
 from onboarding.validation import username_fold
 from web.live_state import person_systems_state_within
-from web.permissions import Access, onboard_takeover_refuse, refusal_for, user_access
+from web.permissions import (
+    Access,
+    onboard_takeover_refuse,
+    person_is_privileged,
+    refusal_for,
+    rights_now_refusal,
+)
 
 
 class Missing(AccessAdminError):
@@ -345,18 +351,24 @@ def credential_reset_create(
 
 
 def _hand_over_to(username: str | None, team: Team, person: Person | None = None):
-    """The user named to hand the run's credentials over: one who may act on the team and, for
-    someone already known, on that very person (a lead never gets an admin's secrets)."""
+    """The user named to hand the run's credentials over: one who may act on the team now and,
+    for someone already known, on that very person (a lead never gets an admin's secrets)."""
     if not username:
         return None
-    user = get_user_model().objects.filter(username=username, is_active=True).first()
-    access = user_access(user) if user is not None else None
-    if access is None or not access.may_act_on_team(team.pk):
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        refusal = "there is no such user"
+    elif not user.is_active:
+        refusal = f"{username}'s account is not active"
+    else:
+        refusal = rights_now_refusal(username, team=team)
+    if refusal:
         raise InvalidInput(
             f"hand_over_to: {username!r} is not an AccessAdmin user who may act on team "
-            f"{team.name} (a platform admin, or one of its leads)."
+            f"{team.name} (a platform admin, or one of its leads): {refusal}. Nothing changed."
         )
-    if person is not None and not access.may_act_on(person):
+    privileged = person is not None and person_is_privileged(person.username)
+    if privileged and rights_now_refusal(username, team=None):
         raise InvalidInput(
             f"hand_over_to: {username!r} may not receive {person.username}'s credentials: "
             f"{person.username} is a platform admin, a team lead or an administrator in "

@@ -158,8 +158,15 @@ class LifecycleRunQuerySet(models.QuerySet):
         """Runs no worker has in hand although one should: waiting past their due time (their
         message was lost), or held by a worker silent for LIFECYCLE_STALE_SECONDS."""
         late = timezone.now() - timedelta(seconds=settings.LIFECYCLE_STALE_SECONDS)
-        waiting = Q(worker="") & (Q(due_at__lt=late) | Q(due_at__isnull=True, created_at__lt=late))
-        silent = ~Q(worker="") & (Q(heartbeat_at__lt=late) | Q(heartbeat_at__isnull=True))
+        not_sent_again_lately = Q(resent_at__isnull=True) | Q(resent_at__lt=late)
+        return self.late_since(late).filter(~Q(worker="") | not_sent_again_lately)
+
+    def late_since(self, when) -> "LifecycleRunQuerySet":
+        """Runs no worker has had in hand since `when` although one should have: waiting since
+        they were due, or held by a worker silent since then, whether beat sent them again or not
+        (/healthz: overdue for longer than LIFECYCLE_STALE_SECONDS)."""
+        waiting = Q(worker="") & (Q(due_at__lt=when) | Q(due_at__isnull=True, created_at__lt=when))
+        silent = ~Q(worker="") & (Q(heartbeat_at__lt=when) | Q(heartbeat_at__isnull=True))
         return self.filter(state__in=LifecycleRun.ACTIVE_STATES).filter(waiting | silent)
 
 
@@ -177,6 +184,8 @@ class LifecycleRun(models.Model):
         RESET = "reset", "Reset credentials"
 
     REPAIRS = (Kind.REPAIR, Kind.REPAIR_OFFBOARDED)
+    # Runs that take access away: never held back by anyone's request limit.
+    ENDS_ACCESS = (Kind.OFFBOARD, Kind.REPAIR_OFFBOARDED)
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -219,6 +228,8 @@ class LifecycleRun(models.Model):
     # Transient failures since the run was last asked for, across messages and workers; past
     # CELERY_TASK_MAX_RETRIES the run fails.
     retries = models.PositiveIntegerField(default=0)
+    # When beat last sent an overdue run's message again (not again before a stale period).
+    resent_at = models.DateTimeField(null=True, blank=True)
 
     # Not a column: whether the broker took the run's message when it was last sent (None: not
     # sent from this process). A run whose message was not taken still starts, once beat sends it.
@@ -248,6 +259,17 @@ class LifecycleRun(models.Model):
         return self.state in self.ACTIVE_STATES
 
     @property
+    def never_gives_up(self) -> bool:
+        """Taking access away is retried for as long as a system does not answer (rolling it
+        back, which gives access again, is not)."""
+        return self.kind in self.ENDS_ACCESS and self.state != self.State.ROLLING_BACK
+
+    @property
+    def waits_on_a_system(self) -> bool:
+        """Queued again after a system did not answer, until its next try."""
+        return self.state == self.State.QUEUED and self.retries > 0
+
+    @property
     def is_overdue(self) -> bool:
         """Active, but nobody has it in hand although somebody should (asked of the database,
         by the one rule of `LifecycleRunQuerySet.overdue`)."""
@@ -264,6 +286,32 @@ class LifecycleRun(models.Model):
     @property
     def person_status_rolled_back(self) -> str:
         return PERSON_STATUS[self.kind][2]
+
+
+class LifecycleRequest(models.Model):
+    """One request that counts against its actor's LIFECYCLE_REQUESTS_PER_HOUR: a run asked for
+    now, a joiner scheduled for a later start date, or a change of dates. Rows older than an hour
+    count for nothing and are forgotten at the actor's next request."""
+
+    actor = models.CharField(max_length=150)
+    what = models.CharField(max_length=32)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["actor", "at"], name="request_actor_at")]
+
+    def __str__(self) -> str:
+        return f"{self.what} by {self.actor} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+class Sweep(models.Model):
+    """When beat's sweep (sending overdue runs again) last ran: one row, kept in the database so
+    /healthz in any web process sees a sweeper that stopped."""
+
+    ran_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"sweep at {self.ran_at:%Y-%m-%d %H:%M:%S}"
 
 
 # Where a person stands while a run of each kind is under way, after it succeeds, and after it is

@@ -95,6 +95,17 @@ def runs_needing_action(runs: QuerySet[LifecycleRun], limit: int = 20) -> list[L
     )
 
 
+def offboardings_waiting(runs: QuerySet[LifecycleRun], limit: int = 20) -> list[LifecycleRun]:
+    """Runs taking access away that wait for a system to answer: they finish by themselves."""
+    return list(
+        runs.filter(
+            kind__in=LifecycleRun.ENDS_ACCESS, state=LifecycleRun.State.QUEUED, retries__gt=0
+        )
+        .select_related(*RUN_COLUMNS)
+        .order_by("created_at")[:limit]
+    )
+
+
 def runs_overdue_count() -> int:
     return LifecycleRun.objects.overdue().count()
 

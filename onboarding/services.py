@@ -3,6 +3,7 @@ each takes the objects its caller already holds."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Iterable
@@ -27,7 +28,14 @@ from onboarding.errors import (
     RunInProgress,
     TooManyRequests,
 )
-from onboarding.models import PERSON_STATUS, Finding, LifecycleRun, Person, Team
+from onboarding.models import (
+    PERSON_STATUS,
+    Finding,
+    LifecycleRequest,
+    LifecycleRun,
+    Person,
+    Team,
+)
 from onboarding.reconcile import system_findings, system_unanswered
 from onboarding.runner import (
     PlannedChange,
@@ -88,37 +96,61 @@ def _no_run_in_progress(person: Person) -> None:
         )
 
 
-def _rate_check(actor: str, *, count: int = 1) -> None:
-    """Refuse `count` more runs for `actor` when they would pass this hour's limit."""
+def _actor_lock(actor: str) -> None:
+    """Hold the actor's request limit until this transaction ends, so parallel requests of one
+    actor are counted one after the other. SQLite writes one transaction at a time anyway."""
+    if connection.vendor != "postgresql":
+        return
+    digest = hashlib.blake2b(f"lifecycle-requests:{actor}".encode(), digest_size=8).digest()
+    key = int.from_bytes(digest, "big", signed=True)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def requests_charge(*, actor: str, what: str, count: int = 1) -> None:
+    """Count `count` more requests against `actor`'s LIFECYCLE_REQUESTS_PER_HOUR, or refuse them
+    all (TooManyRequests). Call it inside the transaction that does what was asked, so a refusal
+    or a failure later in it leaves the count as it was."""
     limit = settings.LIFECYCLE_REQUESTS_PER_HOUR
     if not limit:
         return
     if count > limit:
         raise TooManyRequests(
-            f"{count} runs at once is more than LIFECYCLE_REQUESTS_PER_HOUR={limit} allows; "
+            f"{count} requests at once is more than LIFECYCLE_REQUESTS_PER_HOUR={limit} allows; "
             "split the request. Nothing was changed."
         )
-    now = timezone.now()
-    runs = LifecycleRun.objects.filter(actor=actor, created_at__gte=now - timedelta(hours=1))
-    asked = runs.count()
-    if asked + count > limit:
-        # A request is allowed again once enough of this hour's runs are an hour old.
-        aged = asked + count - limit
-        freed_by = runs.order_by("created_at").values_list("created_at", flat=True)[aged - 1]
-        raise TooManyRequests(
-            f"{actor} asked for {asked} runs in the last hour, the most allowed "
-            f"(LIFECYCLE_REQUESTS_PER_HOUR={limit}); nothing was changed. Try again later.",
-            retry_after=max(1, math.ceil((freed_by + timedelta(hours=1) - now).total_seconds())),
+    with transaction.atomic():
+        _actor_lock(actor)
+        now = timezone.now()
+        hour_ago = now - timedelta(hours=1)
+        LifecycleRequest.objects.filter(actor=actor, at__lt=hour_ago).delete()
+        recent = LifecycleRequest.objects.filter(actor=actor, at__gte=hour_ago)
+        asked = recent.count()
+        if asked + count > limit:
+            # A request is allowed again once enough of this hour's requests are an hour old.
+            aged = asked + count - limit
+            freed_by = recent.order_by("at").values_list("at", flat=True)[aged - 1]
+            wait = (freed_by + timedelta(hours=1) - now).total_seconds()
+            raise TooManyRequests(
+                f"{actor} asked for {asked} runs in the last hour, the most allowed "
+                f"(LIFECYCLE_REQUESTS_PER_HOUR={limit}); nothing was changed. Try again later.",
+                retry_after=max(1, math.ceil(wait)),
+            )
+        LifecycleRequest.objects.bulk_create(
+            LifecycleRequest(actor=actor, what=what, at=now) for _ in range(count)
         )
 
 
 def _run_start(
-    *, person: Person, kind: str, actor: str, requested_by=None, params=None
+    *, person: Person, kind: str, actor: str, requested_by=None, params=None, charge: bool = True
 ) -> LifecycleRun:
+    """Start a run of `kind` for them. It counts against the actor's request limit unless it
+    takes access away, or `charge` is False (it was counted when it was asked for)."""
     _no_run_in_progress(person)
-    _rate_check(actor)
     try:
         with transaction.atomic():
+            if charge and kind not in LifecycleRun.ENDS_ACCESS:
+                requests_charge(actor=actor, what=kind)
             person.move_to(PERSON_STATUS[kind][0])
             run = LifecycleRun.objects.create(
                 person=person,
@@ -242,9 +274,12 @@ def person_onboard(
 def _person_onboard_start(
     *, username: str, first_name: str, last_name: str, email: str, team: Team, actor: str,
     requested_by=None, start_date: date | None = None, end_date: date | None = None,
-    waits: bool = False,
+    waits: bool = False, charge: bool = True,
 ) -> LifecycleRun | None:  # fmt: skip
     with transaction.atomic():
+        if waits and charge:
+            # A joiner counts against whoever asked for them now, not on their start date.
+            requests_charge(actor=actor, what="onboard.schedule")
         person, _ = Person.objects.update_or_create(
             username=username,
             defaults={
@@ -265,7 +300,10 @@ def _person_onboard_start(
                          "end_date": str(end_date) if end_date else None},
             )  # fmt: skip
             return None
-        return _run_start(person=person, kind=Kind.ONBOARD, actor=actor, requested_by=requested_by)
+        return _run_start(
+            person=person, kind=Kind.ONBOARD, actor=actor, requested_by=requested_by,
+            charge=charge,
+        )  # fmt: skip
 
 
 def person_onboard_preview(
@@ -430,15 +468,15 @@ def people_onboard_csv(
 ) -> BulkOnboarded:
     """Onboard everyone in the file, or no one: one bad row refuses the whole file."""
     rows = people_onboard_csv_check(text=text, allowed_teams=allowed_teams)
-    starting = sum(not row.waits for row in rows)
-    if starting:
-        _rate_check(actor, count=starting)
     runs, waiting = [], []
     with transaction.atomic():
+        # Every row counts, those that wait for their start date too.
+        requests_charge(actor=actor, what="onboard.bulk", count=len(rows))
         for row in rows:
             run = _person_onboard_start(
-                actor=actor, requested_by=requested_by, waits=row.waits, **row.fields
-            )
+                actor=actor, requested_by=requested_by, waits=row.waits, charge=False,
+                **row.fields,
+            )  # fmt: skip
             if run is None:
                 waiting.append(Person.objects.select_related("team").get(username=row.username))
             else:
@@ -698,7 +736,8 @@ def person_dates_set(
 ) -> Person:
     """Extend, bring forward or clear (None) a person's end date; `lifecycle_due` offboards them
     once it has come. A date in the past, or before their start date, is refused. The start date
-    changes only while they wait for it (their onboarding starts on the new one)."""
+    changes only while they wait for it (their onboarding starts on the new one). A change
+    counts against the actor's request limit, unless it only ends access sooner."""
     if person.status in (Status.OFFBOARDING, Status.OFFBOARDED):
         raise InvalidInput(f"{person.username} is {_status(person)}; their end date stays.")
     start_given = start_date is not KEPT
@@ -722,6 +761,8 @@ def person_dates_set(
         if before != after
     }  # fmt: skip
     with transaction.atomic():
+        if not _only_ends_access_sooner(person, start_date=start_date, end_date=end_date):
+            requests_charge(actor=actor, what="person.dates")
         Person.objects.filter(pk=person.pk).update(
             start_date=start_date, end_date=end_date, updated_at=timezone.now()
         )
@@ -731,6 +772,14 @@ def person_dates_set(
         )  # fmt: skip
     person.start_date, person.end_date = start_date, end_date
     return person
+
+
+def _only_ends_access_sooner(
+    person: Person, *, start_date: date | None, end_date: date | None
+) -> bool:
+    """A change that only sets or brings forward an end date: a leaver's, never held back."""
+    sooner = end_date is not None and (person.end_date is None or end_date < person.end_date)
+    return start_date == person.start_date and sooner
 
 
 def _start_date_change_check(person: Person, start_date: date | None) -> None:
@@ -758,26 +807,27 @@ END_DATE_REACHED = "end date reached"
 
 
 def lifecycle_due(*, actor: str) -> list[DueOutcome]:
-    """Start what the calendar asks for: the onboarding of everyone whose start date has come,
-    the offboarding of every active person whose end date has. Whoever has a run under way, or
-    cannot be started now, is skipped with a note and tried again on the next pass."""
+    """Start what the calendar asks for: first the offboarding of every active person whose end
+    date has come, then the onboarding of everyone whose start date has. No one's request limit
+    holds either back (a joiner was counted when they were asked for). Whoever has a run under
+    way, or cannot be started now, is skipped with a note and tried again on the next pass."""
     today = timezone.localdate()
     outcomes = []
-    joiners = Person.objects.select_related("team").filter(
-        status=Status.NEW, waits_for_start=True, start_date__lte=today
-    )
-    for person in joiners:
-        outcomes.append(_due_start(person, Kind.ONBOARD, lambda p: _joiner_start(p, actor)))
     leavers = Person.objects.select_related("team").filter(
         status=Status.ACTIVE, end_date__lte=today
     )
-    for person in leavers:
+    for person in leavers.order_by("end_date", "username"):
         outcomes.append(
             _due_start(
                 person, Kind.OFFBOARD,
                 lambda p: person_offboard(person=p, reason=END_DATE_REACHED, actor=actor),
             )
         )  # fmt: skip
+    joiners = Person.objects.select_related("team").filter(
+        status=Status.NEW, waits_for_start=True, start_date__lte=today
+    )
+    for person in joiners.order_by("start_date", "username"):
+        outcomes.append(_due_start(person, Kind.ONBOARD, lambda p: _joiner_start(p, actor)))
     return outcomes
 
 
@@ -796,8 +846,28 @@ def _joiner_start(person: Person, actor: str) -> LifecycleRun:
         Person.objects.filter(pk=person.pk).update(waits_for_start=False)
         person.waits_for_start = False
         return _run_start(
-            person=person, kind=Kind.ONBOARD, actor=actor, requested_by=person.start_requested_by
-        )
+            person=person, kind=Kind.ONBOARD, actor=actor,
+            requested_by=_hand_over_still_possible(person, actor=actor), charge=False,
+        )  # fmt: skip
+
+
+def _hand_over_still_possible(person: Person, *, actor: str):
+    """Who was named, when the joiner was scheduled, to hand their credentials over, unless they
+    have left or been disabled since: then nobody (an admin resets the credentials)."""
+    named = person.start_requested_by
+    if named is None:
+        return None
+    leaving = Person.objects.filter(
+        username=named.get_username(), status__in=(Status.OFFBOARDING, Status.OFFBOARDED)
+    ).exists()
+    if named.is_active and not leaving:
+        return named
+    audit_record(
+        actor=actor, action="onboard.hand_over_dropped", target=person.username,
+        outcome="denied",
+        details={"named": named.get_username(), "why": "no longer active or offboarded"},
+    )  # fmt: skip
+    return None
 
 
 # Resume, roll back and requeue ---------------------------------------------------------------

@@ -24,10 +24,9 @@ from onboarding.reviews import review_remind
 from onboarding.runner import (
     DATABASE_BLIPS,
     retry_delay,
-    run_dispatch,
     run_execute,
     run_rollback_execute,
-    runs_overdue,
+    runs_overdue_requeue,
 )
 from onboarding.services import SYSTEM_ACTOR, lifecycle_due, reconcile
 from onboarding.webhooks import webhook_deliver, webhook_deliver_failed
@@ -133,10 +132,7 @@ def webhook_deliver_task(self, target: str, event: dict) -> None:
 def runs_overdue_requeue_task() -> list[int]:
     """Beat: a run no worker has although it should (its message was lost, or its worker died)
     is sent again; the claim decides who takes it."""
-    run_ids = runs_overdue()
-    for run_id, rolling_back in run_ids:
-        run_dispatch(run_id, rolling_back=rolling_back)
-    return [run_id for run_id, _ in run_ids]
+    return runs_overdue_requeue()
 
 
 @shared_task(name="credentials.purge_expired")

@@ -187,6 +187,11 @@ def test_worker_and_beat_are_checked_alive_as_compose_checks_them(rendered):
         assert probe["timeoutSeconds"] > 10, "the ping itself waits 10 s"
 
 
+def test_beat_is_not_ready_while_the_engine_is_unhealthy(rendered):
+    beat = main_container(rendered, "accessadmin-beat")
+    assert beat["readinessProbe"]["exec"]["command"] == ["python", "manage.py", "health"]
+
+
 def test_web_probes_ask_healthz_with_the_host_the_app_serves(rendered):
     web = main_container(rendered, "accessadmin-web")
     (port,) = web["ports"]
@@ -195,7 +200,7 @@ def test_web_probes_ask_healthz_with_the_host_the_app_serves(rendered):
     host = web_host(rendered)
     for kind in ("readinessProbe", "livenessProbe"):
         probe = web[kind]["httpGet"]
-        assert probe["path"] == "/healthz", kind
+        assert probe["path"] == "/healthz?scope=web", kind
         assert probe["port"] in (port["name"], port["containerPort"]), kind
         headers = {header["name"]: header["value"] for header in probe["httpHeaders"]}
         assert headers["Host"] == host, kind

@@ -42,7 +42,7 @@ class DirectoryBackend(LDAPBackend):
         # Refused before the directory is asked: its answer would overwrite the local account's
         # details, and whoever holds the name there would become the break-glass admin.
         local = get_user_model().objects.filter(username__iexact=ldap_user._username).first()
-        if local is not None and _has_local_password(local):
+        if local is not None and has_local_password(local):
             logger.warning("directory login refused for local account %s", local.get_username())
             return None
         # A new account's temporary password is expired from the start. Asked through the
@@ -73,7 +73,7 @@ def _password_expired_say(ldap_user) -> None:
         request.password_expired = True
 
 
-def _has_local_password(user) -> bool:
+def has_local_password(user) -> bool:
     """A password set here (createsuperuser); accounts made for team leads have none at all."""
     return bool(user.password) and user.has_usable_password()
 

@@ -9,10 +9,11 @@ from collections.abc import Iterable, Iterator
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from onboarding import housekeeping, selectors
+from onboarding import health, housekeeping, selectors
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Seconds; a step is a handful of API calls, a slow one waits on a server for minutes.
@@ -45,6 +46,7 @@ def _bearer_matches(request: HttpRequest, token: str) -> bool:
 
 
 def metrics_text() -> str:
+    engine = health.engine_health()
     runs = housekeeping.runs_by_kind_and_state()
     steps = housekeeping.steps_open_by_system_and_state()
     setbacks = housekeeping.step_setbacks_recent()
@@ -106,6 +108,32 @@ def metrics_text() -> str:
             "Seconds since the most silent worker holding a run said it was alive (0: none holds "
             "one).",
             housekeeping.heartbeat_oldest_age(),
+        ),
+        single(
+            "accessadmin_engine_healthy", "gauge",
+            "1 while /healthz finds the engine doing its work on time (ok or degraded), else 0.",
+            int(engine.status != health.UNHEALTHY),
+        ),
+        single(
+            "accessadmin_sweep_age_seconds", "gauge",
+            "Seconds since beat's sweep last ran (-1: never recorded); unhealthy past three "
+            "LIFECYCLE_SWEEP_SECONDS.",
+            (timezone.now() - engine.swept_at).total_seconds() if engine.swept_at else -1,
+        ),
+        single(
+            "accessadmin_runs_overdue_long", "gauge",
+            "Runs overdue for longer than LIFECYCLE_STALE_SECONDS, though sent again.",
+            engine.runs_late,
+        ),
+        single(
+            "accessadmin_leavers_late", "gauge",
+            "People past their end date whose offboarding has not started.",
+            engine.leavers_late,
+        ),
+        single(
+            "accessadmin_offboardings_waiting", "gauge",
+            "Offboardings waiting to retry a system that did not answer.",
+            engine.offboardings_waiting,
         ),
     ]  # fmt: skip
     return "".join(line + "\n" for lines in families for line in lines)

@@ -17,11 +17,10 @@ from django.utils.cache import patch_cache_control
 from onboarding.models import Person
 from web.auth import MANAGED_GROUPS_SESSION_KEY
 from web.directory import DirectoryUnavailable, rights_find
-from web.permissions import denial_record
+from web.permissions import LEAVING, denial_record
 
 DIRECTORY_BACKEND = "web.auth.DirectoryBackend"
 CHECKED_AT_SESSION_KEY = "directory_rights_checked_at"
-LEAVING = (Person.Status.OFFBOARDING, Person.Status.OFFBOARDED)
 
 
 class DirectoryRightsMiddleware:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import wraps
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
@@ -22,7 +23,7 @@ from django.utils.functional import SimpleLazyObject
 from onboarding.audit import audit_record
 from onboarding.errors import InvalidInput, PersonAlreadyKnown
 from onboarding.models import AuditEvent, LifecycleRun, Person, Team
-from web.auth import MANAGED_GROUPS_SESSION_KEY
+from web.auth import MANAGED_GROUPS_SESSION_KEY, has_local_password
 from web.directory import DirectoryUnavailable, rights_find
 
 
@@ -87,6 +88,37 @@ def person_is_privileged(username: str) -> bool:
         return rights_find(username).privileged
     except DirectoryUnavailable:
         return True
+
+
+# Where a person stands once they are asked to leave: no longer someone who acts.
+LEAVING = (Person.Status.OFFBOARDING, Person.Status.OFFBOARDED)
+
+
+def rights_now_refusal(username: str, *, team: Team | None) -> str:
+    """Why `username` may not act now as a platform admin (`team` None) or on `team`; "" when
+    they may. Asked of the directory itself, never of a session's cached rights nor of the copy
+    of the admin group Django keeps (an offboarded admin's is never cleared). A local
+    break-glass account acts only as the superuser it is."""
+    user = get_user_model().objects.filter(username=username).first()
+    if user is not None and has_local_password(user):
+        if user.is_active and user.is_superuser:
+            return ""
+        return f"{username} is not an active local superuser"
+    if Person.objects.filter(username=username, status__in=LEAVING).exists():
+        return f"{username} is offboarded"
+    try:
+        rights = rights_find(username)
+    except DirectoryUnavailable as error:
+        return f"{username}'s rights cannot be confirmed: {error}"
+    if not rights.exists or rights.disabled:
+        return f"{username} is disabled or not in the directory"
+    if rights.is_admin:
+        return ""
+    if team is None:
+        return f"{username} is not a platform admin"
+    if team.freeipa_group in rights.managed_groups or team.leads.filter(username=username).exists():
+        return ""
+    return f"{username} does not lead team {team.name}"
 
 
 UNAVAILABLE = "The username {username!r} is not available; choose another."

@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 from kombu import Connection
 from qrcode.image.svg import SvgPathImage
 
-from onboarding import orphans, selectors, services
+from onboarding import health, orphans, selectors, services
 from onboarding.audit import audit_record, audit_verify
 from onboarding.broker import broker_persistence
 from onboarding.bulk import csv_text_decode, csv_text_normalise
@@ -90,15 +90,30 @@ def _broker_reachable() -> bool:
 
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
+    """200 while the service and its engine are sound ("ok") or an offboarding waits on a system
+    that does not answer ("degraded"); 503 when the database or broker is down ("unavailable")
+    or the engine is not doing its work on time ("unhealthy": `problems` says what).
+    `?scope=web` asks only what this web process needs to serve, for its own probes: an engine
+    problem must not take away the pages and API through which people are offboarded."""
     checks = {"database": _database_reachable(), "broker": _broker_reachable()}
-    healthy = all(checks.values())
-    body = {"status": "ok" if healthy else "unavailable"}
+    if request.GET.get("scope") == "web":
+        body = {name: "ok" if ok else "unreachable" for name, ok in checks.items()}
+        reachable = all(checks.values())
+        body["status"] = "ok" if reachable else "unavailable"
+        return JsonResponse(body, status=200 if reachable else 503)
+    reachable = all(checks.values())
+    body = {"status": "ok" if reachable else "unavailable"}
     body.update({name: "ok" if ok else "unreachable" for name, ok in checks.items()})
     if checks["broker"]:
         body["broker_persistence"] = broker_persistence()
     if checks["database"]:
         # Runs no worker has in hand; beat hands them on, so a number that stays up needs a look.
         body["runs_overdue"] = selectors.runs_overdue_count()
+        engine = health.engine_health()
+        body.update(engine.as_dict())
+        if reachable:
+            body["status"] = engine.status
+    healthy = body["status"] in (health.OK, health.DEGRADED)
     return JsonResponse(body, status=200 if healthy else 503)
 
 
@@ -124,6 +139,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     context = {
         "people_by_status": selectors.people_by_status(access.people()),
         "runs_in_progress": selectors.runs_in_progress(access.runs()),
+        "offboardings_waiting": selectors.offboardings_waiting(access.runs()),
         "people_leaving_soon": selectors.people_leaving_soon(access.people()),
         "leaving_soon_days": settings.LEAVING_SOON_DAYS,
         "runs_needing_action": selectors.runs_needing_action(access.runs()),

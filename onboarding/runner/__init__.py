@@ -6,7 +6,12 @@ Requests (`person_onboard` and friends, in `onboarding.services`) create a run a
 and queue a Celery task; the task calls `run_execute` or `run_rollback_execute` here.
 """
 
-from onboarding.runner.dispatch import run_dispatch, runs_overdue, runs_release
+from onboarding.runner.dispatch import (
+    run_dispatch,
+    runs_overdue,
+    runs_overdue_requeue,
+    runs_release,
+)
 from onboarding.runner.execute import DATABASE_BLIPS, retry_delay, run_execute, run_steps_create
 from onboarding.runner.preview import (
     PlannedChange,
@@ -31,6 +36,7 @@ __all__ = [
     "run_rollback_preview",
     "run_steps_create",
     "runs_overdue",
+    "runs_overdue_requeue",
     "runs_release",
     "step_threads_stop",
 ]

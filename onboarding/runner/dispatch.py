@@ -8,7 +8,7 @@ import logging
 
 from django.utils import timezone
 
-from onboarding.models import LifecycleRun
+from onboarding.models import LifecycleRun, Sweep
 
 logger = logging.getLogger(__name__)
 
@@ -37,8 +37,18 @@ def runs_overdue() -> list[tuple[int, bool]]:
     now = timezone.now()
     found = list(LifecycleRun.objects.overdue().values_list("pk", "state"))
     # Not again before another stale period has passed.
-    LifecycleRun.objects.filter(pk__in=[pk for pk, _ in found], worker="").update(due_at=now)
+    resent = [pk for pk, _ in found]
+    LifecycleRun.objects.filter(pk__in=resent, worker="").update(resent_at=now)
     return [(pk, state == State.ROLLING_BACK) for pk, state in found]
+
+
+def runs_overdue_requeue() -> list[int]:
+    """Beat's sweep: send every overdue run again, and record that the sweep ran (/healthz)."""
+    found = runs_overdue()
+    for run_id, rolling_back in found:
+        run_dispatch(run_id, rolling_back=rolling_back)
+    Sweep.objects.update_or_create(pk=1, defaults={"ran_at": timezone.now()})
+    return [run_id for run_id, _ in found]
 
 
 def runs_release(worker_host: str) -> list[tuple[int, bool]]:

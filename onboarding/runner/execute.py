@@ -44,10 +44,16 @@ class StepFailure:
     transient: bool
 
 
+# What a run that never gives up says while it waits for a system (cleared when it succeeds).
+WAITING_SAYS = "waiting for a system to answer, tries again by itself"
+
+
 def retry_delay(retries: int) -> float:
     """Exponential back-off with full jitter, capped."""
+    # The exponent stops growing once past the cap: a run that never gives up retries for days.
     ceiling = min(
-        settings.LIFECYCLE_RETRY_MAX_SECONDS, settings.LIFECYCLE_RETRY_BASE_SECONDS * 2**retries
+        settings.LIFECYCLE_RETRY_MAX_SECONDS,
+        settings.LIFECYCLE_RETRY_BASE_SECONDS * 2 ** min(retries, 30),
     )
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not a secret
 
@@ -113,15 +119,19 @@ def error_is_transient(error: Exception) -> bool:
 
 
 def run_defer(run: LifecycleRun, message: str, fence: Fence, **fields) -> NoReturn:
-    """A transient failure: the run waits for a retry, or fails once retries ran out."""
+    """A transient failure: the run waits for a retry. One that takes access away waits for as
+    long as it takes, saying so, and finishes by itself once the system answers; any other
+    fails once its retries ran out."""
     with fence.writing():
-        if run.retries >= settings.CELERY_TASK_MAX_RETRIES:
+        if run.retries >= settings.CELERY_TASK_MAX_RETRIES and not run.never_gives_up:
             run_give_up(run, error=message)
             stop: Exception = RunStopped(message)
         else:
             delay = retry_delay(run.retries)
             due_at = timezone.now() + timedelta(seconds=delay)
             run.retries += 1
+            if run.never_gives_up:
+                fields["error"] = f"{WAITING_SAYS}: {message}"
             LifecycleRun.objects.filter(pk=run.pk).update(
                 retries=run.retries, due_at=due_at, worker="", **fields
             )

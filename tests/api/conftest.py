@@ -36,7 +36,7 @@ class Caller:
 
 def token_for(name: str, role: str = "admin", of_team: Team | None = None, days: int = 90) -> str:
     return api_token_create(
-        name=name, role=role, team=of_team, expires_days=days, actor="cli:test"
+        name=name, role=role, team=of_team, expires_days=days, owner="", actor="cli:test"
     )[1]
 
 

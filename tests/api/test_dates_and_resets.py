@@ -4,11 +4,13 @@ password and OTP token through the API: the web UI's rules and words, audited wi
 from datetime import date, timedelta
 
 import pytest
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from api.models import IdempotencyKey
 from onboarding.models import AuditEvent, LifecycleRun, Person
 from tests.api.conftest import newcomer
+from tests.factories import make_person
 from web.directory import DirectoryRights
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -210,15 +212,30 @@ def test_a_waiting_onboarding_keeps_who_hands_it_over(hr, fake, team):
     assert Person.objects.get(username="lou").start_requested_by == admin
 
 
-@pytest.mark.parametrize("name", ["nobody", "other-lead", "inactive-admin"])
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("nobody", "there is no such user"),
+        ("other-lead", "other-lead does not lead team vision"),
+        ("inactive-admin", "inactive-admin's account is not active"),
+        ("former-admin", "former-admin is offboarded"),
+        ("demoted-admin", "demoted-admin does not lead team vision"),
+    ],
+)
 def test_hand_over_to_someone_without_rights_on_the_team_is_400_and_changes_nothing(
-    hr, fake, team, other_team, name
+    hr, fake, team, other_team, name, why, ordinary_members, settings
 ):
     from django.contrib.auth import get_user_model
 
     users = get_user_model().objects
     other_team.leads.add(users.create_user("other-lead"))
     users.create_superuser("inactive-admin", password="unused", is_active=False)
+    # Directory accounts that were admins: Django's copy of the admin group still says so, the
+    # directory (ordinary_members) no longer does, and one of them is offboarded.
+    admins = Group.objects.create(name=settings.LDAP_ADMIN_GROUP)
+    for former in ("former-admin", "demoted-admin"):
+        users.create_user(former).groups.add(admins)
+    make_person("former-admin", other_team, status=Person.Status.OFFBOARDED)
     hr.post("/onboardings", newcomer("max"))
 
     reset = hr.post("/credential-resets", {"username": "max", "hand_over_to": name})
@@ -228,7 +245,7 @@ def test_hand_over_to_someone_without_rights_on_the_team_is_400_and_changes_noth
         assert refused.status_code == 400
         assert refused.json()["error"] == (
             f"hand_over_to: {name!r} is not an AccessAdmin user who may act on team vision "
-            "(a platform admin, or one of its leads)."
+            f"(a platform admin, or one of its leads): {why}. Nothing changed."
         )
     assert not LifecycleRun.objects.filter(kind="reset").exists()
     assert not Person.objects.filter(username="ned").exists()
@@ -245,3 +262,28 @@ def test_an_onboarding_with_three_bad_fields_names_all_three(hr, fake, team):
     assert "'mary@' is not a valid email address." in error
     assert f"The end date {day(-1)} is in the past" in error
     assert not Person.objects.exists()
+
+
+def test_a_lead_token_cannot_pass_the_limit_with_start_dates_and_leavers_go_first(
+    hr, vision_lead, fake, team, settings, ordinary_members
+):
+    from onboarding.services import SYSTEM_ACTOR, lifecycle_due
+    from tests.engine.conftest import onboard
+
+    onboard("carol", team)
+    assert hr.patch("/people/carol", {"end_date": str(timezone.localdate())}).status_code == 200
+    settings.LIFECYCLE_REQUESTS_PER_HOUR = 3
+    tomorrow = str(timezone.localdate() + timedelta(days=1))
+    answers = [
+        vision_lead.post("/onboardings", newcomer(name, start_date=tomorrow)).status_code
+        for name in ("ann", "ben", "cid", "dee")
+    ]
+    assert answers == [202, 202, 202, 429]
+    moved = vision_lead.patch("/people/ann", {"start_date": str(timezone.localdate())})
+    assert moved.status_code == 429
+    assert Person.objects.get(username="ann").start_date == timezone.localdate() + timedelta(1)
+
+    outcomes = lifecycle_due(actor=SYSTEM_ACTOR)
+
+    assert [(o.username, o.kind, o.note) for o in outcomes] == [("carol", "offboard", "")]
+    assert Person.objects.get(username="carol").status == Person.Status.OFFBOARDED

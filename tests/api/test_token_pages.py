@@ -7,6 +7,7 @@ from django.test import Client
 
 from api.models import ApiToken
 from onboarding.models import AuditEvent, Team
+from web.directory import DirectoryRights
 
 pytestmark = pytest.mark.django_db
 
@@ -31,7 +32,7 @@ def admin_browser() -> Client:
 def make(browser: Client, **fields):
     return browser.post(
         "/api-tokens/", {"name": "hr-system", "role": "admin", "team": "", "expires_days": "30",
-                         **fields},
+                         "service": "on", **fields},
     )  # fmt: skip
 
 
@@ -57,6 +58,25 @@ def test_an_admin_makes_a_token_sees_it_once_and_revokes_it(admin_browser, visio
     assert not any(secret in repr(event.details) for event in AuditEvent.objects.all())
 
 
+def test_a_token_owned_by_an_admin_lists_its_owner_last_use_and_expiry(
+    admin_browser, vision, monkeypatch
+):
+    # No directory runs here: ann is in it, enabled, and a platform admin.
+    monkeypatch.setattr(
+        "web.permissions.rights_find", lambda username: DirectoryRights(True, False, True, ())
+    )
+    make(admin_browser, service="", owner="ann")
+
+    token = ApiToken.objects.get(name="hr-system")
+    assert token.owner == "ann"
+    row = admin_browser.get("/api-tokens/").content.decode().split('id="api-tokens"')[1]
+    assert 'data-label="Owner">ann<' in row
+    assert f'data-label="Expires">{token.expires_at:%Y-%m-%d %H:%M}<' in row
+    assert 'data-label="Last used">never<' in row
+    event = AuditEvent.objects.get(action="api_token.create", target="hr-system")
+    assert event.details["owner"] == "ann"
+
+
 def test_a_lead_token_is_made_for_its_team(admin_browser, vision):
     make(admin_browser, name="vision-script", role="lead", team="vision")
 
@@ -73,10 +93,17 @@ def test_a_lead_token_is_made_for_its_team(admin_browser, vision):
         ({"role": "owner"}, "Select a valid choice"),
         ({"team": "no-such-team", "role": "lead"}, "Select a valid choice"),
         ({"expires_days": "0"}, "greater than or equal to 1"),
-        ({"expires_days": "9999"}, "less than or equal to 365"),
+        ({"expires_days": "91"}, "less than or equal to 90"),
+        ({"owner": "ann"}, "Name the token&#x27;s owner, or make it a service token"),
+        ({"service": ""}, "Name the token&#x27;s owner, or make it a service token"),
+        ({"service": "", "owner": "bob"}, "The token cannot be bob&#x27;s: bob is not a platform"),
     ],
 )
-def test_bad_input_is_named_and_makes_nothing(admin_browser, vision, fields, error):
+def test_bad_input_is_named_and_makes_nothing(admin_browser, vision, fields, error, monkeypatch):
+    # No directory runs here: bob is in it, enabled, and no admin.
+    monkeypatch.setattr(
+        "web.permissions.rights_find", lambda username: DirectoryRights(True, False, False, ())
+    )
     page = make(admin_browser, **fields)
 
     assert page.status_code == 200

@@ -133,12 +133,18 @@ def test_the_preview_says_which_rows_wait(fake, team):
     assert not Person.objects.exists()
 
 
-def test_a_file_of_waiting_people_only_is_not_held_by_the_hourly_limit(fake, team, settings):
-    settings.LIFECYCLE_REQUESTS_PER_HOUR = 1
+def test_waiting_people_count_against_the_hourly_limit_when_asked_for(fake, team, settings):
+    settings.LIFECYCLE_REQUESTS_PER_HOUR = 2
     onboard("first", team)
-    onboarded = people_onboard_csv(
-        text=DATED + f"ada,Ada,L,ada@example.test,vision,{day(2)},\n", actor="admin"
-    )
+
+    def waiting(*names: str) -> str:
+        return DATED + "".join(f"{n},A,L,{n}@example.test,vision,{day(2)},\n" for n in names)
+
+    before = counts()
+    with pytest.raises(TooManyRequests, match="admin asked for 1 runs in the last hour"):
+        people_onboard_csv(text=waiting("ada", "bob"), actor="admin")
+    assert counts() == before
+    onboarded = people_onboard_csv(text=waiting("ada"), actor="admin")
     assert (onboarded.runs, [p.username for p in onboarded.waiting]) == ([], ["ada"])
 
 

@@ -86,6 +86,30 @@ def test_the_onboarding_started_on_the_day_is_the_one_who_asked_for_it(fake, tea
     assert (outcome.run.requested_by, outcome.run.actor) == (lead, "accessadmin")
 
 
+@pytest.mark.parametrize("leaves", ["offboarded", "disabled"])
+def test_a_hand_over_named_by_someone_who_left_since_is_dropped_on_the_day(fake, team, leaves):
+    from django.contrib.auth import get_user_model
+
+    lead = get_user_model().objects.create_user("lea", email="lea@example.test")
+    today = TODAY
+    person_onboard(
+        username="cy", first_name="C", last_name="Y", email="cy@example.test", team=team,
+        actor="admin", requested_by=lead, start_date=today + timedelta(days=1),
+    )  # fmt: skip
+    if leaves == "offboarded":
+        onboard("lea", team)
+        Person.objects.filter(username="lea").update(status=Person.Status.OFFBOARDED)
+    else:
+        get_user_model().objects.filter(pk=lead.pk).update(is_active=False)
+    Person.objects.filter(username="cy").update(start_date=today)
+
+    [outcome] = lifecycle_due(actor=SYSTEM_ACTOR)
+
+    assert outcome.run is not None and outcome.run.requested_by is None
+    dropped = AuditEvent.objects.get(action="onboard.hand_over_dropped", target="cy")
+    assert dropped.details["named"] == "lea"
+
+
 def test_a_rolled_back_onboarding_is_not_started_again_by_the_calendar(fake, team, clock):
     ask("dee", team, start_date=TODAY)
     Person.objects.filter(username="dee").update(status="new")

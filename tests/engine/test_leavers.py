@@ -135,17 +135,30 @@ def test_one_actor_cannot_start_more_runs_an_hour_than_allowed(fake, team, setti
     # The first of the two runs frees a place when it is an hour old.
     assert 3500 < limited.value.retry_after <= 3600
     # Another actor has their own allowance, and meets the same limit.
-    call_command("offboard", "dan", "--reason", "left")
-    call_command("offboard", "eve", "--reason", "left")
-    runs = LifecycleRun.objects.count()
-    with pytest.raises(CommandError) as refused:
-        call_command(
-            "onboard", "fay", "--first-name", "F", "--last-name", "L",
-            "--email", "f@example.test", "--team", team.name,
-        )  # fmt: skip
-    assert refused.value.returncode == 4
+    for username in ("fay", "gus", "hal"):
+        runs = LifecycleRun.objects.count()
+        try:
+            call_command(
+                "onboard", username, "--first-name", "F", "--last-name", "L",
+                "--email", f"{username}@example.test", "--team", team.name,
+            )  # fmt: skip
+        except CommandError as refused:
+            assert (username, refused.returncode) == ("hal", 4)
     assert LifecycleRun.objects.count() == runs
-    assert not Person.objects.filter(username="fay").exists()
+    assert not Person.objects.filter(username="hal").exists()
+
+
+def test_offboardings_are_never_held_back_by_the_hourly_limit(fake, team, settings):
+    settings.LIFECYCLE_REQUESTS_PER_HOUR = 0
+    for username in ("dan", "eve", "fay"):
+        onboard(username, team)
+    settings.LIFECYCLE_REQUESTS_PER_HOUR = 1
+    onboard("gus", team)
+    with pytest.raises(TooManyRequests):
+        onboard("hal", team)
+    for username in ("dan", "eve", "fay"):
+        person_offboard(person=person(username), reason="left", actor="admin")
+        assert person(username).status == Person.Status.OFFBOARDED
 
 
 def test_a_reason_as_long_as_a_book_is_refused(fake, team):

@@ -180,10 +180,10 @@ def test_an_api_token_onboards_a_person_once_and_follows_the_run_to_success(
         "email": f"{username}@example.test", "team": team.name,
     }  # fmt: skip
     _, secret = api_token_create(
-        name="hr-system", role="admin", team=None, expires_days=30, actor="cli:test"
+        name="hr-system", role="admin", team=None, expires_days=30, owner="", actor="cli:test"
     )
     _, other_lead = api_token_create(
-        name="other-lead", role="lead", team=other_team, expires_days=30, actor="cli:test"
+        name="other-lead", role="lead", team=other_team, expires_days=30, owner="", actor="cli:test"
     )
 
     assert Caller().onboard(fields).status_code == 401

@@ -86,3 +86,44 @@ def test_a_lead_offboarded_while_aws_is_down_is_locked_out_within_a_minute(
         print(f"\ndirectory bind refused {locked_out_in:.1f} s after the offboarding was asked")
     finally:
         os.kill(moto_pid, signal.SIGCONT)
+
+
+def test_an_offboarding_waits_out_aws_being_down_and_finishes_by_itself(
+    eager, stack_configured, team, username, lifecycle_worker_env, sandbox_session, tmp_path
+):
+    from accessadmin.celery import app
+    from tests.conftest import Worker
+
+    onboard(username, team)
+    # One retry allowed: any other run would have failed long before AWS comes back.
+    worker = Worker(
+        {**lifecycle_worker_env, "CELERY_TASK_MAX_RETRIES": "1"}, tmp_path / "worker.log"
+    ).start(purge=True)
+    moto_pid = int((sandbox_session.state_dir / "aws" / "moto.pid").read_text())
+    os.kill(moto_pid, signal.SIGSTOP)
+    try:
+        app.conf.task_always_eager = False
+        run = person_offboard(
+            person=Person.objects.get(username=username), reason="left", actor="admin"
+        )
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            run.refresh_from_db()
+            if run.retries >= 3:
+                break
+            time.sleep(1)
+        assert run.state in (LifecycleRun.State.QUEUED, LifecycleRun.State.RUNNING), run.error
+        assert run.retries >= 3, worker.log()[-3000:]
+        assert run.error.startswith("waiting for a system to answer, tries again by itself")
+    finally:
+        os.kill(moto_pid, signal.SIGCONT)
+    try:
+        back = time.monotonic()
+        while time.monotonic() < back + 180 and run.state != LifecycleRun.State.SUCCEEDED:
+            time.sleep(1)
+            run.refresh_from_db()
+        assert (run.state, run.error) == (LifecycleRun.State.SUCCEEDED, ""), worker.log()[-3000:]
+        assert Person.objects.get(username=username).status == Person.Status.OFFBOARDED
+        print(f"\nfinished {time.monotonic() - back:.1f} s after AWS answered again")
+    finally:
+        worker.stop()

@@ -40,7 +40,9 @@ PAGES = {
     "audit log filtered": lambda person: "/audit/?action=onboard.request&outcome=requested",
     "teams": lambda person: "/teams/",
 }
-MAX_QUERIES = 12
+# Two of them bound the request's statements and locks (web/database_timeouts.py) and lift the
+# bounds afterwards; the dashboard also says when reconciliation last passed.
+MAX_QUERIES = 15
 
 
 FORBIDDEN_TO_LEADS = {"audit log", "audit log filtered", "teams"}

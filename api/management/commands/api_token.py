@@ -1,7 +1,8 @@
+from django.conf import settings
 from django.core.management.base import CommandParser
 
 from api.selectors import api_tokens_list
-from api.services import TOKEN_DAYS_DEFAULT, api_token_create, api_token_revoke
+from api.services import api_token_create, api_token_revoke
 from onboarding.management.commands._base import LifecycleCommand
 from onboarding.selectors import team_get
 
@@ -15,11 +16,20 @@ class Command(LifecycleCommand):
         create.add_argument("name", help="what the token is for, e.g. hr-system")
         create.add_argument("--role", required=True, choices=["admin", "lead"])
         create.add_argument("--team", help="the team a lead token acts for")
-        create.add_argument(
-            "--expires-days", type=int, default=TOKEN_DAYS_DEFAULT,
-            help=f"days until it expires (default {TOKEN_DAYS_DEFAULT})",
+        owner = create.add_mutually_exclusive_group(required=True)
+        owner.add_argument(
+            "--owner", metavar="USERNAME",
+            help="the directory account it acts for: it stops working once they lose the role",
         )  # fmt: skip
-        actions.add_parser("list", help="every token, its role, team and state")
+        owner.add_argument(
+            "--service", action="store_true",
+            help="a service token, owned by the platform admins rather than a person",
+        )  # fmt: skip
+        create.add_argument(
+            "--expires-days", type=int,
+            help="days until it expires (default and most: API_TOKEN_MAX_DAYS)",
+        )  # fmt: skip
+        actions.add_parser("list", help="every token, its role, team, owner and state")
         revoke = actions.add_parser("revoke", help="stop a token working at once")
         revoke.add_argument("name")
 
@@ -30,7 +40,8 @@ class Command(LifecycleCommand):
         team = team_get(options["team"]) if options["team"] else None
         token, secret = api_token_create(
             name=options["name"], role=options["role"], team=team,
-            expires_days=options["expires_days"], actor=self.actor(),
+            expires_days=options["expires_days"] or settings.API_TOKEN_MAX_DAYS,
+            owner=options["owner"] or "", actor=self.actor(),
         )  # fmt: skip
         self.stdout.write(secret)
         self.stderr.write(
@@ -45,15 +56,15 @@ class Command(LifecycleCommand):
             self.stdout.write("No API tokens.")
             return
         self.stdout.write(
-            f"{'NAME':<24} {'ROLE':<6} {'TEAM':<16} {'PREFIX':<10} {'STATE':<8} "
+            f"{'NAME':<24} {'ROLE':<6} {'TEAM':<16} {'OWNER':<16} {'PREFIX':<10} {'STATE':<8} "
             f"{'EXPIRES':<17} {'LAST USED':<17} CREATED BY"
         )
         for token in tokens:
             used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
             self.stdout.write(
                 f"{token.name:<24} {token.role:<6} {token.team.name if token.team else '-':<16} "
-                f"{token.prefix:<10} {token.status:<8} {token.expires_at:%Y-%m-%d %H:%M} "
-                f"{used:<17} {token.created_by}"
+                f"{token.owner or '(service)':<16} {token.prefix:<10} {token.status:<8} "
+                f"{token.expires_at:%Y-%m-%d %H:%M} {used:<17} {token.created_by}"
             )
 
     def handle_revoke(self, options: dict) -> None:

@@ -4,8 +4,8 @@ from onboarding.services import SYSTEM_ACTOR, lifecycle_due
 
 class Command(LifecycleCommand):
     help = (
-        "Start the onboardings whose start date has come and offboard the active people whose "
-        "end date has (beat does this every LIFECYCLE_DUE_SECONDS)."
+        "Offboard the active people whose end date has come, then start the onboardings whose "
+        "start date has (beat does this every LIFECYCLE_DUE_SECONDS)."
     )
 
     def handle(self, *args, **options):
