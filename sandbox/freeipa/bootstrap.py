@@ -7,6 +7,7 @@ import random
 import ldap
 
 from . import passwords
+from .commands.pbac import make_aci
 from .encoding import to_generalized, utcnow
 from .pbac import (
     DEFAULT_PRIVILEGES,
@@ -16,7 +17,7 @@ from .pbac import (
     ROLE_CLASSES,
     managed_entry,
 )
-from .store import ID_RANGE_SIZE
+from .store import ID_RANGE_SIZE, escape
 from .tree import ACTIVE, ADMINS, DEFAULT_GROUP, PRESERVED, STAGED, Tree, unique_id
 
 CONTAINERS = (
@@ -31,11 +32,15 @@ CONTAINERS = (
     "cn=otp",
     "cn=etc",
     "cn=ranges,cn=etc",
+    "cn=Managed Entries,cn=etc",
+    "cn=Definitions,cn=Managed Entries,cn=etc",
     "cn=pbac",
     "cn=privileges,cn=pbac",
     "cn=permissions,cn=pbac",
     "cn=kerberos",
 )
+# install/share/user_private_groups.ldif:14-21; "(objectclass=disable)" in it turns UPG off.
+UPG_ORIGIN_FILTER = "(&(objectclass=posixAccount)(!(description=__no_upg__)))"
 # Directory Manager-set passwords never expire in FreeIPA; the admin's lasts as long as the sandbox.
 ADMIN_PASSWORD_LIFETIME = "20991231235959Z"
 
@@ -86,6 +91,20 @@ def ensure(
     )
     passwords.mirror_missing_expiries(tree)
     passwords.set_grace_limit(tree, grace_limit)
+    _add_missing(
+        tree,
+        tree.upg_definition_dn,
+        {
+            "objectClass": ["top", "extensibleObject"],
+            "cn": ["UPG Definition"],
+            "originScope": [tree.container(ACTIVE)],
+            "originFilter": [UPG_ORIGIN_FILTER],
+            "managedBase": [tree.container("groups")],
+            "managedTemplate": [
+                f"cn=UPG Template,cn=Templates,cn=Managed Entries,cn=etc,{tree.base}"
+            ],
+        },
+    )
     _ensure_pbac(tree)
     _add_missing(
         tree,
@@ -152,6 +171,24 @@ def _ensure_pbac(tree: Tree) -> None:
             tree.permission_dn(permission.name),
             managed_entry(permission, tree.base, tree.privilege_dn),
         )
+    _ensure_located_acis(tree)
+
+
+def _ensure_located_acis(tree: Tree) -> None:
+    """The ACIs of permissions located on one entry, written there as FreeIPA writes them
+    (permission.py:554-625 make_aci, added to the ipapermlocation entry).
+
+    Only the UPG Definition so far: there 389-ds decides, as user_add reads it as the caller.
+    Everywhere else the stand-in still applies permissions itself (sandbox/freeipa/access.py).
+    """
+    location = tree.upg_definition_dn
+    permissions = tree.directory.search(
+        tree.container("permissions"), f"(ipaPermLocation={escape(location)})"
+    )
+    wanted = sorted(make_aci(entry) for entry in permissions)
+    entry = tree.directory.get(location)
+    if entry is not None and sorted(entry.get("aci")) != wanted:
+        tree.directory.replace(location, {"aci": wanted})
 
 
 def _role_attrs(name: str, description: str) -> dict[str, list]:
@@ -272,6 +309,7 @@ def reset(tree: Tree, grace_limit: int = passwords.DEFAULT_GRACE_LIMIT) -> None:
     for group in (ADMINS, DEFAULT_GROUP):
         directory.replace(tree.group_dn(group), {"member": [admin_dn], "memberManager": None})
     _reset_pbac(tree)
+    directory.replace(tree.upg_definition_dn, {"originFilter": [UPG_ORIGIN_FILTER]})
     directory.replace(
         tree.global_policy_dn,
         {"krbMinPwdLife": [3_600], "krbPwdMinLength": [8], "krbMaxPwdLife": [7_776_000]},

@@ -17,6 +17,7 @@ import ldap
 import ldap.filter
 from ldap.controls import DecodeControlTuples
 from ldap.controls.ppolicy import PasswordPolicyControl
+from ldap.controls.simple import ProxyAuthzControl
 from ldap.ldapobject import LDAPObject
 
 BINARY_ATTRIBUTES = frozenset({"ipatokenotpkey", "krbextradata", "krbprincipalkey"})
@@ -120,6 +121,26 @@ class Directory:
     def get(self, dn: str) -> Entry | None:
         found = self.search(dn, scope=ldap.SCOPE_BASE)
         return found[0] if found else None
+
+    def read_as(
+        self, identity_dn: str, dn: str, attributes: tuple[str, ...] = ("*",)
+    ) -> Entry | None:
+        """dn as identity_dn reads it: 389-ds applies its ACIs to that identity.
+
+        FreeIPA binds as the caller; Directory Manager gets the same answer by asking with the
+        proxied authorization control (RFC 4370), which 389-ds grants the root DN. An entry
+        the identity may not read is not found.
+        """
+        control = ProxyAuthzControl(True, f"dn:{identity_dn}".encode())
+        with self.connection() as connection:
+            try:
+                found = connection.search_ext_s(
+                    dn, ldap.SCOPE_BASE, "(objectClass=*)", list(attributes), serverctrls=[control]
+                )
+            except ldap.NO_SUCH_OBJECT:
+                return None
+        entries = [Entry(found_dn, _decode(attrs)) for found_dn, attrs in found if found_dn]
+        return entries[0] if entries else None
 
     def add(self, dn: str, attrs: dict[str, Iterable]) -> None:
         modlist = [(name, _encode(values)) for name, values in attrs.items() if values]

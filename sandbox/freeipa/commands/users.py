@@ -204,6 +204,39 @@ def release_tokens(call: Call, dn: str, deleting: bool) -> None:
             tree.directory.modify(token.dn, [(ldap.MOD_DELETE, "ipatokenOwner", None)])
 
 
+UPG_UNREADABLE = "Could not read UPG Definition originfilter. Check your permissions."
+
+
+def has_upg(call: Call) -> bool:
+    """Whether user private groups are on, read as the caller (ldap2.py:252-284 has_upg).
+
+    389-ds decides: only "System: Read UPG Definition" (user.py:262-271) lets a non-admin read it.
+    """
+    entry = call.tree.directory.read_as(call.caller.dn, call.tree.upg_definition_dn)
+    origin = entry.first("originfilter") if entry is not None else None
+    if origin is None:
+        raise errors.ACIError(info=UPG_UNREADABLE)
+    return "(objectclass=disable)" not in origin.lower()
+
+
+def default_group_gid(tree: Tree) -> int:
+    """A user without a private group gets the default group's gidNumber (user.py:611-629)."""
+    group = tree.group(DEFAULT_GROUP)
+    if group is None:
+        raise errors.NotFound(reason="Default group for new users not found")
+    if not group.get("gidnumber"):
+        raise errors.NotFound(reason="Default group for new users is not POSIX")
+    return int(group.first("gidnumber"))
+
+
+def manager_dn(tree: Tree, uid: Any) -> str:
+    """An active user named as manager (baseuser.py:547-570 normalize_manager)."""
+    entry = tree.user(str(uid).lower())
+    if entry is None:
+        raise errors.NotFound(reason=f"manager {uid} not found")
+    return entry.dn
+
+
 @command(
     "user_add",
     PERSON_OPTIONS + ADMIN_OPTIONS[:-1] + ("userpassword", "random", "noprivate", "manager"),
@@ -214,15 +247,22 @@ def user_add(call: Call) -> dict[str, Any]:
     dn = tree.user_dn(uid)
     attrs = person_attributes(tree, uid, call.options)
     classes = USER_CLASSES + ACTIVE_EXTRA_CLASSES + attrs.pop("objectClass", [])
-    call.require("user_add", user=pending(dn, {**attrs, "objectClass": classes}))
-    if tree.user(uid, (ACTIVE, PRESERVED)) is not None:
-        raise errors.DuplicateEntry(f'user with name "{uid}" already exists')
-    private = not call.flag("noprivate")
+    duplicate = errors.DuplicateEntry(f'user with name "{uid}" already exists')
+    # user.py:548-554: a preserved user of that name first, then the UPG read (:556).
+    if tree.user(uid, (PRESERVED,)) is not None:
+        raise duplicate
+    private = not call.flag("noprivate") and has_upg(call)
+    if tree.user(uid) is not None:
+        raise duplicate
     if private and tree.group(uid) is not None:
         raise errors.ManagedGroupExistsError(group=uid)
+    if call.options.get("manager"):
+        attrs["manager"] = [manager_dn(tree, call.options["manager"])]
+    call.require("user_add", user=pending(dn, {**attrs, "objectClass": classes}))
+    gid = int(call.options.get("gidnumber") or 0) or (0 if private else default_group_gid(tree))
     number = int(call.options.get("uidnumber") or 0)
     number = number if number not in (0, 999) else tree.new_id()
-    gid = int(call.options.get("gidnumber") or 0) or number
+    gid = gid or number
     attrs.update(
         objectClass=classes,
         uidNumber=[number],
