@@ -20,6 +20,25 @@ TEAM_GROUPS = "team groups"
 PASSWORD_WARNING_DAYS = 14
 
 
+def _upg_read(ipa: FreeIPA, grant: str) -> Check:
+    """Proves the right user_add needs first, by a user_add that adds nobody."""
+    try:
+        readable = ipa.upg_definition_readable()
+    except AccessAdminError as error:
+        return Check("reading the UPG Definition", Check.FAILED, str(error))
+    if readable:
+        return Check(
+            "reading the UPG Definition", Check.OK, "user_add can read it, as it does first"
+        )
+    return Check(
+        "reading the UPG Definition",
+        Check.FAILED,
+        "user_add would fail: Could not read UPG Definition originfilter "
+        "(the permission 'System: Read UPG Definition' grants it)",
+        grant,
+    )
+
+
 def _password_expiry(me: dict) -> Check:
     expires = me.get("krbpasswordexpiration")
     expires = expires[0] if isinstance(expires, list) and expires else expires
@@ -211,6 +230,7 @@ class FreeIPASystem(System):
         missing = {name: why for name, why in REQUIRED_PERMISSIONS.items() if name not in held}
         for name, why in missing.items():
             checks.append(Check(f"permission {name!r}", Check.FAILED, f"needed for {why}", grant))
+        checks.append(_upg_read(ipa, grant))
         if not missing:
             checks.append(
                 Check(

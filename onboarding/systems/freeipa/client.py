@@ -42,6 +42,10 @@ _TRANSIENT_CODES = {903, 907, 4201, 4211, 4214}
 _DATABASE_ERROR = 4203
 _DATABASE_UNAVAILABLE = ("Server is busy", "Server is unavailable", "Can't contact LDAP server",
                          "Connect error", "Timed out")  # fmt: skip
+# ldap2.py:277-279 has_upg: the ACIError when the caller cannot read the UPG Definition.
+UPG_UNREADABLE = "Could not read UPG Definition originfilter"
+# A manager no user can be: FreeIPA logins hold no spaces (ipalib/constants.py:337-339).
+_NO_SUCH_MANAGER = "AccessAdmin preflight"
 _ALREADY_MEMBER = "This entry is already a member"
 _NOT_MEMBER = "This entry is not a member"
 
@@ -243,6 +247,28 @@ class FreeIPA:
             permissions |= set(shown.get("memberof_permission", ()))
         return me, permissions
 
+    def upg_definition_readable(self) -> bool:
+        """Whether user_add's first read as the caller, of the UPG Definition (user.py:556,
+        ldap2.py:252-284), succeeds for this account; nobody is added.
+
+        The call names a manager that cannot exist, which user_add refuses after that read
+        and before it adds anything (user.py:646-647, baseuser.py:547-570).
+        """
+        probe = f"aa-preflight-{uuid.uuid4().hex[:8]}"
+        try:
+            self._call(
+                "user_add", a_uid=probe, o_givenname="AccessAdmin", o_sn="Preflight",
+                o_cn="AccessAdmin Preflight", o_manager=_NO_SUCH_MANAGER,
+            )  # fmt: skip
+        except NotFound:
+            return True
+        except PermanentError as error:
+            if UPG_UNREADABLE in str(error):
+                return False
+            raise
+        self._call("user_del", a_uid=probe)
+        raise PermanentError(SYSTEM, f"user_add accepted the manager {_NO_SUCH_MANAGER!r}")
+
     def base_dn(self) -> str:
         """The directory suffix, from the logged-in account's own entry."""
         dn = self._call("user_show", a_uid=self.username, o_all=True)["result"]["dn"]
@@ -297,7 +323,9 @@ class FreeIPA:
         if isinstance(error, ipa_errors.NotFound):
             return NotFound(SYSTEM, message)
         if isinstance(error, ipa_errors.Denied):
-            return PermanentError(SYSTEM, f"{method}: the service account may not do this")
+            return PermanentError(
+                SYSTEM, f"{method}: the service account may not do this ({error})"
+            )
         if isinstance(code, int) and ((code >= 500 and code < 600) or code in _TRANSIENT_CODES):
             return TransientError(SYSTEM, message)
         return PermanentError(SYSTEM, message)

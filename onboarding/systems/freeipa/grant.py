@@ -16,6 +16,9 @@ PRIVILEGE = "AccessAdmin lifecycle"
 
 # FreeIPA's managed permissions the plans need, and why.
 BUILT_IN_PERMISSIONS = {
+    "System: Read UPG Definition": (
+        "user_add, which reads it as the caller first (user.py:262-271, 556; ldap2.py:252-284)"
+    ),
     "System: Add Users": "user_add (user.py:272-278)",
     "System: Add User to default group": "user_add, user_undel: ipausers (user.py:279-290)",
     "System: Change User password": "a temporary password on reinstatement (user.py:291-311)",
