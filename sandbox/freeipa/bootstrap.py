@@ -105,6 +105,17 @@ def ensure(
             ],
         },
     )
+    # install/share/bootstrap-template.ldif: the global configuration (only what is used here).
+    _add_missing(
+        tree,
+        tree.config_dn,
+        {
+            "objectClass": ["top", "nsContainer", "ipaGuiConfig"],
+            "cn": ["ipaConfig"],
+            "ipaMaxUsernameLength": [32],
+            "ipaDefaultPrimaryGroup": [DEFAULT_GROUP],
+        },
+    )
     _ensure_pbac(tree)
     _add_missing(
         tree,
@@ -310,6 +321,9 @@ def reset(tree: Tree, grace_limit: int = passwords.DEFAULT_GRACE_LIMIT) -> None:
         directory.replace(tree.group_dn(group), {"member": [admin_dn], "memberManager": None})
     _reset_pbac(tree)
     directory.replace(tree.upg_definition_dn, {"originFilter": [UPG_ORIGIN_FILTER]})
+    config = directory.get(tree.config_dn)
+    if config is not None and config.get("ipauserdefaultsubordinateid"):
+        directory.replace(tree.config_dn, {"ipaUserDefaultSubordinateId": None})
     directory.replace(
         tree.global_policy_dn,
         {"krbMinPwdLife": [3_600], "krbPwdMinLength": [8], "krbMaxPwdLife": [7_776_000]},

@@ -181,3 +181,29 @@ def test_onboarding_fails_at_user_add_without_reading_the_upg_definition_until_g
     second = unique("u")
     run = onboard(second, team)
     assert run.state == LifecycleRun.State.SUCCEEDED, run.error
+
+
+def test_preflight_warns_when_new_users_get_subordinate_ids_the_account_cannot_add(
+    stack_configured,
+):
+    dn = f"cn=ipaConfig,cn=etc,{stack_configured['LDAP_BASE_DN']}"
+    connection = ldap.initialize(stack_configured["LDAP_URI"])
+    connection.simple_bind_s(
+        stack_configured["LDAP_BIND_DN"], stack_configured["LDAP_BIND_PASSWORD"]
+    )
+    code, out = preflight()
+    assert "subordinate ids" not in out
+    connection.modify_s(dn, [(ldap.MOD_REPLACE, "ipaUserDefaultSubordinateId", [b"TRUE"])])
+    try:
+        code, out = preflight()
+    finally:
+        connection.modify_s(dn, [(ldap.MOD_DELETE, "ipaUserDefaultSubordinateId", None)])
+        connection.unbind_s()
+    assert code == 0, out
+    assert (
+        "FreeIPA: WARNING, subordinate ids: FreeIPA gives every new user subordinate ids "
+        "(ipaUserDefaultSubordinateId), as the caller of user_add and user_del; the service "
+        "account lacks privilege 'Subordinate ID Administrators', permission "
+        "'System: Manage Subordinate Ids', permission 'System: Remove Subordinate Ids'"
+    ) in out
+    assert "ipa config-mod --user-default-subid=False" in out

@@ -231,9 +231,9 @@ class FreeIPA:
         """The logged-in account, as FreeIPA shows it to itself."""
         return IpaUser.from_entry(self._call("user_show", a_uid=self.username)["result"])
 
-    def account_rights(self) -> tuple[dict[str, Any], set[str]]:
-        """The logged-in account's own entry, and the permissions its roles give it (through
-        role -> privilege -> permission, as FreeIPA links them)."""
+    def account_rights(self) -> tuple[dict[str, Any], set[str], set[str]]:
+        """The logged-in account's own entry, and the privileges and permissions its roles give
+        it (through role -> privilege -> permission, as FreeIPA links them)."""
         me = self._call("user_show", a_uid=self.username, o_all=True)["result"]
         roles = set(me.get("memberof_role", ())) | set(me.get("memberofindirect_role", ()))
         privileges: set[str] = set()
@@ -245,7 +245,12 @@ class FreeIPA:
         for privilege in sorted(privileges):
             shown = self._call("privilege_show", a_cn=privilege)["result"]
             permissions |= set(shown.get("memberof_permission", ()))
-        return me, permissions
+        return me, privileges, permissions
+
+    def subids_for_new_users(self) -> bool:
+        """Whether FreeIPA gives every new user subordinate ids (ipaUserDefaultSubordinateId),
+        which user_add then generates as the caller (user.py:717-729)."""
+        return bool(self._call("config_show")["result"].get("ipauserdefaultsubordinateid"))
 
     def upg_definition_readable(self) -> bool:
         """Whether user_add's first read as the caller, of the UPG Definition (user.py:556,

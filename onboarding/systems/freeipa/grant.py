@@ -37,6 +37,12 @@ BUILT_IN_PERMISSIONS = {
     "System: Read Privileges": "preflight reads which permissions it holds (privilege.py:155-164)",
 }  # fmt: skip
 
+# With ipaUserDefaultSubordinateId on, user_add runs subid_generate as the caller (user.py:717-729),
+# an add only "Subordinate ID Administrators" may make (install/updates/73-subid.update:68), and
+# user_del removes or hands over the person's subordinate ids (user.py:845-851; subid.py:109-129).
+SUBID_PRIVILEGES = ("Subordinate ID Administrators",)
+SUBID_PERMISSIONS = ("System: Manage Subordinate Ids", "System: Remove Subordinate Ids")
+
 _TOKEN_ATTRIBUTES = [
     "objectclass", "description", "managedby", "ipatokenuniqueid", "ipatokendisabled",
     "ipatokennotbefore", "ipatokennotafter", "ipatokenvendor", "ipatokenmodel",
