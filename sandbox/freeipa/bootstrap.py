@@ -296,6 +296,17 @@ def _ensure_admin(tree: Tree, password: str) -> None:
             directory.modify(tree.group_dn(group), [(ldap.MOD_ADD, "member", [dn])])
 
 
+def global_auth_types_set(tree: Tree, types: list[str]) -> None:
+    """The global ipaUserAuthType (`ipa config-mod --user-auth-type`); reset removes it."""
+    config = tree.directory.get(tree.config_dn)
+    assert config is not None
+    if not config.has_class("ipaUserAuthTypeClass"):
+        tree.directory.modify(
+            tree.config_dn, [(ldap.MOD_ADD, "objectClass", ["ipaUserAuthTypeClass"])]
+        )
+    tree.directory.replace(tree.config_dn, {"ipaUserAuthType": types})
+
+
 def reset(tree: Tree, grace_limit: int = passwords.DEFAULT_GRACE_LIMIT) -> None:
     """Remove every user, group, token, role, privilege, permission and policy added since.
 
@@ -322,8 +333,9 @@ def reset(tree: Tree, grace_limit: int = passwords.DEFAULT_GRACE_LIMIT) -> None:
     _reset_pbac(tree)
     directory.replace(tree.upg_definition_dn, {"originFilter": [UPG_ORIGIN_FILTER]})
     config = directory.get(tree.config_dn)
-    if config is not None and config.get("ipauserdefaultsubordinateid"):
-        directory.replace(tree.config_dn, {"ipaUserDefaultSubordinateId": None})
+    for name in ("ipaUserDefaultSubordinateId", "ipaUserAuthType"):
+        if config is not None and config.get(name):
+            directory.replace(tree.config_dn, {name: None})
     directory.replace(
         tree.global_policy_dn,
         {"krbMinPwdLife": [3_600], "krbPwdMinLength": [8], "krbMaxPwdLife": [7_776_000]},

@@ -142,9 +142,27 @@ def _enabled(entry: Entry) -> bool:
     return str(entry.first("ipatokendisabled", "FALSE")).upper() != "TRUE"
 
 
+def _password_login_allowed(call: Call) -> bool:
+    """Whether the caller's authentication types include a password alone: its own
+    ipaUserAuthType, else the global one, else password (libotp/otp_config.c:304-330)."""
+    config = call.tree.directory.get(call.tree.config_dn)
+    global_types = {t.lower() for t in config.get("ipauserauthtype")} if config else set()
+    own = (
+        set()
+        if "disabled" in global_types
+        else {t.lower() for t in call.caller.get("ipauserauthtype")}
+    )
+    types = (own - {"disabled"}) or (global_types - {"disabled"}) or {"password"}
+    return "password" in types
+
+
 def _guard_last_token(call: Call, entry: Entry, action: str) -> None:
-    """The owner may not remove their own last active token and lock themselves out."""
+    """The bound account may not remove its own last active token when it could not log in
+    without one (ipa-otp-lasttoken/ipa_otp_lasttoken.c:139-181 is_allowed): only the deleting
+    account's tokens count, so anyone else, an admin or a service account, may."""
     if not _owned_by_caller(call, entry) or not _enabled(entry):
+        return
+    if _password_login_allowed(call):
         return
     owner = escape(entry.first("ipatokenowner"))
     others = [

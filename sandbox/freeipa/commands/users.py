@@ -490,6 +490,9 @@ def user_del(call: Call) -> dict[str, Any]:
     }
 
 
+PRESERVE_CLEARS = ("krbPrincipalKey", "krbLastPwdChange", "krbPasswordExpiration", "userPassword")
+
+
 def _delete_one(call: Call, uid: str, preserve: bool) -> None:
     """user.py:750-853, in FreeIPA's order: checks, the user's tokens, then the entry."""
     tree = call.tree
@@ -517,9 +520,14 @@ def _delete_one(call: Call, uid: str, preserve: bool) -> None:
         user=entry,
         preserved_container=_container(tree, PRESERVED),
     )
-    secrets = ("userPassword", "krbLastPwdChange", "krbPasswordExpiration", "krbExtraData")
-    cleared = {name: None for name in secrets if entry.get(name)}
     moved = Entry(tree.user_dn(uid, PRESERVED), entry.attrs)
+    # user.py:777-790: read back as the caller, so only the credentials it may read are cleared.
+    readable = call.readable(moved)
+    cleared = {
+        name: None
+        for name in PRESERVE_CLEARS
+        if entry.get(name) and (readable is None or name.lower() in readable)
+    }
     # Moved first, then cleared (user.py:773-790): a refusal here leaves it moved.
     leave_groups(tree, entry.dn)
     drop_private_group(tree, uid)
