@@ -259,7 +259,9 @@ class FreeIPA:
         The call names a manager that cannot exist, which user_add refuses after that read
         and before it adds anything (user.py:646-647, baseuser.py:547-570).
         """
-        probe = f"aa-preflight-{uuid.uuid4().hex[:8]}"
+        # Short, so a lowered ipaMaxUsernameLength (checked before the manager, user.py:588-595)
+        # lets it by.
+        probe = f"aapf{uuid.uuid4().hex[:6]}"
         try:
             self._call(
                 "user_add", a_uid=probe, o_givenname="AccessAdmin", o_sn="Preflight",

@@ -252,13 +252,17 @@ def user_add(call: Call) -> dict[str, Any]:
     if tree.user(uid, (PRESERVED,)) is not None:
         raise duplicate
     private = not call.flag("noprivate") and has_upg(call)
-    if tree.user(uid) is not None:
-        raise duplicate
     if private and tree.group(uid) is not None:
+        # user.py:557-567: a group of that name is the user's own when the user exists.
+        if tree.user(uid) is not None:
+            raise duplicate
         raise errors.ManagedGroupExistsError(group=uid)
     if call.options.get("manager"):
         attrs["manager"] = [manager_dn(tree, call.options["manager"])]
     call.require("user_add", user=pending(dn, {**attrs, "objectClass": classes}))
+    # 389-ds checks the add right before it looks for the entry (back-ldbm/ldbm_add.c:477-483).
+    if tree.user(uid) is not None:
+        raise duplicate
     gid = int(call.options.get("gidnumber") or 0) or (0 if private else default_group_gid(tree))
     number = int(call.options.get("uidnumber") or 0)
     number = number if number not in (0, 999) else tree.new_id()
