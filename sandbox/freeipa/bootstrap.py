@@ -7,7 +7,7 @@ import random
 import ldap
 
 from . import passwords
-from .commands.pbac import make_aci
+from .acis import permission_acis_sync
 from .encoding import to_generalized, utcnow
 from .pbac import (
     DEFAULT_PRIVILEGES,
@@ -17,7 +17,7 @@ from .pbac import (
     ROLE_CLASSES,
     managed_entry,
 )
-from .store import ID_RANGE_SIZE, escape
+from .store import ID_RANGE_SIZE
 from .tree import ACTIVE, ADMINS, DEFAULT_GROUP, PRESERVED, STAGED, Tree, unique_id
 
 CONTAINERS = (
@@ -182,24 +182,7 @@ def _ensure_pbac(tree: Tree) -> None:
             tree.permission_dn(permission.name),
             managed_entry(permission, tree.base, tree.privilege_dn),
         )
-    _ensure_located_acis(tree)
-
-
-def _ensure_located_acis(tree: Tree) -> None:
-    """The ACIs of permissions located on one entry, written there as FreeIPA writes them
-    (permission.py:554-625 make_aci, added to the ipapermlocation entry).
-
-    Only the UPG Definition so far: there 389-ds decides, as user_add reads it as the caller.
-    Everywhere else the stand-in still applies permissions itself (sandbox/freeipa/access.py).
-    """
-    location = tree.upg_definition_dn
-    permissions = tree.directory.search(
-        tree.container("permissions"), f"(ipaPermLocation={escape(location)})"
-    )
-    wanted = sorted(make_aci(entry) for entry in permissions)
-    entry = tree.directory.get(location)
-    if entry is not None and sorted(entry.get("aci")) != wanted:
-        tree.directory.replace(location, {"aci": wanted})
+    permission_acis_sync(tree)
 
 
 def _role_attrs(name: str, description: str) -> dict[str, list]:

@@ -14,7 +14,7 @@ from typing import Any
 import ldap
 
 from .. import errors
-from ..access import permission_grant
+from ..acis import effective_attrs, make_aci, permission_acis_sync
 from ..pbac import (
     NOT_PERMISSION_TYPES,
     PERMISSION_CLASSES,
@@ -186,6 +186,7 @@ def role_del(call: Call) -> dict[str, Any]:
         for privilege in _holders(call.tree, "privileges", entry.dn):
             call.tree.directory.modify(privilege.dn, [(ldap.MOD_DELETE, "member", [entry.dn])])
         call.tree.directory.delete(entry.dn)
+        permission_acis_sync(call.tree)
     joined = ",".join(names)
     return {"result": {"failed": []}, "value": names, "summary": f'Deleted role "{joined}"'}
 
@@ -345,6 +346,7 @@ def privilege_del(call: Call) -> dict[str, Any]:
         for permission in _holders(call.tree, "permissions", entry.dn):
             call.tree.directory.modify(permission.dn, [(ldap.MOD_DELETE, "member", [entry.dn])])
         call.tree.directory.delete(entry.dn)
+        permission_acis_sync(call.tree)
     joined = ",".join(names)
     return {"result": {"failed": []}, "value": names, "summary": f'Deleted privilege "{joined}"'}
 
@@ -438,12 +440,6 @@ def _roles_of(tree: Tree, privileges: list[str]) -> list[str]:
     return sorted(roles)
 
 
-def effective_attrs(entry: Entry) -> list[str]:
-    """permission.py:540-552 get_effective_attrs."""
-    grant = permission_grant(entry)
-    return sorted(grant.attrs)
-
-
 def _implicit_filters(tree: Tree, entry: Entry) -> tuple[set[str], str | None, list[str]]:
     """The filters `type` and `memberof` stand for (permission.py:377-425)."""
     filters = entry.get("ipapermtargetfilter")
@@ -461,36 +457,6 @@ def _implicit_filters(tree: Tree, entry: Entry) -> tuple[set[str], str | None, l
             implicit.add(type_filter)
             return implicit, kind, memberof
     return implicit, None, memberof
-
-
-def make_aci(entry: Entry) -> str:
-    """The ACI text FreeIPA writes for a permission (permission.py:554-625)."""
-    parts = []
-    attrs = effective_attrs(entry)
-    if attrs:
-        parts.append('(targetattr = "{}")'.format(" || ".join(attrs)))
-    for attribute, keyword in (
-        ("ipapermtarget", "target"),
-        ("ipapermtargetto", "target_to"),
-        ("ipapermtargetfrom", "target_from"),
-    ):
-        if entry.get(attribute):
-            parts.append(f'({keyword} = "ldap:///{entry.first(attribute)}")')
-    filters = entry.get("ipapermtargetfilter")
-    if filters:
-        text = filters[0] if len(filters) == 1 else "(&{})".format("".join(sorted(filters)))
-        parts.append(f'(targetfilter = "{text}")')
-    bind = entry.first("ipapermbindruletype", "permission")
-    rule = {
-        "permission": f'groupdn = "ldap:///{entry.dn}"',
-        "all": 'userdn = "ldap:///all"',
-        "anonymous": 'userdn = "ldap:///anyone"',
-        "self": 'userdn = "ldap:///self"',
-    }[bind]
-    rights = ",".join(sorted(entry.get("ipapermright")))
-    name = entry.first("cn")
-    parts.append(f'(version 3.0;acl "permission:{name}";allow ({rights}) {rule};)')
-    return "".join(parts)
 
 
 def _permission(call: Call, name: Any) -> Entry:
@@ -646,6 +612,7 @@ def permission_add(call: Call) -> dict[str, Any]:
     if tree.directory.get(dn) is not None:
         raise errors.DuplicateEntry(f'permission with name "{name}" already exists')
     tree.directory.add(dn, attrs)
+    permission_acis_sync(tree)
     view = permission_view(call, _permission(call, name), added=True)
     return {"result": view, "value": name, "summary": f'Added permission "{name}"'}
 
@@ -708,6 +675,7 @@ def permission_del(call: Call) -> dict[str, Any]:
         location = call.tree.directory.get(entry.first("ipapermlocation", call.tree.base))
         call.require("permission_del", permission=entry, location=location or entry)
         call.tree.directory.delete(entry.dn)
+        permission_acis_sync(call.tree)
     joined = ",".join(names)
     return {"result": {"failed": []}, "value": names, "summary": f'Deleted permission "{joined}"'}
 
