@@ -1,13 +1,17 @@
-"""Each permission's ACI, in the directory on the entry FreeIPA writes it to.
+"""FreeIPA's ACIs in the directory, on the entries FreeIPA writes them to.
 
-permission_add writes the permission's ACI on its ipapermlocation entry and permission_del
-removes it (ipaserver/plugins/permission.py:554-625 make_aci, :1018-1085, :1088-1121), so any
-LDAP client bound as a user meets the rules FreeIPA's framework meets. The stand-in's commands
-still apply the same rules themselves (access.py), except user_add's read of the UPG Definition,
-which 389-ds decides from the ACI written here.
+The fixed ones an install writes that concern what the stand-in keeps (install/share/
+default-aci.ldif, install/updates/*.update), and each permission's: permission_add writes it on
+the permission's ipapermlocation entry and permission_del removes it
+(ipaserver/plugins/permission.py:554-625 make_aci, :1018-1085, :1088-1121). So an LDAP client
+bound as a user meets the rules FreeIPA's framework meets. The stand-in's commands still apply
+the same rules themselves (access.py), except user_add's read of the UPG Definition, which
+389-ds decides from the ACI written here.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import ldap
 
@@ -55,6 +59,135 @@ def make_aci(entry: Entry, attrs: list[str] | None = None) -> str:
     return "".join(parts)
 
 
+ADMINS = "cn=admins,cn=groups,cn=accounts,{base}"
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+TOKEN_BASICS = _words(
+    "objectclass description managedBy ipatokenUniqueID ipatokenDisabled ipatokenNotBefore "
+    "ipatokenNotAfter ipatokenVendor ipatokenModel ipatokenSerial ipatokenOwner"
+)
+TOKEN_WRITABLE = _words(
+    "description ipatokenDisabled ipatokenNotBefore ipatokenNotAfter ipatokenVendor "
+    "ipatokenModel ipatokenSerial"
+)
+SELF_SERVICE = _words(
+    "givenname sn cn displayname title initials loginshell gecos homephone mobile pager "
+    "facsimiletelephonenumber telephonenumber street roomnumber l st postalcode manager "
+    "secretary description carlicense labeleduri inetuserhttpurl seealso employeetype "
+    "businesscategory ou"
+)
+OWNER_OR_MANAGER = 'userattr = "ipatokenOwner#USERDN" or userattr = "managedBy#USERDN"'
+
+
+@dataclass(frozen=True)
+class FixedAci:
+    """One ACI an install writes: on which entry (relative to the suffix), and the source."""
+
+    location: str
+    name: str
+    rights: str
+    bind: str
+    attrs: tuple[str, ...] = ()
+    target: str = ""
+    targetfilter: str = ""
+    source: str = ""
+
+    def text(self, base: str, known: dict[str, str]) -> str:
+        parts = []
+        if self.target:
+            parts.append(f'(target = "ldap:///{self.target.format(base=base)}")')
+        if self.targetfilter:
+            parts.append(f'(targetfilter = "{self.targetfilter}")')
+        attrs = [name for name in self.attrs if name.lower() in known]
+        if attrs:
+            parts.append('(targetattr = "{}")'.format(" || ".join(attrs)))
+        bind = self.bind.format(base=base)
+        parts.append(f'(version 3.0; acl "{self.name}"; allow ({self.rights}) {bind};)')
+        return "".join(parts)
+
+    def dn(self, base: str) -> str:
+        return f"{self.location},{base}" if self.location else base
+
+
+FIXED_ACIS = (
+    FixedAci(
+        "", "selfservice:Self can write own password", "write", 'userdn = "ldap:///self"',
+        ("userpassword", "krbprincipalkey", "sambalmpassword", "sambantpassword"),
+        source="install/share/default-aci.ldif:6",
+    ),
+    FixedAci(
+        "", "selfservice:User Self service", "write", 'userdn = "ldap:///self"',
+        SELF_SERVICE, source="default-aci.ldif:11",
+    ),
+    FixedAci(
+        "", "selfservice:Users can manage their own SSH public keys", "write",
+        'userdn = "ldap:///self"', ("ipasshpubkey",), source="default-aci.ldif:12",
+    ),
+    FixedAci(
+        "", "selfservice:Users can manage their own X.509 certificates", "write",
+        'userdn = "ldap:///self"', ("usercertificate",), source="default-aci.ldif:13",
+    ),
+    FixedAci(
+        "", "Admins can write passwords", "add, delete, write", f'groupdn = "ldap:///{ADMINS}"',
+        ("userPassword", "krbPrincipalKey", "sambaLMPassword", "sambaNTPassword",
+         "passwordHistory", "ipaNTHash", "krbPasswordExpiration"),
+        source="install/updates/20-aci.update:71",
+    ),
+    FixedAci(
+        "", "Admin read-only attributes", "read, search, compare", f'groupdn = "ldap:///{ADMINS}"',
+        ("ipaUniqueId", "memberOf", "enrolledBy", "krbExtraData", "krbPrincipalName",
+         "krbCanonicalName", "krbPasswordExpiration", "krbLastPwdChange",
+         "krbLastSuccessfulAuth", "krbLastFailedAuth"),
+        source="20-aci.update:74",
+    ),
+    FixedAci(
+        "cn=groups,cn=accounts", "Allow member managers to modify members of user groups",
+        "write", 'userattr = "memberManager#USERDN" or userattr = "memberManager#GROUPDN"',
+        ("member",), targetfilter="(objectclass=ipaUserGroup)",
+        source="default-aci.ldif:77, 20-aci.update:145",
+    ),
+    FixedAci(
+        "", "Users/managers can read basic token info", "read, search, compare",
+        OWNER_OR_MANAGER, TOKEN_BASICS, targetfilter="(objectClass=ipaToken)",
+        source="default-aci.ldif:97, install/updates/40-otp.update:21",
+    ),
+    FixedAci(
+        "", "Users/managers can see TOTP details", "read, search, compare", OWNER_OR_MANAGER,
+        ("ipatokenOTPalgorithm", "ipatokenOTPdigits", "ipatokenTOTPtimeStep"),
+        targetfilter="(objectClass=ipatokenTOTP)", source="default-aci.ldif:98",
+    ),
+    FixedAci(
+        "", "Users/managers can see HOTP details", "read, search, compare", OWNER_OR_MANAGER,
+        ("ipatokenOTPalgorithm", "ipatokenOTPdigits"),
+        targetfilter="(objectClass=ipatokenHOTP)", source="default-aci.ldif:99",
+    ),
+    FixedAci(
+        "", "Managers can write basic token info", "write", 'userattr = "managedBy#USERDN"',
+        TOKEN_WRITABLE, targetfilter="(objectClass=ipaToken)",
+        source="default-aci.ldif:100",
+    ),
+    FixedAci(
+        "", "Managers can delete tokens", "delete", 'userattr = "managedBy#USERDN"',
+        targetfilter="(objectClass=ipaToken)", source="default-aci.ldif:101",
+    ),
+    FixedAci(
+        "", "Users can create self-managed tokens", "add",
+        'userattr = "ipatokenOwner#SELFDN" and userattr = "managedBy#SELFDN"',
+        target="ipatokenuniqueid=*,cn=otp,{base}", targetfilter="(objectClass=ipaToken)",
+        source="default-aci.ldif:102",
+    ),
+)  # fmt: skip
+FIXED_NAMES = frozenset(f'acl "{aci.name}"' for aci in FIXED_ACIS)
+
+
+def _ours(text: str) -> bool:
+    return PERMISSION_ACI in text or any(name in text for name in FIXED_NAMES)
+
+
 def directory_aci(entry: Entry, known: dict[str, str]) -> str | None:
     """The permission's ACI without the attribute types the schema lacks (389-ds refuses an
     ACI naming one, and no entry can hold them); None when that leaves none of several.
@@ -72,10 +205,13 @@ def directory_aci(entry: Entry, known: dict[str, str]) -> str | None:
     return make_aci(entry, kept)
 
 
-def permission_acis_sync(tree: Tree) -> None:
-    """Every permission's ACI on its location entry, and no ACI of a permission that is gone."""
+def acis_sync(tree: Tree) -> None:
+    """The fixed ACIs and every permission's on their entries, and none of a permission that
+    is gone; ACIs of others (the stack's own) stay."""
     known = tree.directory.attribute_names()
     wanted: dict[str, set[str]] = {}
+    for fixed in FIXED_ACIS:
+        wanted.setdefault(fixed.dn(tree.base).lower(), set()).add(fixed.text(tree.base, known))
     for entry in tree.directory.search(
         tree.container("permissions"), "(objectClass=ipaPermissionV2)"
     ):
@@ -92,7 +228,7 @@ def permission_acis_sync(tree: Tree) -> None:
         if entry is None:
             continue
         acis = entry.get("aci")
-        others = [text for text in acis if PERMISSION_ACI not in text]
+        others = [text for text in acis if not _ours(text)]
         ours = wanted.get(dn, set())
         if set(acis) != set(others) | ours:
             tree.directory.replace(entry.dn, {"aci": others + sorted(ours)})

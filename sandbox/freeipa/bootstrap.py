@@ -7,7 +7,7 @@ import random
 import ldap
 
 from . import passwords
-from .acis import permission_acis_sync
+from .acis import acis_sync
 from .encoding import to_generalized, utcnow
 from .pbac import (
     DEFAULT_PRIVILEGES,
@@ -182,7 +182,7 @@ def _ensure_pbac(tree: Tree) -> None:
             tree.permission_dn(permission.name),
             managed_entry(permission, tree.base, tree.privilege_dn),
         )
-    permission_acis_sync(tree)
+    acis_sync(tree)
 
 
 def _role_attrs(name: str, description: str) -> dict[str, list]:

@@ -115,3 +115,28 @@ def test_the_directory_refuses_as_the_stand_in_does_and_allows_with_the_permissi
     admin.role_add_privilege("Tester", o_privilege=["Under test"])
     admin.role_add_member("Tester", o_user=["svc"])
     through_ldap(bound_as(endpoints, "svc"), endpoints)
+
+
+def test_self_service_and_member_managers_are_decided_alike(admin, person, endpoints) -> None:
+    """From source: default-aci.ldif:11 (self service leaves out mail) and :77 (a group's
+    member managers write its members), as 389-ds holds them."""
+    pat = person("pat")
+    person("kim")
+    own = entry_dn(endpoints, "uid=pat,cn=users,cn=accounts")
+    as_pat = bound_as(endpoints, "pat")
+    as_pat.modify_s(own, [(ldap.MOD_REPLACE, "title", [b"Robot"])])
+    assert admin.user_show("pat")["result"]["title"] == ["Robot"]
+    with pytest.raises(ipa_errors.Denied) as refused:
+        pat.user_mod("pat", o_mail=["pat@elsewhere.test"])
+    with pytest.raises(ldap.INSUFFICIENT_ACCESS) as directly:
+        as_pat.modify_s(own, [(ldap.MOD_REPLACE, "mail", [b"pat@elsewhere.test"])])
+    assert str(refused.value) == f"Insufficient access: {directly.value.args[0]['info'].strip()}"
+
+    admin.group_add("crew", o_description="Crew")
+    crew = entry_dn(endpoints, "cn=crew,cn=groups,cn=accounts")
+    kim = entry_dn(endpoints, "uid=kim,cn=users,cn=accounts")
+    with pytest.raises(ldap.INSUFFICIENT_ACCESS):
+        as_pat.modify_s(crew, [(ldap.MOD_ADD, "member", [kim.encode()])])
+    admin.group_add_member_manager("crew", o_user=["pat"])
+    as_pat.modify_s(crew, [(ldap.MOD_ADD, "member", [kim.encode()])])
+    assert admin.group_show("crew")["result"]["member_user"] == ["kim"]

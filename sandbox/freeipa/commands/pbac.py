@@ -14,7 +14,7 @@ from typing import Any
 import ldap
 
 from .. import errors
-from ..acis import effective_attrs, make_aci, permission_acis_sync
+from ..acis import acis_sync, effective_attrs, make_aci
 from ..pbac import (
     NOT_PERMISSION_TYPES,
     PERMISSION_CLASSES,
@@ -186,7 +186,7 @@ def role_del(call: Call) -> dict[str, Any]:
         for privilege in _holders(call.tree, "privileges", entry.dn):
             call.tree.directory.modify(privilege.dn, [(ldap.MOD_DELETE, "member", [entry.dn])])
         call.tree.directory.delete(entry.dn)
-        permission_acis_sync(call.tree)
+        acis_sync(call.tree)
     joined = ",".join(names)
     return {"result": {"failed": []}, "value": names, "summary": f'Deleted role "{joined}"'}
 
@@ -346,7 +346,7 @@ def privilege_del(call: Call) -> dict[str, Any]:
         for permission in _holders(call.tree, "permissions", entry.dn):
             call.tree.directory.modify(permission.dn, [(ldap.MOD_DELETE, "member", [entry.dn])])
         call.tree.directory.delete(entry.dn)
-        permission_acis_sync(call.tree)
+        acis_sync(call.tree)
     joined = ",".join(names)
     return {"result": {"failed": []}, "value": names, "summary": f'Deleted privilege "{joined}"'}
 
@@ -612,7 +612,7 @@ def permission_add(call: Call) -> dict[str, Any]:
     if tree.directory.get(dn) is not None:
         raise errors.DuplicateEntry(f'permission with name "{name}" already exists')
     tree.directory.add(dn, attrs)
-    permission_acis_sync(tree)
+    acis_sync(tree)
     view = permission_view(call, _permission(call, name), added=True)
     return {"result": view, "value": name, "summary": f'Added permission "{name}"'}
 
@@ -675,7 +675,7 @@ def permission_del(call: Call) -> dict[str, Any]:
         location = call.tree.directory.get(entry.first("ipapermlocation", call.tree.base))
         call.require("permission_del", permission=entry, location=location or entry)
         call.tree.directory.delete(entry.dn)
-        permission_acis_sync(call.tree)
+        acis_sync(call.tree)
     joined = ",".join(names)
     return {"result": {"failed": []}, "value": names, "summary": f'Deleted permission "{joined}"'}
 
