@@ -415,14 +415,16 @@ def user_mod(call: Call) -> dict[str, Any]:
         raise errors.EmptyModlist()
     if "nsaccountlock" in changes and uid == "admin":
         raise errors.LastMemberError(key=uid, label="group", container=ADMINS)
-    new_class = "ipauserauthtype" in changes and not entry.has_class("ipaUserAuthTypeClass")
-    written = [*changes, *(["objectclass"] if new_class else [])]
-    written += ["userpassword"] if password or random_password else []
-    call.require("user_mod", changed=written, user=entry)
-    if new_class:
-        tree.directory.modify(entry.dn, [(ldap.MOD_ADD, "objectClass", ["ipaUserAuthTypeClass"])])
-    if changes:
-        tree.directory.replace(entry.dn, changes)
+    # baseldap.py:1568-1577: one modify, as the caller; a new authentication type brings its
+    # object class in the same modify (baseuser.py pre_common_callback).
+    mods = [(ldap.MOD_REPLACE, name, values or None) for name, values in changes.items()]
+    if "ipauserauthtype" in changes and not entry.has_class("ipaUserAuthTypeClass"):
+        mods.insert(0, (ldap.MOD_ADD, "objectClass", ["ipaUserAuthTypeClass"]))
+    if password or random_password:
+        # The password extended operation hashes it; the caller must be allowed the write.
+        call.require("user_mod", changed=["userpassword"], user=entry)
+    if mods:
+        call.writes.modify(entry.dn, mods)
     if password or random_password:
         passwords.set_by_admin(tree, entry.dn, str(password or random_password))
     entry = tree.directory.get(entry.dn)
@@ -443,8 +445,7 @@ def _set_lock(call: Call, locked: bool) -> dict[str, Any]:
     if not locked and not is_locked:
         raise errors.AlreadyActive()
     # ldap2.py:463-489: the state is read first, so a repeat is refused before any ACI.
-    call.require("user_disable" if locked else "user_enable", user=entry)
-    call.tree.directory.replace(entry.dn, {"nsAccountLock": ["TRUE" if locked else "FALSE"]})
+    call.writes.replace(entry.dn, {"nsAccountLock": ["TRUE" if locked else "FALSE"]})
     verb = "Disabled" if locked else "Enabled"
     return {"result": True, "value": uid, "summary": f'{verb} user account "{uid}"'}
 
