@@ -95,6 +95,7 @@ class FixedAci:
     target: str = ""
     targetfilter: str = ""
     source: str = ""
+    deny: bool = False
 
     def text(self, base: str, known: dict[str, str]) -> str:
         parts = []
@@ -102,11 +103,12 @@ class FixedAci:
             parts.append(f'(target = "ldap:///{self.target.format(base=base)}")')
         if self.targetfilter:
             parts.append(f'(targetfilter = "{self.targetfilter}")')
-        attrs = [name for name in self.attrs if name.lower() in known]
+        attrs = [name for name in self.attrs if name == "*" or name.lower() in known]
         if attrs:
             parts.append('(targetattr = "{}")'.format(" || ".join(attrs)))
         bind = self.bind.format(base=base)
-        parts.append(f'(version 3.0; acl "{self.name}"; allow ({self.rights}) {bind};)')
+        verdict = "deny" if self.deny else "allow"
+        parts.append(f'(version 3.0; acl "{self.name}"; {verdict} ({self.rights}) {bind};)')
         return "".join(parts)
 
     def dn(self, base: str) -> str:
@@ -143,6 +145,23 @@ FIXED_ACIS = (
          "krbCanonicalName", "krbPasswordExpiration", "krbLastPwdChange",
          "krbLastSuccessfulAuth", "krbLastFailedAuth"),
         source="20-aci.update:74",
+    ),
+    FixedAci(
+        "cn=staged users,cn=accounts,cn=provisioning",
+        "Search existence of password and kerberos keys", "read, search",
+        f'groupdn = "ldap:///{ADMINS}"', ("userPassword", "krbPrincipalKey"),
+        source="install/updates/30-provisioning.update:27",
+    ),
+    FixedAci(
+        "cn=deleted users,cn=accounts,cn=provisioning",
+        "Admins allowed to reset password and kerberos keys", "read, search, write",
+        f'groupdn = "ldap:///{ADMINS}"',
+        ("userPassword", "krbPrincipalKey", "krbPasswordExpiration", "krbLastPwdChange"),
+        source="30-provisioning.update:33",
+    ),
+    FixedAci(
+        "cn=deleted users,cn=accounts,cn=provisioning", "No one can add entry in Delete container",
+        "add", 'userdn = "ldap:///all"', ("*",), deny=True, source="30-provisioning.update:34",
     ),
     FixedAci(
         "cn=groups,cn=accounts", "Allow member managers to modify members of user groups",

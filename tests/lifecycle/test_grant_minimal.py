@@ -147,7 +147,8 @@ CASES: dict[str, tuple[Callable[[ClientMeta], Callable[[FreeIPA], object]], str]
     "System: Unlock User": (disable, "Insufficient 'write' privilege to the 'nsAccountLock'"),
     "System: Remove Users": (delete, "Insufficient 'delete' privilege"),
     "System: Preserve User": (preserve, "Insufficient 'moddn' privilege"),
-    "System: Modify User RDN": (preserve, "Insufficient 'write' privilege to the 'uid'"),
+    # Without the write on the RDN, 389-ds refuses the move with its generic text.
+    "System: Modify User RDN": (preserve, "Insufficient access: Insufficient access rights"),
     "System: Undelete User": (restore, "Insufficient 'moddn' privilege"),
     "System: Read Preserved Users": (read_preserved, "user not found"),
     "System: Modify Preserved Users": (preserve, "Insufficient 'write' privilege"),

@@ -117,7 +117,7 @@ def stageuser_activate(call: Call) -> dict[str, Any]:
         tree.directory.replace(entry.dn, {"ipaUniqueID": [unique_id()]})
     dn = tree.directory.move(entry.dn, tree.container(ACTIVE))
     activate(tree, dn, uid)
-    join_default_group(call, "stageuser_activate/default group", dn)
+    join_default_group(call, dn)
     active = tree.directory.get(dn)
     view = user_view(tree, active, call.options, readable=call.readable(active), written=True)
     return {"result": view, "value": uid, "summary": f"Stage user {uid} activated"}
