@@ -148,7 +148,7 @@ def group_del(call: Call) -> dict[str, Any]:
     }
 
 
-def _change_members(call: Call, command: str, attribute: str, adding: bool) -> dict[str, Any]:
+def _change_members(call: Call, attribute: str, adding: bool) -> dict[str, Any]:
     tree = call.tree
     name = normalize_name(call.arg(), "group_name")
     group = tree.require_group(name)
@@ -186,19 +186,19 @@ MEMBER_OPTIONS = ("user", "group", "service", "idoverrideuser")
 
 @command("group_add_member", MEMBER_OPTIONS)
 def group_add_member(call: Call) -> dict[str, Any]:
-    return _change_members(call, "group_add_member", "member", True)
+    return _change_members(call, "member", True)
 
 
 @command("group_remove_member", MEMBER_OPTIONS)
 def group_remove_member(call: Call) -> dict[str, Any]:
-    return _change_members(call, "group_remove_member", "member", False)
+    return _change_members(call, "member", False)
 
 
 @command("group_add_member_manager", ("user", "group"))
 def group_add_member_manager(call: Call) -> dict[str, Any]:
-    return _change_members(call, "group_add_member_manager", "membermanager", True)
+    return _change_members(call, "membermanager", True)
 
 
 @command("group_remove_member_manager", ("user", "group"))
 def group_remove_member_manager(call: Call) -> dict[str, Any]:
-    return _change_members(call, "group_remove_member_manager", "membermanager", False)
+    return _change_members(call, "membermanager", False)

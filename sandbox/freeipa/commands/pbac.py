@@ -156,10 +156,10 @@ def role_add(call: Call) -> dict[str, Any]:
     attrs: dict[str, list] = {"objectClass": ROLE_CLASSES, "cn": [name]}
     if call.options.get("description"):
         attrs["description"] = [str(call.options["description"])]
-    call.require("role_add", role=pending(dn, attrs))
-    if call.tree.directory.get(dn) is not None:
-        raise errors.DuplicateEntry(f'role with name "{name}" already exists')
-    call.tree.directory.add(dn, attrs)
+    try:
+        call.writes.add(dn, attrs)
+    except ldap.ALREADY_EXISTS:
+        raise errors.DuplicateEntry(f'role with name "{name}" already exists') from None
     view = role_view(call, _role(call, name), added=True)
     return {"result": view, "value": name, "summary": f'Added role "{name}"'}
 
@@ -181,40 +181,33 @@ def role_del(call: Call) -> dict[str, Any]:
     names = _listed(call.arg())
     for name in names:
         entry = _existing(call, call.tree.role_dn(name), name, "role")
-        call.require("role_del", role=entry)
+        call.writes.delete(entry.dn)
         # Referential integrity drops it from the privileges holding it.
         for privilege in _holders(call.tree, "privileges", entry.dn):
             call.tree.directory.modify(privilege.dn, [(ldap.MOD_DELETE, "member", [entry.dn])])
-        call.tree.directory.delete(entry.dn)
-        acis_sync(call.tree)
     joined = ",".join(names)
     return {"result": {"failed": []}, "value": names, "summary": f'Deleted role "{joined}"'}
 
 
-def _role_members(call: Call, command_name: str, adding: bool) -> dict[str, Any]:
+def _role_members(call: Call, adding: bool) -> dict[str, Any]:
     """LDAPAddMember / LDAPRemoveMember (baseldap.py:1784-1830): refusals land in `failed`."""
     tree = call.tree
     name = str(call.arg() or "")
     entry = tree.directory.get(tree.role_dn(name))
     failed: dict[str, list] = {kind: [] for kind in ROLE_MEMBER_KINDS}
     completed = 0
-    denial = call.denial(command_name, role=entry) if entry is not None else None
-    current = {m.lower() for m in entry.get("member")} if entry is not None else set()
+    op = ldap.MOD_ADD if adding else ldap.MOD_DELETE
     for kind in ROLE_MEMBER_KINDS:
         for value in _listed(call.options.get(kind)):
             dn = tree.user_dn(value.lower()) if kind == "user" else tree.group_dn(value.lower())
             exists = kind in ("user", "group") and tree.directory.get(dn) is not None
             if (adding and not exists) or entry is None:
                 failed[kind].append([value, "no such entry"])
-            elif denial is not None:
-                failed[kind].append([value, denial.message])
-            elif adding == (dn.lower() in current):
-                text = "This entry is already a member" if adding else "This entry is not a member"
-                failed[kind].append([value, text])
+                continue
+            reason = _member_change(call, entry.dn, op, dn)
+            if reason:
+                failed[kind].append([value, reason])
             else:
-                op = ldap.MOD_ADD if adding else ldap.MOD_DELETE
-                tree.directory.modify(entry.dn, [(op, "member", [dn])])
-                current.symmetric_difference_update({dn.lower()})
                 completed += 1
     # The role is read back as the caller last: one it cannot see is NotFound.
     view = role_view(call, _role(call, name))
@@ -223,16 +216,16 @@ def _role_members(call: Call, command_name: str, adding: bool) -> dict[str, Any]
 
 @command("role_add_member", ROLE_MEMBER_KINDS)
 def role_add_member(call: Call) -> dict[str, Any]:
-    return _role_members(call, "role_add_member", True)
+    return _role_members(call, True)
 
 
 @command("role_remove_member", ROLE_MEMBER_KINDS)
 def role_remove_member(call: Call) -> dict[str, Any]:
-    return _role_members(call, "role_remove_member", False)
+    return _role_members(call, False)
 
 
 def _reverse_members(
-    call: Call, command_name: str, adding: bool, holder: Entry, kind: str
+    call: Call, adding: bool, holder: Entry, kind: str
 ) -> tuple[int, list[list[str]]]:
     """LDAPAddReverseMember (baseldap.py:2242-2327): `holder` goes into each named entry.
 
@@ -248,36 +241,45 @@ def _reverse_members(
         if entry is None:
             failed.append([value, f"{label} not found"])
             continue
-        denial = call.denial(command_name, **{label: entry})
-        current = {m.lower() for m in entry.get("member")}
-        if denial is not None:
-            reason = denial.message if call.can_read(entry) else f"{label} not found"
+        op = ldap.MOD_ADD if adding else ldap.MOD_DELETE
+        reason = _member_change(call, entry.dn, op, holder.dn)
+        if reason and not call.can_read(entry):
+            reason = f"{label} not found"
+        if reason:
             failed.append([value, reason])
-        elif adding == (holder.dn.lower() in current):
-            text = "This entry is already a member" if adding else "This entry is not a member"
-            failed.append([value, text])
         else:
-            op = ldap.MOD_ADD if adding else ldap.MOD_DELETE
-            tree.directory.modify(entry.dn, [(op, "member", [holder.dn])])
             completed += 1
     return completed, failed
 
 
-def _role_privileges(call: Call, command_name: str, adding: bool) -> dict[str, Any]:
+def _member_change(call: Call, dn: str, op: int, member: str) -> str | None:
+    """One member added or removed as the caller; what `failed` says when it is not."""
+    try:
+        call.writes.modify(dn, [(op, "member", [member])])
+    except errors.ACIError as refused:
+        return refused.message
+    except ldap.TYPE_OR_VALUE_EXISTS:
+        return "This entry is already a member"
+    except ldap.NO_SUCH_ATTRIBUTE:
+        return "This entry is not a member"
+    return None
+
+
+def _role_privileges(call: Call, adding: bool) -> dict[str, Any]:
     role = _role(call, call.arg())
-    completed, failed = _reverse_members(call, command_name, adding, role, "privileges")
+    completed, failed = _reverse_members(call, adding, role, "privileges")
     view = role_view(call, _role(call, call.arg()))
     return {"completed": completed, "failed": {"member": {"privilege": failed}}, "result": view}
 
 
 @command("role_add_privilege", ("privilege",))
 def role_add_privilege(call: Call) -> dict[str, Any]:
-    return _role_privileges(call, "role_add_privilege", True)
+    return _role_privileges(call, True)
 
 
 @command("role_remove_privilege", ("privilege",))
 def role_remove_privilege(call: Call) -> dict[str, Any]:
-    return _role_privileges(call, "role_remove_privilege", False)
+    return _role_privileges(call, False)
 
 
 # Privileges -------------------------------------------------------------------------------
@@ -315,10 +317,10 @@ def privilege_add(call: Call) -> dict[str, Any]:
     attrs: dict[str, list] = {"objectClass": PRIVILEGE_CLASSES, "cn": [name]}
     if call.options.get("description"):
         attrs["description"] = [str(call.options["description"])]
-    call.require("privilege_add", privilege=pending(dn, attrs))
-    if call.tree.directory.get(dn) is not None:
-        raise errors.DuplicateEntry(f'privilege with name "{name}" already exists')
-    call.tree.directory.add(dn, attrs)
+    try:
+        call.writes.add(dn, attrs)
+    except ldap.ALREADY_EXISTS:
+        raise errors.DuplicateEntry(f'privilege with name "{name}" already exists') from None
     view = privilege_view(call, _privilege(call, name), added=True)
     return {"result": view, "value": name, "summary": f'Added privilege "{name}"'}
 
@@ -342,20 +344,18 @@ def privilege_del(call: Call) -> dict[str, Any]:
     names = _listed(call.arg())
     for name in names:
         entry = _existing(call, call.tree.privilege_dn(name), name, "privilege")
-        call.require("privilege_del", privilege=entry)
+        call.writes.delete(entry.dn)
         for permission in _holders(call.tree, "permissions", entry.dn):
             call.tree.directory.modify(permission.dn, [(ldap.MOD_DELETE, "member", [entry.dn])])
-        call.tree.directory.delete(entry.dn)
-        acis_sync(call.tree)
     joined = ",".join(names)
     return {"result": {"failed": []}, "value": names, "summary": f'Deleted privilege "{joined}"'}
 
 
-def _privilege_permissions(call: Call, command_name: str, adding: bool) -> dict[str, Any]:
+def _privilege_permissions(call: Call, adding: bool) -> dict[str, Any]:
     privilege = _privilege(call, call.arg())
     if adding:
         _only_permission_bind_rule(call, _listed(call.options.get("permission")))
-    completed, failed = _reverse_members(call, command_name, adding, privilege, "permissions")
+    completed, failed = _reverse_members(call, adding, privilege, "permissions")
     view = privilege_view(call, _privilege(call, call.arg()))
     return {"completed": completed, "failed": {"member": {"permission": failed}}, "result": view}
 
@@ -375,12 +375,12 @@ def _only_permission_bind_rule(call: Call, names: list[str]) -> None:
 
 @command("privilege_add_permission", ("permission",))
 def privilege_add_permission(call: Call) -> dict[str, Any]:
-    return _privilege_permissions(call, "privilege_add_permission", True)
+    return _privilege_permissions(call, True)
 
 
 @command("privilege_remove_permission", ("permission",))
 def privilege_remove_permission(call: Call) -> dict[str, Any]:
-    return _privilege_permissions(call, "privilege_remove_permission", False)
+    return _privilege_permissions(call, False)
 
 
 # Permissions ------------------------------------------------------------------------------
