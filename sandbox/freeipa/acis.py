@@ -3,10 +3,10 @@
 The fixed ones an install writes that concern what the stand-in keeps (install/share/
 default-aci.ldif, install/updates/*.update), and each permission's: permission_add writes it on
 the permission's ipapermlocation entry and permission_del removes it
-(ipaserver/plugins/permission.py:554-625 make_aci, :1018-1085, :1088-1121). So an LDAP client
-bound as a user meets the rules FreeIPA's framework meets. The stand-in's commands still apply
-the same rules themselves (access.py), except user_add's read of the UPG Definition, which
-389-ds decides from the ACI written here.
+(ipaserver/plugins/permission.py:554-625 make_aci, :1018-1085, :1088-1121). The stand-in's
+commands write as the caller (commands.CallerWrites) and user_add reads the UPG Definition as
+the caller, so 389-ds decides those from the ACIs here, as it does for FreeIPA; an LDAP client
+bound as a user meets the same rules.
 """
 
 from __future__ import annotations

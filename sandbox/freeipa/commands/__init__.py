@@ -89,10 +89,6 @@ class Call:
         """Raise the ACIError FreeIPA answers when the caller may not do this (access.NEEDS)."""
         self.access.require(command, changed, **targets)
 
-    def denial(self, command: str, **targets: Entry) -> errors.PublicError | None:
-        """For per-member refusals, which FreeIPA reports in `failed` instead of raising."""
-        return self.access.denial(command, **targets)
-
     def readable(self, entry: Entry) -> frozenset[str] | None:
         """The attributes of entry the caller may read (None: all)."""
         return self.access.readable(entry)

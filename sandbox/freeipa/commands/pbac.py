@@ -8,13 +8,14 @@ next one, and access.Access follows that chain.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
 import ldap
 
 from .. import errors
-from ..acis import acis_sync, effective_attrs, make_aci
+from ..acis import directory_aci, effective_attrs, make_aci
 from ..pbac import (
     NOT_PERMISSION_TYPES,
     PERMISSION_CLASSES,
@@ -608,11 +609,19 @@ def permission_add(call: Call) -> dict[str, Any]:
     _validate(call, entry)
     location = tree.directory.get(entry.first("ipapermlocation"))
     assert location is not None
-    call.require("permission_add", permission=entry, location=location)
-    if tree.directory.get(dn) is not None:
-        raise errors.DuplicateEntry(f'permission with name "{name}" already exists')
-    tree.directory.add(dn, attrs)
-    acis_sync(tree)
+    try:
+        call.writes.add(dn, attrs)
+    except ldap.ALREADY_EXISTS:
+        raise errors.DuplicateEntry(f'permission with name "{name}" already exists') from None
+    aci = directory_aci(entry, tree.directory.attribute_names())
+    try:
+        if aci is not None:
+            with contextlib.suppress(ldap.TYPE_OR_VALUE_EXISTS):
+                call.writes.modify(location.dn, [(ldap.MOD_ADD, "aci", [aci])])
+    except errors.ACIError:
+        # permission.py:1056-1082: the ACI could not be written, so the entry goes again.
+        tree.directory.delete(dn)
+        raise
     view = permission_view(call, _permission(call, name), added=True)
     return {"result": view, "value": name, "summary": f'Added permission "{name}"'}
 
@@ -672,10 +681,13 @@ def permission_del(call: Call) -> dict[str, Any]:
         entry = _existing(call, call.tree.permission_dn(name), name, "permission")
         if not call.flag("force"):
             _reject_system(entry)
-        location = call.tree.directory.get(entry.first("ipapermlocation", call.tree.base))
-        call.require("permission_del", permission=entry, location=location or entry)
-        call.tree.directory.delete(entry.dn)
-        acis_sync(call.tree)
+        # permission.py:1102-1118: its ACI is removed first, then the entry, as the caller.
+        location = entry.first("ipapermlocation", call.tree.base)
+        aci = directory_aci(entry, call.tree.directory.attribute_names())
+        if aci is not None:
+            with contextlib.suppress(ldap.NO_SUCH_ATTRIBUTE, ldap.NO_SUCH_OBJECT):
+                call.writes.modify(location, [(ldap.MOD_DELETE, "aci", [aci])])
+        call.writes.delete(entry.dn)
     joined = ",".join(names)
     return {"result": {"failed": []}, "value": names, "summary": f'Deleted permission "{joined}"'}
 
