@@ -53,9 +53,38 @@ _SECRET_ATTRIBUTES = (
 )
 _SECRET_PATTERN = re.compile(r"^krb\w*key", re.IGNORECASE)
 _READ_ACI_NAME = "sandbox: authenticated users read all but secrets"
+# FreeIPA's "Admin can manage any entry" (install/updates/20-aci.update:67): admins may do
+# anything but touch these; the stand-in names only those its schema knows.
+_ADMIN_EXCLUDED_ATTRIBUTES = [
+    "userPassword",
+    "krbPrincipalKey",
+    "sambaLMPassword",
+    "sambaNTPassword",
+    "passwordHistory",
+    "krbMKey",
+    "krbPrincipalName",
+    "krbCanonicalName",
+    "krbPwdHistory",
+    "krbLastPwdChange",
+    "krbExtraData",
+    "krbLastSuccessfulAuth",
+    "krbLastFailedAuth",
+    "ipaUniqueId",
+    "memberOf",
+    "enrolledBy",
+    "ipaNTHash",
+    "ipaProtectedOperation",
+]
+_ADMINS_DN = f"cn=admins,cn=groups,cn=accounts,{SUFFIX}"
+_ADMIN_ACI_NAME = "Admin can manage any entry"
+# FreeIPA gives nobody a general read of the Managed Entries definitions: only the permission
+# "System: Read UPG Definition" (ipaserver/plugins/user.py:262-271) reads the UPG Definition,
+# which user_add reads as the caller (ipaserver/plugins/ldap2.py:252-284 has_upg).
+MANAGED_ENTRIES = "cn=Managed Entries,cn=etc"
+_SELF_PASSWORD_NAME = "sandbox: users change their own password"
 _SELF_PASSWORD_ACI = (
-    '(targetattr = "userPassword")(version 3.0; acl "sandbox: users change their own '
-    'password"; allow (write) userdn = "ldap:///self";)'
+    f'(targetattr = "userPassword")(version 3.0; acl "{_SELF_PASSWORD_NAME}"; '
+    'allow (write) userdn = "ldap:///self";)'
 )
 
 # (entry, line in lib389's template, what it becomes)
@@ -109,7 +138,7 @@ def start(state_dir: Path, endpoints: dict[str, str]) -> dict[str, str]:
         # Its port is written into the instance's dse.ldif: it can only come back there.
         process.require_port_free(layout.port, service="directory", recorded_in=layout.port_file)
         _launch(layout)
-        _apply_access_rules(layout)
+        _apply_access_rules(layout, keep_others=True)
     else:
         _wait_until_answering(layout)
     return layout.endpoints()
@@ -432,7 +461,7 @@ def _load_tree(layout: _Layout) -> None:
         connection.unbind_s()
 
 
-def _apply_access_rules(layout: _Layout) -> None:
+def _apply_access_rules(layout: _Layout, keep_others: bool = False) -> None:
     """Install the suffix ACIs, hiding every secret attribute the current schema defines.
 
     389-ds rejects ACIs naming attribute types it does not know, and extra schema can
@@ -440,29 +469,54 @@ def _apply_access_rules(layout: _Layout) -> None:
     """
     connection = _connect(layout)
     try:
-        secrets_known = sorted(_secret_attributes(connection), key=str.lower)
+        known = _attribute_names(connection)
+        secrets_known = sorted(_secret_attributes(known), key=str.lower)
+        admin_excluded = [name for name in _ADMIN_EXCLUDED_ATTRIBUTES if name.lower() in known]
+        admin_aci = (
+            f'(targetattr != "{" || ".join(admin_excluded)}")(version 3.0; '
+            f'acl "{_ADMIN_ACI_NAME}"; allow (all) groupdn = "ldap:///{_ADMINS_DN}";)'
+        )
         read_aci = (
-            f'(targetattr != "{" || ".join(secrets_known)}")(version 3.0; '
+            f'(targetattr != "{" || ".join(secrets_known)}")'
+            f'(target != "ldap:///{MANAGED_ENTRIES},{SUFFIX}")(version 3.0; '
             f'acl "{_READ_ACI_NAME}"; allow (read, search, compare) userdn = "ldap:///all";)'
         )
-        # Replacing also drops the anonymous read ACI dscreate puts on the suffix entry.
-        connection.modify_s(
-            SUFFIX,
-            [(ldap.MOD_REPLACE, "aci", [read_aci.encode(), _SELF_PASSWORD_ACI.encode()])],
-        )
+        own = [read_aci.encode(), _SELF_PASSWORD_ACI.encode(), admin_aci.encode()]
+        # On creation, replacing drops the anonymous read ACI dscreate puts on the suffix entry;
+        # later, the ACIs others wrote there (the FreeIPA stand-in's) stay.
+        others = _others_acis(connection) if keep_others else []
+        connection.modify_s(SUFFIX, [(ldap.MOD_REPLACE, "aci", others + own)])
     finally:
         connection.unbind_s()
 
 
-def _secret_attributes(connection: ldap.ldapobject.LDAPObject) -> set[str]:
+def _others_acis(connection: ldap.ldapobject.LDAPObject) -> list[bytes]:
+    [(_, attrs)] = connection.search_s(SUFFIX, ldap.SCOPE_BASE, attrlist=["aci"])
+    own_names = (_READ_ACI_NAME, _SELF_PASSWORD_NAME, _ADMIN_ACI_NAME)
+    return [
+        text
+        for text in attrs.get("aci", [])
+        if not any(f'acl "{name}"'.encode() in text for name in own_names)
+    ]
+
+
+def _attribute_names(connection: ldap.ldapobject.LDAPObject) -> dict[str, str]:
+    """Every attribute type of the live schema: lower-cased name -> its own spelling."""
     entries = connection.search_s("cn=schema", ldap.SCOPE_BASE, attrlist=["attributeTypes"])
-    names: set[str] = set()
+    names: dict[str, str] = {}
     for definition in entries[0][1]["attributeTypes"]:
         match = re.search(rb"NAME\s+(?:'([^']+)'|\(\s*'([^']+)')", definition)
         if match:
-            names.add((match.group(1) or match.group(2)).decode())
+            name = (match.group(1) or match.group(2)).decode()
+            names[name.lower()] = name
+    return names
+
+
+def _secret_attributes(known: dict[str, str]) -> set[str]:
     wanted = {name.lower() for name in _SECRET_ATTRIBUTES}
-    return {name for name in names if name.lower() in wanted or _SECRET_PATTERN.match(name)}
+    return {
+        name for name in known.values() if name.lower() in wanted or _SECRET_PATTERN.match(name)
+    }
 
 
 def _tail(path: Path, lines: int = 20) -> str:

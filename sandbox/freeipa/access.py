@@ -1,21 +1,24 @@
-"""Who may do what: FreeIPA's access control, applied as 389-ds applies it.
+"""Who may do what: FreeIPA's access control, as the stand-in applies it where 389-ds cannot.
 
 FreeIPA's commands run with the caller's own LDAP bind and leave every decision to 389-ds: a
 refused write comes back as 2100 ACIError with 389-ds's text (ipapython/ipaldap.py:1121-1122,
 389-ds acl/aclutil.c:437-453 acl_gen_err_msg), an entry the caller may not read is simply not
-found. The stand-in binds as Directory Manager, so it applies the same rules itself:
+found. The stand-in sends most writes to 389-ds as the caller (commands.CallerWrites), where
+FreeIPA's ACIs are (acis.py). This module applies the same rules itself for what 389-ds cannot
+decide there:
 
-- the fixed ACIs FreeIPA installs for self-service, OTP tokens and group member managers
-  (`_fixed`, from install/share/default-aci.ldif and install/updates/20-aci.update);
-- one ACI per permission entry under cn=permissions,cn=pbac (ipaserver/plugins/permission.py:
-  554-625 make_aci): its rights, on the entries under its location that match its target and
-  filters, on its attributes; bind rule type `permission` means "held through role ->
-  privilege -> permission", `all`/`anonymous` everybody, `self` one's own entry;
-- members of `admins` may do everything ("Admin can manage any entry" and "Admins can write
-  passwords", install/updates/20-aci.update:67 and :71).
+- what a caller may read: the stack's directory lets every authenticated user read nearly
+  everything, so searches and shows filter their answers here;
+- the few writes the stand-in makes as Directory Manager after checking them here (NEEDS).
 
-NEEDS lists, per command, the LDAP operations it performs under the caller's bind and so the
-rights it needs; docs/freeipa-permissions.md names the default permissions that grant them.
+The rules: the fixed ACIs FreeIPA installs for self-service, OTP tokens and group member
+managers (`_fixed`, from install/share/default-aci.ldif and install/updates/20-aci.update);
+one ACI per permission entry under cn=permissions,cn=pbac (ipaserver/plugins/permission.py:
+554-625 make_aci): its rights, on the entries under its location that match its target and
+filters, on its attributes; bind rule type `permission` means "held through role ->
+privilege -> permission", `all`/`anonymous` everybody, `self` one's own entry; members of
+`admins` may do everything ("Admin can manage any entry" and "Admins can write passwords",
+install/updates/20-aci.update:67 and :71).
 """
 
 from __future__ import annotations
@@ -264,32 +267,13 @@ class Need:
 
 CHANGED = ("<the attributes the call changes>",)
 
+# The operations the stand-in still performs as Directory Manager after checking the caller's
+# rights here; every other write goes to 389-ds as the caller (commands.CallerWrites).
 # command (or "command/step" for an operation done after an earlier one succeeded) -> Needs.
 NEEDS: dict[str, tuple[Need, ...]] = {
-    # user.py:525-735 user_add: LDAPCreate adds the entry (baseldap.py:1298-1299) ...
-    "user_add": (Need("add", "user"),),
-    # ... then post_callback adds it to the default group, user.py:678-692.
-    "user_add/default group": (Need("write", "default_group", ("member",)),),
-    # baseldap.py:1502-1577 LDAPUpdate: one modify of the changed attributes.
+    # A password is set through the stand-in's password code (the password extended
+    # operation's work), so its write is checked here: baseldap.py:1502-1577 LDAPUpdate.
     "user_mod": (Need("write", "user", CHANGED),),
-    # user.py:1154-1192 -> ldap2.py:463-489 set_entry_active: modify nsAccountLock.
-    "user_disable": (Need("write", "user", ("nsaccountlock",)),),
-    "user_enable": (Need("write", "user", ("nsaccountlock",)),),
-    # baseldap.py:1636-1670 LDAPDelete; user.py:808-853 first deletes or orphans the user's
-    # tokens it can see (otptoken_del / otptoken_mod ipatokenowner=None, as the caller).
-    "user_del": (Need("delete", "user"),),
-    # user.py:750-775 _preserve_user: move to cn=deleted users (moddn checked on the new
-    # parent, 389-ds back-ldbm/ldbm_modrdn.c:600-611, then write on the RDN, :650-657) ...
-    "user_del --preserve": (
-        Need("moddn", "user", to="preserved_container"),
-        Need("write", "user", ("uid",)),
-    ),
-    # ... then clear its credentials there, user.py:777-790.
-    "user_del --preserve/clear credentials": (Need("write", "preserved", CHANGED),),
-    # user.py:1012-1029 user_undel: move back to cn=users ...
-    "user_undel": (Need("moddn", "user", to="active_container"), Need("write", "user", ("uid",))),
-    # ... then add to the default group, user.py:1031-1042.
-    "user_undel/default group": (Need("write", "default_group", ("member",)),),
     # user.py:1075-1150 user_stage: stageuser_add, then user_del of the preserved entry.
     "user_stage": (Need("add", "staged"), Need("delete", "user")),
     # passwd.py:122-152 -> ldap2.py:383-402 password extended operation; ipa-pwd-extop checks
@@ -298,49 +282,10 @@ NEEDS: dict[str, tuple[Need, ...]] = {
         Need("write", "user", ("userpassword",)),
         Need("write", "user", ("krbprincipalkey",)),
     ),
-    # stageuser.py: LDAPCreate / LDAPDelete / LDAPUpdate in cn=staged users.
-    "stageuser_add": (Need("add", "staged"),),
-    "stageuser_del": (Need("delete", "staged"),),
     # stageuser.py:742-771 stageuser_activate: add the active entry, delete the staged one
-    # (undoing the add if that fails), then add it to the default group.
+    # (undoing the add if that fails); the stand-in moves the entry instead.
     "stageuser_activate": (Need("add", "user"),),
     "stageuser_activate/delete staged": (Need("delete", "staged"),),
-    "stageuser_activate/default group": (Need("write", "default_group", ("member",)),),
-    # group.py LDAPCreate / LDAPDelete; members through ldap2.add_entry_to_group
-    # (baseldap.py:1784-1812): a refusal lands in `failed`, per member.
-    "group_add": (Need("add", "group"),),
-    "group_del": (Need("delete", "group"),),
-    "group_add_member": (Need("write", "group", ("member",)),),
-    "group_remove_member": (Need("write", "group", ("member",)),),
-    "group_add_member_manager": (Need("write", "group", ("membermanager",)),),
-    "group_remove_member_manager": (Need("write", "group", ("membermanager",)),),
-    # otptoken.py:288-370 add, 374-376 del, 380-425 mod, 471-480 managedby members.
-    "otptoken_add": (Need("add", "token"),),
-    "otptoken_del": (Need("delete", "token"),),
-    "otptoken_mod": (Need("write", "token", CHANGED),),
-    "otptoken_add_managedby": (Need("write", "token", ("managedby",)),),
-    "otptoken_remove_managedby": (Need("write", "token", ("managedby",)),),
-    # permission.py:1018-1085 permission_add: the entry, then its ACI on the location entry
-    # ("Admins can manage delegations", default-aci.ldif:29) ...
-    "permission_add": (Need("add", "permission"), Need("write", "location", ("aci",))),
-    # ... and the reverse on delete (permission.py:1088-1121).
-    "permission_del": (Need("delete", "permission"), Need("write", "location", ("aci",))),
-    # privilege.py:248-299: permission_add_member writes `member` of the permission entry.
-    "privilege_add_permission": (Need("write", "permission", ("member",)),),
-    "privilege_remove_permission": (Need("write", "permission", ("member",)),),
-    "privilege_add": (Need("add", "privilege"),),
-    "privilege_del": (Need("delete", "privilege"),),
-    # role.py:218-260: privilege_add_member writes `member` of the privilege entry.
-    "role_add_privilege": (Need("write", "privilege", ("member",)),),
-    "role_remove_privilege": (Need("write", "privilege", ("member",)),),
-    "role_add": (Need("add", "role"),),
-    "role_del": (Need("delete", "role"),),
-    "role_add_member": (Need("write", "role", ("member",)),),
-    "role_remove_member": (Need("write", "role", ("member",)),),
-    # pwpolicy.py LDAPCreate / LDAPUpdate / LDAPDelete in cn=<realm>,cn=kerberos.
-    "pwpolicy_add": (Need("add", "policy"),),
-    "pwpolicy_mod": (Need("write", "policy", CHANGED),),
-    "pwpolicy_del": (Need("delete", "policy"),),
 }
 
 

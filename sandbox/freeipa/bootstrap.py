@@ -7,6 +7,7 @@ import random
 import ldap
 
 from . import passwords
+from .acis import acis_sync
 from .encoding import to_generalized, utcnow
 from .pbac import (
     DEFAULT_PRIVILEGES,
@@ -31,11 +32,15 @@ CONTAINERS = (
     "cn=otp",
     "cn=etc",
     "cn=ranges,cn=etc",
+    "cn=Managed Entries,cn=etc",
+    "cn=Definitions,cn=Managed Entries,cn=etc",
     "cn=pbac",
     "cn=privileges,cn=pbac",
     "cn=permissions,cn=pbac",
     "cn=kerberos",
 )
+# install/share/user_private_groups.ldif:14-21; "(objectclass=disable)" in it turns UPG off.
+UPG_ORIGIN_FILTER = "(&(objectclass=posixAccount)(!(description=__no_upg__)))"
 # Directory Manager-set passwords never expire in FreeIPA; the admin's lasts as long as the sandbox.
 ADMIN_PASSWORD_LIFETIME = "20991231235959Z"
 
@@ -86,6 +91,31 @@ def ensure(
     )
     passwords.mirror_missing_expiries(tree)
     passwords.set_grace_limit(tree, grace_limit)
+    _add_missing(
+        tree,
+        tree.upg_definition_dn,
+        {
+            "objectClass": ["top", "extensibleObject"],
+            "cn": ["UPG Definition"],
+            "originScope": [tree.container(ACTIVE)],
+            "originFilter": [UPG_ORIGIN_FILTER],
+            "managedBase": [tree.container("groups")],
+            "managedTemplate": [
+                f"cn=UPG Template,cn=Templates,cn=Managed Entries,cn=etc,{tree.base}"
+            ],
+        },
+    )
+    # install/share/bootstrap-template.ldif: the global configuration (only what is used here).
+    _add_missing(
+        tree,
+        tree.config_dn,
+        {
+            "objectClass": ["top", "nsContainer", "ipaGuiConfig"],
+            "cn": ["ipaConfig"],
+            "ipaMaxUsernameLength": [32],
+            "ipaDefaultPrimaryGroup": [DEFAULT_GROUP],
+        },
+    )
     _ensure_pbac(tree)
     _add_missing(
         tree,
@@ -152,6 +182,7 @@ def _ensure_pbac(tree: Tree) -> None:
             tree.permission_dn(permission.name),
             managed_entry(permission, tree.base, tree.privilege_dn),
         )
+    acis_sync(tree)
 
 
 def _role_attrs(name: str, description: str) -> dict[str, list]:
@@ -248,6 +279,17 @@ def _ensure_admin(tree: Tree, password: str) -> None:
             directory.modify(tree.group_dn(group), [(ldap.MOD_ADD, "member", [dn])])
 
 
+def global_auth_types_set(tree: Tree, types: list[str]) -> None:
+    """The global ipaUserAuthType (`ipa config-mod --user-auth-type`); reset removes it."""
+    config = tree.directory.get(tree.config_dn)
+    assert config is not None
+    if not config.has_class("ipaUserAuthTypeClass"):
+        tree.directory.modify(
+            tree.config_dn, [(ldap.MOD_ADD, "objectClass", ["ipaUserAuthTypeClass"])]
+        )
+    tree.directory.replace(tree.config_dn, {"ipaUserAuthType": types})
+
+
 def reset(tree: Tree, grace_limit: int = passwords.DEFAULT_GRACE_LIMIT) -> None:
     """Remove every user, group, token, role, privilege, permission and policy added since.
 
@@ -272,6 +314,11 @@ def reset(tree: Tree, grace_limit: int = passwords.DEFAULT_GRACE_LIMIT) -> None:
     for group in (ADMINS, DEFAULT_GROUP):
         directory.replace(tree.group_dn(group), {"member": [admin_dn], "memberManager": None})
     _reset_pbac(tree)
+    directory.replace(tree.upg_definition_dn, {"originFilter": [UPG_ORIGIN_FILTER]})
+    config = directory.get(tree.config_dn)
+    for name in ("ipaUserDefaultSubordinateId", "ipaUserAuthType"):
+        if config is not None and config.get(name):
+            directory.replace(tree.config_dn, {name: None})
     directory.replace(
         tree.global_policy_dn,
         {"krbMinPwdLife": [3_600], "krbPwdMinLength": [8], "krbMaxPwdLife": [7_776_000]},

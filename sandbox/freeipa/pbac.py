@@ -37,6 +37,7 @@ ADMINS_FILTER = "(memberOf=cn=admins,cn=groups,cn=accounts,{base})"
 NOT_ADMINS = f"(!{ADMINS_FILTER})"
 USER_FILTER = "(objectclass=posixaccount)"
 STAGED = "cn=staged users,cn=accounts,cn=provisioning"
+UPG_DEFINITION = "cn=UPG Definition,cn=Definitions,cn=Managed Entries,cn=etc,{base}"
 DELETED = "cn=deleted users,cn=accounts,cn=provisioning"
 ANY = "(objectclass=*)"
 
@@ -136,6 +137,16 @@ MANAGED_PERMISSIONS: tuple[ManagedPermission, ...] = (
         "user",
         bind="all",
         attrs=("memberof",),
+    ),
+    ManagedPermission(
+        "System: Read UPG Definition",
+        "ipaserver/plugins/user.py:262-271",
+        READ,
+        filters=(),
+        location=UPG_DEFINITION,
+        target=UPG_DEFINITION,
+        attrs=("*",),
+        privileges=USER_ADMINS,
     ),
     ManagedPermission(
         "System: Add Users",

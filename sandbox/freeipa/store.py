@@ -17,6 +17,7 @@ import ldap
 import ldap.filter
 from ldap.controls import DecodeControlTuples
 from ldap.controls.ppolicy import PasswordPolicyControl
+from ldap.controls.simple import ProxyAuthzControl
 from ldap.ldapobject import LDAPObject
 
 BINARY_ATTRIBUTES = frozenset({"ipatokenotpkey", "krbextradata", "krbprincipalkey"})
@@ -121,17 +122,37 @@ class Directory:
         found = self.search(dn, scope=ldap.SCOPE_BASE)
         return found[0] if found else None
 
+    def read_as(
+        self, identity_dn: str, dn: str, attributes: tuple[str, ...] = ("*",)
+    ) -> Entry | None:
+        """dn as identity_dn reads it: 389-ds applies its ACIs to that identity.
+
+        FreeIPA binds as the caller; Directory Manager gets the same answer by asking with the
+        proxied authorization control (RFC 4370), which 389-ds grants the root DN. An entry
+        the identity may not read is not found.
+        """
+        control = ProxyAuthzControl(True, f"dn:{identity_dn}".encode())
+        with self.connection() as connection:
+            try:
+                found = connection.search_ext_s(
+                    dn, ldap.SCOPE_BASE, "(objectClass=*)", list(attributes), serverctrls=[control]
+                )
+            except ldap.NO_SUCH_OBJECT:
+                return None
+        entries = [Entry(found_dn, _decode(attrs)) for found_dn, attrs in found if found_dn]
+        return entries[0] if entries else None
+
     def add(self, dn: str, attrs: dict[str, Iterable]) -> None:
         modlist = [(name, _encode(values)) for name, values in attrs.items() if values]
         with self.connection() as connection:
-            connection.add_s(dn, modlist)
+            connection.add_ext_s(dn, modlist, serverctrls=self._controls())
 
     def modify(self, dn: str, changes: list[tuple[int, str, Iterable | None]]) -> None:
         modlist = [
             (op, name, None if values is None else _encode(values)) for op, name, values in changes
         ]
         with self.connection() as connection:
-            connection.modify_s(dn, modlist)
+            connection.modify_ext_s(dn, modlist, serverctrls=self._controls())
 
     def replace(self, dn: str, attrs: dict[str, Iterable | None]) -> None:
         self.modify(
@@ -140,13 +161,20 @@ class Directory:
 
     def delete(self, dn: str) -> None:
         with self.connection() as connection:
-            connection.delete_s(dn)
+            connection.delete_ext_s(dn, serverctrls=self._controls())
 
     def move(self, dn: str, new_parent: str) -> str:
         rdn = ldap.dn.explode_dn(dn)[0]
         with self.connection() as connection:
-            connection.rename_s(dn, rdn, new_parent)
+            connection.rename_s(dn, rdn, new_parent, serverctrls=self._controls())
         return f"{rdn},{new_parent}"
+
+    def _controls(self) -> list | None:
+        return None
+
+    def bound_as(self, identity_dn: str) -> Directory:
+        """The same directory, every write made as identity_dn (see Bound)."""
+        return Bound(self, identity_dn)
 
     def check_password(self, dn: str, password: str) -> PasswordCheck:
         """Bind as dn with the password, asking for 389-ds's password policy control.
@@ -207,6 +235,20 @@ class Directory:
             except ldap.NO_SUCH_ATTRIBUTE:
                 continue
             return current
+
+
+class Bound(Directory):
+    """Writes as one identity: Directory Manager sends each with the proxied authorization
+    control (RFC 4370), so 389-ds applies its ACIs to that identity and refuses what they do
+    not allow, as it does for FreeIPA's framework bound as the caller. Reads stay unrestricted.
+    """
+
+    def __init__(self, directory: Directory, identity_dn: str) -> None:
+        self.__dict__.update(directory.__dict__)
+        self.identity_dn = identity_dn
+
+    def _controls(self) -> list:
+        return [ProxyAuthzControl(True, f"dn:{self.identity_dn}".encode())]
 
 
 def _expired(error: ldap.LDAPError) -> bool:

@@ -67,6 +67,15 @@ class Tree:
         return f"cn={self.realm}_id_range,{self.container('ranges')}"
 
     @property
+    def config_dn(self) -> str:
+        return f"cn=ipaConfig,cn=etc,{self.base}"
+
+    @property
+    def upg_definition_dn(self) -> str:
+        """The Managed Entries definition of user private groups (ldap2.py:266-267)."""
+        return f"cn=UPG Definition,cn=Definitions,cn=Managed Entries,cn=etc,{self.base}"
+
+    @property
     def global_policy_dn(self) -> str:
         return f"cn=global_policy,{self.container('kerberos')}"
 

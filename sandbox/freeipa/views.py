@@ -90,6 +90,9 @@ def user_view(
         view["has_keytab"] = bool(entry.get("userpassword"))
     if not staged and (options.get("all") or not find):
         view["preserved"] = preserved
+    if "manager" in view:
+        # Shown by login, not DN (baseuser.py convert_manager).
+        view["manager"] = _names(view["manager"])
     members_shown = _members_shown(options, find) and may_read(readable, "memberof")
     if members_shown and not staged and not preserved:
         groups, roles = _memberships(tree, entry)

@@ -13,15 +13,17 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from python_freeipa import ClientMeta
 
 from onboarding.models import LifecycleRun, Person
 from onboarding.services import person_offboard, person_reinstate, person_update
 from onboarding.systems import clients, systems_reset
-from onboarding.systems.freeipa.grant import REQUIRED_PERMISSIONS, ROLE
-from tests.lifecycle.conftest import freeipa_grant_as_admin, freeipa_user_make, onboard
+from onboarding.systems.freeipa.grant import PRIVILEGE, REQUIRED_PERMISSIONS, ROLE
+from tests.lifecycle.conftest import freeipa_grant_as_admin, freeipa_user_make, onboard, unique
 from tests.lifecycle.observe import otp_tokens_in_directory
 
 pytestmark = pytest.mark.django_db(transaction=True)
+UPG_READ = "System: Read UPG Definition"
 
 
 @pytest.fixture
@@ -138,3 +140,70 @@ def test_a_name_and_email_change_reaches_freeipa_as_the_granted_account(
         "Adele", "Other", f"{username}@elsewhere.test",
     )  # fmt: skip
     assert Person.objects.get(username=username).full_name == "Adele Other"
+
+
+@pytest.fixture
+def without_upg_read(stack_configured) -> Iterator[None]:
+    """The service account's privilege without "System: Read UPG Definition", as
+    freeipa_grant gave it before that permission was known to be needed."""
+    admin = ClientMeta(
+        stack_configured["FREEIPA_HOST"], verify_ssl=stack_configured["FREEIPA_CA_FILE"]
+    )
+    admin.login(stack_configured["FREEIPA_USERNAME"], stack_configured["FREEIPA_PASSWORD"])
+    admin.privilege_remove_permission(PRIVILEGE, o_permission=[UPG_READ])
+    try:
+        yield
+    finally:
+        admin.privilege_add_permission(PRIVILEGE, o_permission=[UPG_READ])
+        admin.logout()
+
+
+def test_onboarding_fails_at_user_add_without_reading_the_upg_definition_until_granted(
+    without_upg_read, stack_configured, eager, team, username, tmp_path
+):
+    """user_add reads the UPG Definition as the caller first (FreeIPA ldap2.py:252-284)."""
+    code, out = preflight()
+    assert code == 1, out
+    assert f"FreeIPA: FAILED, permission {UPG_READ!r}: needed for user_add" in out
+    assert "FreeIPA: FAILED, reading the UPG Definition: user_add would fail" in out
+
+    run = onboard(username, team)
+    assert run.state == LifecycleRun.State.FAILED
+    assert "user_add: the service account may not do this (Insufficient access: " in run.error
+    assert "Could not read UPG Definition originfilter. Check your permissions." in run.error
+    assert clients().freeipa.user_find(username=username) is None
+
+    printed = freeipa_grant_as_admin(stack_configured, settings.FREEIPA_USERNAME, tmp_path)
+    assert f"added permission {UPG_READ!r} to privilege {PRIVILEGE!r}" in printed
+    code, out = preflight()
+    assert code == 0, out
+    assert "FreeIPA: ok, reading the UPG Definition: user_add can read it" in out
+    second = unique("u")
+    run = onboard(second, team)
+    assert run.state == LifecycleRun.State.SUCCEEDED, run.error
+
+
+def test_preflight_warns_when_new_users_get_subordinate_ids_the_account_cannot_add(
+    stack_configured,
+):
+    dn = f"cn=ipaConfig,cn=etc,{stack_configured['LDAP_BASE_DN']}"
+    connection = ldap.initialize(stack_configured["LDAP_URI"])
+    connection.simple_bind_s(
+        stack_configured["LDAP_BIND_DN"], stack_configured["LDAP_BIND_PASSWORD"]
+    )
+    code, out = preflight()
+    assert "subordinate ids" not in out
+    connection.modify_s(dn, [(ldap.MOD_REPLACE, "ipaUserDefaultSubordinateId", [b"TRUE"])])
+    try:
+        code, out = preflight()
+    finally:
+        connection.modify_s(dn, [(ldap.MOD_DELETE, "ipaUserDefaultSubordinateId", None)])
+        connection.unbind_s()
+    assert code == 0, out
+    assert (
+        "FreeIPA: WARNING, subordinate ids: FreeIPA gives every new user subordinate ids "
+        "(ipaUserDefaultSubordinateId), as the caller of user_add and user_del; the service "
+        "account lacks privilege 'Subordinate ID Administrators', permission "
+        "'System: Manage Subordinate Ids', permission 'System: Remove Subordinate Ids'"
+    ) in out
+    assert "ipa config-mod --user-default-subid=False" in out

@@ -18,7 +18,7 @@ import yaml
 
 import sandbox.freeipa as freeipa
 from sandbox.freeipa import passwords
-from sandbox.freeipa.bootstrap import reset
+from sandbox.freeipa.bootstrap import global_auth_types_set, reset
 
 SERVER_VERSION = re.compile(r"IPA server version [0-9.]+\. API version [0-9.]+")
 RECORDED_REALM, RECORDED_BASE = "TINYSTAGE.TEST", "dc=tinystage,dc=test"
@@ -422,13 +422,18 @@ def test_stand_in_answers_every_recorded_exchange_as_freeipa_did(freeipa_stack, 
             # kept FreeIPA's default grace limit, -1 (its pwpolicy answers show it), where the
             # stand-in starts with 0; with 0, only those answers differ.
             reset(tree, grace_limit=passwords.UNLIMITED_GRACE)
+            # Its users could not log in with a password alone: only then does the last-token
+            # plug-in refuse an owner, as recorded (ipa_otp_lasttoken.c:139-181, is_allowed).
+            global_auth_types_set(tree, ["otp"])
             replay = Replay(freeipa_stack, tree.base, tree.id_base())
             if path != setup:
                 replay.run(setup, Outcome(), stop=NOGGIN_SETUP.exchanges)
             replay.run(path, outcome)
     finally:
-        # Later tests of the session expect the stand-in's own grace limit.
+        # Later tests of the session expect the stand-in's own grace limit and no global
+        # authentication types.
         passwords.set_grace_limit(tree, passwords.DEFAULT_GRACE_LIMIT)
+        tree.directory.replace(tree.config_dn, {"ipaUserAuthType": None})
     with capsys.disabled():
         print(
             f"\nFreeIPA contract: {len(paths)} cassettes, "

@@ -7,16 +7,14 @@ a role an admin gives it through the PBAC commands.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+import ldap
 import pytest
-import requests
 from python_freeipa import ClientMeta
 from python_freeipa import exceptions as ipa_errors
 
+from tests.sandbox.conftest import NEW_PASSWORD, PASSWORD
+
 pytestmark = pytest.mark.stack
-PASSWORD = "first-Password-1"
-NEW_PASSWORD = "second-Password-2"
 DEFAULT_PRIVILEGES = ["User Administrators", "Group Administrators", "Stage User Administrators"]
 TOKEN_ATTRIBUTES = [
     "objectclass",
@@ -29,30 +27,6 @@ TOKEN_ATTRIBUTES = [
     "ipatokenotpdigits",
     "ipatokentotptimestep",
 ]
-
-
-@pytest.fixture
-def person(admin: ClientMeta, endpoints: dict[str, str]) -> Callable[[str], ClientMeta]:
-    """Adds a user who chose their own password, logged in, with no role at all."""
-
-    def make(uid: str) -> ClientMeta:
-        admin.user_add(
-            uid, o_givenname="Test", o_sn="Person", o_cn="Test Person", o_userpassword=PASSWORD
-        )
-        host = endpoints["FREEIPA_HOST"]
-        changed = requests.post(
-            f"https://{host}/ipa/session/change_password",
-            data={"user": uid, "old_password": PASSWORD, "new_password": NEW_PASSWORD},
-            headers={"Referer": f"https://{host}/ipa/session/change_password"},
-            verify=endpoints["FREEIPA_CA_FILE"],
-            timeout=10,
-        )
-        assert changed.headers["X-IPA-Pwchange-Result"] == "ok"
-        client = ClientMeta(host, verify_ssl=endpoints["FREEIPA_CA_FILE"])
-        client.login(uid, NEW_PASSWORD)
-        return client
-
-    return make
 
 
 def otp_permission(admin: ClientMeta, endpoints: dict[str, str]) -> dict:
@@ -91,6 +65,9 @@ def test_user_without_a_role_is_refused_every_write_with_aci_error(admin, person
     svc = person("svc")
     refused = {
         "user_add": lambda: svc.user_add("kim", o_givenname="K", o_sn="M", o_cn="K M"),
+        "user_add --noprivate": lambda: svc.user_add(
+            "kim", o_givenname="K", o_sn="M", o_cn="K M", o_noprivate=True, o_gidnumber=5000
+        ),
         "user_mod": lambda: svc.user_mod("pat", o_title="Boss"),
         "user_disable": lambda: svc.user_disable("pat"),
         "user_del": lambda: svc.user_del("pat"),
@@ -114,7 +91,12 @@ def test_user_without_a_role_is_refused_every_write_with_aci_error(admin, person
         with pytest.raises(ipa_errors.Denied) as error:
             call()
         messages[name] = insufficient(error)
+    # user_add reads the UPG Definition as the caller before it adds anything
+    # (user.py:556, ldap2.py:252-284); --noprivate skips that read.
     assert messages["user_add"] == (
+        "Insufficient access: Could not read UPG Definition originfilter. Check your permissions."
+    )
+    assert messages["user_add --noprivate"] == (
         "Insufficient access: Insufficient 'add' privilege to add the entry "
         "'uid=kim,cn=users,cn=accounts,dc=example,dc=test'."
     )
@@ -212,6 +194,8 @@ def test_user_manages_their_own_tokens(admin, person) -> None:
         "old phone"
     ]
     pat.otptoken_del(token_id)
+    # The last one only if pat could log in without it (ipa_otp_lasttoken.c:139-181).
+    admin.user_mod("pat", o_ipauserauthtype=["otp"])
     with pytest.raises(ipa_errors.FreeIPAError, match="Can't delete last active token"):
         pat.otptoken_del(second["ipatokenuniqueid"][0])
     # A token someone else manages is only readable by its owner.
@@ -399,3 +383,73 @@ def test_undelete_without_user_administrators_moves_the_user_then_fails(admin, p
     restored = admin.user_show("pat")["result"]
     assert restored["preserved"] is False
     assert "memberof_group" not in restored
+
+
+def test_preserving_clears_only_the_credentials_the_caller_can_read(
+    admin, person, endpoints
+) -> None:
+    """From source: user_del --preserve reads krbPrincipalKey, krbLastPwdChange,
+    krbPasswordExpiration and userPassword back as the caller and clears what it got
+    (user.py:777-790)."""
+    person("pat")
+    svc = person("svc")
+    base = endpoints["LDAP_BASE_DN"]
+    admin.permission_add(
+        "Read preserved passwords",
+        o_ipapermright=["read", "search", "compare"],
+        o_ipapermlocation=f"cn=deleted users,cn=accounts,cn=provisioning,{base}",
+        o_attrs=["userpassword"],
+    )
+    admin.privilege_add("Preserving")
+    admin.privilege_add_permission(
+        "Preserving",
+        o_permission=[
+            "System: Preserve User",
+            "System: Modify User RDN",
+            "System: Modify Preserved Users",
+            "Read preserved passwords",
+        ],
+    )
+    admin.role_add("Leavers")
+    admin.role_add_privilege("Leavers", o_privilege=["Preserving"])
+    admin.role_add_member("Leavers", o_user=["svc"])
+    assert svc.user_del("pat", o_preserve=True)["summary"] == 'Preserved user "pat"'
+    kept = stored(endpoints, "uid=pat,cn=deleted users,cn=accounts,cn=provisioning")
+    assert "userPassword" not in kept
+    assert "krbLastPwdChange" in kept
+    assert "krbPasswordExpiration" in kept
+
+    person("kim")
+    admin.user_del("kim", o_preserve=True)
+    kept = stored(endpoints, "uid=kim,cn=deleted users,cn=accounts,cn=provisioning")
+    for name in ("userPassword", "krbLastPwdChange", "krbPasswordExpiration"):
+        assert name not in kept
+
+
+def stored(endpoints: dict[str, str], rdns: str) -> dict[str, list[bytes]]:
+    """The entry's attributes as the directory holds them."""
+    connection = ldap.initialize(endpoints["LDAP_URI"])
+    connection.simple_bind_s(endpoints["LDAP_BIND_DN"], endpoints["LDAP_BIND_PASSWORD"])
+    [(_, attrs)] = connection.search_s(f"{rdns},{endpoints['LDAP_BASE_DN']}", ldap.SCOPE_BASE)
+    connection.unbind_s()
+    return attrs
+
+
+def test_only_the_deleting_accounts_own_tokens_count_for_the_last_token_rule(admin, person) -> None:
+    """From source: ipa_otp_lasttoken.c:139-181 is_allowed looks at the tokens of the bound
+    account, and lets it go on when its authentication types include a password."""
+    pat = person("pat")
+    own = pat.otptoken_add(o_description="phone")["result"]["ipatokenuniqueid"][0]
+    pat.otptoken_del(own)  # no authentication types: a password alone still logs pat in
+
+    admin.user_mod("pat", o_ipauserauthtype=["otp"])
+    last = pat.otptoken_add(o_description="phone")["result"]["ipatokenuniqueid"][0]
+    with pytest.raises(ipa_errors.FreeIPAError, match="Can't disable last active token"):
+        pat.otptoken_mod(last, o_ipatokendisabled=True)
+    admin.user_mod("pat", o_ipauserauthtype=["otp", "password"])
+    assert pat.otptoken_mod(last, o_ipatokendisabled=True)["result"]["ipatokendisabled"] == [True]
+    pat.otptoken_mod(last, o_ipatokendisabled=False)
+    admin.user_mod("pat", o_ipauserauthtype=["otp"])
+    # An admin deleting pat's last token is not refused: the admin's own tokens count.
+    admin.otptoken_del(last)
+    assert admin.otptoken_find(o_ipatokenowner="pat")["count"] == 0

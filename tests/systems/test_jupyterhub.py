@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 import requests
+import requests.adapters
 
 from onboarding.errors import PermanentError, TransientError
+from onboarding.systems.base import Check
+from onboarding.systems.jupyterhub import JupyterHubSystem
 from onboarding.systems.jupyterhub.client import HubUser, JupyterHub
 from tests.processes import process_running, wait_until
 
@@ -196,3 +199,50 @@ def test_from_settings_without_a_token_is_refused(settings: Any) -> None:
 
     with pytest.raises(PermanentError, match="JUPYTERHUB_API_TOKEN"):
         JupyterHub.from_settings()
+
+
+class HubWithAuthenticatorManagedGroups(requests.adapters.BaseAdapter):
+    """How JupyterHub 4.0 to 5.2 answers any group change when its authenticator has
+    manage_groups = True (jupyterhub/apihandlers/groups.py:36-39 at 5.2.1). Such a hub cannot
+    run here: the sandbox's hub is newer, and from 5.3 on the API may change groups anyway."""
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        response = requests.Response()
+        response.status_code = 400
+        response.reason = "Bad Request"
+        response._content = b'{"status": 400, "message": "Group management via API is disabled"}'
+        response.headers["Content-Type"] = "application/json"
+        response.url = request.url
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def test_preflight_sees_the_api_may_change_groups_and_changes_none(
+    hub: JupyterHub, hub_api: HubAPI
+) -> None:
+    before = hub_api.call("GET", "/groups").json()
+    system = JupyterHubSystem()
+    system._client = hub
+    [check] = [c for c in system.preflight() if c.subject == "group changes"]
+    assert (check.verdict, check.detail) == (Check.OK, "the API may add and remove group members")
+    assert hub_api.call("GET", "/groups").json() == before
+
+
+def test_a_hub_whose_authenticator_manages_groups_is_named_with_the_fix(
+    hub: JupyterHub, hub_endpoints: dict[str, str]
+) -> None:
+    hub._session.mount(
+        f"{hub_endpoints['JUPYTERHUB_URL']}/hub/api/groups/", HubWithAuthenticatorManagedGroups()
+    )
+    system = JupyterHubSystem()
+    system._client = hub
+    [check] = [c for c in system.preflight() if c.subject == "group changes"]
+    assert check.verdict == Check.FAILED
+    assert "400 'Group management via API is disabled'" in check.detail
+    assert "manage_groups = True, JupyterHub before 5.3" in check.detail
+    assert check.fix.startswith("set manage_groups = False on the hub's authenticator")
+    with pytest.raises(PermanentError, match="the hub's authenticator manages groups: set"):
+        hub.group_add_user(group="hubtest-managed", name="hub-member")

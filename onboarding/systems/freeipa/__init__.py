@@ -12,12 +12,58 @@ from onboarding.models import Person, Team
 from onboarding.systems.base import Check, DirectoryAccount, ManagedObject, System, SystemState
 from onboarding.systems.freeipa import steps as s
 from onboarding.systems.freeipa.client import FreeIPA
-from onboarding.systems.freeipa.grant import REQUIRED_PERMISSIONS, ROLE, freeipa_grant
+from onboarding.systems.freeipa.grant import (
+    REQUIRED_PERMISSIONS,
+    ROLE,
+    SUBID_PERMISSIONS,
+    SUBID_PRIVILEGES,
+    freeipa_grant,
+)
 
 # What the inventory lists: a user's memberships of the teams' groups (others are not ours).
 TEAM_GROUPS = "team groups"
 # Warn this long before the service account's password expires: then every call would fail.
 PASSWORD_WARNING_DAYS = 14
+
+
+def _subid_rights(ipa: FreeIPA, privileges: set[str], held: set[str]) -> Check | None:
+    """With subordinate ids for every new user, user_add and user_del handle them as the
+    caller; what that needs is not part of the grant. None when FreeIPA does not do it."""
+    try:
+        if not ipa.subids_for_new_users():
+            return None
+    except AccessAdminError as error:
+        return Check("subordinate ids", Check.WARNING, f"cannot read the configuration: {error}")
+    missing = [f"privilege {name!r}" for name in SUBID_PRIVILEGES if name not in privileges]
+    missing += [f"permission {name!r}" for name in SUBID_PERMISSIONS if name not in held]
+    if not missing:
+        return Check("subordinate ids", Check.OK, "new users get them, and the account may")
+    return Check(
+        "subordinate ids",
+        Check.WARNING,
+        "FreeIPA gives every new user subordinate ids (ipaUserDefaultSubordinateId), as the "
+        "caller of user_add and user_del; the service account lacks " + ", ".join(missing),
+        f"add them to the role {ROLE!r}, or turn it off: ipa config-mod --user-default-subid=False",
+    )
+
+
+def _upg_read(ipa: FreeIPA, grant: str) -> Check:
+    """Proves the right user_add needs first, by a user_add that adds nobody."""
+    try:
+        readable = ipa.upg_definition_readable()
+    except AccessAdminError as error:
+        return Check("reading the UPG Definition", Check.FAILED, str(error))
+    if readable:
+        return Check(
+            "reading the UPG Definition", Check.OK, "user_add can read it, as it does first"
+        )
+    return Check(
+        "reading the UPG Definition",
+        Check.FAILED,
+        "user_add would fail: Could not read UPG Definition originfilter "
+        "(the permission 'System: Read UPG Definition' grants it)",
+        grant,
+    )
 
 
 def _password_expiry(me: dict) -> Check:
@@ -194,7 +240,7 @@ class FreeIPASystem(System):
         ipa: FreeIPA = self.client
         grant = f"run `manage.py freeipa_grant {ipa.username}` as a FreeIPA admin"
         try:
-            me, held = ipa.account_rights()
+            me, privileges, held = ipa.account_rights()
         except AccessAdminError as error:
             return [Check("service account", Check.FAILED, str(error))]
         checks = [Check("service account", Check.OK, f"logged in as {ipa.username} at {ipa.host}")]
@@ -213,6 +259,10 @@ class FreeIPASystem(System):
         missing = {name: why for name, why in REQUIRED_PERMISSIONS.items() if name not in held}
         for name, why in missing.items():
             checks.append(Check(f"permission {name!r}", Check.FAILED, f"needed for {why}", grant))
+        checks.append(_upg_read(ipa, grant))
+        subids = _subid_rights(ipa, privileges, held)
+        if subids is not None:
+            checks.append(subids)
         if not missing:
             checks.append(
                 Check(

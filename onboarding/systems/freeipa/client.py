@@ -47,6 +47,10 @@ NOT_FOUND_CODE = 4001
 # Calls per batch request: one round trip for a bulk file's worth of look-ups, not one request
 # so large that a proxy in front of FreeIPA refuses it.
 BATCH_SIZE = 100
+# ldap2.py:277-279 has_upg: the ACIError when the caller cannot read the UPG Definition.
+UPG_UNREADABLE = "Could not read UPG Definition originfilter"
+# A manager no user can be: FreeIPA logins hold no spaces (ipalib/constants.py:337-339).
+_NO_SUCH_MANAGER = "AccessAdmin preflight"
 _ALREADY_MEMBER = "This entry is already a member"
 _NOT_MEMBER = "This entry is not a member"
 
@@ -233,9 +237,9 @@ class FreeIPA:
         """The logged-in account, as FreeIPA shows it to itself."""
         return IpaUser.from_entry(self._call("user_show", a_uid=self.username)["result"])
 
-    def account_rights(self) -> tuple[dict[str, Any], set[str]]:
-        """The logged-in account's own entry, and the permissions its roles give it (through
-        role -> privilege -> permission, as FreeIPA links them)."""
+    def account_rights(self) -> tuple[dict[str, Any], set[str], set[str]]:
+        """The logged-in account's own entry, and the privileges and permissions its roles give
+        it (through role -> privilege -> permission, as FreeIPA links them)."""
         me = self._call("user_show", a_uid=self.username, o_all=True)["result"]
         roles = set(me.get("memberof_role", ())) | set(me.get("memberofindirect_role", ()))
         privileges: set[str] = set()
@@ -247,7 +251,36 @@ class FreeIPA:
         for privilege in sorted(privileges):
             shown = self._call("privilege_show", a_cn=privilege)["result"]
             permissions |= set(shown.get("memberof_permission", ()))
-        return me, permissions
+        return me, privileges, permissions
+
+    def subids_for_new_users(self) -> bool:
+        """Whether FreeIPA gives every new user subordinate ids (ipaUserDefaultSubordinateId),
+        which user_add then generates as the caller (user.py:717-729)."""
+        return bool(self._call("config_show")["result"].get("ipauserdefaultsubordinateid"))
+
+    def upg_definition_readable(self) -> bool:
+        """Whether user_add's first read as the caller, of the UPG Definition (user.py:556,
+        ldap2.py:252-284), succeeds for this account; nobody is added.
+
+        The call names a manager that cannot exist, which user_add refuses after that read
+        and before it adds anything (user.py:646-647, baseuser.py:547-570).
+        """
+        # Short, so a lowered ipaMaxUsernameLength (checked before the manager, user.py:588-595)
+        # lets it by.
+        probe = f"aapf{uuid.uuid4().hex[:6]}"
+        try:
+            self._call(
+                "user_add", a_uid=probe, o_givenname="AccessAdmin", o_sn="Preflight",
+                o_cn="AccessAdmin Preflight", o_manager=_NO_SUCH_MANAGER,
+            )  # fmt: skip
+        except NotFound:
+            return True
+        except PermanentError as error:
+            if UPG_UNREADABLE in str(error):
+                return False
+            raise
+        self._call("user_del", a_uid=probe)
+        raise PermanentError(SYSTEM, f"user_add accepted the manager {_NO_SUCH_MANAGER!r}")
 
     def base_dn(self) -> str:
         """The directory suffix, from the logged-in account's own entry."""
@@ -303,7 +336,9 @@ class FreeIPA:
         if isinstance(error, ipa_errors.NotFound):
             return NotFound(SYSTEM, message)
         if isinstance(error, ipa_errors.Denied):
-            return PermanentError(SYSTEM, f"{method}: the service account may not do this")
+            return PermanentError(
+                SYSTEM, f"{method}: the service account may not do this ({error})"
+            )
         if isinstance(code, int) and ((code >= 500 and code < 600) or code in _TRANSIENT_CODES):
             return TransientError(SYSTEM, message)
         return PermanentError(SYSTEM, message)

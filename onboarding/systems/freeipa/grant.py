@@ -16,8 +16,10 @@ PRIVILEGE = "AccessAdmin lifecycle"
 
 # FreeIPA's managed permissions the plans need, and why.
 BUILT_IN_PERMISSIONS = {
+    "System: Read UPG Definition": (
+        "user_add, which reads it as the caller first (user.py:262-271, 556; ldap2.py:252-284)"
+    ),
     "System: Add Users": "user_add (user.py:272-278)",
-    "System: Add User to default group": "user_add, user_undel: ipausers (user.py:279-290)",
     "System: Change User password": "a temporary password on reinstatement (user.py:291-311)",
     "System: Modify Users": "names and e-mail (user.py:361-385)",
     "System: Unlock User": "user_disable, user_enable: nsaccountlock (user.py:397-410)",
@@ -28,11 +30,19 @@ BUILT_IN_PERMISSIONS = {
     "System: Read Preserved Users": "user_show of an offboarded person (stageuser.py)",
     "System: Modify Preserved Users": "user_del --preserve clears credentials (user.py:777-790)",
     "System: Add Groups": "a team's groups (group.py managed_permissions)",
-    "System: Modify Group Membership": "team membership (group.py managed_permissions)",
+    # Also lets user_add and user_undel add to ipausers (its filter takes every ipausergroup
+    # but admins, group.py:261-275), so "System: Add User to default group" is not needed.
+    "System: Modify Group Membership": "team membership; ipausers on user_add, user_undel",
     "System: Modify Groups": "team leads: membermanager (group.py managed_permissions)",
     "System: Read Roles": "preflight reads its own role (role.py:100-109)",
     "System: Read Privileges": "preflight reads which permissions it holds (privilege.py:155-164)",
 }  # fmt: skip
+
+# With ipaUserDefaultSubordinateId on, user_add runs subid_generate as the caller (user.py:717-729),
+# an add only "Subordinate ID Administrators" may make (install/updates/73-subid.update:68), and
+# user_del removes or hands over the person's subordinate ids (user.py:845-851; subid.py:109-129).
+SUBID_PRIVILEGES = ("Subordinate ID Administrators",)
+SUBID_PERMISSIONS = ("System: Manage Subordinate Ids", "System: Remove Subordinate Ids")
 
 _TOKEN_ATTRIBUTES = [
     "objectclass", "description", "managedby", "ipatokenuniqueid", "ipatokendisabled",

@@ -8,11 +8,31 @@ from onboarding.errors import AccessAdminError
 from onboarding.models import Person
 from onboarding.systems.base import Check, ManagedObject, System, SystemState
 from onboarding.systems.jupyterhub import steps as s
-from onboarding.systems.jupyterhub.client import JupyterHub
+from onboarding.systems.jupyterhub.client import (
+    GROUPS_MANAGED_BY_AUTHENTICATOR,
+    GROUPS_MANAGED_FIX,
+    JupyterHub,
+)
 
 HUB_USER = "hub user"
 # What the connector does (jupyterhub/client.py); each implies the read scopes it needs.
 REQUIRED_SCOPES = ("admin:users", "admin:groups", "admin:servers")
+
+
+def _group_changes(hub: JupyterHub) -> Check:
+    try:
+        allowed = hub.group_changes_allowed()
+    except AccessAdminError as error:
+        return Check("group changes", Check.FAILED, str(error))
+    if allowed:
+        return Check("group changes", Check.OK, "the API may add and remove group members")
+    return Check(
+        "group changes",
+        Check.FAILED,
+        f"the hub answers 400 {GROUPS_MANAGED_BY_AUTHENTICATOR!r}: its authenticator manages "
+        "groups (manage_groups = True, JupyterHub before 5.3), so no team's group can change",
+        GROUPS_MANAGED_FIX,
+    )
 
 
 class JupyterHubSystem(System):
@@ -104,6 +124,7 @@ class JupyterHubSystem(System):
                         f"add {scope} to the role of {name} in jupyterhub_config.py",
                     )
                 )
+        checks.append(_group_changes(hub))
         # The authenticator's settings are not in the REST API: say what they must be.
         checks.append(
             Check(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +29,14 @@ POLL_SECONDS = 0.5
 # Users a page when listing them all (JupyterHub's api_page_max_limit is 200 unless lowered).
 PAGE_SIZE = 200
 PAGINATED = {"Accept": "application/jupyterhub-pagination+json"}
+# Before 5.3, a hub whose authenticator manages groups (manage_groups = True) refuses every group
+# change through the API with this 400, before it looks at the group
+# (jupyterhub/apihandlers/groups.py:36-39 at 5.2.1, called first by each handler that changes one).
+GROUPS_MANAGED_BY_AUTHENTICATOR = "Group management via API is disabled"
+GROUPS_MANAGED_FIX = (
+    "set manage_groups = False on the hub's authenticator in jupyterhub_config.py, or run "
+    "JupyterHub 5.3 or later, which lets the API change groups too"
+)
 
 
 @dataclass(frozen=True)
@@ -104,6 +113,20 @@ class JupyterHub:
             return _hub_user(self._call("GET", _user_path(name)))
         except NotFound:
             return None
+
+    def group_changes_allowed(self) -> bool:
+        """Whether the hub lets its API change groups: asks to add nobody to a group that does
+        not exist, which such a hub answers with 404 and nothing changes."""
+        probe = f"accessadmin-preflight-{uuid.uuid4().hex[:8]}"
+        try:
+            self._call("POST", f"{_group_path(probe)}/users", json={"users": []})
+        except NotFound:
+            return True
+        except _BadRequest as error:
+            if GROUPS_MANAGED_BY_AUTHENTICATOR in error.message:
+                return False
+            raise
+        return True
 
     def user_create(self, *, name: str) -> HubUser:
         try:
@@ -213,6 +236,8 @@ class JupyterHub:
                 f"{message}; the hub refused the token: check JUPYTERHUB_API_TOKEN "
                 "and the scopes of its service",
             )
+        if status == 400 and GROUPS_MANAGED_BY_AUTHENTICATOR in message:
+            message = f"{message}; the hub's authenticator manages groups: {GROUPS_MANAGED_FIX}"
         error_class = {400: _BadRequest, 404: NotFound, 409: _Conflict}.get(status, PermanentError)
         raise error_class(SYSTEM, message)
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
+
+import ldap
 
 from .. import errors
 from ..access import Access
@@ -18,6 +20,43 @@ API_VERSION = "2.252"
 SERVER_VERSION = "4.10.3"
 COMMON_OPTIONS = frozenset({"version", "all", "raw", "no_members", "rights"})
 FIND_OPTIONS = frozenset({"pkey_only", "sizelimit", "timelimit"})
+
+
+class CallerWrites:
+    """The directory as the caller writes to it: 389-ds applies its ACIs, and a refusal is
+    FreeIPA's 2100 ACIError carrying 389-ds's text (ipapython/ipaldap.py:1121-1122).
+
+    Attribute names are sent as the schema spells them, which 389-ds repeats in its refusals.
+    """
+
+    def __init__(self, tree: Tree, caller_dn: str) -> None:
+        self._tree = tree
+        self._bound = tree.directory.bound_as(caller_dn)
+
+    def add(self, dn: str, attrs: dict[str, Iterable]) -> None:
+        self._run(self._bound.add, dn, {self._tree.attribute_name(k): v for k, v in attrs.items()})
+
+    def modify(self, dn: str, changes: list[tuple[int, str, Iterable | None]]) -> None:
+        named = [(op, self._tree.attribute_name(name), values) for op, name, values in changes]
+        self._run(self._bound.modify, dn, named)
+
+    def replace(self, dn: str, attrs: dict[str, Iterable | None]) -> None:
+        self.modify(dn, [(ldap.MOD_REPLACE, k, v or None) for k, v in attrs.items()])
+
+    def delete(self, dn: str) -> None:
+        self._run(self._bound.delete, dn)
+
+    def move(self, dn: str, new_parent: str) -> str:
+        return self._run(self._bound.move, dn, new_parent)
+
+    @staticmethod
+    def _run(operation: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return operation(*args)
+        except ldap.INSUFFICIENT_ACCESS as error:
+            details = error.args[0] if error.args and isinstance(error.args[0], dict) else {}
+            info = str(details.get("info") or "Insufficient access rights").strip()
+            raise errors.ACIError(info=info) from None
 
 
 @dataclass
@@ -34,6 +73,11 @@ class Call:
         return self.caller.first("uid")
 
     @cached_property
+    def writes(self) -> CallerWrites:
+        """Writes made as the caller: 389-ds decides whether they are allowed."""
+        return CallerWrites(self.tree, self.caller.dn)
+
+    @cached_property
     def access(self) -> Access:
         return Access(self.tree, self.caller)
 
@@ -44,10 +88,6 @@ class Call:
     def require(self, command: str, changed: Any = (), **targets: Entry) -> None:
         """Raise the ACIError FreeIPA answers when the caller may not do this (access.NEEDS)."""
         self.access.require(command, changed, **targets)
-
-    def denial(self, command: str, **targets: Entry) -> errors.PublicError | None:
-        """For per-member refusals, which FreeIPA reports in `failed` instead of raising."""
-        return self.access.denial(command, **targets)
 
     def readable(self, entry: Entry) -> frozenset[str] | None:
         """The attributes of entry the caller may read (None: all)."""

@@ -1,4 +1,4 @@
-"""ping, session_logout and batch."""
+"""ping, session_logout, config_show and batch."""
 
 from __future__ import annotations
 
@@ -19,6 +19,23 @@ def ping(call: Call) -> dict[str, Any]:
 def session_logout(call: Call) -> dict[str, Any]:
     # The transport drops the session; the command itself only answers.
     return {"result": None}
+
+
+@command("config_show")
+def config_show(call: Call) -> dict[str, Any]:
+    """The global configuration, which every authenticated user reads ("System: Read Global
+    Configuration", ipaserver/plugins/config.py:157-177, bind type all)."""
+    entry = call.tree.directory.get(call.tree.config_dn)
+    if entry is None:
+        raise errors.NotFound(reason="configuration not found")
+    view: dict[str, Any] = {"dn": entry.dn, "cn": entry.get("cn")}
+    for name in ("ipamaxusernamelength", "ipadefaultprimarygroup"):
+        if entry.get(name):
+            view[name] = entry.get(name)
+    # A Bool parameter (config.py:296-300): a bare JSON boolean, absent when unset.
+    if entry.get("ipauserdefaultsubordinateid"):
+        view["ipauserdefaultsubordinateid"] = entry.first("ipauserdefaultsubordinateid") == "TRUE"
+    return {"result": view, "value": None, "summary": None}
 
 
 @command("batch", ("methods", "keeponly"))

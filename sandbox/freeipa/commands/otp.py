@@ -11,7 +11,7 @@ from typing import Any
 import ldap
 
 from .. import errors
-from ..store import Entry, escape, pending
+from ..store import Entry, escape
 from ..views import token_view
 from . import Call, command
 from .users import _listed, find_result, normalize_name, visible_user
@@ -103,10 +103,10 @@ def otptoken_add(call: Call) -> dict[str, Any]:
         attrs["ipatokenDisabled"] = ["TRUE" if call.flag("ipatokendisabled") else "FALSE"]
     if owner_dn.lower() == call.caller.dn.lower():
         attrs["managedBy"] = [owner_dn]
-    call.require("otptoken_add", token=pending(dn, attrs))
-    if tree.directory.get(dn) is not None:
-        raise errors.DuplicateEntry(f'OTP token with name "{token_id}" already exists')
-    tree.directory.add(dn, attrs)
+    try:
+        call.writes.add(dn, attrs)
+    except ldap.ALREADY_EXISTS:
+        raise errors.DuplicateEntry(f'OTP token with name "{token_id}" already exists') from None
     entry = tree.directory.get(dn)
     # LDAPCreate finds the new token again as the caller (baseldap.py:1317-1332): one it
     # may add but not read is added, and the answer is NotFound.
@@ -142,9 +142,27 @@ def _enabled(entry: Entry) -> bool:
     return str(entry.first("ipatokendisabled", "FALSE")).upper() != "TRUE"
 
 
+def _password_login_allowed(call: Call) -> bool:
+    """Whether the caller's authentication types include a password alone: its own
+    ipaUserAuthType, else the global one, else password (libotp/otp_config.c:304-330)."""
+    config = call.tree.directory.get(call.tree.config_dn)
+    global_types = {t.lower() for t in config.get("ipauserauthtype")} if config else set()
+    own = (
+        set()
+        if "disabled" in global_types
+        else {t.lower() for t in call.caller.get("ipauserauthtype")}
+    )
+    types = (own - {"disabled"}) or (global_types - {"disabled"}) or {"password"}
+    return "password" in types
+
+
 def _guard_last_token(call: Call, entry: Entry, action: str) -> None:
-    """The owner may not remove their own last active token and lock themselves out."""
+    """The bound account may not remove its own last active token when it could not log in
+    without one (ipa-otp-lasttoken/ipa_otp_lasttoken.c:139-181 is_allowed): only the deleting
+    account's tokens count, so anyone else, an admin or a service account, may."""
     if not _owned_by_caller(call, entry) or not _enabled(entry):
+        return
+    if _password_login_allowed(call):
         return
     owner = escape(entry.first("ipatokenowner"))
     others = [
@@ -211,12 +229,10 @@ def otptoken_mod(call: Call) -> dict[str, Any]:
             changes["ipatokenOwner"] = [owner_dn]
     if not changes:
         raise errors.EmptyModlist()
-    call.require("otptoken_mod", changed=list(changes), token=entry)
+    # The last-token plug-in runs before the backend checks the ACIs.
     if changes.get("ipatokenDisabled") == ["TRUE"]:
         _guard_last_token(call, entry, "disable")
-    call.tree.directory.modify(
-        entry.dn, [(ldap.MOD_REPLACE, name, values or None) for name, values in changes.items()]
-    )
+    call.writes.replace(entry.dn, changes)
     entry = call.tree.directory.get(entry.dn)
     return {
         "result": _view(call, entry),
@@ -232,9 +248,8 @@ def otptoken_del(call: Call) -> dict[str, Any]:
         # LDAPDelete deletes without reading first (baseldap.py:1636-1670); 389-ds answers
         # a refused delete with 50, seen or not (back-ldbm/ldbm_delete.c).
         entry = _token(call, token_id)
-        call.require("otptoken_del", token=entry)
         _guard_last_token(call, entry, "delete")
-        call.tree.directory.delete(entry.dn)
+        call.writes.delete(entry.dn)
     joined = ",".join(token_ids)
     return {
         "result": {"failed": []},
@@ -243,27 +258,27 @@ def otptoken_del(call: Call) -> dict[str, Any]:
     }
 
 
-def _change_managers(call: Call, command: str, adding: bool) -> dict[str, Any]:
+def _change_managers(call: Call, adding: bool) -> dict[str, Any]:
     """otptoken.py:471-480 (LDAPAddMember / LDAPRemoveMember on managedBy), per member."""
     tree = call.tree
     entry = _token(call, str(call.arg() or ""))
     failed: list[list[str]] = []
     completed = 0
-    current = {dn.lower() for dn in entry.get("managedby")}
-    denial = call.denial(command, token=entry)
+    op = ldap.MOD_ADD if adding else ldap.MOD_DELETE
     for value in _listed(call.options.get("user")):
         dn = tree.user_dn(normalize_name(value))
         if adding and tree.directory.get(dn) is None:
             failed.append([value, "no such entry"])
-        elif denial is not None:
-            failed.append([value, denial.message])
-        elif adding == (dn.lower() in current):
-            text = "This entry is already a member" if adding else "This entry is not a member"
-            failed.append([value, text])
+            continue
+        try:
+            call.writes.modify(entry.dn, [(op, "managedBy", [dn])])
+        except errors.ACIError as refused:
+            failed.append([value, refused.message])
+        except ldap.TYPE_OR_VALUE_EXISTS:
+            failed.append([value, "This entry is already a member"])
+        except ldap.NO_SUCH_ATTRIBUTE:
+            failed.append([value, "This entry is not a member"])
         else:
-            op = ldap.MOD_ADD if adding else ldap.MOD_DELETE
-            tree.directory.modify(entry.dn, [(op, "managedBy", [dn])])
-            current.symmetric_difference_update({dn.lower()})
             completed += 1
     entry = tree.directory.get(entry.dn)
     # The entry is read back as the caller at the end (baseldap.py:1823-1828).
@@ -275,9 +290,9 @@ def _change_managers(call: Call, command: str, adding: bool) -> dict[str, Any]:
 
 @command("otptoken_add_managedby", ("user",))
 def otptoken_add_managedby(call: Call) -> dict[str, Any]:
-    return _change_managers(call, "otptoken_add_managedby", True)
+    return _change_managers(call, True)
 
 
 @command("otptoken_remove_managedby", ("user",))
 def otptoken_remove_managedby(call: Call) -> dict[str, Any]:
-    return _change_managers(call, "otptoken_remove_managedby", False)
+    return _change_managers(call, False)

@@ -8,13 +8,14 @@ next one, and access.Access follows that chain.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
 import ldap
 
 from .. import errors
-from ..access import permission_grant
+from ..acis import directory_aci, effective_attrs, make_aci
 from ..pbac import (
     NOT_PERMISSION_TYPES,
     PERMISSION_CLASSES,
@@ -156,10 +157,10 @@ def role_add(call: Call) -> dict[str, Any]:
     attrs: dict[str, list] = {"objectClass": ROLE_CLASSES, "cn": [name]}
     if call.options.get("description"):
         attrs["description"] = [str(call.options["description"])]
-    call.require("role_add", role=pending(dn, attrs))
-    if call.tree.directory.get(dn) is not None:
-        raise errors.DuplicateEntry(f'role with name "{name}" already exists')
-    call.tree.directory.add(dn, attrs)
+    try:
+        call.writes.add(dn, attrs)
+    except ldap.ALREADY_EXISTS:
+        raise errors.DuplicateEntry(f'role with name "{name}" already exists') from None
     view = role_view(call, _role(call, name), added=True)
     return {"result": view, "value": name, "summary": f'Added role "{name}"'}
 
@@ -181,39 +182,33 @@ def role_del(call: Call) -> dict[str, Any]:
     names = _listed(call.arg())
     for name in names:
         entry = _existing(call, call.tree.role_dn(name), name, "role")
-        call.require("role_del", role=entry)
+        call.writes.delete(entry.dn)
         # Referential integrity drops it from the privileges holding it.
         for privilege in _holders(call.tree, "privileges", entry.dn):
             call.tree.directory.modify(privilege.dn, [(ldap.MOD_DELETE, "member", [entry.dn])])
-        call.tree.directory.delete(entry.dn)
     joined = ",".join(names)
     return {"result": {"failed": []}, "value": names, "summary": f'Deleted role "{joined}"'}
 
 
-def _role_members(call: Call, command_name: str, adding: bool) -> dict[str, Any]:
+def _role_members(call: Call, adding: bool) -> dict[str, Any]:
     """LDAPAddMember / LDAPRemoveMember (baseldap.py:1784-1830): refusals land in `failed`."""
     tree = call.tree
     name = str(call.arg() or "")
     entry = tree.directory.get(tree.role_dn(name))
     failed: dict[str, list] = {kind: [] for kind in ROLE_MEMBER_KINDS}
     completed = 0
-    denial = call.denial(command_name, role=entry) if entry is not None else None
-    current = {m.lower() for m in entry.get("member")} if entry is not None else set()
+    op = ldap.MOD_ADD if adding else ldap.MOD_DELETE
     for kind in ROLE_MEMBER_KINDS:
         for value in _listed(call.options.get(kind)):
             dn = tree.user_dn(value.lower()) if kind == "user" else tree.group_dn(value.lower())
             exists = kind in ("user", "group") and tree.directory.get(dn) is not None
             if (adding and not exists) or entry is None:
                 failed[kind].append([value, "no such entry"])
-            elif denial is not None:
-                failed[kind].append([value, denial.message])
-            elif adding == (dn.lower() in current):
-                text = "This entry is already a member" if adding else "This entry is not a member"
-                failed[kind].append([value, text])
+                continue
+            reason = _member_change(call, entry.dn, op, dn)
+            if reason:
+                failed[kind].append([value, reason])
             else:
-                op = ldap.MOD_ADD if adding else ldap.MOD_DELETE
-                tree.directory.modify(entry.dn, [(op, "member", [dn])])
-                current.symmetric_difference_update({dn.lower()})
                 completed += 1
     # The role is read back as the caller last: one it cannot see is NotFound.
     view = role_view(call, _role(call, name))
@@ -222,16 +217,16 @@ def _role_members(call: Call, command_name: str, adding: bool) -> dict[str, Any]
 
 @command("role_add_member", ROLE_MEMBER_KINDS)
 def role_add_member(call: Call) -> dict[str, Any]:
-    return _role_members(call, "role_add_member", True)
+    return _role_members(call, True)
 
 
 @command("role_remove_member", ROLE_MEMBER_KINDS)
 def role_remove_member(call: Call) -> dict[str, Any]:
-    return _role_members(call, "role_remove_member", False)
+    return _role_members(call, False)
 
 
 def _reverse_members(
-    call: Call, command_name: str, adding: bool, holder: Entry, kind: str
+    call: Call, adding: bool, holder: Entry, kind: str
 ) -> tuple[int, list[list[str]]]:
     """LDAPAddReverseMember (baseldap.py:2242-2327): `holder` goes into each named entry.
 
@@ -247,36 +242,45 @@ def _reverse_members(
         if entry is None:
             failed.append([value, f"{label} not found"])
             continue
-        denial = call.denial(command_name, **{label: entry})
-        current = {m.lower() for m in entry.get("member")}
-        if denial is not None:
-            reason = denial.message if call.can_read(entry) else f"{label} not found"
+        op = ldap.MOD_ADD if adding else ldap.MOD_DELETE
+        reason = _member_change(call, entry.dn, op, holder.dn)
+        if reason and not call.can_read(entry):
+            reason = f"{label} not found"
+        if reason:
             failed.append([value, reason])
-        elif adding == (holder.dn.lower() in current):
-            text = "This entry is already a member" if adding else "This entry is not a member"
-            failed.append([value, text])
         else:
-            op = ldap.MOD_ADD if adding else ldap.MOD_DELETE
-            tree.directory.modify(entry.dn, [(op, "member", [holder.dn])])
             completed += 1
     return completed, failed
 
 
-def _role_privileges(call: Call, command_name: str, adding: bool) -> dict[str, Any]:
+def _member_change(call: Call, dn: str, op: int, member: str) -> str | None:
+    """One member added or removed as the caller; what `failed` says when it is not."""
+    try:
+        call.writes.modify(dn, [(op, "member", [member])])
+    except errors.ACIError as refused:
+        return refused.message
+    except ldap.TYPE_OR_VALUE_EXISTS:
+        return "This entry is already a member"
+    except ldap.NO_SUCH_ATTRIBUTE:
+        return "This entry is not a member"
+    return None
+
+
+def _role_privileges(call: Call, adding: bool) -> dict[str, Any]:
     role = _role(call, call.arg())
-    completed, failed = _reverse_members(call, command_name, adding, role, "privileges")
+    completed, failed = _reverse_members(call, adding, role, "privileges")
     view = role_view(call, _role(call, call.arg()))
     return {"completed": completed, "failed": {"member": {"privilege": failed}}, "result": view}
 
 
 @command("role_add_privilege", ("privilege",))
 def role_add_privilege(call: Call) -> dict[str, Any]:
-    return _role_privileges(call, "role_add_privilege", True)
+    return _role_privileges(call, True)
 
 
 @command("role_remove_privilege", ("privilege",))
 def role_remove_privilege(call: Call) -> dict[str, Any]:
-    return _role_privileges(call, "role_remove_privilege", False)
+    return _role_privileges(call, False)
 
 
 # Privileges -------------------------------------------------------------------------------
@@ -314,10 +318,10 @@ def privilege_add(call: Call) -> dict[str, Any]:
     attrs: dict[str, list] = {"objectClass": PRIVILEGE_CLASSES, "cn": [name]}
     if call.options.get("description"):
         attrs["description"] = [str(call.options["description"])]
-    call.require("privilege_add", privilege=pending(dn, attrs))
-    if call.tree.directory.get(dn) is not None:
-        raise errors.DuplicateEntry(f'privilege with name "{name}" already exists')
-    call.tree.directory.add(dn, attrs)
+    try:
+        call.writes.add(dn, attrs)
+    except ldap.ALREADY_EXISTS:
+        raise errors.DuplicateEntry(f'privilege with name "{name}" already exists') from None
     view = privilege_view(call, _privilege(call, name), added=True)
     return {"result": view, "value": name, "summary": f'Added privilege "{name}"'}
 
@@ -341,19 +345,18 @@ def privilege_del(call: Call) -> dict[str, Any]:
     names = _listed(call.arg())
     for name in names:
         entry = _existing(call, call.tree.privilege_dn(name), name, "privilege")
-        call.require("privilege_del", privilege=entry)
+        call.writes.delete(entry.dn)
         for permission in _holders(call.tree, "permissions", entry.dn):
             call.tree.directory.modify(permission.dn, [(ldap.MOD_DELETE, "member", [entry.dn])])
-        call.tree.directory.delete(entry.dn)
     joined = ",".join(names)
     return {"result": {"failed": []}, "value": names, "summary": f'Deleted privilege "{joined}"'}
 
 
-def _privilege_permissions(call: Call, command_name: str, adding: bool) -> dict[str, Any]:
+def _privilege_permissions(call: Call, adding: bool) -> dict[str, Any]:
     privilege = _privilege(call, call.arg())
     if adding:
         _only_permission_bind_rule(call, _listed(call.options.get("permission")))
-    completed, failed = _reverse_members(call, command_name, adding, privilege, "permissions")
+    completed, failed = _reverse_members(call, adding, privilege, "permissions")
     view = privilege_view(call, _privilege(call, call.arg()))
     return {"completed": completed, "failed": {"member": {"permission": failed}}, "result": view}
 
@@ -373,12 +376,12 @@ def _only_permission_bind_rule(call: Call, names: list[str]) -> None:
 
 @command("privilege_add_permission", ("permission",))
 def privilege_add_permission(call: Call) -> dict[str, Any]:
-    return _privilege_permissions(call, "privilege_add_permission", True)
+    return _privilege_permissions(call, True)
 
 
 @command("privilege_remove_permission", ("permission",))
 def privilege_remove_permission(call: Call) -> dict[str, Any]:
-    return _privilege_permissions(call, "privilege_remove_permission", False)
+    return _privilege_permissions(call, False)
 
 
 # Permissions ------------------------------------------------------------------------------
@@ -438,12 +441,6 @@ def _roles_of(tree: Tree, privileges: list[str]) -> list[str]:
     return sorted(roles)
 
 
-def effective_attrs(entry: Entry) -> list[str]:
-    """permission.py:540-552 get_effective_attrs."""
-    grant = permission_grant(entry)
-    return sorted(grant.attrs)
-
-
 def _implicit_filters(tree: Tree, entry: Entry) -> tuple[set[str], str | None, list[str]]:
     """The filters `type` and `memberof` stand for (permission.py:377-425)."""
     filters = entry.get("ipapermtargetfilter")
@@ -461,36 +458,6 @@ def _implicit_filters(tree: Tree, entry: Entry) -> tuple[set[str], str | None, l
             implicit.add(type_filter)
             return implicit, kind, memberof
     return implicit, None, memberof
-
-
-def make_aci(entry: Entry) -> str:
-    """The ACI text FreeIPA writes for a permission (permission.py:554-625)."""
-    parts = []
-    attrs = effective_attrs(entry)
-    if attrs:
-        parts.append('(targetattr = "{}")'.format(" || ".join(attrs)))
-    for attribute, keyword in (
-        ("ipapermtarget", "target"),
-        ("ipapermtargetto", "target_to"),
-        ("ipapermtargetfrom", "target_from"),
-    ):
-        if entry.get(attribute):
-            parts.append(f'({keyword} = "ldap:///{entry.first(attribute)}")')
-    filters = entry.get("ipapermtargetfilter")
-    if filters:
-        text = filters[0] if len(filters) == 1 else "(&{})".format("".join(sorted(filters)))
-        parts.append(f'(targetfilter = "{text}")')
-    bind = entry.first("ipapermbindruletype", "permission")
-    rule = {
-        "permission": f'groupdn = "ldap:///{entry.dn}"',
-        "all": 'userdn = "ldap:///all"',
-        "anonymous": 'userdn = "ldap:///anyone"',
-        "self": 'userdn = "ldap:///self"',
-    }[bind]
-    rights = ",".join(sorted(entry.get("ipapermright")))
-    name = entry.first("cn")
-    parts.append(f'(version 3.0;acl "permission:{name}";allow ({rights}) {rule};)')
-    return "".join(parts)
 
 
 def _permission(call: Call, name: Any) -> Entry:
@@ -642,10 +609,19 @@ def permission_add(call: Call) -> dict[str, Any]:
     _validate(call, entry)
     location = tree.directory.get(entry.first("ipapermlocation"))
     assert location is not None
-    call.require("permission_add", permission=entry, location=location)
-    if tree.directory.get(dn) is not None:
-        raise errors.DuplicateEntry(f'permission with name "{name}" already exists')
-    tree.directory.add(dn, attrs)
+    try:
+        call.writes.add(dn, attrs)
+    except ldap.ALREADY_EXISTS:
+        raise errors.DuplicateEntry(f'permission with name "{name}" already exists') from None
+    aci = directory_aci(entry, tree.directory.attribute_names())
+    try:
+        if aci is not None:
+            with contextlib.suppress(ldap.TYPE_OR_VALUE_EXISTS):
+                call.writes.modify(location.dn, [(ldap.MOD_ADD, "aci", [aci])])
+    except errors.ACIError:
+        # permission.py:1056-1082: the ACI could not be written, so the entry goes again.
+        tree.directory.delete(dn)
+        raise
     view = permission_view(call, _permission(call, name), added=True)
     return {"result": view, "value": name, "summary": f'Added permission "{name}"'}
 
@@ -705,9 +681,13 @@ def permission_del(call: Call) -> dict[str, Any]:
         entry = _existing(call, call.tree.permission_dn(name), name, "permission")
         if not call.flag("force"):
             _reject_system(entry)
-        location = call.tree.directory.get(entry.first("ipapermlocation", call.tree.base))
-        call.require("permission_del", permission=entry, location=location or entry)
-        call.tree.directory.delete(entry.dn)
+        # permission.py:1102-1118: its ACI is removed first, then the entry, as the caller.
+        location = entry.first("ipapermlocation", call.tree.base)
+        aci = directory_aci(entry, call.tree.directory.attribute_names())
+        if aci is not None:
+            with contextlib.suppress(ldap.NO_SUCH_ATTRIBUTE, ldap.NO_SUCH_OBJECT):
+                call.writes.modify(location, [(ldap.MOD_DELETE, "aci", [aci])])
+        call.writes.delete(entry.dn)
     joined = ",".join(names)
     return {"result": {"failed": []}, "value": names, "summary": f'Deleted permission "{joined}"'}
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import ldap
+
 from .. import errors, passwords
-from ..store import Entry, pending
+from ..store import Entry
 from ..tree import Tree
 from . import Call, command
 
@@ -85,8 +87,7 @@ def pwpolicy_mod(call: Call) -> dict[str, Any]:
     changes = _policy_changes(call.options)
     if all([str(v) for v in values] == entry.get(name) for name, values in changes.items()):
         raise errors.EmptyModlist()
-    call.require("pwpolicy_mod", changed=list(changes), policy=entry)
-    call.tree.directory.replace(entry.dn, changes)
+    call.writes.replace(entry.dn, changes)
     if "passwordgracelimit" in changes and entry.dn.lower() == call.tree.global_policy_dn.lower():
         # Only the global policy's limit reaches LDAP binds (README: expired passwords).
         passwords.enforce_grace_limit(call.tree)
@@ -108,18 +109,17 @@ def pwpolicy_add(call: Call) -> dict[str, Any]:
         "passwordgracelimit": [passwords.UNLIMITED_GRACE],
     }
     attrs.update(_policy_changes(call.options))
-    call.require("pwpolicy_add", policy=pending(dn, attrs))
-    if call.tree.directory.get(dn) is not None:
-        raise errors.DuplicateEntry(f'password policy with name "{group}" already exists')
-    call.tree.directory.add(dn, attrs)
+    try:
+        call.writes.add(dn, attrs)
+    except ldap.ALREADY_EXISTS:
+        raise errors.DuplicateEntry(f'password policy with name "{group}" already exists') from None
     return {"result": _policy_view(call.tree.directory.get(dn)), "value": group, "summary": None}
 
 
 @command("pwpolicy_del", ("continue",))
 def pwpolicy_del(call: Call) -> dict[str, Any]:
     entry = _require_policy(call)
-    call.require("pwpolicy_del", policy=entry)
-    call.tree.directory.delete(entry.dn)
+    call.writes.delete(entry.dn)
     return {
         "result": {"failed": []},
         "value": [call.arg()],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import ldap
+
 from .. import errors
 from ..store import pending
 from ..tree import ACTIVE, PRESERVED, STAGED, unique_id
@@ -54,10 +56,10 @@ def stageuser_add(call: Call) -> dict[str, Any]:
     attrs.setdefault("description", ["__no_upg__"])
     if call.options.get("userpassword"):
         attrs["userPassword"] = [str(call.options["userpassword"])]
-    call.require("stageuser_add", staged=pending(dn, attrs))
-    if tree.user(uid, (STAGED,)) is not None:
-        raise errors.DuplicateEntry(f'stage user with name "{uid}" already exists')
-    tree.directory.add(dn, attrs)
+    try:
+        call.writes.add(dn, attrs)
+    except ldap.ALREADY_EXISTS:
+        raise errors.DuplicateEntry(f'stage user with name "{uid}" already exists') from None
     # LDAPCreate reads the new entry back as the caller (baseldap.py:1317-1332): with
     # "Stage User Provisioning" alone it is added but not found.
     entry = visible_user(call, uid, (STAGED,))
@@ -93,8 +95,7 @@ def stageuser_del(call: Call) -> dict[str, Any]:
     uids = [normalize_name(u) for u in _listed(call.arg())]
     for uid in uids:
         entry = tree.require_user(uid, (STAGED,))
-        call.require("stageuser_del", staged=entry)
-        tree.directory.delete(entry.dn)
+        call.writes.delete(entry.dn)
     joined = ",".join(uids)
     return {"result": {"failed": []}, "value": uids, "summary": f'Deleted stage user "{joined}"'}
 
@@ -117,7 +118,7 @@ def stageuser_activate(call: Call) -> dict[str, Any]:
         tree.directory.replace(entry.dn, {"ipaUniqueID": [unique_id()]})
     dn = tree.directory.move(entry.dn, tree.container(ACTIVE))
     activate(tree, dn, uid)
-    join_default_group(call, "stageuser_activate/default group", dn)
+    join_default_group(call, dn)
     active = tree.directory.get(dn)
     view = user_view(tree, active, call.options, readable=call.readable(active), written=True)
     return {"result": view, "value": uid, "summary": f"Stage user {uid} activated"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -152,13 +153,13 @@ def activate(tree: Tree, dn: str, uid: str) -> None:
     tree.directory.modify(dn, mods)
 
 
-def join_default_group(call: Call, step: str, dn: str) -> None:
+def join_default_group(call: Call, dn: str) -> None:
     """Add a user entering cn=users to ipausers, as the caller (user.py:678-692, 1031-1042)."""
     group = call.tree.group(DEFAULT_GROUP)
     assert group is not None
-    call.require(step, default_group=group)
-    if dn.lower() not in {m.lower() for m in group.get("member")}:
-        call.tree.directory.modify(group.dn, [(ldap.MOD_ADD, "member", [dn])])
+    # AlreadyGroupMember is let pass (user.py:690-692).
+    with contextlib.suppress(ldap.TYPE_OR_VALUE_EXISTS):
+        call.writes.modify(group.dn, [(ldap.MOD_ADD, "member", [dn])])
 
 
 def visible_user(call: Call, uid: str, kinds: tuple[str, ...] = (ACTIVE,)) -> Entry:
@@ -197,11 +198,42 @@ def release_tokens(call: Call, dn: str, deleting: bool) -> None:
             if deleting and managed:
                 tree.directory.modify(token.dn, [(ldap.MOD_DELETE, "managedBy", [dn])])
         elif managed:
-            call.require("otptoken_del", token=token)
-            tree.directory.delete(token.dn)
+            call.writes.delete(token.dn)
         else:
-            call.require("otptoken_mod", changed=["ipatokenowner"], token=token)
-            tree.directory.modify(token.dn, [(ldap.MOD_DELETE, "ipatokenOwner", None)])
+            call.writes.modify(token.dn, [(ldap.MOD_DELETE, "ipatokenOwner", None)])
+
+
+UPG_UNREADABLE = "Could not read UPG Definition originfilter. Check your permissions."
+
+
+def has_upg(call: Call) -> bool:
+    """Whether user private groups are on, read as the caller (ldap2.py:252-284 has_upg).
+
+    389-ds decides: only "System: Read UPG Definition" (user.py:262-271) lets a non-admin read it.
+    """
+    entry = call.tree.directory.read_as(call.caller.dn, call.tree.upg_definition_dn)
+    origin = entry.first("originfilter") if entry is not None else None
+    if origin is None:
+        raise errors.ACIError(info=UPG_UNREADABLE)
+    return "(objectclass=disable)" not in origin.lower()
+
+
+def default_group_gid(tree: Tree) -> int:
+    """A user without a private group gets the default group's gidNumber (user.py:611-629)."""
+    group = tree.group(DEFAULT_GROUP)
+    if group is None:
+        raise errors.NotFound(reason="Default group for new users not found")
+    if not group.get("gidnumber"):
+        raise errors.NotFound(reason="Default group for new users is not POSIX")
+    return int(group.first("gidnumber"))
+
+
+def manager_dn(tree: Tree, uid: Any) -> str:
+    """An active user named as manager (baseuser.py:547-570 normalize_manager)."""
+    entry = tree.user(str(uid).lower())
+    if entry is None:
+        raise errors.NotFound(reason=f"manager {uid} not found")
+    return entry.dn
 
 
 @command(
@@ -214,15 +246,23 @@ def user_add(call: Call) -> dict[str, Any]:
     dn = tree.user_dn(uid)
     attrs = person_attributes(tree, uid, call.options)
     classes = USER_CLASSES + ACTIVE_EXTRA_CLASSES + attrs.pop("objectClass", [])
-    call.require("user_add", user=pending(dn, {**attrs, "objectClass": classes}))
-    if tree.user(uid, (ACTIVE, PRESERVED)) is not None:
-        raise errors.DuplicateEntry(f'user with name "{uid}" already exists')
-    private = not call.flag("noprivate")
+    duplicate = errors.DuplicateEntry(f'user with name "{uid}" already exists')
+    # user.py:548-554: a preserved user of that name first, then the UPG read (:556).
+    if tree.user(uid, (PRESERVED,)) is not None:
+        raise duplicate
+    private = not call.flag("noprivate") and has_upg(call)
     if private and tree.group(uid) is not None:
+        # user.py:557-567: a group of that name is the user's own when the user exists.
+        if tree.user(uid) is not None:
+            raise duplicate
         raise errors.ManagedGroupExistsError(group=uid)
+    if call.options.get("manager"):
+        attrs["manager"] = [manager_dn(tree, call.options["manager"])]
+    gid = int(call.options.get("gidnumber") or 0) or (0 if private else default_group_gid(tree))
     number = int(call.options.get("uidnumber") or 0)
     number = number if number not in (0, 999) else tree.new_id()
-    gid = int(call.options.get("gidnumber") or 0) or number
+    gid = gid or number
+    # DNA, uuid and sidgen fill these in as the directory itself; the add is the caller's.
     attrs.update(
         objectClass=classes,
         uidNumber=[number],
@@ -230,7 +270,11 @@ def user_add(call: Call) -> dict[str, Any]:
         ipaUniqueID=[unique_id()],
         ipaNTSecurityIdentifier=[tree.sid(number)],
     )
-    tree.directory.add(dn, attrs)
+    try:
+        # 389-ds checks the add right before it looks for the entry (ldbm_add.c:477-483).
+        call.writes.add(dn, attrs)
+    except ldap.ALREADY_EXISTS:
+        raise duplicate from None
     if private:
         group_dn = create_private_group(tree, uid, dn, gid)
         tree.directory.replace(dn, {"mepManagedEntry": [group_dn]})
@@ -241,7 +285,7 @@ def user_add(call: Call) -> dict[str, Any]:
         result["randompassword"] = password
     if password:
         passwords.set_by_admin(tree, dn, str(password))
-    join_default_group(call, "user_add/default group", dn)
+    join_default_group(call, dn)
     entry = tree.directory.get(dn)
     view = user_view(
         tree, entry, call.options, readable=call.readable(entry), written=True, added=True
@@ -371,14 +415,16 @@ def user_mod(call: Call) -> dict[str, Any]:
         raise errors.EmptyModlist()
     if "nsaccountlock" in changes and uid == "admin":
         raise errors.LastMemberError(key=uid, label="group", container=ADMINS)
-    new_class = "ipauserauthtype" in changes and not entry.has_class("ipaUserAuthTypeClass")
-    written = [*changes, *(["objectclass"] if new_class else [])]
-    written += ["userpassword"] if password or random_password else []
-    call.require("user_mod", changed=written, user=entry)
-    if new_class:
-        tree.directory.modify(entry.dn, [(ldap.MOD_ADD, "objectClass", ["ipaUserAuthTypeClass"])])
-    if changes:
-        tree.directory.replace(entry.dn, changes)
+    # baseldap.py:1568-1577: one modify, as the caller; a new authentication type brings its
+    # object class in the same modify (baseuser.py pre_common_callback).
+    mods = [(ldap.MOD_REPLACE, name, values or None) for name, values in changes.items()]
+    if "ipauserauthtype" in changes and not entry.has_class("ipaUserAuthTypeClass"):
+        mods.insert(0, (ldap.MOD_ADD, "objectClass", ["ipaUserAuthTypeClass"]))
+    if password or random_password:
+        # The password extended operation hashes it; the caller must be allowed the write.
+        call.require("user_mod", changed=["userpassword"], user=entry)
+    if mods:
+        call.writes.modify(entry.dn, mods)
     if password or random_password:
         passwords.set_by_admin(tree, entry.dn, str(password or random_password))
     entry = tree.directory.get(entry.dn)
@@ -399,8 +445,7 @@ def _set_lock(call: Call, locked: bool) -> dict[str, Any]:
     if not locked and not is_locked:
         raise errors.AlreadyActive()
     # ldap2.py:463-489: the state is read first, so a repeat is refused before any ACI.
-    call.require("user_disable" if locked else "user_enable", user=entry)
-    call.tree.directory.replace(entry.dn, {"nsAccountLock": ["TRUE" if locked else "FALSE"]})
+    call.writes.replace(entry.dn, {"nsAccountLock": ["TRUE" if locked else "FALSE"]})
     verb = "Disabled" if locked else "Enabled"
     return {"result": True, "value": uid, "summary": f'{verb} user account "{uid}"'}
 
@@ -450,6 +495,9 @@ def user_del(call: Call) -> dict[str, Any]:
     }
 
 
+PRESERVE_CLEARS = ("krbPrincipalKey", "krbLastPwdChange", "krbPasswordExpiration", "userPassword")
+
+
 def _delete_one(call: Call, uid: str, preserve: bool) -> None:
     """user.py:750-853, in FreeIPA's order: checks, the user's tokens, then the entry."""
     tree = call.tree
@@ -461,43 +509,38 @@ def _delete_one(call: Call, uid: str, preserve: bool) -> None:
         raise errors.ProtectedEntryError(label="user", key=uid, reason="privileged user")
     _check_last_admin(call, entry)
     if preserved:
-        call.require("user_del", user=entry)
-        tree.directory.delete(entry.dn)
+        call.writes.delete(entry.dn)
         return
     if not preserve:
         release_tokens(call, entry.dn, deleting=True)
-        call.require("user_del", user=entry)
+        call.writes.delete(entry.dn)
+        # Referential integrity and managed entries, as the directory itself.
         leave_groups(tree, entry.dn)
         drop_private_group(tree, uid)
-        tree.directory.delete(entry.dn)
         return
     release_tokens(call, entry.dn, deleting=False)
-    call.require(
-        "user_del --preserve",
-        user=entry,
-        preserved_container=_container(tree, PRESERVED),
-    )
-    secrets = ("userPassword", "krbLastPwdChange", "krbPasswordExpiration", "krbExtraData")
-    cleared = {name: None for name in secrets if entry.get(name)}
     moved = Entry(tree.user_dn(uid, PRESERVED), entry.attrs)
-    # Moved first, then cleared (user.py:773-790): a refusal here leaves it moved.
-    leave_groups(tree, entry.dn)
+    # user.py:777-790: read back as the caller, so only the credentials it may read are cleared.
+    readable = call.readable(moved)
+    cleared = {
+        name: None
+        for name in PRESERVE_CLEARS
+        if entry.get(name) and (readable is None or name.lower() in readable)
+    }
+    # Moved first, then cleared (user.py:773-790): a refusal here leaves it moved. The move is
+    # the caller's (moddn on the new parent, then write on the RDN, back-ldbm/ldbm_modrdn.c);
+    # the groups and the private group follow as the directory itself.
+    call.writes.move(entry.dn, tree.container(PRESERVED))
+    # memberOf follows the move into the groups; the memberships are lost on preserve.
+    leave_groups(tree, moved.dn)
     drop_private_group(tree, uid)
     if entry.get("mepManagedEntry"):
-        tree.directory.replace(entry.dn, {"mepManagedEntry": None})
-    tree.directory.move(entry.dn, tree.container(PRESERVED))
-    call.require("user_del --preserve/clear credentials", changed=list(cleared), preserved=moved)
+        tree.directory.replace(moved.dn, {"mepManagedEntry": None})
+    if cleared:
+        call.writes.replace(moved.dn, cleared)
     if "krbPasswordExpiration" in cleared:
         # Its copy for 389-ds's password policy (operational, so not in `entry`).
-        cleared["passwordExpirationTime"] = None
-    if cleared:
-        tree.directory.replace(moved.dn, cleared)
-
-
-def _container(tree: Tree, kind: str) -> Entry:
-    entry = tree.directory.get(tree.container(kind))
-    assert entry is not None
-    return entry
+        tree.directory.replace(moved.dn, {"passwordExpirationTime": None})
 
 
 @command("user_undel")
@@ -507,10 +550,9 @@ def user_undel(call: Call) -> dict[str, Any]:
     entry = visible_user(call, uid, (ACTIVE, PRESERVED))
     if entry.dn.lower() == tree.user_dn(uid).lower():
         raise errors.InvocationError(f'user "{uid}" is already active')
-    call.require("user_undel", user=entry, active_container=_container(tree, ACTIVE))
-    dn = tree.directory.move(entry.dn, tree.container(ACTIVE))
+    dn = call.writes.move(entry.dn, tree.container(ACTIVE))
     activate(tree, dn, uid)
-    join_default_group(call, "user_undel/default group", dn)
+    join_default_group(call, dn)
     return {"result": True, "value": uid, "summary": f'Undeleted user account "{uid}"'}
 
 
