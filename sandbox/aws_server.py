@@ -36,6 +36,7 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import run_simple
 
 from sandbox import aws_fidelity, process
+from sandbox.aws_throttle import ThrottledApp
 
 log = logging.getLogger("sandbox.aws_server")
 
@@ -57,7 +58,10 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     aws_fidelity.apply()
     restore(args.state_file)
-    app = PersistentApp(DomainDispatcherApplication(create_backend_app), args.state_file)
+    app = ThrottledApp(
+        PersistentApp(DomainDispatcherApplication(create_backend_app), args.state_file),
+        reads_only,
+    )
     run_simple(
         process.LOOPBACK,
         args.port,

@@ -183,3 +183,36 @@ def test_deleting_an_unknown_access_point_is_not_found(moto: dict[str, str]) -> 
     efs = aws.client(moto, "efs")
     with pytest.raises(efs.exceptions.AccessPointNotFound):
         efs.delete_access_point(AccessPointId="fsap-0000000000000dead")
+
+
+def test_throttling_refuses_writes_over_the_rate_as_aws_does_and_lets_reads_through(
+    moto: dict[str, str],
+) -> None:
+    import boto3
+    from botocore.config import Config
+    from botocore.exceptions import ClientError
+
+    control = f"{moto['AWS_ENDPOINT_URL']}/sandbox-api/throttle"
+    iam = boto3.client(
+        "iam", endpoint_url=moto["AWS_ENDPOINT_URL"], region_name=moto["AWS_REGION"],
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+        config=Config(retries={"total_max_attempts": 1}),
+    )  # fmt: skip
+    requests.post(control, json={"iam": 1}, timeout=10).raise_for_status()
+    try:
+        codes = []
+        for n in range(4):
+            try:
+                iam.tag_role(RoleName="missing-role", Tags=[{"Key": "n", "Value": str(n)}])
+            except ClientError as error:
+                codes.append(error.response["Error"]["Code"])
+        reads = [iam.list_roles()["ResponseMetadata"]["HTTPStatusCode"] for _ in range(4)]
+        said = requests.get(control, timeout=10).json()
+    finally:
+        requests.post(control, json={}, timeout=10).raise_for_status()
+
+    assert codes.count("Throttling") >= 2, codes  # one token a second: the rest are refused
+    assert "NoSuchEntity" in codes  # the one let through reached moto
+    assert reads == [200] * 4
+    assert said["rates"] == {"iam": 1.0} and said["refused"]["iam"] >= 2
+    assert requests.get(control, timeout=10).json() == {"rates": {}, "refused": {}}
