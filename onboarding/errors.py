@@ -95,6 +95,11 @@ class TransientError(DownstreamError):
     transient = True
 
 
+class Throttled(TransientError):
+    """The system asked us to slow down (AWS's Throttling, HTTP 429): it answers, and will do
+    what is asked once the rate allows. A wait, never a reason for a run to give up."""
+
+
 class PermanentError(DownstreamError):
     """Retrying will not help: a person must fix the input, the permissions or the system."""
 

@@ -312,6 +312,16 @@ def audit_actions_recorded() -> list[str]:
         return [action for (action,) in cursor.fetchall()]
 
 
+RUN_WAITS_SHOWN = 20
+
+
+def run_waits(run: LifecycleRun) -> tuple[int, list[AuditEvent]]:
+    """How often the run's steps waited for a system (throttled, unreachable), and the newest
+    of those waits, newest first."""
+    waits = run.events.filter(action__in=("step.do", "step.undo"), outcome="retried")
+    return waits.count(), list(waits.order_by("-id")[:RUN_WAITS_SHOWN])
+
+
 def reconcile_last_pass() -> AuditEvent | None:
     """The newest reconciliation pass: when, by whom, what it found."""
     return AuditEvent.objects.filter(action="reconcile.pass").order_by("-at", "-id").first()

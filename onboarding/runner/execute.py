@@ -15,7 +15,7 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from onboarding.audit import audit_record
-from onboarding.errors import DownstreamError, RunLost, RunStopped, StepDeferred
+from onboarding.errors import DownstreamError, RunLost, RunStopped, StepDeferred, Throttled
 from onboarding.logs import log_context
 from onboarding.models import LifecycleRun, Person, Step, Team
 from onboarding.plans import plan_for
@@ -42,6 +42,7 @@ class StepFailure:
     step: str
     message: str
     transient: bool
+    throttled: bool = False
 
 
 # What a run that never gives up says while it waits for a system (cleared when it succeeds).
@@ -118,12 +119,15 @@ def error_is_transient(error: Exception) -> bool:
     )
 
 
-def run_defer(run: LifecycleRun, message: str, fence: Fence, **fields) -> NoReturn:
+def run_defer(
+    run: LifecycleRun, message: str, fence: Fence, *, throttled: bool = False, **fields
+) -> NoReturn:
     """A transient failure: the run waits for a retry. One that takes access away waits for as
-    long as it takes, saying so, and finishes by itself once the system answers; any other
-    fails once its retries ran out."""
+    long as it takes, saying so, and finishes by itself once the system answers; so does one a
+    system only asked to slow down (`throttled`). Any other fails once its retries ran out."""
     with fence.writing():
-        if run.retries >= settings.CELERY_TASK_MAX_RETRIES and not run.never_gives_up:
+        gives_up = not (run.never_gives_up or throttled)
+        if run.retries >= settings.CELERY_TASK_MAX_RETRIES and gives_up:
             run_give_up(run, error=message)
             stop: Exception = RunStopped(message)
         else:
@@ -262,7 +266,8 @@ def _step_fail(run: LifecycleRun, record: Step, error: Exception, fence: Fence) 
         if error_is_transient(error):
             record.move_to(Step.State.PENDING, last_error=message)
             audit_step(run, record, "step.do", "retried", error=message)
-            return StepFailure(record.name, message, transient=True)
+            throttled = isinstance(error, Throttled)
+            return StepFailure(record.name, message, transient=True, throttled=throttled)
         if not isinstance(error, DownstreamError):
             logger.exception("run %s step %s: unexpected error", run.pk, record.name)
         record.move_to(Step.State.FAILED, last_error=message, finished_at=timezone.now())
@@ -277,7 +282,8 @@ def _run_stop(run: LifecycleRun, failures: list[StepFailure], fence: Fence) -> N
         with fence.writing():
             if not run.move_to(State.QUEUED, worker=""):
                 raise RunLost(f"run {run.pk} changed under its worker")
-        run_defer(run, "; ".join(f.message for f in failures), fence)
+        throttled = all(failure.throttled for failure in failures)
+        run_defer(run, "; ".join(f.message for f in failures), fence, throttled=throttled)
     first = permanent[0]
     error = f"{first.step}: {first.message}"
     with fence.writing():

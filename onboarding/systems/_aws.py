@@ -16,6 +16,7 @@ from onboarding.errors import (
     AlreadyExists,
     NotFound,
     PermanentError,
+    Throttled,
     TransientError,
 )
 
@@ -25,7 +26,8 @@ MANAGED_BY_VALUE = "accessadmin"
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 20
 
-_TRANSIENT_CODES = frozenset(
+# botocore's retryhandler.py lists these as throttling (a rate to keep to, not a fault).
+_THROTTLING_CODES = frozenset(
     {
         "Throttling",
         "ThrottlingException",
@@ -33,6 +35,10 @@ _TRANSIENT_CODES = frozenset(
         "RequestLimitExceeded",
         "RequestThrottled",
         "SlowDown",
+    }
+)
+_TRANSIENT_CODES = frozenset(
+    {
         "ServiceUnavailable",
         "ServiceUnavailableException",
         "InternalFailure",
@@ -95,7 +101,9 @@ def _from_client_error(
     code = details.get("Code", "")
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     message = f"{error.operation_name}: {code}: {details.get('Message', '')}"
-    if code in _TRANSIENT_CODES or status == 429 or status >= 500:
+    if code in _THROTTLING_CODES or status == 429:
+        return Throttled(system, message)
+    if code in _TRANSIENT_CODES or status >= 500:
         return TransientError(system, message)
     if code in _NOT_FOUND_CODES:
         return NotFound(system, message)

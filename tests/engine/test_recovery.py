@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from onboarding.errors import InvalidInput, PermanentError, RunInProgress
+from onboarding.errors import InvalidInput, PermanentError, RunInProgress, Throttled, TransientError
 from onboarding.models import AuditEvent, LifecycleRun, Person, Step
 from onboarding.runner import run_steps_create, runs_release
 from onboarding.services import person_offboard, run_requeue, run_resume, run_rollback
@@ -207,3 +207,25 @@ def test_retries_are_counted_on_the_run_across_messages(fake, team, settings):
     run_resume(run=run, actor="admin")
     run.refresh_from_db()
     assert (run.state, run.retries) == (State.SUCCEEDED, 0)
+
+
+def test_a_run_a_system_only_throttles_waits_past_its_retries_and_succeeds(fake, team, settings):
+    settings.CELERY_TASK_MAX_RETRIES = 2
+    fake.fail("account_create", Throttled("fake", "CreateUser: Throttling: Rate exceeded"), times=5)
+
+    run = onboard("tia", team)
+
+    assert run.state == State.SUCCEEDED, run.error
+    assert run.retries == 5
+    waits = run.events.filter(action="step.do", outcome="retried")
+    assert waits.count() == 5 and "Throttling" in waits.first().details["error"]
+
+
+def test_a_system_that_keeps_failing_otherwise_still_makes_the_run_give_up(fake, team, settings):
+    settings.CELERY_TASK_MAX_RETRIES = 2
+    fake.fail("account_create", TransientError("fake", "connection refused"), times=5)
+
+    run = onboard("tom", team)
+
+    assert run.state == State.FAILED
+    assert run.error.startswith("gave up after 2 retries")

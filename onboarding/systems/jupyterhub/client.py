@@ -18,7 +18,7 @@ from urllib.parse import quote
 import requests
 from django.conf import settings
 
-from onboarding.errors import NotFound, PermanentError, TransientError
+from onboarding.errors import NotFound, PermanentError, Throttled, TransientError
 from onboarding.systems._counting import RoundTrips, request_allowed
 
 SYSTEM = "jupyterhub"
@@ -228,7 +228,9 @@ class JupyterHub:
         if 200 <= status < 300:
             return response
         message = f"{method} {path}: {status} {_hub_message(response)}"
-        if status == 429 or status >= 500:
+        if status == 429:
+            raise Throttled(SYSTEM, message)
+        if status >= 500:
             raise TransientError(SYSTEM, message)
         if status in (401, 403):
             raise PermanentError(
