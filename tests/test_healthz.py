@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import Client
 from django.utils import timezone
 
 from onboarding.models import LifecycleRun, Person, Sweep
@@ -13,6 +14,37 @@ from onboarding.tasks import runs_overdue_requeue_task
 from tests.factories import make_person, make_run, make_team
 
 pytestmark = pytest.mark.django_db
+
+METRICS_TOKEN = "m" * 40
+
+
+@pytest.fixture
+def client(settings) -> Client:
+    """A monitoring system's client: it sends the metrics token, so it is told the details."""
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    return Client(HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+
+
+def test_anyone_is_told_only_whether_it_is_healthy(client, settings):
+    anyone = Client()
+    assert anyone.get("/healthz").json() == {"status": "ok"}
+    assert anyone.get("/healthz?scope=web").json() == {"status": "ok"}
+    wrong = Client(HTTP_AUTHORIZATION="Bearer " + "x" * 40).get("/healthz")
+    assert wrong.json() == {"status": "ok"}
+    assert "runs_overdue" in client.get("/healthz").json()
+
+    settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{closed_port()}/0"
+    down = anyone.get("/healthz")
+    assert (down.status_code, down.json()) == (503, {"status": "unavailable"})
+
+
+def test_a_platform_admin_logged_in_sees_the_details(settings):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root-admin", password="x")
+    browser = Client()
+    browser.force_login(admin, "django.contrib.auth.backends.ModelBackend")
+    assert "broker" in browser.get("/healthz").json()
 
 
 def test_healthz_reports_ok_when_database_and_broker_answer(client):

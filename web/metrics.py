@@ -28,7 +28,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     token = settings.METRICS_TOKEN
     if not token:
         raise Http404("No METRICS_TOKEN is configured.")
-    if not _bearer_matches(request, token):
+    if not bearer_matches(request, token):
         response = HttpResponse(
             "A valid bearer token is required.\n", status=401, content_type="text/plain"
         )
@@ -37,7 +37,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     return HttpResponse(metrics_text(), content_type=CONTENT_TYPE)
 
 
-def _bearer_matches(request: HttpRequest, token: str) -> bool:
+def bearer_matches(request: HttpRequest, token: str) -> bool:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     # compare_digest takes as long whatever the bytes are, so the token cannot be guessed by timing.
     return scheme.lower() == "bearer" and hmac.compare_digest(

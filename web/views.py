@@ -48,6 +48,7 @@ from web.forms import (
     TeamForm,
 )
 from web.live_state import answer_within, person_systems_state_within
+from web.metrics import bearer_matches
 from web.permissions import (
     access_for,
     admin_required,
@@ -94,13 +95,15 @@ def healthz(request: HttpRequest) -> JsonResponse:
     that does not answer ("degraded"); 503 when the database or broker is down ("unavailable")
     or the engine is not doing its work on time ("unhealthy": `problems` says what).
     `?scope=web` asks only what this web process needs to serve, for its own probes: an engine
-    problem must not take away the pages and API through which people are offboarded."""
+    problem must not take away the pages and API through which people are offboarded.
+    Anyone gets the status alone; what lies behind it (which part is down, how many runs wait)
+    needs the metrics token or a platform admin's login."""
     checks = {"database": _database_reachable(), "broker": _broker_reachable()}
     if request.GET.get("scope") == "web":
         body = {name: "ok" if ok else "unreachable" for name, ok in checks.items()}
         reachable = all(checks.values())
         body["status"] = "ok" if reachable else "unavailable"
-        return JsonResponse(body, status=200 if reachable else 503)
+        return _health_answer(request, body, 200 if reachable else 503)
     reachable = all(checks.values())
     body = {"status": "ok" if reachable else "unavailable"}
     body.update({name: "ok" if ok else "unreachable" for name, ok in checks.items()})
@@ -114,7 +117,18 @@ def healthz(request: HttpRequest) -> JsonResponse:
         if reachable:
             body["status"] = engine.status
     healthy = body["status"] in (health.OK, health.DEGRADED)
-    return JsonResponse(body, status=200 if healthy else 503)
+    return _health_answer(request, body, 200 if healthy else 503)
+
+
+def _health_answer(request: HttpRequest, body: dict, status: int) -> JsonResponse:
+    shown = body if _health_details_allowed(request) else {"status": body["status"]}
+    return JsonResponse(shown, status=status)
+
+
+def _health_details_allowed(request: HttpRequest) -> bool:
+    if settings.METRICS_TOKEN and bearer_matches(request, settings.METRICS_TOKEN):
+        return True
+    return request.user.is_authenticated and access_for(request).is_admin
 
 
 def _actor(request: HttpRequest) -> str:
