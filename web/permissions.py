@@ -69,8 +69,13 @@ class Access:
         return person.team_id in self.led_team_ids and not person_is_privileged(person.username)
 
     def may_reveal_credentials(self, run: LifecycleRun) -> bool:
-        """Only whoever asked for the run: the secrets are theirs to hand over."""
-        return self.user_id is not None and run.requested_by_id == self.user_id
+        """Whoever asked for the run: the secrets are theirs to hand over. A run nobody asked
+        for in the web UI (an API or scheduled run without `hand_over_to`) is handed over by
+        the person's team's leads or an admin, whoever reveals first: no run's credentials are
+        beyond everyone's reach."""
+        if self.user_id is not None and run.requested_by_id == self.user_id:
+            return True
+        return run.requested_by_id is None and self.may_act_on(run.person)
 
     def may_resume_or_roll_back(self, run: LifecycleRun) -> bool:
         return self.is_admin

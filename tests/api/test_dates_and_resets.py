@@ -287,3 +287,31 @@ def test_a_lead_token_cannot_pass_the_limit_with_start_dates_and_leavers_go_firs
 
     assert [(o.username, o.kind, o.note) for o in outcomes] == [("carol", "offboard", "")]
     assert Person.objects.get(username="carol").status == Person.Status.OFFBOARDED
+
+
+def test_an_api_run_nobody_was_named_for_is_revealed_by_the_teams_lead(
+    hr, fake, team, other_team, client, ordinary_members
+):
+    from django.contrib.auth import get_user_model
+
+    from onboarding.credentials import credential_store
+
+    users = get_user_model().objects
+    lead, elsewhere = users.create_user("lea"), users.create_user("nia-lead")
+    team.leads.add(lead)
+    other_team.leads.add(elsewhere)
+    answer = hr.post("/onboardings", newcomer("kim"))
+    run = LifecycleRun.objects.get(pk=answer.json()["id"])
+    assert run.requested_by is None
+    credential_store(run=run, kind="temporary_password", secret="Nobody-named-1")
+
+    client.force_login(elsewhere, "django.contrib.auth.backends.ModelBackend")
+    assert client.post(f"/runs/{run.pk}/credentials/").status_code == 404
+    client.force_login(lead, "django.contrib.auth.backends.ModelBackend")
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+    assert "Reveal the credentials once" in page
+    revealed = client.post(f"/runs/{run.pk}/credentials/")
+
+    assert "Nobody-named-1" in revealed.content.decode()
+    reveal = AuditEvent.objects.get(action="credentials.reveal")
+    assert reveal.actor == "lea"
