@@ -37,7 +37,7 @@ class Onboarding(Request):
     end_date: date | None = None
     # The username of an AccessAdmin user (an admin, or a lead of the team) who is told how the
     # run went and reveals its one-time credentials in the web UI, to hand them over. Without
-    # one, only `manage.py reveal_credentials` shows them.
+    # one, a lead of the person's team or a platform admin reveals them from the run's page.
     hand_over_to: str | None = None
 
 
