@@ -1,5 +1,6 @@
-"""Error pages render as in production wherever AccessAdmin runs (DEBUG is off unless asked
-for): AccessAdmin's own 404, 403 and 500 pages, no URL patterns, tracebacks or settings."""
+"""What every page shares. Error pages render as in production wherever AccessAdmin runs (DEBUG
+is off unless asked for): AccessAdmin's own 404, 403 and 500 pages, no URL patterns, tracebacks
+or settings. Every staff page offers a people search in its header."""
 
 import os
 import subprocess
@@ -51,3 +52,17 @@ def test_a_crash_is_accessadmins_own_500_with_the_details_only_in_the_log(monkey
     assert "Something went wrong" in page
     assert "secret detail" not in page and "Traceback" not in page
     assert "secret detail of the crash" in caplog.text
+
+
+def test_every_staff_page_offers_a_people_search_that_finds_by_name():
+    from onboarding.models import Team
+    from tests.factories import make_person
+
+    admin = get_user_model().objects.create_superuser("root-admin", password="x")
+    client = Client()
+    client.force_login(admin, LOCAL)
+    make_person("mary", team=Team.objects.create(name="vision", freeipa_group="vision"))
+
+    dashboard = client.get("/").content.decode()
+    assert 'role="search"' in dashboard and 'action="/people/"' in dashboard
+    assert "mary" in client.get("/people/", {"q": "mar"}).content.decode()
