@@ -312,6 +312,30 @@ def audit_actions_recorded() -> list[str]:
         return [action for (action,) in cursor.fetchall()]
 
 
+@dataclass(frozen=True)
+class FirstSteps:
+    """What a new installation still lacks, for the dashboard's checklist."""
+
+    team: bool
+    lead: bool
+    person: bool
+
+    @property
+    def done(self) -> bool:
+        return self.team and self.lead and self.person
+
+
+def first_steps() -> FirstSteps:
+    """In one query: the dashboard asks on every load."""
+    tables = (Team._meta.db_table, Team.leads.through._meta.db_table, Person._meta.db_table)
+    # Table names from the models, never from input.
+    checks = ", ".join(f"EXISTS (SELECT 1 FROM {table})" for table in tables)  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {checks}")
+        team, lead, person = cursor.fetchone()
+    return FirstSteps(team=bool(team), lead=bool(lead), person=bool(person))
+
+
 RUN_WAITS_SHOWN = 20
 
 

@@ -159,6 +159,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "runs_needing_action": selectors.runs_needing_action(access.runs()),
         "recent_events": entries(selectors.events_recent(access.events())),
         "no_teams": not access.teams().exists(),
+        "first_steps": selectors.first_steps() if access.is_admin else None,
         "findings_open": selectors.findings_open_count() if access.is_admin else None,
         "last_pass": selectors.reconcile_last_pass() if access.is_admin else None,
         "reviews_waiting": reviews_waiting(access),

@@ -66,3 +66,23 @@ def test_every_staff_page_offers_a_people_search_that_finds_by_name():
     dashboard = client.get("/").content.decode()
     assert 'role="search"' in dashboard and 'action="/people/"' in dashboard
     assert "mary" in client.get("/people/", {"q": "mar"}).content.decode()
+
+
+def test_a_new_installation_shows_an_admin_what_to_do_first_until_it_is_done():
+    from onboarding.models import Team
+    from tests.factories import make_person
+
+    admin = get_user_model().objects.create_superuser("root-admin", password="x")
+    client = Client()
+    client.force_login(admin, LOCAL)
+
+    fresh = client.get("/").content.decode()
+    assert 'id="first-run"' in fresh and "Create a team" in fresh and "Done:" not in fresh
+
+    team = Team.objects.create(name="vision", freeipa_group="vision")
+    team.leads.add(get_user_model().objects.create_user("lea"))
+    halfway = client.get("/").content.decode()
+    assert halfway.count("Done:") == 2 and "Onboard the first person" in halfway
+
+    make_person("mary", team=team)
+    assert 'id="first-run"' not in client.get("/").content.decode()
