@@ -1,6 +1,6 @@
 """Faults heal with no hand action: the broker down or restarted empty, workers killed
-mid-batch, every database connection dropped, requests racing for one person, and JupyterHub
-down for longer than every retry.
+mid-batch, every database connection dropped, requests racing for one person, JupyterHub down
+for longer than every retry, and beat stopped (which /healthz must tell).
 
 Bounded, and on 127.0.0.1 only: the test runs a Redis of its own (which it kills), with its own
 beat and workers, against the session's local stack and test database. Timings are short so the
@@ -425,3 +425,29 @@ def test_offboardings_outlast_a_jupyterhub_outage_and_finish_when_it_is_back(
     assert [u for u in usernames if hub_user(chaos.env, u) is not None] == []
     _, code, body = wait_for_health(monitor, lambda code, body: code == 200, timeout=30)
     assert body["offboardings_waiting"] == 0
+
+
+def test_healthz_says_unhealthy_while_beat_is_stopped_and_healthy_once_it_is_back(chaos, monitor):
+    from onboarding.health import SWEEPS_MISSED
+
+    chaos.worker()
+    period = int(chaos.env["LIFECYCLE_SWEEP_SECONDS"])
+    wait_for_health(
+        monitor, lambda code, body: code == 200 and body["sweeper_last_run"], timeout=60
+    )
+    chaos.beat_stop()
+    try:
+        unhealthy_in, _, body = wait_for_health(
+            monitor, lambda code, body: code == 503, timeout=SWEEPS_MISSED * period + 30
+        )
+        assert body["status"] == "unhealthy", body
+        assert "is beat running?" in " ".join(body["problems"]), body
+    finally:
+        chaos.beat_start()
+    healthy_in, _, body = wait_for_health(monitor, lambda code, body: code == 200, timeout=60)
+    print(f"\nbeat stopped: /healthz unhealthy after {unhealthy_in:.1f} s "
+          f"(LIFECYCLE_SWEEP_SECONDS={period}); healthy {healthy_in:.1f} s "
+          "after it restarted")  # fmt: skip
+    assert body["status"] == "ok", body
+    # The last sweep came at most one period before the stop; slack for a loaded machine.
+    assert unhealthy_in <= SWEEPS_MISSED * period + 3
