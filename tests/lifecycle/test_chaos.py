@@ -1,5 +1,6 @@
 """Faults heal with no hand action: the broker down or restarted empty, workers killed
-mid-batch, every database connection dropped, and requests racing for one person.
+mid-batch, every database connection dropped, requests racing for one person, JupyterHub down
+for longer than every retry, and beat stopped (which /healthz must tell).
 
 Bounded, and on 127.0.0.1 only: the test runs a Redis of its own (which it kills), with its own
 beat and workers, against the session's local stack and test database. Timings are short so the
@@ -18,12 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from django.db import connection
+from django.test import Client
 
 from onboarding.models import LifecycleRun, Person
 from tests.conftest import REPO_ROOT, Worker
 from tests.lifecycle.conftest import unique
-from tests.lifecycle.observe import access_points, roles
+from tests.lifecycle.observe import access_points, hub_user, roles
 from tests.processes import process_running, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
@@ -127,12 +130,29 @@ class Chaos:
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout.strip().splitlines()[-1])
 
-    def stop(self) -> None:
-        for worker in self.workers:
-            worker.stop()
+    def offboard_many(self, usernames: list[str]) -> list[int]:
+        """Ask for offboardings as a script would, in one process."""
+        code = (
+            "import json, os\n"
+            "from onboarding.models import Person\n"
+            "from onboarding.services import person_offboard\n"
+            "ids = [person_offboard(person=Person.objects.get(username=u), reason='left',\n"
+            "       actor='chaos').pk for u in os.environ['CHAOS_USERS'].split(',')]\n"
+            "print(json.dumps(ids))\n"
+        )
+        done = self.manage("shell", "-c", code, extra_env={"CHAOS_USERS": ",".join(usernames)})
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def beat_stop(self) -> None:
         if self.beat is not None and self.beat.poll() is None:
             os.killpg(self.beat.pid, signal.SIGTERM)
             self.beat.wait(timeout=30)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.beat_stop()
         self.redis.kill()
 
     def logs(self) -> str:
@@ -304,3 +324,130 @@ def test_a_batch_survives_the_aws_stand_in_dying_and_coming_back(chaos, team, sa
     assert endpoints["EFS_FILE_SYSTEM_ID"] == endpoints_before["EFS_FILE_SYSTEM_ID"]
     states = wait_for_runs(run_ids, timeout=150)
     assert_all_onboarded(chaos, first + run_ids, {**states, first[0]: State.SUCCEEDED})
+
+
+METRICS_TOKEN = "chaos-metrics-" + "m" * 26
+
+
+@pytest.fixture
+def monitor(chaos, settings) -> Client:
+    """/healthz asked as a monitoring system would, with the metrics token, here in the test
+    process, judging by the same timings as the chaos workers and beat."""
+    settings.METRICS_TOKEN = METRICS_TOKEN
+    for name in ("LIFECYCLE_SWEEP_SECONDS", "LIFECYCLE_STALE_SECONDS"):
+        setattr(settings, name, int(chaos.env[name]))
+    return Client(HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+
+
+def health(monitor: Client) -> tuple[int, dict]:
+    answer = monitor.get("/healthz")
+    return answer.status_code, answer.json()
+
+
+def wait_for_health(monitor: Client, wanted, timeout: float) -> tuple[float, int, dict]:
+    """Seconds until /healthz answers as `wanted(code, body)` says; fails with its last answer."""
+    started = time.monotonic()
+    while True:
+        code, body = health(monitor)
+        if wanted(code, body):
+            return time.monotonic() - started, code, body
+        assert time.monotonic() - started < timeout, (code, body)
+        time.sleep(0.2)
+
+
+def hub_is_down(endpoints: dict[str, str]) -> bool:
+    try:
+        requests.get(f"{endpoints['JUPYTERHUB_URL']}/hub/api", timeout=2)
+    except requests.ConnectionError:
+        return True
+    return False
+
+
+def test_offboardings_outlast_a_jupyterhub_outage_and_finish_when_it_is_back(
+    chaos, team, monitor, sandbox_session
+):
+    from sandbox import jupyterhub as sandbox_jupyterhub
+    from sandbox import stack as sandbox_stack
+
+    max_retries = 3
+    # Every try of a run fits in a few seconds, so the outage outlasts them all many times over.
+    chaos.env.update({
+        "CELERY_TASK_MAX_RETRIES": str(max_retries),
+        "LIFECYCLE_RETRY_BASE_SECONDS": "1",
+        "LIFECYCLE_RETRY_MAX_SECONDS": "2",
+    })  # fmt: skip
+    chaos.worker()
+    usernames = [unique("h") for _ in range(5)]
+    onboarded = chaos.onboard_many(team, usernames)
+    assert_all_onboarded(chaos, onboarded, wait_for_runs(onboarded, timeout=240))
+    assert all(hub_user(chaos.env, username) for username in usernames)
+
+    hub_url = chaos.env["JUPYTERHUB_URL"]
+    try:
+        sandbox_jupyterhub.stop(sandbox_session.state_dir)
+        down_at = time.monotonic()
+        assert hub_is_down(chaos.env)
+        run_ids = chaos.offboard_many(usernames)
+        runs = LifecycleRun.objects.filter(pk__in=run_ids)
+        # Down until every run has used up CELERY_TASK_MAX_RETRIES tries and waited on.
+        wait_until(
+            lambda: runs.filter(retries__gt=max_retries + 1).count() == len(run_ids),
+            timeout=180,
+        )
+        _, code, body = wait_for_health(
+            monitor, lambda code, body: body.get("offboardings_waiting") == 5, timeout=60
+        )
+        assert (code, body["status"], body["problems"]) == (200, "degraded", []), body
+        assert set(runs.values_list("state", flat=True)) <= set(LifecycleRun.ACTIVE_STATES)
+        tries = sorted(runs.values_list("retries", flat=True))
+    finally:
+        endpoints, _ = sandbox_stack.up(sandbox_session.state_dir, ["jupyterhub"])
+        back_at = time.monotonic()
+    assert endpoints["JUPYTERHUB_URL"] == hub_url
+
+    finished_after = {}
+    deadline = back_at + 90
+    while len(finished_after) < len(run_ids) and time.monotonic() < deadline:
+        done = runs.filter(state__in=(State.SUCCEEDED, State.FAILED)).exclude(pk__in=finished_after)
+        for run_id in done.values_list("pk", flat=True):
+            finished_after[run_id] = time.monotonic() - back_at
+        time.sleep(0.2)
+    states = dict(runs.values_list("pk", "state"))
+    finished = ", ".join(f"{seconds:.1f}" for seconds in sorted(finished_after.values()))
+    print(f"\nJupyterHub down {back_at - down_at:.1f} s during 5 offboardings "
+          f"(tries each: {tries}, CELERY_TASK_MAX_RETRIES={max_retries}); finished "
+          f"{finished} s after it was back")  # fmt: skip
+    assert set(states.values()) == {State.SUCCEEDED}, (states, chaos.logs())
+    assert max(finished_after.values()) < 60
+    assert (
+        Person.objects.filter(username__in=usernames, status=Person.Status.OFFBOARDED).count() == 5
+    )
+    assert [u for u in usernames if hub_user(chaos.env, u) is not None] == []
+    _, code, body = wait_for_health(monitor, lambda code, body: code == 200, timeout=30)
+    assert body["offboardings_waiting"] == 0
+
+
+def test_healthz_says_unhealthy_while_beat_is_stopped_and_healthy_once_it_is_back(chaos, monitor):
+    from onboarding.health import SWEEPS_MISSED
+
+    chaos.worker()
+    period = int(chaos.env["LIFECYCLE_SWEEP_SECONDS"])
+    wait_for_health(
+        monitor, lambda code, body: code == 200 and body["sweeper_last_run"], timeout=60
+    )
+    chaos.beat_stop()
+    try:
+        unhealthy_in, _, body = wait_for_health(
+            monitor, lambda code, body: code == 503, timeout=SWEEPS_MISSED * period + 30
+        )
+        assert body["status"] == "unhealthy", body
+        assert "is beat running?" in " ".join(body["problems"]), body
+    finally:
+        chaos.beat_start()
+    healthy_in, _, body = wait_for_health(monitor, lambda code, body: code == 200, timeout=60)
+    print(f"\nbeat stopped: /healthz unhealthy after {unhealthy_in:.1f} s "
+          f"(LIFECYCLE_SWEEP_SECONDS={period}); healthy {healthy_in:.1f} s "
+          "after it restarted")  # fmt: skip
+    assert body["status"] == "ok", body
+    # The last sweep came at most one period before the stop; slack for a loaded machine.
+    assert unhealthy_in <= SWEEPS_MISSED * period + 3
