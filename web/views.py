@@ -30,7 +30,13 @@ from onboarding.audit import audit_record, audit_verify
 from onboarding.broker import broker_persistence
 from onboarding.bulk import csv_text_decode, csv_text_normalise
 from onboarding.credentials import credentials_reveal
-from onboarding.errors import AccessAdminError, CredentialsGone, FileRefused, InvalidInput
+from onboarding.errors import (
+    AccessAdminError,
+    CredentialsGone,
+    FileRefused,
+    InvalidInput,
+    PersonAlreadyKnown,
+)
 from onboarding.exports import csv_cell
 from onboarding.models import Credential, LifecycleRun, Person, Team
 from onboarding.preflight import preflight_run
@@ -306,7 +312,8 @@ def person_onboard(request: HttpRequest) -> HttpResponse:
     team_names = list(access.teams().values_list("name", flat=True))
     initial = {name: request.GET.get(name, "") for name in ("team", "username")}
     form = OnboardForm(request.POST or None, team_names=team_names, initial=initial)
-    preview = token = None
+    preview = token = known = None
+    folded = ""
     if request.method == "POST" and form.is_valid():
         fields = {**form.cleaned_data, "team": access.teams().get(name=form.cleaned_data["team"])}
         shown = {**form.cleaned_data, "username": form.cleaned_data["username"].lower()}
@@ -336,9 +343,21 @@ def person_onboard(request: HttpRequest) -> HttpResponse:
                 services.person_onboard_preview(**fields), person=newcomer, team=fields["team"]
             )
             token = preview_token("onboard", shown)
+            if shown["username"] != form.cleaned_data["username"].strip():
+                folded = shown["username"]
+        except PersonAlreadyKnown as error:
+            # Beside the field, with the way on: the person's page, and reinstating them; a
+            # lead is told nothing of another team's person.
+            person = Person.objects.filter(username=error.username).first()
+            visible = person is not None and access.may_act_on_team(person.team_id)
+            form.add_error("username", str(error) if visible else refusal_for(access, error))
+            known = person if visible else None
         except USER_ERRORS as error:
             form.add_error(None, refusal_for(access, error))
-    context = {"form": form, "preview": preview, "preview_token": token, "no_teams": not team_names}
+    context = {
+        "form": form, "preview": preview, "preview_token": token, "no_teams": not team_names,
+        "known": known, "folded": folded,
+    }  # fmt: skip
     return render(request, "web/onboard.html", context)
 
 

@@ -55,3 +55,40 @@ def test_offboarding_is_confirmed_only_by_the_username_exactly(as_lead_a, person
 
     assert f"Type {person.username} exactly to confirm" in response.content.decode()
     assert not person.runs.exists()
+
+
+def test_onboarding_someone_offboarded_links_to_them_and_offers_reinstating(as_admin, personas):
+    person = make_person(unique("p"), team=personas.team_a, status="offboarded")
+
+    page = as_admin.post("/onboard/", {
+        "username": person.username.upper(), "first_name": "P", "last_name": "Q",
+        "email": "p@example.test", "team": personas.team_a.name, "action": "preview",
+    }).content.decode()  # fmt: skip
+
+    assert (
+        f"{person.username!r} is already known to AccessAdmin (Offboarded)".replace("'", "&#x27;")
+        in page
+    )
+    assert f'href="/people/{person.username}/"' in page
+    assert f'href="/people/{person.username}/reinstate/"' in page
+
+
+def test_a_lead_is_told_nothing_of_another_teams_person_of_that_name(as_lead_a, personas):
+    other = make_person(unique("p"), team=personas.team_b, status="offboarded")
+
+    page = as_lead_a.post("/onboard/", {
+        "username": other.username, "first_name": "P", "last_name": "Q",
+        "email": "p@example.test", "team": personas.team_a.name, "action": "preview",
+    }).content.decode()  # fmt: skip
+
+    assert "is not available; choose another" in page
+    assert f'href="/people/{other.username}/"' not in page and "reinstate" not in page
+
+
+def test_a_username_in_capitals_says_how_freeipa_will_store_it(as_admin, personas):
+    page = as_admin.post("/onboard/", {
+        "username": "JSmith" + unique("x"), "first_name": "J", "last_name": "S",
+        "email": "j@example.test", "team": personas.team_a.name, "action": "preview",
+    }).content.decode()  # fmt: skip
+
+    assert "FreeIPA stores usernames in lower case: this one will be <strong>jsmith" in page
