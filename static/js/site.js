@@ -31,5 +31,21 @@
   document.addEventListener("DOMContentLoaded", function () {
     var first = document.querySelector("[data-focus]");
     if (first) first.focus();
+    markScrollingTables();
   });
+
+  // A table wider than the screen scrolls in its box: say so, and let the keyboard scroll it.
+  function markScrollingTables() {
+    document.querySelectorAll(".table-scroll").forEach(function (box) {
+      var scrolls = box.scrollWidth > box.clientWidth + 1;
+      box.classList.toggle("scrolls", scrolls);
+      if (scrolls && !box.hasAttribute("tabindex")) {
+        box.setAttribute("tabindex", "0");
+        box.setAttribute("role", "region");
+        box.setAttribute("aria-label", "Table, scrolls sideways");
+      }
+    });
+  }
+  window.addEventListener("resize", markScrollingTables);
+  document.addEventListener("htmx:afterSwap", markScrollingTables);
 })();

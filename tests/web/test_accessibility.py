@@ -62,6 +62,11 @@ def log_in_local(page: Page, site: Site) -> None:
     expect(page.locator("h1")).to_have_text("Dashboard")
 
 
+# A table wider than its box must say that it scrolls (site.js marks it, site.css says it).
+UNMARKED_SCROLLING_TABLES = """() => [...document.querySelectorAll('.table-scroll')].filter(
+    box => box.scrollWidth > box.clientWidth + 1 && !box.classList.contains('scrolls')).length"""
+
+
 def pages(site: Site) -> list[tuple[str, str, str | None]]:
     """(name, path, what to click first) of every page checked."""
     username = site.person.username
@@ -117,6 +122,9 @@ def test_every_main_page_passes_axe_and_fits_the_screen(site, browser, width):
         overflow = sideways_overflow(page)
         if overflow > 0:
             problems.append(f"{name}: {overflow} px wider than a {viewport['width']} px window")
+        unmarked = page.evaluate(UNMARKED_SCROLLING_TABLES)
+        if unmarked:
+            problems.append(f"{name}: {unmarked} table(s) scroll sideways without saying so")
     context.close()
 
     assert problems == [], "\n".join(problems)
