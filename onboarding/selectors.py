@@ -336,6 +336,11 @@ def first_steps() -> FirstSteps:
     return FirstSteps(team=bool(team), lead=bool(lead), person=bool(person))
 
 
+def person_findings_open(person: Person) -> list[Finding]:
+    """What reconciliation found about this person and has not seen settled."""
+    return list(Finding.objects.open().filter(username=person.username).order_by("system", "kind"))
+
+
 RUN_WAITS_SHOWN = 20
 
 

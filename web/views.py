@@ -241,6 +241,10 @@ def person_detail(request: HttpRequest, username: str) -> HttpResponse:
         and not any(run.is_active for run in runs),
         # Only their names: the systems are asked by the fragment, after the page is shown.
         "systems": enabled(),
+        # What reconciliation found differs from what they should hold, for admins to repair.
+        "findings": selectors.person_findings_open(person) if access.is_admin else None,
+        "last_pass": selectors.reconcile_last_pass() if access.is_admin else None,
+        "repair_busy": any(run.is_active for run in runs),
     }
     return render(request, "web/person_detail.html", context)
 

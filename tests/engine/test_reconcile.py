@@ -290,3 +290,23 @@ def test_a_lead_may_not_start_a_pass(fake, team, client):
 
     assert client.post("/reconcile/check/").status_code == 403
     assert not AuditEvent.objects.filter(action="reconcile.pass").exists()
+
+
+def test_the_person_page_shows_their_drift_and_repairs_it_there(fake, team, client):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root-admin", password="x")
+    client.force_login(admin, "django.contrib.auth.backends.ModelBackend")
+    onboard("hal", team)
+    assert 'id="drift"' not in client.get("/people/hal/").content.decode()
+    del fake.accounts["hal"]
+    reconcile(actor="admin")
+
+    page = client.get("/people/hal/").content.decode()
+    assert 'id="drift"' in page and 'action="/reconcile/repair/hal/"' in page
+
+    client.post("/reconcile/repair/hal/")
+
+    assert "hal" in fake.accounts
+    assert 'id="drift"' not in client.get("/people/hal/").content.decode()
+    assert not Finding.objects.open().filter(username="hal").exists()
