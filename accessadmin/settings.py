@@ -208,6 +208,9 @@ API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", 90, minimum=1)
 BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", 500, minimum=1)
 # The largest request body read at all (a 2 MB CSV upload and its form fit); larger ones are
 # refused from their Content-Length. The proxy in front caps bodies too (deploy/Caddyfile).
+# FreeIPA checks a user's OTP code on LDAP binds (the password followed by the code); the local
+# stand-in's directory checks passwords alone, and the login page then asks for no code.
+LDAP_CHECKS_OTP = env.bool("LDAP_CHECKS_OTP", True)
 REQUEST_MAX_BYTES = env.int("REQUEST_MAX_BYTES", 3 * 1024 * 1024, minimum=64 * 1024)
 # How long one statement of a web request may run, and wait for a lock, before PostgreSQL cancels
 # it and the request answers 503; probes (/healthz, /metrics) wait less.

@@ -43,6 +43,13 @@ class LoginForm(AuthenticationForm):
             )
         return super().get_invalid_login_error()
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not settings.LDAP_CHECKS_OTP:
+            # A directory that checks passwords alone (the local stand-in): a code would only
+            # make the bind fail.
+            del self.fields["otp_code"]
+
     def clean_username(self) -> str:
         return login_username_fold(self.cleaned_data.get("username", ""))
 
