@@ -143,10 +143,15 @@ def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
         (item, reviews.holdings_words(item.holdings), _may_decide(access, review, item))
         for item in items
     ]
+    counts = reviews.review_counts(review, items)
+    # The dashboard's count: the pending decisions that are the viewer's to make.
+    yours = sum(1 for item, _, may_decide in rows if may_decide and item.is_pending)
     context = {
         "review": review,
         "rows": rows,
-        "counts": reviews.review_counts(review, items),
+        "counts": counts,
+        "pending_yours": yours,
+        "pending_others": counts["pending"] - yours,
     }
     return render(request, "web/review_detail.html", context)
 

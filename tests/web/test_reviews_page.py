@@ -238,3 +238,19 @@ def test_the_dashboard_shows_each_lead_the_reviews_waiting_for_them(
     assert client.get("/").context["reviews_waiting"] == []
     as_role(client, personas, "admin")
     assert [count for _, count in client.get("/").context["reviews_waiting"]] == [2]
+
+
+def test_the_review_page_and_the_dashboard_count_a_leads_decisions_alike(
+    client, personas, fake, plain_members
+):
+    member(fake, personas.team_a, "ann")
+    member(fake, personas.team_a, "al")
+    member(fake, personas.team_a, "lead-a")  # the lead's own access is for an admin
+    review = review_open(team=personas.team_a, deadline=next_week(), actor="admin-user")
+    as_role(client, personas, "lead_a")
+
+    (waiting,) = client.get("/").context["reviews_waiting"]
+    page = client.get(f"/reviews/{review.pk}/").content.decode()
+
+    assert waiting == (review, 2)
+    assert "3 pending (2 for you to decide, 1 for a platform admin)" in page
