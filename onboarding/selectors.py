@@ -341,6 +341,13 @@ def person_findings_open(person: Person) -> list[Finding]:
     return list(Finding.objects.open().filter(username=person.username).order_by("system", "kind"))
 
 
+def run_steps_unchanged(run: LifecycleRun) -> set[str]:
+    """The steps that found their work already done when checked (a repair's steps whose
+    system held what it should): done without changing anything."""
+    done = run.events.filter(action="step.do", outcome="succeeded", details__already_done=True)
+    return set(done.values_list("details__step", flat=True))
+
+
 RUN_WAITS_SHOWN = 20
 
 

@@ -677,6 +677,7 @@ def _run_context(request: HttpRequest, run: LifecycleRun) -> dict:
         "run": run,
         "steps": steps_in_words(selectors.run_steps(run), **_run_teams(run)),
         "waits": selectors.run_waits(run),
+        "unchanged": selectors.run_steps_unchanged(run),
         "seen": request.GET.get("seen", ""),
         "waiting": selectors.credentials_waiting(run),
         "revealed": selectors.credentials_revealed(run),

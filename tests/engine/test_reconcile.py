@@ -310,3 +310,21 @@ def test_the_person_page_shows_their_drift_and_repairs_it_there(fake, team, clie
     assert "hal" in fake.accounts
     assert 'id="drift"' not in client.get("/people/hal/").content.decode()
     assert not Finding.objects.open().filter(username="hal").exists()
+
+
+def test_a_repairs_run_page_says_which_steps_were_unchanged(fake, team, client):
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.create_superuser("root-admin", password="x")
+    client.force_login(admin, "django.contrib.auth.backends.ModelBackend")
+    onboard("hal", team)
+    fake.accounts["hal"].team = "nlp"  # only the team differs
+    reconcile_command("--repair", "hal")
+    run = LifecycleRun.objects.get(kind="repair")
+
+    page = client.get(f"/runs/{run.pk}/").content.decode()
+
+    rows = {row.split('data-step="')[1].split('"')[0]: row for row in page.split("<tr")[1:]
+            if 'data-step="' in row}  # fmt: skip
+    assert "Unchanged" in rows["fake_account"] and "Unchanged" in rows["fake_key"]
+    assert "Unchanged" not in rows["fake_team"] and "Done" in rows["fake_team"]
