@@ -75,6 +75,7 @@ def pages(site: Site) -> list[tuple[str, str, str | None]]:
         ("people", "/people/", None),
         ("person", f"/people/{username}/", None),
         ("onboard", "/onboard/", None),
+        ("onboard-csv-preview", "/onboard/csv/", None),
         ("offboard", f"/people/{username}/offboard/", None),
         ("offboard-preview", f"/people/{username}/offboard/", "preview-offboard"),
         ("teams", "/teams/", None),
@@ -90,7 +91,7 @@ def pages(site: Site) -> list[tuple[str, str, str | None]]:
     ]
 
 
-def page_ready(page: Page, name: str) -> None:
+def page_ready(page: Page, name: str, site: Site) -> None:
     if name == "person":
         expect(page.locator("#systems-heading")).to_be_visible()
         expect(page.locator("#systems")).not_to_have_attribute("aria-busy", "true", timeout=15_000)
@@ -100,6 +101,20 @@ def page_ready(page: Page, name: str) -> None:
         page.fill("#id_iam_policy_arns", "not-an-arn")
         page.click("button[type=submit].primary")
         expect(page.locator("#form-errors")).to_be_focused()
+    if name == "onboard-csv-preview":
+        rows = "".join(
+            f"{unique('csv')},Row,Number{n},row{n}@example.test,{site.team.name}\n"
+            for n in range(40)
+        )
+        page.set_input_files("#id_file", files=[{
+            "name": "people.csv", "mimeType": "text/csv",
+            "buffer": ("username,first_name,last_name,email,team\n" + rows).encode(),
+        }])  # fmt: skip
+        page.click("button[value=preview]")
+        expect(page.locator("#confirm")).to_be_visible()
+        height = page.evaluate("document.documentElement.scrollHeight")
+        if page.viewport_size["width"] >= DESKTOP["width"]:  # a phone stacks each row as a card
+            assert height < 6000, f"40 rows make a page {height} px long"
     if name == "offboard-preview":
         page.fill("#id_reason", "contract ended")
         page.click("button[value=preview]")
@@ -116,7 +131,7 @@ def test_every_main_page_passes_axe_and_fits_the_screen(site, browser, width):
     problems = []
     for name, path, _ in pages(site):
         page.goto(f"{site.url}{path}")
-        page_ready(page, name)
+        page_ready(page, name, site)
         shot(page, f"a11y-{viewport['width']}-{name}")
         problems += [f"{name}: {violation}" for violation in axe_violations(page)]
         overflow = sideways_overflow(page)
