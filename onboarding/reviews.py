@@ -200,6 +200,34 @@ def holdings_words(holdings: list[dict]) -> list[tuple[str, str]]:
     return words
 
 
+@dataclass(frozen=True)
+class HeldInWords:
+    """What one system held for a person, for a lead to read: what kinds of thing, whether it
+    differs from what AccessAdmin expects, and the ids behind it for whoever wants them."""
+
+    label: str
+    summary: str
+    technical: str
+
+
+def holdings_summary(holdings: list[dict]) -> list[HeldInWords]:
+    summaries = []
+    for row in holdings:
+        if not row["answered"]:
+            summary, technical = "did not answer when the review opened", row["error"]
+        elif row["held"]:
+            kinds = sorted({h["kind"] for h in row["held"]})
+            summary = ", ".join(kinds)
+            technical = "; ".join(f"{h['kind']} {h['id']}: {h['detail']}" for h in row["held"])
+        else:
+            summary, technical = "nothing", ""
+        if row.get("notes"):
+            summary += " (differs from what AccessAdmin expects)"
+            technical = "; ".join(filter(None, [technical, *row["notes"]]))
+        summaries.append(HeldInWords(row["label"], summary, technical))
+    return summaries
+
+
 # Deciding -------------------------------------------------------------------------------------
 
 

@@ -140,7 +140,7 @@ def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
     review = _review(request, review_id)
     items = reviews.review_items(review, _teams(access))
     rows = [
-        (item, reviews.holdings_words(item.holdings), _may_decide(access, review, item))
+        (item, reviews.holdings_summary(item.holdings), _may_decide(access, review, item))
         for item in items
     ]
     counts = reviews.review_counts(review, items)
@@ -256,7 +256,7 @@ def review_print(request: HttpRequest, review_id: int) -> HttpResponse:
     reviews.review_export_rows(review=review, actor=_actor(request), items=items, form_of="print")
     context = {
         "review": review,
-        "rows": [(item, reviews.holdings_words(item.holdings)) for item in items],
+        "rows": [(item, reviews.holdings_summary(item.holdings)) for item in items],
         "counts": reviews.review_counts(review, items),
         "printed_at": timezone.now(),
     }

@@ -254,3 +254,19 @@ def test_the_review_page_and_the_dashboard_count_a_leads_decisions_alike(
 
     assert waiting == (review, 2)
     assert "3 pending (2 for you to decide, 1 for a platform admin)" in page
+
+
+def test_what_each_person_held_is_in_words_with_the_ids_behind_a_toggle(
+    client, personas, review, plain_members
+):
+    as_role(client, personas, "admin")
+
+    page = client.get(f"/reviews/{review.pk}/").content.decode()
+    printed = client.get(f"/reviews/{review.pk}/print/").content.decode()
+
+    # The fake accounts hold no key yet: each differs from what AccessAdmin expects.
+    shown = "<strong>Fake directory</strong>: account (differs from what AccessAdmin expects)"
+    assert f"{shown} <details" in page
+    assert "<summary>Technical details</summary>account ann:" in page
+    technical = '<span class="technical">(account ann:'
+    assert f"{shown} {technical}" in printed
