@@ -10,6 +10,7 @@ from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -144,6 +145,7 @@ def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
         for item in items
     ]
     counts = reviews.review_counts(review, items)
+    row_error = request.session.pop(ROW_ERROR_SESSION_KEY, None)
     # The dashboard's count: the pending decisions that are the viewer's to make.
     yours = sum(1 for item, _, may_decide in rows if may_decide and item.is_pending)
     context = {
@@ -152,6 +154,7 @@ def review_detail(request: HttpRequest, review_id: int) -> HttpResponse:
         "counts": counts,
         "pending_yours": yours,
         "pending_others": counts["pending"] - yours,
+        "row_error": row_error,
     }
     return render(request, "web/review_detail.html", context)
 
@@ -175,8 +178,7 @@ def review_decide(request: HttpRequest, review_id: int, item_id: int) -> HttpRes
         return _not_yours(request, item)
     form = DecisionForm(request.POST)
     if not form.is_valid():
-        messages.error(request, f"Nothing was changed: {form.errors.as_text()}")
-        return redirect("review_detail", review_id=review.pk)
+        return _row_error(request, review, item, f"Nothing was changed: {form.errors.as_text()}")
     decision, comment = form.cleaned_data["decision"], form.cleaned_data["comment"].strip()
     shown = {"item": str(item.pk), "comment": comment}
     try:
@@ -192,8 +194,7 @@ def review_decide(request: HttpRequest, review_id: int, item_id: int) -> HttpRes
             user=request.user, allowed_teams=_teams(access),
         )  # fmt: skip
     except AccessAdminError as error:
-        messages.error(request, str(error))
-        return redirect("review_detail", review_id=review.pk)
+        return _row_error(request, review, item, str(error))
     if item.offboard_run is not None:
         messages.success(
             request, f"{item.person.username}'s access is revoked: offboarding is queued as run "
@@ -202,6 +203,17 @@ def review_decide(request: HttpRequest, review_id: int, item_id: int) -> HttpRes
     else:
         messages.success(request, f"{item.person.username}'s access is confirmed.")
     return redirect("review_detail", review_id=review.pk)
+
+
+ROW_ERROR_SESSION_KEY = "review_row_error"
+
+
+def _row_error(
+    request: HttpRequest, review: AccessReview, item: ReviewItem, message: str
+) -> HttpResponse:
+    """Back to the review, the refusal shown on the person's own row, which gets the focus."""
+    request.session[ROW_ERROR_SESSION_KEY] = {"item": item.pk, "message": message}
+    return redirect(f"{reverse('review_detail', args=[review.pk])}#item-{item.pk}")
 
 
 def _revoke_preview(

@@ -270,3 +270,17 @@ def test_what_each_person_held_is_in_words_with_the_ids_behind_a_toggle(
     assert "<summary>Technical details</summary>account ann:" in page
     technical = '<span class="technical">(account ann:'
     assert f"{shown} {technical}" in printed
+
+
+def test_a_refused_decision_is_said_on_the_persons_own_row(client, personas, review, plain_members):
+    as_role(client, personas, "lead_a")
+    al = item("al")
+
+    answer = client.post(f"/reviews/{review.pk}/items/{al.pk}/", {"decision": "revoked"})
+
+    assert answer["Location"] == f"/reviews/{review.pk}/#item-{al.pk}"
+    page = client.get(answer["Location"]).content.decode()
+    row = page.split(f'<tr id="item-{al.pk}">')[1].split("</tr>")[0]
+    assert f'id="item-error-{al.pk}"' in row and "Say why the access is revoked" in row
+    assert 'aria-invalid="true"' in row
+    assert "Say why" not in client.get(f"/reviews/{review.pk}/").content.decode()  # shown once
