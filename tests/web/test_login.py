@@ -170,19 +170,17 @@ def test_lead_named_on_a_team_by_team_set_logs_in_over_ldap(client, ldap_configu
     assert client.get(f"/people/{person.username}/").status_code == 200
 
 
-@override_settings(AUTHENTICATION_BACKENDS=[f"{__name__}.PasswordRecorder"])
-def test_a_directory_that_checks_passwords_alone_gets_no_code_and_the_page_says_so(
-    rf, client, settings
-):
-    settings.LDAP_CHECKS_OTP = False
+def test_a_directory_that_checks_passwords_alone_gets_no_code_and_the_page_says_so(rf, client):
+    # override_settings alone (not the settings fixture as well): their restores must nest.
     PasswordRecorder.seen.clear()
-    form = LoginForm(rf.post("/login/"), data={"username": "lead", "password": "secret",
-                                               "otp_code": "123456"})  # fmt: skip
-    form.is_valid()
-    assert PasswordRecorder.seen == ["secret"]
-
-    page = client.get("/login/").content.decode()
-    assert 'id="password-only"' in page and 'name="otp_code"' not in page
-    settings.LDAP_CHECKS_OTP = True
-    page = client.get("/login/").content.decode()
-    assert 'name="otp_code"' in page and 'id="password-only"' not in page
+    with override_settings(
+        AUTHENTICATION_BACKENDS=[f"{__name__}.PasswordRecorder"], LDAP_CHECKS_OTP=False
+    ):
+        data = {"username": "lead", "password": "secret", "otp_code": "123456"}
+        LoginForm(rf.post("/login/"), data=data).is_valid()
+        assert PasswordRecorder.seen == ["secret"]
+        page = client.get("/login/").content.decode()
+        assert 'id="password-only"' in page and 'name="otp_code"' not in page
+    with override_settings(LDAP_CHECKS_OTP=True):
+        page = client.get("/login/").content.decode()
+        assert 'name="otp_code"' in page and 'id="password-only"' not in page
