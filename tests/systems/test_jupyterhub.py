@@ -246,3 +246,35 @@ def test_a_hub_whose_authenticator_manages_groups_is_named_with_the_fix(
     assert check.fix.startswith("set manage_groups = False on the hub's authenticator")
     with pytest.raises(PermanentError, match="the hub's authenticator manages groups: set"):
         hub.group_add_user(group="hubtest-managed", name="hub-member")
+
+
+def test_a_404_that_is_not_the_hubs_answer_is_transient_not_a_missing_user() -> None:
+    """While the hub starts, configurable-http-proxy has no route to it and answers its own
+    HTML 404 page: a removal step must not take that for the user being gone."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    class ProxyWithoutRoute(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<html><body><h1>404: Not Found</h1></body></html>"
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    proxy = HTTPServer(("127.0.0.1", 0), ProxyWithoutRoute)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        hub = JupyterHub(url=f"http://127.0.0.1:{proxy.server_port}", token="any", timeout=5)
+        with pytest.raises(TransientError, match="not the hub's answer"):
+            hub.user_find(name="leaver")
+    finally:
+        proxy.shutdown()
+
+
+def test_the_hubs_own_404_still_means_no_such_user(hub: JupyterHub) -> None:
+    assert hub.user_find(name="hub-never-there-either") is None

@@ -238,6 +238,10 @@ class JupyterHub:
                 f"{message}; the hub refused the token: check JUPYTERHUB_API_TOKEN "
                 "and the scopes of its service",
             )
+        if status == 404 and not _from_the_hub_api(response):
+            # configurable-http-proxy answers its own 404 page while it has no route to the hub
+            # (the hub is starting): that says nothing of whether the user exists.
+            raise TransientError(SYSTEM, f"{message}; not the hub's answer (its proxy, no route)")
         if status == 400 and GROUPS_MANAGED_BY_AUTHENTICATOR in message:
             message = f"{message}; the hub's authenticator manages groups: {GROUPS_MANAGED_FIX}"
         error_class = {400: _BadRequest, 404: NotFound, 409: _Conflict}.get(status, PermanentError)
@@ -292,6 +296,16 @@ def _json_or_none(response: requests.Response) -> Any:
         raise PermanentError(
             SYSTEM, f"{response.request.method} {response.url}: answer is not JSON"
         ) from error
+
+
+def _from_the_hub_api(response: requests.Response) -> bool:
+    """The hub's API answers errors as JSON with their status (jupyterhub/apihandlers/base.py
+    write_error); a proxy's own error page is HTML."""
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("status") == response.status_code
 
 
 def _hub_message(response: requests.Response) -> str:
