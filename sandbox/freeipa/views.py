@@ -10,8 +10,6 @@ from .tree import ACTIVE, PRESERVED, STAGED, Tree
 
 DATETIME_ATTRIBUTES = frozenset({"krbpasswordexpiration", "krblastpwdchange"})
 SECRET_ATTRIBUTES = frozenset({"userpassword", "krbprincipalkey", "nsaccountlock", "memberof"})
-# FreeIPA returns these only from the command that just wrote the entry.
-WRITE_ONLY_ATTRIBUTES = frozenset({"krbextradata", "mepmanagedentry"})
 # What user_show, user_add and user_mod read without `all` (baseuser.py:235-247); memberof and
 # nsaccountlock are rendered apart.
 USER_DEFAULTS = frozenset(
@@ -109,7 +107,6 @@ def user_view(
     options: dict[str, Any],
     *,
     readable: Readable = None,
-    written: bool = False,
     find: bool = False,
     added: bool = False,
     updated: bool = False,
@@ -123,11 +120,10 @@ def user_view(
     staged = f",{tree.container(STAGED)}".lower() in entry.dn.lower()
     preserved = f",{tree.container(PRESERVED)}".lower() in entry.dn.lower()
     show_all = bool(options.get("all"))
-    hide = SECRET_ATTRIBUTES | (frozenset() if written else WRITE_ONLY_ATTRIBUTES)
     # user.py:697-717, stageuser.py:421-427: an add reads the whole entry ('*') back.
     everything = show_all or added
     keep = None if everything else (USER_FIND_DEFAULTS if find else USER_DEFAULTS) | asked
-    view = _attributes(entry, keep, hide, readable)
+    view = _attributes(entry, keep, SECRET_ATTRIBUTES, readable)
     if added and not staged:
         # user.py:707-708: user_add drops the SID sidgen gave it.
         view.pop("ipantsecurityidentifier", None)

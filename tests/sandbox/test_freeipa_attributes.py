@@ -139,3 +139,15 @@ def test_stage_user_mod_changes_it_and_never_shows_the_lock(admin: ClientMeta) -
     found = admin.stageuser_find(o_uid="bob", o_all=False)["result"][0]
     assert found["nsaccountlock"] is True
     assert "title" in found
+
+
+def test_admin_reading_with_all_sees_kerberos_and_managed_entry_attributes(
+    admin: ClientMeta,
+) -> None:
+    add_person(admin, "alice")
+    # "Admin read-only attributes" lets admins read krbExtraData (install/updates/20-aci.update:74)
+    # and `all` reads '*', so what user_add returned comes back from user_show and user_find.
+    shown = admin.user_show("alice", o_all=True)["result"]
+    assert {"krbextradata", "mepmanagedentry", "krblastpwdchange"} <= set(shown)
+    found = admin.user_find(o_uid="alice", o_all=True)["result"][0]
+    assert {"krbextradata", "mepmanagedentry"} <= set(found)

@@ -132,7 +132,6 @@ def stageuser_mod(call: Call) -> dict[str, Any]:
         entry,
         call.options,
         readable=call.readable(entry),
-        written=True,
         updated=True,
         asked=frozenset(changes),
     )
@@ -173,5 +172,5 @@ def stageuser_activate(call: Call) -> dict[str, Any]:
     activate(tree, dn, uid)
     join_default_group(call, dn)
     active = tree.directory.get(dn)
-    view = user_view(tree, active, call.options, readable=call.readable(active), written=True)
+    view = user_view(tree, active, call.options, readable=call.readable(active))
     return {"result": view, "value": uid, "summary": f"Stage user {uid} activated"}

@@ -287,9 +287,7 @@ def user_add(call: Call) -> dict[str, Any]:
         passwords.set_by_admin(tree, dn, str(password))
     join_default_group(call, dn)
     entry = tree.directory.get(dn)
-    view = user_view(
-        tree, entry, call.options, readable=call.readable(entry), written=True, added=True
-    )
+    view = user_view(tree, entry, call.options, readable=call.readable(entry), added=True)
     return {"result": {**view, **result}, "value": uid, "summary": f'Added user "{uid}"'}
 
 
@@ -443,7 +441,6 @@ def user_mod(call: Call) -> dict[str, Any]:
         entry,
         call.options,
         readable=call.readable(entry),
-        written=True,
         updated=True,
         asked=frozenset(changes),
     )
