@@ -345,7 +345,9 @@ def answer_entries(call: dict[str, Any], answer: dict[str, Any]) -> list[tuple[s
     if call.get("method") != "batch":
         entries = result.get("result") if isinstance(result, dict) else None
         entries = entries if isinstance(entries, list) else [entries]
-        return [(call.get("method", ""), e) for e in entries if isinstance(e, dict)]
+        # A delete's {"failed": [...]} is no entry.
+        entries = [e for e in entries if isinstance(e, dict) and set(e) != {"failed"}]
+        return [(call.get("method", ""), e) for e in entries]
     args = call["params"][0]
     subs = args[0] if args and isinstance(args[0], list) else args
     answers = result.get("results", []) if isinstance(result, dict) else []
