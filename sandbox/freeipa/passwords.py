@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import itertools
 import secrets
 import string
 
@@ -89,18 +90,37 @@ def set_by_admin(tree: Tree, dn: str, password: str) -> None:
 
 
 def set_by_self(tree: Tree, user: Entry, password: str) -> None:
+    """The user's own change, checked in ipapwd_check_policy's order (util/ipa_pwd.c:533-667)."""
     policy = policy_for(tree, user)
-    if len(password) < policy["krbpwdminlength"]:
-        raise PolicyError("Constraint violation: Password is too short")
     last = user.first("krblastpwdchange")
     expiry = user.first("krbpasswordexpiration")
     if last and last != expiry:
         age = (utcnow() - from_generalized(last)).total_seconds()
         if age < policy["krbminpwdlife"]:
             raise PolicyError("Constraint violation: Too soon to change password")
+    if character_classes(password) < policy["krbpwdmindiffchars"]:
+        raise PolicyError("Constraint violation: Password is too simple")
+    if len(password) < policy["krbpwdminlength"]:
+        raise PolicyError("Constraint violation: Password is too short")
     now = utcnow()
     expires = now + dt.timedelta(seconds=policy["krbmaxpwdlife"])
     _store(tree, user.dn, password, to_generalized(now), to_generalized(expires))
+
+
+def character_classes(password: str) -> int:
+    """Digits, upper, lower, other ASCII, non-ASCII; a run of three costs one (ipa_pwd.c:572-642)"""
+    classes = [
+        any(c.isascii() and c.isdigit() for c in password),
+        any(c.isascii() and c.isupper() for c in password),
+        any(c.isascii() and c.islower() for c in password),
+        any(c.isascii() and not c.isalnum() for c in password),
+        any(not c.isascii() for c in password),
+    ]
+    longest = run = 0
+    for previous, current in itertools.pairwise(password):
+        run = run + 1 if previous == current else 0
+        longest = max(longest, run)
+    return sum(classes) - (1 if longest > 1 else 0)
 
 
 def _store(tree: Tree, dn: str, password: str, changed: str, expires: str) -> None:

@@ -10,8 +10,8 @@ from .tree import ACTIVE, PRESERVED, STAGED, Tree
 
 DATETIME_ATTRIBUTES = frozenset({"krbpasswordexpiration", "krblastpwdchange"})
 SECRET_ATTRIBUTES = frozenset({"userpassword", "krbprincipalkey", "nsaccountlock", "memberof"})
-# FreeIPA returns these only from the command that just wrote the entry.
-WRITE_ONLY_ATTRIBUTES = frozenset({"krbextradata", "mepmanagedentry"})
+# What user_show, user_add and user_mod read without `all` (baseuser.py:235-247); memberof and
+# nsaccountlock are rendered apart.
 USER_DEFAULTS = frozenset(
     {
         "uid",
@@ -22,16 +22,47 @@ USER_DEFAULTS = frozenset(
         "uidnumber",
         "gidnumber",
         "mail",
-        "krbprincipalname",
-        "krbcanonicalname",
+        "ou",
         "telephonenumber",
         "title",
-        "ipasshpubkey",
         "ipauserauthtype",
-        "description",
+        "userclass",
+        "ipatokenradiusconfiglink",
+        "ipatokenradiususername",
+        "ipaidpconfiglink",
+        "ipaidpsub",
+        "krbprincipalexpiration",
+        "usercertificate;binary",
+        "krbprincipalname",
+        "krbcanonicalname",
+        "ipacertmapdata",
+        "ipantlogonscript",
+        "ipantprofilepath",
+        "ipanthomedirectory",
+        "ipanthomedirectorydrive",
+        "ipapasskey",
     }
 )
-GROUP_DEFAULTS = frozenset({"cn", "description", "gidnumber", "objectclass"})
+# What user_find reads without `all` (baseuser.py:248-252 search_display_attributes).
+USER_FIND_DEFAULTS = frozenset(
+    {
+        "uid",
+        "givenname",
+        "sn",
+        "homedirectory",
+        "krbcanonicalname",
+        "krbprincipalname",
+        "loginshell",
+        "mail",
+        "telephonenumber",
+        "title",
+        "uidnumber",
+        "gidnumber",
+    }
+)
+# group.py:212-216; group_add also reads back what it wrote (baseldap.py:1280-1287).
+GROUP_DEFAULTS = frozenset({"cn", "description", "gidnumber"})
+GROUP_ADD_READ_BACK = frozenset({"objectclass", "ipauniqueid"})
 # The attributes of an entry the caller may read (access.Access.readable); None: all of them.
 Readable = frozenset[str] | None
 
@@ -61,8 +92,9 @@ def may_read(readable: Readable, name: str) -> bool:
     return readable is None or name in readable
 
 
-def _members_shown(options: dict[str, Any], find: bool) -> bool:
-    return bool(options.get("all")) or not options.get("no_members", find)
+def _members_shown(options: dict[str, Any]) -> bool:
+    # baseldap.py:1280-1287: without `all`, no_members drops memberof from what is read.
+    return bool(options.get("all")) or not options.get("no_members", False)
 
 
 def _names(dns: list[str]) -> list[str]:
@@ -75,48 +107,90 @@ def user_view(
     options: dict[str, Any],
     *,
     readable: Readable = None,
-    written: bool = False,
     find: bool = False,
     added: bool = False,
+    updated: bool = False,
+    asked: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
+    """The entry as user_show, user_find, user_add, user_mod (and their stage twins) return it.
+
+    asked: the attributes the command also reads without `all` (the ones user_mod changed,
+    the ones user_find filtered on; baseldap.py:1513-1520, 2139-2146).
+    """
     staged = f",{tree.container(STAGED)}".lower() in entry.dn.lower()
     preserved = f",{tree.container(PRESERVED)}".lower() in entry.dn.lower()
-    hide = SECRET_ATTRIBUTES | (frozenset() if written else WRITE_ONLY_ATTRIBUTES)
-    view = _attributes(entry, None if options.get("all") else USER_DEFAULTS, hide, readable)
+    show_all = bool(options.get("all"))
+    # user.py:697-717, stageuser.py:421-427: an add reads the whole entry ('*') back.
+    everything = show_all or added
+    keep = None if everything else (USER_FIND_DEFAULTS if find else USER_DEFAULTS) | asked
+    view = _attributes(entry, keep, SECRET_ATTRIBUTES, readable)
+    if added and not staged:
+        # user.py:707-708: user_add drops the SID sidgen gave it.
+        view.pop("ipantsecurityidentifier", None)
     if (not added or staged) and may_read(readable, "nsaccountlock"):
         view["nsaccountlock"] = str(entry.first("nsaccountlock", "FALSE")).upper() == "TRUE"
     if not find:
         view["has_password"] = bool(entry.get("userpassword"))
         view["has_keytab"] = bool(entry.get("userpassword"))
-    if not staged and (options.get("all") or not find):
-        view["preserved"] = preserved
+    if not staged and not options.get("raw"):
+        # user.py:514-521: True for a preserved user, False only with `all`.
+        if preserved:
+            view["preserved"] = True
+        elif show_all:
+            view["preserved"] = False
     if "manager" in view:
         # Shown by login, not DN (baseuser.py convert_manager).
         view["manager"] = _names(view["manager"])
-    members_shown = _members_shown(options, find) and may_read(readable, "memberof")
-    if members_shown and not staged and not preserved:
-        groups, roles = _memberships(tree, entry)
-        if groups:
-            view["memberof_group"] = groups
-        if roles:
-            view["memberof_role"] = roles
-    view["dn"] = entry.dn
+    if not staged and not preserved and may_read(readable, "memberof"):
+        view.update(_user_memberships(tree, entry, options, find=find, added=added))
+    if show_all or not updated:
+        # baseldap.py:1605: user_mod gives the DN only with `all` (entry_to_dict, :273-274).
+        view["dn"] = entry.dn
     return view
 
 
-def _memberships(tree: Tree, entry: Entry) -> tuple[list[str], list[str]]:
-    """Direct groups and roles, in the order the memberOf plugin recorded them."""
-    dns = [dn for dn in entry.get("memberof")]
-    if not dns:
-        dns = [g.dn for g in tree.groups_with("member", entry.dn)]
-        dns += [r.dn for r in tree.groups_with("member", entry.dn, "roles")]
-    groups_base = tree.container("groups").lower()
-    roles_base = tree.container("roles").lower()
-    direct = {g.dn.lower() for g in tree.groups_with("member", entry.dn)}
-    direct |= {r.dn.lower() for r in tree.groups_with("member", entry.dn, "roles")}
-    groups = [dn for dn in dns if dn.lower().endswith(groups_base) and dn.lower() in direct]
-    roles = [dn for dn in dns if dn.lower().endswith(roles_base) and dn.lower() in direct]
-    return _names(groups), _names(roles)
+def _user_memberships(
+    tree: Tree, entry: Entry, options: dict[str, Any], *, find: bool, added: bool
+) -> dict[str, list[str]]:
+    """memberof_* and memberofindirect_*, as each command reads them.
+
+    user_find reads memberof only with `all` and never splits off the indirect ones
+    (search_display_attributes lacks memberofindirect, baseldap.py:2186-2189); user_add's
+    second read ('*', user.py:697) brings back every memberOf value whatever no_members says;
+    the others split direct from indirect (baseldap.py:800-830 get_memberofindirect).
+    """
+    if find:
+        if not options.get("all"):
+            return {}
+        direct, indirect = _memberof(tree, entry), []
+    elif added:
+        direct, indirect = _memberof(tree, entry), []
+    elif _members_shown(options):
+        everything = _memberof(tree, entry)
+        member_of = {dn.lower() for dn in _direct_parents(tree, entry)}
+        direct = [dn for dn in everything if dn.lower() in member_of]
+        indirect = [dn for dn in everything if dn.lower() not in member_of]
+    else:
+        return {}
+    shown: dict[str, list[str]] = {}
+    for prefix, dns in (("memberof", direct), ("memberofindirect", indirect)):
+        for kind, container in (("group", "groups"), ("role", "roles")):
+            base = tree.container(container).lower()
+            names = _names([dn for dn in dns if dn.lower().endswith(base)])
+            if names:
+                shown[f"{prefix}_{kind}"] = names
+    return shown
+
+
+def _direct_parents(tree: Tree, entry: Entry) -> list[str]:
+    parents = tree.groups_with("member", entry.dn) + tree.groups_with("member", entry.dn, "roles")
+    return [p.dn for p in parents]
+
+
+def _memberof(tree: Tree, entry: Entry) -> list[str]:
+    """Every group and role the entry is in, directly or not, in the memberOf plugin's order."""
+    dns = list(entry.get("memberof"))
+    return dns or _direct_parents(tree, entry)
 
 
 def group_view(
@@ -126,12 +200,16 @@ def group_view(
     *,
     readable: Readable = None,
     find: bool = False,
+    added: bool = False,
+    updated: bool = False,
 ) -> dict[str, Any]:
-    keep = None if options.get("all") else GROUP_DEFAULTS
+    show_all = bool(options.get("all"))
+    keep = None if show_all else GROUP_DEFAULTS | (GROUP_ADD_READ_BACK if added else frozenset())
     view = _attributes(
         entry, keep, frozenset({"member", "membermanager", "memberof", "mepmanagedby"}), readable
     )
-    if _members_shown(options, find):
+    # Find commands default to no_members (baseldap.py:2033-2040).
+    if show_all or not options.get("no_members", find):
         users_base = tree.container(ACTIVE).lower()
         for attribute in ("member", "membermanager"):
             if not may_read(readable, attribute):
@@ -143,7 +221,8 @@ def group_view(
                 view[f"{attribute}_user"] = sorted(_names(users))
             if groups:
                 view[f"{attribute}_group"] = sorted(_names(groups))
-    view["dn"] = entry.dn
+    if show_all or not updated:
+        view["dn"] = entry.dn
     return view
 
 

@@ -249,3 +249,21 @@ def test_short_password_is_refused_by_policy(endpoints, admin: ClientMeta) -> No
         response.headers["X-IPA-Pwchange-Policy-Error"]
         == "Constraint violation: Password is too short"
     )
+
+
+def test_password_with_too_few_character_classes_is_refused_by_policy(
+    endpoints, admin: ClientMeta
+) -> None:
+    """From source: krbPwdMinDiffChars counts character classes, checked before the length
+    (util/ipa_pwd.c:572-665); a run of three equal characters costs a class."""
+    admin.pwpolicy_mod(o_krbpwdmindiffchars=3, o_krbminpwdlife=0)
+    admin.user_add("sam", o_givenname="S", o_sn="M", o_cn="S M", o_userpassword=PASSWORD)
+    refused = change_password(endpoints, "sam", PASSWORD, "onlylowercase")
+    assert (
+        refused.headers["X-IPA-Pwchange-Policy-Error"]
+        == "Constraint violation: Password is too simple"
+    )
+    repeated = change_password(endpoints, "sam", PASSWORD, "Lower-aaa")
+    assert repeated.headers["X-IPA-Pwchange-Result"] == "policy-error"
+    accepted = change_password(endpoints, "sam", PASSWORD, "Lower-case-1")
+    assert accepted.headers["X-IPA-Pwchange-Result"] == "ok"

@@ -42,7 +42,7 @@ def group_add(call: Call) -> dict[str, Any]:
     except ldap.ALREADY_EXISTS:
         raise errors.DuplicateEntry(f'group with name "{name}" already exists') from None
     entry = tree.directory.get(dn)
-    view = group_view(tree, entry, call.options, readable=call.readable(entry))
+    view = group_view(tree, entry, call.options, readable=call.readable(entry), added=True)
     return {"result": view, "value": name, "summary": f'Added group "{name}"'}
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import ldap
 
-from .. import errors
+from .. import errors, passwords
 from ..store import pending
 from ..tree import ACTIVE, PRESERVED, STAGED, unique_id
 from ..views import user_view
@@ -21,6 +21,7 @@ from .users import (
     join_default_group,
     normalize_name,
     person_attributes,
+    searched,
     user_filter,
     visible_user,
 )
@@ -63,7 +64,8 @@ def stageuser_add(call: Call) -> dict[str, Any]:
     # LDAPCreate reads the new entry back as the caller (baseldap.py:1317-1332): with
     # "Stage User Provisioning" alone it is added but not found.
     entry = visible_user(call, uid, (STAGED,))
-    view = user_view(tree, entry, call.options, readable=call.readable(entry))
+    # stageuser.py:421-427: the whole entry ('*') is read back after the add.
+    view = user_view(tree, entry, call.options, readable=call.readable(entry), added=True)
     return {"result": view, "value": uid, "summary": f'Added stage user "{uid}"'}
 
 
@@ -85,8 +87,58 @@ def stageuser_find(call: Call) -> dict[str, Any]:
         entries,
         "user",
         "users",
-        lambda e: user_view(tree, e, call.options, readable=call.readable(e), find=True),
+        lambda e: user_view(
+            tree,
+            e,
+            call.options,
+            readable=call.readable(e),
+            find=True,
+            asked=searched(call.options),
+        ),
     )
+
+
+STAGE_MOD_OPTIONS = (*PERSON_OPTIONS, "homedirectory", "uidnumber", "gidnumber")
+
+
+@command("stageuser_mod", (*STAGE_MOD_OPTIONS, "userpassword", "random"))
+def stageuser_mod(call: Call) -> dict[str, Any]:
+    """baseldap.py:1502-1610 with stageuser.py:446-465: nsaccountlock is never written nor shown."""
+    tree = call.tree
+    uid = normalize_name(call.arg())
+    entry = visible_user(call, uid, (STAGED,))
+    changes: dict[str, list] = {}
+    for name in STAGE_MOD_OPTIONS:
+        if name in call.options:
+            values = _listed(call.options[name])
+            if sorted(values) != sorted(entry.get(name)):
+                changes[name] = values
+    # baseuser.py:744-749: random only when no password is given; written like any attribute.
+    generated = None
+    if call.flag("random") and not call.options.get("userpassword"):
+        generated = passwords.random_password()
+    password = call.options.get("userpassword") or generated
+    if password:
+        changes["userPassword"] = [str(password)]
+    if not changes:
+        raise errors.EmptyModlist()
+    mods = [(ldap.MOD_REPLACE, name, values or None) for name, values in changes.items()]
+    if "ipauserauthtype" in changes and not entry.has_class("ipaUserAuthTypeClass"):
+        mods.insert(0, (ldap.MOD_ADD, "objectClass", ["ipaUserAuthTypeClass"]))
+    call.writes.modify(entry.dn, mods)
+    entry = tree.directory.get(entry.dn)
+    view = user_view(
+        tree,
+        entry,
+        call.options,
+        readable=call.readable(entry),
+        updated=True,
+        asked=frozenset(changes),
+    )
+    view.pop("nsaccountlock", None)
+    if generated:
+        view["randompassword"] = generated
+    return {"result": view, "value": uid, "summary": f'Modified stage user "{uid}"'}
 
 
 @command("stageuser_del", ("continue",))
@@ -120,5 +172,5 @@ def stageuser_activate(call: Call) -> dict[str, Any]:
     activate(tree, dn, uid)
     join_default_group(call, dn)
     active = tree.directory.get(dn)
-    view = user_view(tree, active, call.options, readable=call.readable(active), written=True)
+    view = user_view(tree, active, call.options, readable=call.readable(active))
     return {"result": view, "value": uid, "summary": f"Stage user {uid} activated"}

@@ -287,9 +287,7 @@ def user_add(call: Call) -> dict[str, Any]:
         passwords.set_by_admin(tree, dn, str(password))
     join_default_group(call, dn)
     entry = tree.directory.get(dn)
-    view = user_view(
-        tree, entry, call.options, readable=call.readable(entry), written=True, added=True
-    )
+    view = user_view(tree, entry, call.options, readable=call.readable(entry), added=True)
     return {"result": {**view, **result}, "value": uid, "summary": f'Added user "{uid}"'}
 
 
@@ -340,7 +338,9 @@ def user_find(call: Call) -> dict[str, Any]:
         entries,
         "user",
         "users",
-        lambda e: user_view(tree, e, options, readable=call.readable(e), find=True),
+        lambda e: user_view(
+            tree, e, options, readable=call.readable(e), find=True, asked=searched(options)
+        ),
     )
 
 
@@ -350,6 +350,14 @@ def _group_members(tree: Tree, names: Any) -> list[str]:
         group = tree.group(name)
         members += [m.lower() for m in group.get("member")] if group else []
     return members
+
+
+SEARCHABLE = (*PERSON_OPTIONS, "uid", "uidnumber", "gidnumber", "homedirectory", "krbprincipalname")
+
+
+def searched(options: dict[str, Any]) -> frozenset[str]:
+    """The attributes a find searched on, which it also shows (baseldap.py:2136-2146)."""
+    return frozenset(name for name in SEARCHABLE if options.get(name) not in (None, ""))
 
 
 def user_filter(criteria: Any, options: dict[str, Any]) -> str:
@@ -428,7 +436,14 @@ def user_mod(call: Call) -> dict[str, Any]:
     if password or random_password:
         passwords.set_by_admin(tree, entry.dn, str(password or random_password))
     entry = tree.directory.get(entry.dn)
-    view = user_view(tree, entry, call.options, readable=call.readable(entry), written=True)
+    view = user_view(
+        tree,
+        entry,
+        call.options,
+        readable=call.readable(entry),
+        updated=True,
+        asked=frozenset(changes),
+    )
     if random_password:
         view["randompassword"] = random_password
     return {"result": view, "value": uid, "summary": f'Modified user "{uid}"'}
