@@ -138,7 +138,8 @@ def test_admin_resumes_a_run_that_failed_on_a_bad_team_policy(
     page.click("button[value=preview]")
     page.click("button[value=onboard]")
     wait_for_run(page, "Failed")
-    expect(page.locator("tr.step-failed")).to_contain_text("iam_role")
+    expect(page.locator("tr.step-failed")).to_have_attribute("data-step", "iam_role")
+    expect(page.locator("tr.step-failed")).to_contain_text("Create the IAM role")
     expect(page.locator("p.error")).to_contain_text("does not exist")
     shot(page, "21-run-failed")
     run_url = page.url
