@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 
 import pytest
 from django.db import connection
@@ -74,14 +75,15 @@ def test_onboard_command_runs_on_a_worker_and_secrets_appear_only_in_the_reveal(
         assert secret not in text, f"OTP secret found in {place}"
 
 
-def test_a_worker_frozen_mid_step_and_woken_after_a_take_over_writes_and_calls_nothing(
-    lifecycle_worker, lifecycle_worker_env, sandbox_session, team, username, tmp_path
-):
+@contextmanager
+def onboarding_inside_the_efs_step(sandbox_session, team, username: str, first_name: str):
+    """An onboarding whose worker sits inside the EFS step, its request on the way to a hung
+    EFS; EFS answers again when the block ends."""
     moto_pid = int((sandbox_session.state_dir / "aws" / "moto.pid").read_text())
-    os.kill(moto_pid, signal.SIGSTOP)  # EFS hangs: the worker sits inside the EFS step
+    os.kill(moto_pid, signal.SIGSTOP)
     try:
         run = person_onboard(
-            username=username, first_name="Frozen", last_name="Test",
+            username=username, first_name=first_name, last_name="Test",
             email=f"{username}@example.test", team=team, actor="admin",
         )  # fmt: skip
         step = Step.objects.get(run=run, name="efs_access_point")
@@ -91,10 +93,17 @@ def test_a_worker_frozen_mid_step_and_woken_after_a_take_over_writes_and_calls_n
             step.refresh_from_db()
         assert step.state == Step.State.RUNNING
         time.sleep(0.5)  # the create request is on its way to EFS
-        # A paused VM or a long stop-the-world pause: alive, silent, its request in flight.
-        os.killpg(lifecycle_worker.process.pid, signal.SIGSTOP)
+        yield run
     finally:
         os.kill(moto_pid, signal.SIGCONT)
+
+
+def test_a_worker_frozen_mid_step_and_woken_after_a_take_over_writes_and_calls_nothing(
+    lifecycle_worker, lifecycle_worker_env, sandbox_session, team, username, tmp_path
+):
+    with onboarding_inside_the_efs_step(sandbox_session, team, username, "Frozen") as run:
+        # A paused VM or a long stop-the-world pause: alive, silent, its request in flight.
+        os.killpg(lifecycle_worker.process.pid, signal.SIGSTOP)
 
     replacement = Worker(lifecycle_worker_env, tmp_path / "replacement.log").start()
     try:
@@ -129,24 +138,9 @@ def test_a_worker_frozen_mid_step_and_woken_after_a_take_over_writes_and_calls_n
 def test_worker_killed_mid_step_is_taken_over_and_the_step_is_not_redone(
     lifecycle_worker, lifecycle_worker_env, sandbox_session, team, username, tmp_path
 ):
-    moto_pid = int((sandbox_session.state_dir / "aws" / "moto.pid").read_text())
-    os.kill(moto_pid, signal.SIGSTOP)  # EFS hangs: the worker sits inside the EFS step
-    try:
-        run = person_onboard(
-            username=username, first_name="Kill", last_name="Test",
-            email=f"{username}@example.test", team=team, actor="admin",
-        )  # fmt: skip
-        step = Step.objects.get(run=run, name="efs_access_point")
-        deadline = time.monotonic() + 60
-        while step.state != Step.State.RUNNING and time.monotonic() < deadline:
-            time.sleep(0.1)
-            step.refresh_from_db()
-        assert step.state == Step.State.RUNNING
-        time.sleep(0.5)  # the create request is on its way to EFS
+    with onboarding_inside_the_efs_step(sandbox_session, team, username, "Kill") as run:
         lifecycle_worker.kill()
         killed_at = time.monotonic()
-    finally:
-        os.kill(moto_pid, signal.SIGCONT)
 
     replacement = Worker(lifecycle_worker_env, tmp_path / "replacement.log").start()
     try:
