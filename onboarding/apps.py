@@ -16,9 +16,9 @@ class OnboardingConfig(AppConfig):
         )
 
         from onboarding.notifications import findings_found_notify, run_finished_notify
-        from onboarding.reconcile import repaired_findings_settle
         from onboarding.runner import step_threads_stop
         from onboarding.runner.limits import watchdog_install
+        from onboarding.services.reconcile import repaired_findings_settle
         from onboarding.signals import findings_found, run_finished, run_started
         from onboarding.webhooks import run_finished_webhooks, run_started_webhooks
 

@@ -24,8 +24,8 @@ from onboarding.audit import audit_record
 from onboarding.errors import AccessAdminError, InvalidInput
 from onboarding.models import AccessReview, AuditEvent, Person, ReviewItem, Team
 from onboarding.notifications import MAIL_ERRORS, admin_addresses
-from onboarding.reconcile import system_findings
 from onboarding.selectors import team_lead_names
+from onboarding.services.reconcile import system_findings
 from onboarding.systems import System, enabled
 from onboarding.validation import text_check
 

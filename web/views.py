@@ -25,10 +25,9 @@ from django.views.decorators.http import require_POST
 from kombu import Connection
 from qrcode.image.svg import SvgPathImage
 
-from onboarding import health, orphans, selectors, services
+from onboarding import health, selectors, services
 from onboarding.audit import audit_record, audit_verify
 from onboarding.broker import broker_persistence
-from onboarding.bulk import csv_text_decode, csv_text_normalise
 from onboarding.credentials import credentials_reveal
 from onboarding.errors import (
     AccessAdminError,
@@ -40,6 +39,7 @@ from onboarding.errors import (
 from onboarding.exports import csv_cell
 from onboarding.models import Credential, LifecycleRun, Person, Team
 from onboarding.preflight import preflight_run
+from onboarding.services.bulk import csv_text_decode, csv_text_normalise
 from onboarding.systems import enabled
 from web.audit_display import entries
 from web.forms import (
@@ -969,13 +969,13 @@ def reconcile_check(request: HttpRequest) -> HttpResponse:
 def orphan_remove(request: HttpRequest, finding_id: int) -> HttpResponse:
     """Delete an orphan in its system, once the admin has typed its owner's name."""
     try:
-        finding = orphans.orphan_get(finding_id)
+        finding = services.orphan_get(finding_id)
         if request.POST.get("confirm", "").strip() != finding.username:
             raise InvalidInput(
                 f"Type {finding.username} to confirm removing {finding.subject}; nothing was "
                 "removed."
             )
-        orphans.orphan_remove(finding=finding, actor=_actor(request))
+        services.orphan_remove(finding=finding, actor=_actor(request))
     except USER_ERRORS as error:
         messages.error(request, str(error))
     else:
@@ -988,9 +988,9 @@ def orphan_remove(request: HttpRequest, finding_id: int) -> HttpResponse:
 def orphan_adopt(request: HttpRequest, finding_id: int) -> HttpResponse:
     """Take the orphan's owner in as a person of a team; a repair run completes them."""
     try:
-        finding = orphans.orphan_get(finding_id)
+        finding = services.orphan_get(finding_id)
         team = selectors.team_get(request.POST.get("team", ""))
-        run = orphans.orphan_adopt(
+        run = services.orphan_adopt(
             finding=finding, team=team, actor=_actor(request), requested_by=request.user
         )
     except USER_ERRORS as error:

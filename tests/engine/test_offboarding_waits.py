@@ -49,7 +49,7 @@ def test_a_waiting_offboarding_says_so_everywhere_until_the_system_answers(
     settings.CELERY_TASK_MAX_RETRIES = 1
     onboard("ned", team)
     # The test is the worker: each try is run here, one at a time.
-    monkeypatch.setattr("onboarding.services.run_dispatch", lambda run_id, **_: True)
+    monkeypatch.setattr("onboarding.services.runs.run_dispatch", lambda run_id, **_: True)
     run = person_offboard(person=person("ned"), reason="left", actor="admin")
     fake.reachable = False
     for _ in range(4):

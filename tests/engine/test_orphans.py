@@ -5,8 +5,8 @@ import pytest
 
 from onboarding.errors import InvalidInput, PermanentError
 from onboarding.models import AuditEvent, Finding, LifecycleRun, Person
-from onboarding.orphans import orphan_adopt, orphan_get, orphan_remove
 from onboarding.services import reconcile
+from onboarding.services.orphans import orphan_adopt, orphan_get, orphan_remove
 from tests.engine.conftest import onboard
 from tests.engine.fake import Account
 from tests.factories import make_person

@@ -94,7 +94,7 @@ def test_the_calendar_starts_the_leaver_first_among_500_joiners_and_skips_no_one
     # Which runs are sent, in order; carrying out 500 runs is for other tests and takes long.
     sent: list[int] = []
     monkeypatch.setattr(
-        "onboarding.services.run_dispatch", lambda run_id, **_: sent.append(run_id) or True
+        "onboarding.services.runs.run_dispatch", lambda run_id, **_: sent.append(run_id) or True
     )
     started = time.monotonic()
     outcomes = lifecycle_due(actor=SYSTEM_ACTOR)
@@ -116,7 +116,7 @@ def test_ten_parallel_requests_under_a_limit_of_three_start_three(
     settings.LIFECYCLE_REQUESTS_PER_HOUR = 3
     # The runs are queued, not carried out: eager Celery tasks on several threads at once leave
     # Celery's process-wide "a task is running" flag set.
-    monkeypatch.setattr("onboarding.services.run_dispatch", lambda run_id, **_: True)
+    monkeypatch.setattr("onboarding.services.runs.run_dispatch", lambda run_id, **_: True)
     barrier = threading.Barrier(10)
     outcomes: list[str] = []
 

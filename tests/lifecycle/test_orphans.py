@@ -8,8 +8,8 @@ from django.conf import settings
 
 from onboarding.errors import InvalidInput
 from onboarding.models import AuditEvent, Finding, LifecycleRun, Person
-from onboarding.orphans import orphan_adopt, orphan_remove
 from onboarding.services import reconcile
+from onboarding.services.orphans import orphan_adopt, orphan_remove
 from tests.lifecycle.conftest import freeipa_user_make
 from tests.lifecycle.observe import access_points, aws, freeipa_client, hub_user, roles
 from tests.lifecycle.test_reconcile import freeipa_group_join, role_delete

@@ -1,10 +1,10 @@
 from pathlib import Path
 
-from onboarding.bulk import csv_text_decode
 from onboarding.errors import InvalidInput, RunFailed
 from onboarding.management.commands._base import LifecycleCommand
 from onboarding.models import LifecycleRun
 from onboarding.services import people_onboard_csv, people_onboard_csv_preview
+from onboarding.services.bulk import csv_text_decode
 
 
 class Command(LifecycleCommand):

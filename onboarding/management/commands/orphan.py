@@ -3,8 +3,8 @@ from django.core.management.base import CommandParser
 from onboarding.errors import InvalidInput
 from onboarding.management.commands._base import LifecycleCommand
 from onboarding.models import Finding
-from onboarding.orphans import orphan_adopt, orphan_get, orphan_remove
 from onboarding.selectors import team_get
+from onboarding.services.orphans import orphan_adopt, orphan_get, orphan_remove
 
 
 class Command(LifecycleCommand):

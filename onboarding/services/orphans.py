@@ -11,7 +11,8 @@ from django.utils import timezone
 from onboarding.audit import audit_record
 from onboarding.errors import DownstreamError, InvalidInput
 from onboarding.models import Finding, LifecycleRun, Person, Team
-from onboarding.services import person_repair, team_fits_check
+from onboarding.services.joiners import team_fits_check
+from onboarding.services.reconcile import person_repair
 from onboarding.systems import DirectoryAccount, ManagedObject, enabled, system
 from onboarding.validation import username_for_a_person
 
