@@ -167,7 +167,11 @@ def reinstate_data(w: World, team: Team) -> dict:
 
 
 def rollback_data(run: LifecycleRun) -> dict:
-    return {"confirm_username": run.person.username, **previewed("rollback", run=str(run.pk))}
+    return {
+        "confirm_username": run.person.username,
+        "action": "rollback",
+        **previewed("rollback", run=str(run.pk)),
+    }
 
 
 # fmt: off

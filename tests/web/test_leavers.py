@@ -222,11 +222,13 @@ def test_a_rollback_shows_what_it_undoes_and_needs_the_username_typed(as_admin, 
     assert "What the rollback will undo" in page(shown)
     token = shown.context["preview_token"]
 
-    for sent in ({}, {"preview_token": token, "confirm_username": "someone"}):
+    for sent in ({}, {"preview_token": token, "confirm_username": "someone", "action": "rollback"}):
         assert as_admin.post(url, sent).status_code == 200
         run.refresh_from_db()
         assert run.state == "failed"
-    as_admin.post(url, {"preview_token": token, "confirm_username": failing.username})
+    as_admin.post(
+        url, {"preview_token": token, "confirm_username": failing.username, "action": "rollback"}
+    )
     run.refresh_from_db()
     assert run.state == "rolling_back"
 

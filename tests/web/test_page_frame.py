@@ -44,7 +44,7 @@ def test_a_crash_is_accessadmins_own_500_with_the_details_only_in_the_log(monkey
     def broken(*args, **kwargs):
         raise RuntimeError("secret detail of the crash")
 
-    monkeypatch.setattr("web.views.selectors.people_by_status", broken)
+    monkeypatch.setattr("onboarding.selectors.people_by_status", broken)
     answer = client.get("/")
 
     page = answer.content.decode()

@@ -1,0 +1,112 @@
+"""Teams: the list, making and changing one, and giving every member what it now needs."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from onboarding import selectors, services
+from onboarding.models import Team
+from web.forms import TeamForm
+from web.permissions import admin_required, visible_or_404
+from web.team_checks import team_problems
+from web.views.common import USER_ERRORS, actor_name
+
+
+@admin_required
+def team_list(request: HttpRequest) -> HttpResponse:
+    teams = Team.objects.annotate(member_count=Count("members")).prefetch_related("leads")
+    return render(request, "web/team_list.html", {"teams": teams})
+
+
+def _team_checked(form: TeamForm, *, creating: bool) -> bool:
+    """Whether the team can be saved as asked; if not, each problem goes beside its field, all
+    at once, and nothing is made."""
+    problems = team_problems(
+        name=form.cleaned_data["name"] if creating else None,
+        group=form.cleaned_data["freeipa_group"].strip(),
+        leads=form.lead_names(),
+        policy_arns=form.policy_arns(),
+        jupyterhub_group=form.cleaned_data["jupyterhub_group"].strip(),
+    )
+    for field, messages_ in problems.items():
+        for message in messages_:
+            form.add_error(field, message)
+    return not problems
+
+
+@admin_required
+def team_create(request: HttpRequest) -> HttpResponse:
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid() and _team_checked(form, creating=True):
+        try:
+            team, _ = services.team_set(
+                name=form.cleaned_data["name"], group=form.cleaned_data["freeipa_group"],
+                leads=form.lead_names(), policy_arns=form.policy_arns(),
+                jupyterhub_group=form.cleaned_data["jupyterhub_group"], actor=actor_name(request),
+            )  # fmt: skip
+            messages.success(request, f"Team {team.name} is created with FreeIPA group "
+                             f"{team.freeipa_group}.")  # fmt: skip
+            return redirect("team_list")
+        except USER_ERRORS as error:
+            form.add_error(None, str(error))
+    return render(request, "web/team_form.html", {"form": form, "team": None})
+
+
+@admin_required
+def team_edit(request: HttpRequest, name: str) -> HttpResponse:
+    team = visible_or_404(request, Team.objects.prefetch_related("leads"), name=name)
+    initial = {
+        "name": team.name,
+        "freeipa_group": team.freeipa_group,
+        "leads": " ".join(selectors.team_lead_names(team)),
+        "iam_policy_arns": "\n".join(team.iam_policy_arns),
+        "jupyterhub_group": team.jupyterhub_group,
+    }
+    form = TeamForm(request.POST or None, initial=initial, editing=True)
+    changes = None
+    if request.method == "POST" and form.is_valid() and _team_checked(form, creating=False):
+        values = {
+            "group": form.cleaned_data["freeipa_group"].strip(),
+            "leads": form.lead_names(),
+            "policy_arns": form.policy_arns(),
+            "jupyterhub_group": form.cleaned_data["jupyterhub_group"].strip(),
+        }
+        try:
+            if request.POST.get("action") == "save":
+                services.team_set(name=team.name, **values, actor=actor_name(request))
+                messages.success(request, f"Team {team.name} is saved.")
+                return redirect("team_list")
+            changes = selectors.team_change_preview(team, **values)
+        except USER_ERRORS as error:
+            form.add_error(None, str(error))
+    members = list(team.members.order_by("username"))
+    context = {"form": form, "team": team, "changes": changes, "members": members}
+    return render(request, "web/team_form.html", context)
+
+
+@admin_required
+@require_POST
+def team_members_apply(request: HttpRequest, name: str) -> HttpResponse:
+    """Bring the team's active members to what the team now says: a repair run each."""
+    team = visible_or_404(request, Team.objects.all(), name=name)
+    try:
+        outcomes = services.team_members_apply(
+            team=team, actor=actor_name(request), requested_by=request.user
+        )
+    except USER_ERRORS as error:
+        messages.error(request, str(error))
+        return redirect("team_edit", name=team.name)
+    started = [o for o in outcomes if o.run is not None]
+    skipped = [f"{o.username} ({o.note})" for o in outcomes if o.run is None]
+    messages.success(
+        request,
+        f"Team {team.name} is being applied to {len(started)} member"
+        f"{'' if len(started) == 1 else 's'}: each gets a run that changes only what differs.",
+    )
+    if skipped:
+        messages.warning(request, f"Not now: {', '.join(skipped)}.")
+    return redirect("team_edit", name=team.name)
