@@ -13,6 +13,5 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("api.urls")),
-    path("api-tokens/", include("api.pages")),
     path("", include("web.urls")),
 ]

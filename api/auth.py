@@ -7,9 +7,10 @@ from django.http import HttpRequest
 from ninja.security import HttpBearer
 
 from api.models import ApiToken
-from api.services import TokenRefused, api_token_use
+from api.services import api_token_use
+from onboarding.access import Access
 from onboarding.audit import audit_record
-from web.permissions import Access
+from onboarding.errors import TokenRefused
 
 
 class BearerToken(HttpBearer):

@@ -15,23 +15,15 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from api.models import ApiToken, IdempotencyKey
+from onboarding.access import rights_now_refusal
 from onboarding.audit import audit_record
-from onboarding.errors import AccessAdminError, InvalidInput
+from onboarding.errors import IdempotencyKeyReused, InvalidInput, TokenRefused
 from onboarding.models import Team
 from onboarding.validation import username_fold
-from web.permissions import rights_now_refusal
 
 TOKEN_PREFIX = "aa_"  # noqa: S105 - not a secret: it tells a leaked token for what it is
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-
-
-class TokenRefused(AccessAdminError):
-    """No token, or one that is unknown, expired or revoked: the request is not authenticated."""
-
-
-class IdempotencyKeyReused(InvalidInput):
-    """The key came back with another request: the client must use a new key."""
 
 
 def token_hash(secret: str) -> str:

@@ -37,39 +37,30 @@ from api.schemas import (
     RunOut,
     TeamOut,
 )
-from api.services import (
-    IdempotencyKeyReused,
-    TokenRefused,
-    idempotent_answer,
-    request_fingerprint,
-)
+from api.services import idempotent_answer, request_fingerprint
 from onboarding import selectors, services
-from onboarding.errors import (
-    AccessAdminError,
-    DownstreamError,
-    InvalidInput,
-    PersonAlreadyKnown,
-    RunInProgress,
-    TooManyRequests,
-)
-from onboarding.models import LifecycleRun, Person, Team
-from onboarding.validation import username_fold
-from web.live_state import person_systems_state_within
-from web.permissions import (
+from onboarding.access import (
     Access,
     onboard_takeover_refuse,
     person_is_privileged,
     refusal_for,
     rights_now_refusal,
 )
-
-
-class Missing(AccessAdminError):
-    """Not there, or not the token's to see: the two are answered alike."""
-
-
-class Forbidden(AccessAdminError):
-    """The token sees the thing but its role may not do this."""
+from onboarding.errors import (
+    AccessAdminError,
+    DownstreamError,
+    Forbidden,
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotVisible,
+    PersonAlreadyKnown,
+    RunInProgress,
+    TokenRefused,
+    TooManyRequests,
+)
+from onboarding.live_state import person_systems_state_within
+from onboarding.models import LifecycleRun, Person, Team
+from onboarding.validation import username_fold
 
 
 class AccessAdminApi(NinjaAPI):
@@ -108,8 +99,8 @@ def _token_refused(request: HttpRequest, error: TokenRefused) -> HttpResponse:
     return response
 
 
-@api.exception_handler(Missing)
-def _missing(request: HttpRequest, error: Missing) -> HttpResponse:
+@api.exception_handler(NotVisible)
+def _missing(request: HttpRequest, error: NotVisible) -> HttpResponse:
     return _error(request, str(error), 404)
 
 
@@ -175,12 +166,12 @@ def _access(request: HttpRequest) -> Access:
 
 
 def _visible(request: HttpRequest, queryset: QuerySet, message: str, **lookup):
-    """The object if the token may see it; otherwise Missing, the same as for none at all."""
+    """The object if the token may see it; otherwise NotVisible, the same as for none at all."""
     found = queryset.filter(**lookup).first()
     if found is None:
         if queryset.model._default_manager.filter(**lookup).exists():
             denial_record(request, "outside its team")
-        raise Missing(message)
+        raise NotVisible(message)
     return found
 
 

@@ -75,6 +75,30 @@ class CredentialsGone(AccessAdminError):
     """The one-time credentials were revealed already, or expired unrevealed."""
 
 
+class DirectoryUnavailable(Exception):
+    """The directory could not be asked about a staff account's rights; whoever asked is told
+    so, and nothing is decided on a guess."""
+
+
+# What the API answers, whatever the endpoint ---------------------------------------------------
+
+
+class TokenRefused(AccessAdminError):
+    """No token, or one that is unknown, expired or revoked: the request is not authenticated."""
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """The key came back with another request: the client must use a new key."""
+
+
+class NotVisible(AccessAdminError):
+    """Not there, or not the token's to see: the two are answered alike."""
+
+
+class Forbidden(AccessAdminError):
+    """The token sees the thing but its role may not do this."""
+
+
 # What the downstream systems raise, whatever their client library raised -------------------
 
 

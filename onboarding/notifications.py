@@ -12,8 +12,10 @@ import logging
 import smtplib
 import urllib.request
 from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Protocol
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -169,15 +171,31 @@ def run_notify(*, run: LifecycleRun) -> int:
     pending = [n for n in notifications if not _notification_sent(run, n)]
     if not settings.EMAIL_HOST or not pending:
         return sent
+    return sent + emails_send(
+        pending, sent=lambda notification: _notification_audit(run, notification)
+    )
+
+
+class Email(Protocol):
+    to: str
+    subject: str
+    body: str
+
+
+def emails_send(emails: Sequence[Email], *, sent: Callable[[Email], None]) -> int:
+    """Every e-mail AccessAdmin sends goes through here: one connection to the mail server for
+    all of them, from DEFAULT_FROM_EMAIL; `sent` hears of each once the server took it (to audit
+    it, never its body). A refusal raises, and what was sent before it stays sent."""
+    if not emails:
+        return 0
     with get_connection(fail_silently=False) as connection:
-        for notification in pending:
+        for email in emails:
             EmailMessage(
-                notification.subject, notification.body, settings.DEFAULT_FROM_EMAIL,
-                [notification.to], connection=connection,
+                email.subject, email.body, settings.DEFAULT_FROM_EMAIL, [email.to],
+                connection=connection,
             ).send()  # fmt: skip
-            _notification_audit(run, notification)
-            sent += 1
-    return sent
+            sent(email)
+    return len(emails)
 
 
 def _webhook_post(text: str) -> None:
@@ -256,15 +274,7 @@ def _mails_send(mails: list[Mail]) -> int:
     for chat in [mail for mail in mails if mail.to == WEBHOOK]:
         _webhook_post(f"{chat.subject}\n{chat.body}")
         _mail_audit(chat)
-    emails = [mail for mail in mails if mail.to != WEBHOOK]
-    if emails:
-        with get_connection(fail_silently=False) as connection:
-            for mail in emails:
-                EmailMessage(
-                    mail.subject, mail.body, settings.DEFAULT_FROM_EMAIL, [mail.to],
-                    connection=connection,
-                ).send()  # fmt: skip
-                _mail_audit(mail)
+    emails_send([mail for mail in mails if mail.to != WEBHOOK], sent=_mail_audit)
     return len(mails)
 
 

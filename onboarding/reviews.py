@@ -14,7 +14,6 @@ from datetime import date, datetime, time
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -23,7 +22,7 @@ from onboarding import services
 from onboarding.audit import audit_record
 from onboarding.errors import AccessAdminError, InvalidInput
 from onboarding.models import AccessReview, AuditEvent, Person, ReviewItem, Team
-from onboarding.notifications import MAIL_ERRORS, admin_addresses
+from onboarding.notifications import MAIL_ERRORS, Mail, admin_addresses, emails_send
 from onboarding.selectors import team_lead_names
 from onboarding.services.reconcile import system_findings
 from onboarding.systems import System, enabled
@@ -490,8 +489,7 @@ def _mail_send(
     """Send one e-mail and audit it (never its body); a mail server that refuses is audited
     as such and the pass goes on."""
     try:
-        with get_connection(fail_silently=False) as mail:
-            EmailMessage(subject, body, settings.DEFAULT_FROM_EMAIL, [to], connection=mail).send()
+        emails_send([Mail(to=to, subject=subject, body=body)], sent=lambda _: None)
     except MAIL_ERRORS as error:
         logger.error("review %s: %s to %s not sent: %s", review.pk, event, to, error)
         audit_record(

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from onboarding.errors import AccessAdminError, InvalidInput
 from onboarding.models import AuditEvent, Credential, Finding, LifecycleRun, Person, Team
-from onboarding.systems import SystemState, enabled
+from onboarding.systems import enabled
 from onboarding.validation import username_fold
 
 RUN_COLUMNS = ("person__team",)
@@ -144,20 +144,6 @@ def credentials_waiting(run: LifecycleRun) -> list[Credential]:
 
 def credentials_revealed(run: LifecycleRun) -> Credential | None:
     return run.credentials.filter(revealed_at__isnull=False).order_by("-revealed_at").first()
-
-
-def person_systems_state(person: Person) -> list[SystemState]:
-    """What each enabled system holds for this person now, asked live; a system that fails
-    says so and the others are still shown."""
-    states = []
-    for system in enabled():
-        try:
-            states.append(system.person_state(person))
-        except AccessAdminError as error:
-            states.append(SystemState(system.label, None, "did not answer", str(error)))
-        except Exception as error:  # the page must show the other systems anyway
-            states.append(SystemState(system.label, None, "did not answer", type(error).__name__))
-    return states
 
 
 def team_lead_names(team: Team) -> list[str]:

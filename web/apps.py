@@ -8,8 +8,8 @@ class WebConfig(AppConfig):
     verbose_name = "AccessAdmin web UI"
 
     def ready(self) -> None:
+        from onboarding.directory import directory_preflight
         from onboarding.signals import preflight_requested
         from web import auth  # noqa: F401 - connects the login audit receivers
-        from web.directory import directory_preflight
 
         preflight_requested.connect(directory_preflight, weak=False)

@@ -21,9 +21,10 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django_auth_ldap.backend import LDAPBackend
 
+from onboarding.access import has_local_password
 from onboarding.audit import audit_record
+from onboarding.directory import expiry_passed, managed_groups_find, password_expired
 from onboarding.signals import person_offboard_requested
-from web.directory import expiry_passed, managed_groups_find, password_expired
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +72,6 @@ def _password_expired_say(ldap_user) -> None:
     request = getattr(ldap_user, "_request", None)
     if request is not None:
         request.password_expired = True
-
-
-def has_local_password(user) -> bool:
-    """A password set here (createsuperuser); accounts made for team leads have none at all."""
-    return bool(user.password) and user.has_usable_password()
 
 
 def login_username_fold(raw: str) -> str:

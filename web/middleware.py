@@ -14,10 +14,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.utils.cache import patch_cache_control
 
+from onboarding.access import LEAVING
+from onboarding.directory import rights_find
+from onboarding.errors import DirectoryUnavailable
 from onboarding.models import Person
 from web.auth import MANAGED_GROUPS_SESSION_KEY
-from web.directory import DirectoryUnavailable, rights_find
-from web.permissions import LEAVING, denial_record
+from web.permissions import denial_record
 
 DIRECTORY_BACKEND = "web.auth.DirectoryBackend"
 CHECKED_AT_SESSION_KEY = "directory_rights_checked_at"

@@ -15,18 +15,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from onboarding import reviews, services
+from onboarding.access import Access
 from onboarding.errors import AccessAdminError
 from onboarding.exports import csv_cell
 from onboarding.models import AccessReview, ReviewItem, Team
 from onboarding.validation import TEXT_MAX_LENGTH
-from web.permissions import (
-    Access,
-    access_for,
-    admin_required,
-    no_access,
-    staff_required,
-    visible_or_404,
-)
+from web.permissions import access_for, admin_required, no_access, staff_required, visible_or_404
 from web.plan_words import changes_in_words
 from web.previews import NOT_PREVIEWED, preview_matches, preview_token
 

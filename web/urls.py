@@ -1,9 +1,12 @@
 from django.urls import path
 
 from web import metrics, reviews, views
+from web.views import tokens
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("api-tokens/", tokens.tokens, name="api_tokens"),
+    path("api-tokens/<str:name>/revoke/", tokens.token_revoke, name="api_token_revoke"),
     path("metrics", metrics.metrics, name="metrics"),
     path("", views.dashboard, name="dashboard"),
     path("preflight/", views.preflight_panel, name="preflight"),

@@ -7,9 +7,9 @@ import pytest
 from django.utils import timezone
 
 from api.models import ApiToken
+from onboarding.directory import DirectoryRights
 from onboarding.models import AuditEvent, LifecycleRun, Person
 from tests.api.conftest import newcomer
-from web.directory import DirectoryRights
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -61,7 +61,7 @@ def test_a_lead_token_lists_and_onboards_for_its_own_team_only(vision_lead, nlp_
 def test_what_only_admins_do_is_403_for_a_lead_token(vision_lead, hr, fake, team, monkeypatch):
     # The directory is not part of these tests; it says vic leads no team and is no admin.
     monkeypatch.setattr(
-        "web.permissions.rights_find", lambda username: DirectoryRights(True, False, False, ())
+        "onboarding.access.rights_find", lambda username: DirectoryRights(True, False, False, ())
     )
     run = vision_lead.post("/onboardings", newcomer("vic")).json()
     assert vision_lead.post(f"/runs/{run['id']}/resume").status_code == 403
@@ -70,7 +70,7 @@ def test_what_only_admins_do_is_403_for_a_lead_token(vision_lead, hr, fake, team
     left = vision_lead.post("/offboardings", {"username": "vic", "reason": "left"})
     assert left.status_code == 202
     monkeypatch.setattr(
-        "web.permissions.rights_find", lambda username: DirectoryRights(True, False, True, ())
+        "onboarding.access.rights_find", lambda username: DirectoryRights(True, False, True, ())
     )
     hr.post("/reinstatements", {"username": "vic", "reason": "came back"})
     refused = vision_lead.post("/offboardings", {"username": "vic", "reason": "left"})

@@ -8,10 +8,10 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from api.models import IdempotencyKey
+from onboarding.directory import DirectoryRights
 from onboarding.models import AuditEvent, LifecycleRun, Person
 from tests.api.conftest import newcomer
 from tests.factories import make_person
-from web.directory import DirectoryRights
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,7 +31,7 @@ def day(offset: int) -> str:
 def ordinary_members(monkeypatch):
     # The directory is not part of these tests; it says nobody is an admin or a lead.
     monkeypatch.setattr(
-        "web.permissions.rights_find", lambda username: DirectoryRights(True, False, False, ())
+        "onboarding.access.rights_find", lambda username: DirectoryRights(True, False, False, ())
     )
 
 
@@ -123,7 +123,7 @@ def test_a_lead_token_sets_dates_of_its_own_teams_members_only(
     elsewhere = vision_lead.patch("/people/nia", {"end_date": day(20)})
     assert elsewhere.status_code == 404
     monkeypatch.setattr(
-        "web.permissions.rights_find", lambda username: DirectoryRights(True, False, True, ())
+        "onboarding.access.rights_find", lambda username: DirectoryRights(True, False, True, ())
     )
     lead = vision_lead.patch("/people/fay", {"end_date": day(21)})
     assert lead.status_code == 403

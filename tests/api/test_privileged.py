@@ -6,10 +6,10 @@ path names them (a lead's token, or an admin's token handing a reset over to a l
 import pytest
 from django.contrib.auth import get_user_model
 
+from onboarding.access import person_is_privileged
+from onboarding.directory import DirectoryRights, directory_powers_of
 from onboarding.models import LifecycleRun
 from tests.api.conftest import newcomer
-from web.directory import DirectoryRights, directory_powers_of
-from web.permissions import person_is_privileged
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,7 +27,7 @@ def directory_says(monkeypatch, settings):
     def rights(username: str) -> DirectoryRights:
         return DirectoryRights(True, False, False, (), powers.get(username, ()))
 
-    monkeypatch.setattr("web.permissions.rights_find", rights)
+    monkeypatch.setattr("onboarding.access.rights_find", rights)
     return powers
 
 

@@ -6,8 +6,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from api.models import ApiToken
+from onboarding.directory import DirectoryRights
 from onboarding.models import AuditEvent, Team
-from web.directory import DirectoryRights
 
 pytestmark = pytest.mark.django_db
 
@@ -63,7 +63,7 @@ def test_a_token_owned_by_an_admin_lists_its_owner_last_use_and_expiry(
 ):
     # No directory runs here: ann is in it, enabled, and a platform admin.
     monkeypatch.setattr(
-        "web.permissions.rights_find", lambda username: DirectoryRights(True, False, True, ())
+        "onboarding.access.rights_find", lambda username: DirectoryRights(True, False, True, ())
     )
     make(admin_browser, service="", owner="ann")
 
@@ -102,7 +102,7 @@ def test_a_lead_token_is_made_for_its_team(admin_browser, vision):
 def test_bad_input_is_named_and_makes_nothing(admin_browser, vision, fields, error, monkeypatch):
     # No directory runs here: bob is in it, enabled, and no admin.
     monkeypatch.setattr(
-        "web.permissions.rights_find", lambda username: DirectoryRights(True, False, False, ())
+        "onboarding.access.rights_find", lambda username: DirectoryRights(True, False, False, ())
     )
     page = make(admin_browser, **fields)
 

@@ -13,11 +13,12 @@ from django.utils import timezone
 
 from api.models import ApiToken
 from api.services import token_hash
+from onboarding.directory import DirectoryRights
+from onboarding.errors import DirectoryUnavailable
 from onboarding.models import AuditEvent
 from onboarding.services import person_offboard
 from tests.api.conftest import Caller, token_for
 from tests.engine.conftest import onboard, person
-from web.directory import DirectoryRights, DirectoryUnavailable
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -93,7 +94,7 @@ def directory(monkeypatch) -> dict:
             raise DirectoryUnavailable("the directory did not answer: SERVER_DOWN")
         return accounts.get(username, DirectoryRights(False, False, False, ()))
 
-    monkeypatch.setattr("web.permissions.rights_find", rights_find)
+    monkeypatch.setattr("onboarding.access.rights_find", rights_find)
     return accounts
 
 

@@ -204,11 +204,11 @@ def test_the_command_lists_removes_with_confirmation_and_adopts(fake, team):
 def test_adopting_an_administrator_in_freeipa_warns_that_leads_cannot_act_on_them(
     fake, team, as_admin, monkeypatch, power
 ):
-    from web.directory import DirectoryRights
+    from onboarding.directory import DirectoryRights
 
     # The directory is not part of these tests: it says what powers zed holds in FreeIPA.
     monkeypatch.setattr(
-        "web.permissions.rights_find",
+        "onboarding.access.rights_find",
         lambda username: DirectoryRights(True, False, False, (), power),
     )
     finding = orphan_of(fake, "zed", first_name="Zed", last_name="Ray", email="zed@example.test")

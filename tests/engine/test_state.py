@@ -2,7 +2,7 @@
 
 import pytest
 
-from onboarding.selectors import person_systems_state
+from onboarding.live_state import person_systems_state_within
 from onboarding.steps import StepContext
 from onboarding.systems import SystemState, fact
 from tests.engine.conftest import onboard, person
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_each_enabled_system_reports_the_person_live(fake, team):
     onboard("ada", team)
-    assert person_systems_state(person("ada")) == [
+    assert person_systems_state_within(person("ada"), timeout=5) == [
         SystemState("Fake directory", True, "active; team vision; keys 1")
     ]
 
@@ -20,8 +20,8 @@ def test_each_enabled_system_reports_the_person_live(fake, team):
 def test_a_system_that_does_not_answer_says_so(fake, team):
     onboard("bea", team)
     fake.reachable = False
-    (state,) = person_systems_state(person("bea"))
-    assert (state.present, state.summary) == (None, "did not answer")
+    (state,) = person_systems_state_within(person("bea"), timeout=5)
+    assert (state.present, state.summary) == (None, "not answering")
     assert state.error == "fake: cannot reach the fake directory"
 
 

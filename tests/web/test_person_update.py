@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from onboarding.directory import DirectoryRights
 from onboarding.errors import PermanentError
 from onboarding.models import AuditEvent, Person
 from tests.engine import conftest as engine
 from tests.factories import make_person
 from tests.web.conftest import LOCAL_BACKEND, Personas
-from web.directory import DirectoryRights
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def plain_members(monkeypatch):
     """The directory is the local stack's 389, not started for these tests: it is taken to say
     that the people acted on are neither admins nor leads there."""
     monkeypatch.setattr(
-        "web.permissions.rights_find", lambda username: DirectoryRights(True, False, False, ())
+        "onboarding.access.rights_find", lambda username: DirectoryRights(True, False, False, ())
     )
 
 

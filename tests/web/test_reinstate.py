@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
+from onboarding.directory import DirectoryRights
 from onboarding.models import AuditEvent, LifecycleRun, Person
 from tests.engine import conftest as engine
 from tests.factories import make_person, make_team
 from tests.web.conftest import LOCAL_BACKEND
-from web.directory import DirectoryRights
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +22,7 @@ def lead_a(client, personas, monkeypatch):
     # The directory is the local stack's 389, not started here: it is taken to say that the
     # person reinstated is neither an admin nor a lead there.
     monkeypatch.setattr(
-        "web.permissions.rights_find", lambda username: DirectoryRights(True, False, False, ())
+        "onboarding.access.rights_find", lambda username: DirectoryRights(True, False, False, ())
     )
     client.force_login(personas.lead_a, backend=LOCAL_BACKEND)
     return client

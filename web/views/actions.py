@@ -7,10 +7,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from onboarding import services
+from onboarding.access import onboard_takeover_refuse, refusal_for
 from onboarding.errors import PersonAlreadyKnown
 from onboarding.models import Person
 from web.forms import MoveForm, OffboardForm, OnboardForm, ReinstateForm
-from web.permissions import access_for, onboard_takeover_refuse, refusal_for, staff_required
+from web.permissions import access_for, staff_required
 from web.plan_words import changes_in_words
 from web.views.common import (
     USER_ERRORS,

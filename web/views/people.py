@@ -10,12 +10,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from onboarding import selectors, services
+from onboarding.live_state import answer_within, person_systems_state_within
 from onboarding.models import Person
 from onboarding.preflight import preflight_run
 from onboarding.systems import enabled
 from web.audit_display import entries
 from web.forms import PeopleFilterForm, PersonUpdateForm
-from web.live_state import answer_within, person_systems_state_within
 from web.permissions import access_for, admin_required, staff_required
 from web.reviews import reviews_waiting
 from web.views.common import PAGE_SIZE, USER_ERRORS, actor_name, person_visible, privileged_refuse

@@ -8,9 +8,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from onboarding import selectors, services
+from onboarding.access import person_is_privileged
 from onboarding.errors import InvalidInput
 from onboarding.models import Team
-from web.permissions import admin_required, person_is_privileged
+from web.permissions import admin_required
 from web.views.common import USER_ERRORS, actor_name, broker_warning, person_visible
 
 

@@ -11,12 +11,8 @@ from django.conf import settings
 from django.utils import timezone
 from ldap.filter import escape_filter_chars
 
+from onboarding.errors import DirectoryUnavailable
 from onboarding.systems import Check
-
-
-class DirectoryUnavailable(Exception):
-    pass
-
 
 # FreeIPA's own administrators' group (install/share/bootstrap-template.ldif).
 FREEIPA_ADMINS_GROUP = "admins"

@@ -1,18 +1,17 @@
 """The API's tokens in the web UI, for platform admins: list, make (the secret shown once) and
-revoke. They live with the API, which the web UI never imports."""
+revoke, through the API's own token services (the API never imports the web UI)."""
 
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
 from django.views.decorators.http import require_POST
 
-from api.forms import TokenForm
 from api.selectors import api_tokens_list
 from api.services import api_token_create, api_token_revoke
 from onboarding.errors import InvalidInput
 from web.permissions import admin_required
+from web.token_forms import TokenForm
 
 
 def _list(request: HttpRequest, form: TokenForm, status: int = 200) -> HttpResponse:
@@ -54,9 +53,3 @@ def token_revoke(request: HttpRequest, name: str) -> HttpResponse:
             request, f"Token {token.name} ({token.prefix}…) is revoked: it works no more."
         )
     return redirect("api_tokens")
-
-
-urlpatterns = [
-    path("", tokens, name="api_tokens"),
-    path("<str:name>/revoke/", token_revoke, name="api_token_revoke"),
-]
