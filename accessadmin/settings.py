@@ -204,7 +204,7 @@ LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", 15, minimum=1)
 LIFECYCLE_REQUESTS_PER_HOUR = env.int("LIFECYCLE_REQUESTS_PER_HOUR", 60, minimum=0)
 # The longest an API token may live, in days: a token leaked unnoticed stops working by itself.
 API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", 90, minimum=1)
-# The most rows one bulk onboarding file may hold (manage.py onboard_csv, the upload page).
+# The most rows one bulk onboarding file may hold (manage.py people_onboard_csv, the upload page).
 BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", 500, minimum=1)
 # The largest request body read at all (a 2 MB CSV upload and its form fit); larger ones are
 # refused from their Content-Length. The proxy in front caps bodies too (deploy/Caddyfile).

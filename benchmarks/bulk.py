@@ -9,7 +9,7 @@ nothing:
 
 - the service's check (`people_onboard_csv_check`) of 1 and N rows: seconds and round trips per
   system, repeated a few times (the best is printed);
-- `manage.py onboard_csv FILE --dry-run` of 1 and N rows, as a process (start-up included);
+- `manage.py people_onboard_csv FILE --dry-run` of 1 and N rows, as a process (start-up included);
 - the web preview (`/onboard/csv/`, as an admin) of 1 and N rows.
 """
 
@@ -101,7 +101,7 @@ def main() -> None:
             path.write_text(text)
             began = time.perf_counter()
             done = subprocess.run(  # noqa: S603 - this interpreter, our manage.py
-                [sys.executable, "manage.py", "onboard_csv", str(path), "--dry-run"],
+                [sys.executable, "manage.py", "people_onboard_csv", str(path), "--dry-run"],
                 cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=900,
             )  # fmt: skip
             seconds = time.perf_counter() - began

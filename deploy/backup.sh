@@ -4,7 +4,7 @@
 # makes one dump and stops. A dump is written under a temporary name and renamed when complete,
 # so a file named accessadmin-*.dump is always whole. Restore with
 #     pg_restore --clean --if-exists -d accessadmin accessadmin-<time>.dump
-# as the owner, then check the chain: `manage.py verify_audit` (the audit head file is not in the
+# as the owner, then check the chain: `manage.py audit_verify` (the audit head file is not in the
 # dump: a restored database older than the head is reported as broken, as it should be).
 set -eu
 : "${BACKUP_DIR:=/backups}" "${BACKUP_INTERVAL_SECONDS:=86400}" "${BACKUP_KEEP_DAYS:=14}"

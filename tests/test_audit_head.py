@@ -40,7 +40,7 @@ def record(n: int = 1) -> list[AuditEvent]:
 
 
 def verify_output(capsys) -> str:
-    call_command("verify_audit")
+    call_command("audit_verify")
     return capsys.readouterr().out
 
 
@@ -209,12 +209,12 @@ def test_in_production_verify_fails_for_events_without_a_head(head_file, setting
     settings.PRODUCTION = True
 
     with pytest.raises(CommandError) as failed:
-        call_command("verify_audit")
+        call_command("audit_verify")
 
     expected = "is missing" if case == "head file missing" else "events have no head recorded"
     assert expected in str(failed.value)
     settings.PRODUCTION = False
-    call_command("verify_audit")  # elsewhere a warning, not a failure
+    call_command("audit_verify")  # elsewhere a warning, not a failure
     assert AuditEvent.objects.count() == len(events)
 
 
@@ -226,7 +226,7 @@ def test_in_production_an_emptied_table_fails_the_check(head_file, settings):
         cursor.execute("TRUNCATE onboarding_auditevent CASCADE")  # allowed in test databases
 
     with pytest.raises(CommandError, match="the table was emptied"):
-        call_command("verify_audit")
+        call_command("audit_verify")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -239,9 +239,9 @@ def test_after_a_restore_the_old_heads_are_kept_aside_and_the_chain_verifies_aga
     as_owner(("DELETE FROM onboarding_auditevent WHERE id = ANY(%s)", [[e.pk for e in lost]]))
     settings.PRODUCTION = True
     with pytest.raises(CommandError, match="newest events were deleted"):
-        call_command("verify_audit")
+        call_command("audit_verify")
 
-    call_command("verify_audit", "--restored", "restored the 02:00 backup after a disk loss")
+    call_command("audit_verify", "--restored", "restored the 02:00 backup after a disk loss")
 
     output = capsys.readouterr().out
     assert "The old head file is kept as" in output

@@ -1,5 +1,5 @@
 """Local runs use SQLite, which has no trigger and no privileges: the keyed chain and the head
-written outside the database still find tampering, as `manage.py verify_audit` run by hand."""
+written outside the database still find tampering, as `manage.py audit_verify` run by hand."""
 
 import os
 import shutil
@@ -67,7 +67,7 @@ def local_run(migrated_database, tmp_path):
 def test_a_local_run_chains_events_and_records_their_head(local_run):
     _, env = local_run
 
-    result = run(env, "manage.py", "verify_audit")
+    result = run(env, "manage.py", "audit_verify")
 
     assert result.returncode == 0, result.stderr
     assert "Audit trail intact: 5 events verified." in result.stdout
@@ -80,7 +80,7 @@ def test_deleting_the_newest_events_of_a_local_run_is_reported(local_run):
         newest = db.execute("SELECT max(id) FROM onboarding_auditevent").fetchone()[0]
         db.execute("DELETE FROM onboarding_auditevent WHERE id >= ?", [newest - 1])
 
-    result = run(env, "manage.py", "verify_audit")
+    result = run(env, "manage.py", "audit_verify")
 
     assert result.returncode == 1
     assert f"Audit trail broken at event #{newest - 1}" in result.stderr
@@ -90,7 +90,7 @@ def test_deleting_the_newest_events_of_a_local_run_is_reported(local_run):
 def test_a_local_run_checked_with_another_key_is_reported(local_run):
     _, env = local_run
 
-    result = run({**env, "AUDIT_KEY": "another-key-" * 4}, "manage.py", "verify_audit")
+    result = run({**env, "AUDIT_KEY": "another-key-" * 4}, "manage.py", "audit_verify")
 
     assert result.returncode == 1
     assert "Audit trail broken at event #1" in result.stderr

@@ -77,7 +77,7 @@ def test_deleting_the_newest_events_is_reported():
     assert broken.event_id == events[3].id
     assert "missing" in broken.reason
     with pytest.raises(CommandError, match=rf"broken at event #{events[3].id}: .*missing"):
-        call_command("verify_audit")
+        call_command("audit_verify")
 
 
 def test_deleted_events_stay_found_after_later_appends():
@@ -104,7 +104,7 @@ def test_emptying_the_trail_is_reported():
     assert broken.event_id == events[0].id
     assert "emptied" in broken.reason
     with pytest.raises(CommandError, match="emptied"):
-        call_command("verify_audit")
+        call_command("audit_verify")
 
 
 def test_rehashing_every_event_with_plain_sha256_is_reported():

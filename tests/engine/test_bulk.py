@@ -175,18 +175,18 @@ def test_the_command_exits_2_on_a_bad_file_and_dry_run_changes_nothing(
     bad = tmp_path / "bad.csv"
     bad.write_bytes(HEADER.encode() + b"ada,Ad\xe9,L,ada@example.test,vision\n")
     with pytest.raises(CommandError) as caught:
-        call_command("onboard_csv", str(bad))
+        call_command("people_onboard_csv", str(bad))
     assert caught.value.returncode == 2
     assert "not UTF-8" in str(caught.value)
     good = tmp_path / "good.csv"
     good.write_text(HEADER + "ada,Adé,L,ada@example.test,vision\n", encoding="utf-8-sig")
     before = counts()
-    call_command("onboard_csv", str(good), "--dry-run")
+    call_command("people_onboard_csv", str(good), "--dry-run")
     output = capsys.readouterr().out
     assert "Row 2: onboarding ada would:" in output
     assert "fake_account" in output
     assert counts() == before
-    call_command("onboard_csv", str(good), "--wait")
+    call_command("people_onboard_csv", str(good), "--wait")
     assert "All 1 runs succeeded." in capsys.readouterr().out
     assert Person.objects.get(username="ada").first_name == "Adé"
 
@@ -194,11 +194,11 @@ def test_the_command_exits_2_on_a_bad_file_and_dry_run_changes_nothing(
 def test_the_command_says_who_waits_for_their_start_date(fake, team, tmp_path, capsys):
     dated = tmp_path / "dated.csv"
     dated.write_text(DATED + f"gus,Gus,L,gus@example.test,vision,{day(3)},\n", encoding="utf-8")
-    call_command("onboard_csv", str(dated), "--dry-run")
+    call_command("people_onboard_csv", str(dated), "--dry-run")
     assert f"Row 2: gus waits for its start date {day(3)}; its onboarding would then:" in (
         capsys.readouterr().out
     )
-    call_command("onboard_csv", str(dated), "--wait")
+    call_command("people_onboard_csv", str(dated), "--wait")
     output = capsys.readouterr().out
     assert f"gus waits for its start date {day(3)}: no run now" in output
     assert "Run #" not in output

@@ -29,8 +29,8 @@ def counts() -> tuple[int, int, int]:
 def test_onboard_dry_run_asks_only_and_lists_every_step(fake, team, capsys):
     before = counts()
     call_command(
-        "onboard", "ada", "--first-name", "Ada", "--last-name", "L", "--email", "a@example.test",
-        "--team", team.name, "--dry-run",
+        "person_onboard", "ada", "--first-name", "Ada", "--last-name", "L",
+        "--email", "a@example.test", "--team", team.name, "--dry-run",
     )  # fmt: skip
     output = capsys.readouterr().out
     assert "Onboarding ada would:" in output
@@ -70,7 +70,7 @@ def test_resume_dry_run_shows_what_is_left_and_does_not_resume(fake, team, capsy
     fake.fail("account_set", PermanentError("fake", "refused"))
     run = onboard("bea", team)
     assert run.state == State.FAILED
-    call_command("resume", str(run.pk), "--dry-run")
+    call_command("run_resume", str(run.pk), "--dry-run")
     output = capsys.readouterr().out
     assert f"Resuming run #{run.pk} (onboard bea) would:" in output
     assert "fake_account" in output and "already done" in output
@@ -83,7 +83,7 @@ def test_resume_dry_run_shows_what_is_left_and_does_not_resume(fake, team, capsy
 def test_rollback_dry_run_lists_the_undos_newest_first_and_changes_nothing(fake, team, capsys):
     fake.fail("account_set", PermanentError("fake", "refused"))
     run = onboard("cai", team)
-    call_command("rollback", str(run.pk), "--dry-run")
+    call_command("run_rollback", str(run.pk), "--dry-run")
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines[1:]] == ["fake_key", "fake_account"]
     run.refresh_from_db()
@@ -115,7 +115,7 @@ def test_a_failed_run_exits_1_with_how_to_go_on(fake, team):
     )  # fmt: skip
     assert error.returncode == 1
     run = LifecycleRun.objects.get(person__username="fay")
-    assert f"manage.py resume {run.pk}" in str(error)
+    assert f"manage.py run_resume {run.pk}" in str(error)
 
 
 def test_offboard_while_a_run_is_in_progress_exits_3(fake, team):
@@ -174,3 +174,25 @@ def test_a_run_known_to_fail_half_way_for_the_team_is_refused_before_it_starts(
     onboard("ivy", team)
     assert refused("move", "ivy", "--team", "nlp").returncode == 2
     assert person("ivy").team == team
+
+
+# Commands are named as the services they call, noun first; scripts written for the old names
+# still work.
+RENAMED_COMMANDS = {
+    "onboard": "person_onboard", "offboard": "person_offboard", "move": "person_move",
+    "reinstate": "person_reinstate", "reset_credentials": "person_credentials_reset",
+    "reveal_credentials": "run_credentials_reveal", "resume": "run_resume",
+    "rollback": "run_rollback", "requeue": "run_requeue", "onboard_csv": "people_onboard_csv",
+    "person_dates": "person_dates_set", "team_apply": "team_members_apply",
+    "verify_audit": "audit_verify",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new"), sorted(RENAMED_COMMANDS.items()))
+def test_an_old_command_name_runs_the_renamed_command(old, new):
+    from django.core.management import load_command_class
+
+    renamed = load_command_class("onboarding", new)
+    alias = load_command_class("onboarding", old)
+    assert isinstance(alias, type(renamed))
+    assert alias.help.startswith(f"Old name of {new}.")

@@ -164,19 +164,19 @@ def test_extending_an_end_date_is_audited_with_before_and_after(fake, team):
 
 def test_the_commands_clear_an_end_date_and_refuse_a_past_one(fake, team):
     onboard("hal", team)
-    call_command("person_dates", "hal", "--end-date", "2999-01-01")
+    call_command("person_dates_set", "hal", "--end-date", "2999-01-01")
     assert person("hal").end_date == date(2999, 1, 1)
-    call_command("person_dates", "hal", "--clear-end-date")
+    call_command("person_dates_set", "hal", "--clear-end-date")
     assert person("hal").end_date is None
     with pytest.raises(CommandError):
-        call_command("person_dates", "hal", "--end-date", "2000-01-01")
+        call_command("person_dates_set", "hal", "--end-date", "2000-01-01")
     events = AuditEvent.objects.filter(action="person.dates", target="hal")
     assert events.count() == 2
 
 
 def test_onboard_command_with_a_future_start_date_waits(fake, team):
     call_command(
-        "onboard", "ivy", "--first-name", "Ivy", "--last-name", "Example",
+        "person_onboard", "ivy", "--first-name", "Ivy", "--last-name", "Example",
         "--email", "ivy@example.test", "--team", team.name,
         "--start-date", "2999-01-01", "--end-date", "2999-06-30",
     )  # fmt: skip

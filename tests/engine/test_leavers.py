@@ -108,7 +108,7 @@ def test_names_that_are_paths_system_accounts_or_local_accounts_are_refused(
     User.objects.create_user("breakglass", password="A-local-password-1")
     with pytest.raises(CommandError) as refused:
         call_command(
-            "onboard", username, "--first-name", "A", "--last-name", "B",
+            "person_onboard", username, "--first-name", "A", "--last-name", "B",
             "--email", "a@example.test", "--team", team.name,
         )  # fmt: skip
     assert refused.value.returncode == 2
@@ -139,7 +139,7 @@ def test_one_actor_cannot_start_more_runs_an_hour_than_allowed(fake, team, setti
         runs = LifecycleRun.objects.count()
         try:
             call_command(
-                "onboard", username, "--first-name", "F", "--last-name", "L",
+                "person_onboard", username, "--first-name", "F", "--last-name", "L",
                 "--email", f"{username}@example.test", "--team", team.name,
             )  # fmt: skip
         except CommandError as refused:
@@ -164,7 +164,7 @@ def test_offboardings_are_never_held_back_by_the_hourly_limit(fake, team, settin
 def test_a_reason_as_long_as_a_book_is_refused(fake, team):
     onboard("gus", team)
     with pytest.raises(CommandError) as refused:
-        call_command("offboard", "gus", "--reason", "x" * 2_000_000)
+        call_command("person_offboard", "gus", "--reason", "x" * 2_000_000)
     assert refused.value.returncode == 2
     assert "at most 1000" in str(refused.value)
     assert person("gus").status == Person.Status.ACTIVE

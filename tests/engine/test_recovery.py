@@ -187,11 +187,11 @@ def test_resume_accepts_a_queued_run_nobody_picked_up(fake, team, settings):
 
 def test_manage_py_requeue_exit_codes(fake, team, settings):
     stuck = waiting_run(team, "ned", due_at=long_ago(settings))
-    call_command("requeue", str(stuck.pk))
+    call_command("run_requeue", str(stuck.pk))
     stuck.refresh_from_db()
     assert stuck.state == State.SUCCEEDED
     with pytest.raises(CommandError) as refused:
-        call_command("requeue", str(stuck.pk))
+        call_command("run_requeue", str(stuck.pk))
     assert refused.value.returncode == 2
 
 

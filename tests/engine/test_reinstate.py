@@ -79,16 +79,16 @@ def test_an_undone_reinstatement_leaves_the_person_offboarded_in_the_team_they_l
 def test_the_command_previews_the_chosen_team_and_refuses_an_empty_reason_with_exit_2(
     fake, offboarded, other_team, capsys
 ):
-    call_command("reinstate", "kim", "--reason", "rehired", "--team", "nlp", "--dry-run")
+    call_command("person_reinstate", "kim", "--reason", "rehired", "--team", "nlp", "--dry-run")
     output = capsys.readouterr().out
     assert "Reinstating kim into team nlp would:" in output
     assert "fake_team" in output and "would change" in output
     assert (person("kim").team.name, reinstate_runs()) == ("vision", 0)
 
     with pytest.raises(CommandError) as refused:
-        call_command("reinstate", "kim", "--reason", " ", "--team", "nlp")
+        call_command("person_reinstate", "kim", "--reason", " ", "--team", "nlp")
     assert refused.value.returncode == 2
     assert (person("kim").team.name, reinstate_runs()) == ("vision", 0)
 
-    call_command("reinstate", "kim", "--reason", "rehired", "--team", "nlp")
+    call_command("person_reinstate", "kim", "--reason", "rehired", "--team", "nlp")
     assert (person("kim").team.name, person("kim").status) == ("nlp", Person.Status.ACTIVE)

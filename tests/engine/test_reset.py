@@ -72,11 +72,11 @@ def test_a_failed_reset_is_resumed_not_rolled_back(fake, team):
 
 def test_reset_credentials_command_waits_and_says_how_to_reveal(fake, team, capsys):
     onboard("ed", team)
-    call_command("reset_credentials", "ed", "--wait")
+    call_command("person_credentials_reset", "ed", "--wait")
     out = capsys.readouterr().out
     run = LifecycleRun.objects.get(kind="reset", person__username="ed")
     assert f"Run #{run.pk} succeeded." in out
-    assert f"reveal_credentials {run.pk}" in out
+    assert f"run_credentials_reveal {run.pk}" in out
     Person.objects.filter(username="ed").update(status="offboarded")
     with pytest.raises(CommandError):
-        call_command("reset_credentials", "ed")
+        call_command("person_credentials_reset", "ed")

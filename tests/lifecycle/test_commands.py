@@ -118,7 +118,7 @@ def test_onboard_wait_prints_the_steps_and_status_reports_them(
     call_command(*onboard_args(username, team.name, "--wait"))
     output = capsys.readouterr().out
     assert "succeeded" in output
-    assert "reveal_credentials" in output
+    assert "run_credentials_reveal" in output
     call_command("lifecycle_status", username, "--json")
     (row,) = json.loads(capsys.readouterr().out)
     assert row["status"] == "active"
@@ -144,11 +144,11 @@ def test_verify_audit_reports_an_intact_chain_then_the_first_edited_event(
     from django.db import connection, transaction
 
     call_command(*onboard_args(username, team.name))
-    call_command("verify_audit")
+    call_command("audit_verify")
     assert "Audit trail intact" in capsys.readouterr().out
     edited = AuditEvent.objects.order_by("id")[3]
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL session_replication_role = replica")
         cursor.execute("UPDATE onboarding_auditevent SET details = '{}' WHERE id = %s", [edited.id])
     with pytest.raises(CommandError, match=f"Audit trail broken at event #{edited.id}"):
-        call_command("verify_audit")
+        call_command("audit_verify")

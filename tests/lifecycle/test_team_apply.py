@@ -32,12 +32,12 @@ def test_a_team_policy_change_applied_to_three_members_updates_all_three_roles(
     assert attached_policies(stack_configured, role["RoleName"]) == {READ_ONLY_POLICY}
 
     preview = io.StringIO()
-    call_command("team_apply", team.name, "--dry-run", stdout=preview)
+    call_command("team_members_apply", team.name, "--dry-run", stdout=preview)
     assert all(f"{username}:" in preview.getvalue() for username in members)
     assert leaver not in preview.getvalue()
 
     out = io.StringIO()
-    call_command("team_apply", team.name, stdout=out)
+    call_command("team_members_apply", team.name, stdout=out)
     assert out.getvalue().count("queued") == 3, out.getvalue()
     for username in members:
         run = LifecycleRun.objects.filter(person__username=username).latest("pk")

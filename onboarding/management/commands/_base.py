@@ -55,13 +55,14 @@ class LifecycleCommand(BaseCommand):
             if run.state != LifecycleRun.State.SUCCEEDED:
                 raise RunFailed(
                     f"Run #{run.pk} {run.state}: {run.error}\n"
-                    f"Resume it with `manage.py resume {run.pk}` or undo it with "
-                    f"`manage.py rollback {run.pk}`."
+                    f"Resume it with `manage.py run_resume {run.pk}` or undo it with "
+                    f"`manage.py run_rollback {run.pk}`."
                 )
             self.stdout.write(self.style.SUCCESS(f"Run #{run.pk} succeeded."))
             if run.credentials.filter(ciphertext__isnull=False).exists():
                 self.stdout.write(
-                    f"Reveal the one-time credentials with `manage.py reveal_credentials {run.pk}`."
+                    "Reveal the one-time credentials with "
+                    f"`manage.py run_credentials_reveal {run.pk}`."
                 )
 
     def wait(self, run: LifecycleRun, timeout: float) -> LifecycleRun:
