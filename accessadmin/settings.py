@@ -280,10 +280,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "accessadmin@localhost")
 SITE_URL = env.url(
     "SITE_URL", "" if PRODUCTION else "http://localhost:8000", schemes=("http", "https")
 )
-# A Slack or Mattermost incoming webhook told the same about every run's end (not the welcome).
-NOTIFY_WEBHOOK_URL = env.secret("NOTIFY_WEBHOOK_URL")
-if NOTIFY_WEBHOOK_URL and not NOTIFY_WEBHOOK_URL.startswith(("https://", "http://")):
-    raise ImproperlyConfigured("NOTIFY_WEBHOOK_URL must start with https:// or http://.")
+# A chat channel's (Slack's or Mattermost's) incoming webhook told the same about every run's end
+# (not the welcome). Not the signed run events of WEBHOOK_URLS. NOTIFY_WEBHOOK_URL is its old name.
+NOTIFY_CHAT_URL = env.secret("NOTIFY_CHAT_URL") or env.secret("NOTIFY_WEBHOOK_URL")
+if NOTIFY_CHAT_URL and not NOTIFY_CHAT_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("NOTIFY_CHAT_URL must start with https:// or http://.")
 # Admins hear of failed runs, new reconciliation findings and people leaving soon: active users who
 # are superusers or in LDAP_ADMIN_GROUP and have an e-mail, and these addresses.
 NOTIFY_ADMIN_EMAILS = env.list("NOTIFY_ADMIN_EMAILS")
@@ -324,7 +325,7 @@ if WEBHOOK_URLS and len(WEBHOOK_SECRET) < 32:
 # How long one delivery waits for the receiver, and the longest Retry-After it honours.
 WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
 WEBHOOK_RETRY_AFTER_MAX_SECONDS = env.int("WEBHOOK_RETRY_AFTER_MAX_SECONDS", 600, minimum=0)
-if (EMAIL_HOST or NOTIFY_WEBHOOK_URL or WEBHOOK_URLS) and not SITE_URL:
+if (EMAIL_HOST or NOTIFY_CHAT_URL or WEBHOOK_URLS) and not SITE_URL:
     raise ImproperlyConfigured("SITE_URL must be set for the links in notifications.")
 
 # Downstream systems: the enabled ones, in order (onboarding/systems/registry.py knows the names;

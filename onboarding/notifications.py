@@ -49,11 +49,11 @@ class Notification:
 
 
 # What a chat webhook is told about, and the address it is audited under.
-WEBHOOK = "webhook"
+CHAT = "chat"
 
 
 def notifications_enabled() -> bool:
-    return bool(settings.EMAIL_HOST or settings.NOTIFY_WEBHOOK_URL)
+    return bool(settings.EMAIL_HOST or settings.NOTIFY_CHAT_URL)
 
 
 def run_notifications(run: LifecycleRun) -> list[Notification]:
@@ -162,10 +162,10 @@ def run_notify(*, run: LifecycleRun) -> int:
     each sent e-mail is audited, not its body. Mail and webhook errors are left to the task."""
     notifications = run_notifications(run)
     sent = 0
-    if settings.NOTIFY_WEBHOOK_URL and run.state in (State.SUCCEEDED, State.FAILED):
-        chat = _run_told(run, to=WEBHOOK)
+    if settings.NOTIFY_CHAT_URL and run.state in (State.SUCCEEDED, State.FAILED):
+        chat = _run_told(run, to=CHAT)
         if not _notification_sent(run, chat):
-            _webhook_post(f"{chat.subject}\n{chat.body}")
+            _chat_post(f"{chat.subject}\n{chat.body}")
             _notification_audit(run, chat)
             sent += 1
     pending = [n for n in notifications if not _notification_sent(run, n)]
@@ -198,11 +198,11 @@ def emails_send(emails: Sequence[Email], *, sent: Callable[[Email], None]) -> in
     return len(emails)
 
 
-def _webhook_post(text: str) -> None:
+def _chat_post(text: str) -> None:
     """Slack and Mattermost incoming webhooks both take {"text": ...}. A redirect is not
     followed: it raises HTTPError (an OSError, as for a receiver that is down)."""
     request = urllib.request.Request(  # noqa: S310 - an http(s) URL, checked in settings
-        settings.NOTIFY_WEBHOOK_URL, data=json.dumps({"text": text}).encode(),
+        settings.NOTIFY_CHAT_URL, data=json.dumps({"text": text}).encode(),
         headers={"Content-Type": "application/json"}, method="POST",
     )  # fmt: skip
     with redirects_refused_opener().open(request, timeout=settings.EMAIL_TIMEOUT):
@@ -271,10 +271,10 @@ class Mail:
 
 def _mails_send(mails: list[Mail]) -> int:
     """Send each e-mail (and post the one addressed to the chat webhook), auditing each."""
-    for chat in [mail for mail in mails if mail.to == WEBHOOK]:
-        _webhook_post(f"{chat.subject}\n{chat.body}")
+    for chat in [mail for mail in mails if mail.to == CHAT]:
+        _chat_post(f"{chat.subject}\n{chat.body}")
         _mail_audit(chat)
-    emails_send([mail for mail in mails if mail.to != WEBHOOK], sent=_mail_audit)
+    emails_send([mail for mail in mails if mail.to != CHAT], sent=_mail_audit)
     return len(mails)
 
 
@@ -289,7 +289,7 @@ def _mail_audit(mail: Mail) -> None:
 def _admins_and_chat() -> list[str]:
     """Who hears what admins hear: their addresses (with a mail server) and the chat webhook."""
     return (admin_addresses() if settings.EMAIL_HOST else []) + (
-        [WEBHOOK] if settings.NOTIFY_WEBHOOK_URL else []
+        [CHAT] if settings.NOTIFY_CHAT_URL else []
     )
 
 

@@ -74,7 +74,9 @@ def test_complete_production_environment_loads():
         ({"EMAIL_USE_TLS": "maybe"}, "EMAIL_USE_TLS must be"),
         ({"EMAIL_HOST": "smtp.example.test"}, "SITE_URL must be set for the links"),
         ({"SITE_URL": "accessadmin.example.test"}, "SITE_URL must start with http://"),
-        ({"NOTIFY_WEBHOOK_URL": "hooks.example.test/x"}, "NOTIFY_WEBHOOK_URL must start with"),
+        ({"NOTIFY_CHAT_URL": "hooks.example.test/x"}, "NOTIFY_CHAT_URL must start with"),
+        # Its old name is still read, and checked the same way.
+        ({"NOTIFY_WEBHOOK_URL": "hooks.example.test/x"}, "NOTIFY_CHAT_URL must start with"),
     ],
 )
 def test_bad_setting_stops_start_up_naming_the_variable(overrides, message):

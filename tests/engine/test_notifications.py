@@ -172,7 +172,7 @@ def test_a_chat_webhook_hears_how_the_run_ended_but_not_the_welcome(
     server = HTTPServer(("127.0.0.1", 0), ChatHook)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    settings.NOTIFY_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/hooks/abc"
+    settings.NOTIFY_CHAT_URL = f"http://127.0.0.1:{server.server_port}/hooks/abc"
     try:
         run = onboard_with_credentials(fake, team, requester)
     finally:
@@ -181,7 +181,7 @@ def test_a_chat_webhook_hears_how_the_run_ended_but_not_the_welcome(
     (posted,) = ChatHook.posted
     assert "Onboard of ada succeeded" in posted["text"]
     assert PASSWORD not in posted["text"]
-    assert AuditEvent.objects.get(action="notification.sent").details["to"] == "webhook"
+    assert AuditEvent.objects.get(action="notification.sent").details["to"] == "chat"
 
 
 def test_without_a_mail_server_the_chat_webhook_hears_what_admins_hear(fake, team, settings, lead):
@@ -189,7 +189,7 @@ def test_without_a_mail_server_the_chat_webhook_hears_what_admins_hear(fake, tea
     server = HTTPServer(("127.0.0.1", 0), ChatHook)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     settings.EMAIL_HOST = ""
-    settings.NOTIFY_WEBHOOK_URL = f"http://127.0.0.1:{server.server_port}/hooks/abc"
+    settings.NOTIFY_CHAT_URL = f"http://127.0.0.1:{server.server_port}/hooks/abc"
     try:
         fake.accounts["eve"] = Account("eve", "vision")
         reconcile(actor="system")
@@ -204,7 +204,7 @@ def test_without_a_mail_server_the_chat_webhook_hears_what_admins_hear(fake, tea
     assert "Reconciliation found 2 new differences" in findings and "account eve " in findings
     assert "ada leaves on" in leaving and "/people/ada/" in leaving
     told = AuditEvent.objects.filter(action="notification.sent", outcome="succeeded")
-    assert {event.details["to"] for event in told} == {"webhook"}
+    assert {event.details["to"] for event in told} == {"chat"}
 
 
 class RedirectingHook(BaseHTTPRequestHandler):
@@ -246,7 +246,7 @@ def test_the_chat_webhook_follows_no_redirect_to_another_host(fake, team, settin
         threading.Thread(target=server.serve_forever, daemon=True).start()
     RedirectingHook.location = f"http://localhost:{elsewhere.server_port}/collect"
     settings.EMAIL_HOST = ""
-    settings.NOTIFY_WEBHOOK_URL = f"http://127.0.0.1:{redirecting.server_port}/hooks/abc"
+    settings.NOTIFY_CHAT_URL = f"http://127.0.0.1:{redirecting.server_port}/hooks/abc"
     leaver("ada", team, 5)
     try:
         with pytest.raises(OSError, match="302"):
