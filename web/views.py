@@ -41,6 +41,8 @@ from onboarding.exports import csv_cell
 from onboarding.models import Credential, LifecycleRun, Person, Team
 from onboarding.preflight import preflight_run
 from onboarding.systems import enabled
+from onboarding.systems.registry import system_logins
+from onboarding.team_settings import team_settings_text
 from web.audit_display import entries
 from web.forms import (
     AuditFilterForm,
@@ -822,6 +824,7 @@ def _handover_links() -> dict:
     return {
         "freeipa_url": f"https://{settings.FREEIPA_HOST}/ipa/ui/" if settings.FREEIPA_HOST else "",
         "jupyterhub_url": settings.JUPYTERHUB_URL,
+        "system_logins": system_logins(),
         "revealed_at": timezone.now(),
     }
 
@@ -856,6 +859,7 @@ def _team_checked(form: TeamForm, *, creating: bool) -> bool:
         leads=form.lead_names(),
         policy_arns=form.policy_arns(),
         jupyterhub_group=form.cleaned_data["jupyterhub_group"].strip(),
+        system_settings=form.system_settings(),
     )
     for field, messages_ in problems.items():
         for message in messages_:
@@ -871,7 +875,8 @@ def team_create(request: HttpRequest) -> HttpResponse:
             team, _ = services.team_set(
                 name=form.cleaned_data["name"], group=form.cleaned_data["freeipa_group"],
                 leads=form.lead_names(), policy_arns=form.policy_arns(),
-                jupyterhub_group=form.cleaned_data["jupyterhub_group"], actor=_actor(request),
+                jupyterhub_group=form.cleaned_data["jupyterhub_group"],
+                system_settings=form.system_settings(), actor=_actor(request),
             )  # fmt: skip
             messages.success(request, f"Team {team.name} is created with FreeIPA group "
                              f"{team.freeipa_group}.")  # fmt: skip
@@ -890,6 +895,7 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
         "leads": " ".join(selectors.team_lead_names(team)),
         "iam_policy_arns": "\n".join(team.iam_policy_arns),
         "jupyterhub_group": team.jupyterhub_group,
+        **team_settings_text(team),
     }
     form = TeamForm(request.POST or None, initial=initial, editing=True)
     changes = None
@@ -899,6 +905,7 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
             "leads": form.lead_names(),
             "policy_arns": form.policy_arns(),
             "jupyterhub_group": form.cleaned_data["jupyterhub_group"].strip(),
+            "system_settings": form.system_settings(),
         }
         try:
             if request.POST.get("action") == "save":

@@ -83,6 +83,11 @@ def fact(name: str, person) -> Any:
     return None
 
 
+def system_logins() -> list[tuple[str, str]]:
+    """Where a newcomer logs in, (what, address), for each enabled system that says so."""
+    return [link for each in enabled() if (link := each.login_link())]
+
+
 class Clients:
     """Each enabled system's client by name (`clients().freeipa`), for scripts and tests."""
 
