@@ -17,6 +17,7 @@ KNOWN = {
     "efs": "onboarding.systems.efs.EFSSystem",
     "iam": "onboarding.systems.iam.IAMSystem",
     "jupyterhub": "onboarding.systems.jupyterhub.JupyterHubSystem",
+    "postgres": "onboarding.systems.postgres.PostgresSystem",
 }
 
 _enabled: dict[str, System] | None = None
