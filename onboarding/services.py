@@ -1162,6 +1162,7 @@ def team_set(
     lead_names = None if leads is None else sorted({username_normalise(lead) for lead in leads})
     problems = _team_problems(created, group, policy_arns, jupyterhub_group, lead_names or [])
     setting_values, setting_problems = team_settings.settings_parse(system_settings)
+    setting_problems = setting_problems or team_settings.settings_ask(setting_values)
     problems += team_settings.settings_problems_text(setting_problems)
     if policy_arns is not None and not problems:
         # What the systems know against the team as it would be (a role's policy quota).

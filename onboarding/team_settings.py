@@ -14,7 +14,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from onboarding.errors import InvalidInput
+from onboarding.errors import AccessAdminError, InvalidInput
 from onboarding.models import Team
 from onboarding.systems import enabled
 from onboarding.systems.base import System, TeamSetting
@@ -109,6 +109,25 @@ def settings_parse(raw: Mapping[str, Any] | None) -> tuple[Values, dict[str, lis
             except InvalidInput as error:
                 problems[name] = [f"{system.label} {setting.label.lower()}: {error}"]
     return values, problems
+
+
+def settings_ask(values: Values) -> dict[str, list[str]]:
+    """What each system says against the parsed values it declared an `ask` for; a system that
+    does not answer is a problem too, since nothing may be saved that cannot be checked."""
+    problems: dict[str, list[str]] = {}
+    known = _declared_by_key()
+    for system_name, given in values.items():
+        for setting_name, value in given.items():
+            system, setting = known[key(system_name, setting_name)]
+            if setting.ask is None:
+                continue
+            try:
+                problem = setting.ask(system, value)
+            except AccessAdminError as error:
+                problem = f"{system.label} did not answer ({error}); try again in a minute."
+            if problem:
+                problems[key(system, setting)] = [problem]
+    return problems
 
 
 def settings_problems_text(problems: dict[str, list[str]]) -> list[str]:

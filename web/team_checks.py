@@ -56,7 +56,8 @@ def team_problems(
     found["jupyterhub_group"] = hub_problems
     found["leads"] = _leads_problems(leads)
     found["iam_policy_arns"] = _policies_problems(policy_arns)
-    found.update(team_settings.settings_parse(system_settings)[1])
+    setting_values, setting_problems = team_settings.settings_parse(system_settings)
+    found.update(setting_problems or team_settings.settings_ask(setting_values))
     return {field: problems for field, problems in found.items() if problems}
 
 

@@ -82,7 +82,8 @@ class TeamSetting:
 
     `parse` takes what a person typed (text) or what the API sent (its JSON value) and returns
     the value to store, or raises InvalidInput saying what is wrong; `text` shows a stored value
-    the way `parse` reads it back."""
+    the way `parse` reads it back. `ask`, when given, asks the system about a parsed value before
+    a team is saved with it (`ask(system, value)`: why it cannot be, or None)."""
 
     name: str
     label: str
@@ -90,6 +91,7 @@ class TeamSetting:
     parse: Callable[[Any], Any]
     default: Any = ""
     text: Callable[[Any], str] = str
+    ask: Callable[[Any, Any], str | None] | None = None
 
 
 def names_parse(value: Any, *, label: str, check: Callable[[str], None]) -> list[str]:

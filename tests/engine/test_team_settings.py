@@ -28,6 +28,11 @@ def _tag_check(tag: str) -> None:
     group_name_check(tag, label="tag")
 
 
+def _tags_ask(system, tags: list[str]) -> str | None:
+    system.client.whoami()
+    return f"{system.label} keeps no tag unknown" if "unknown" in tags else None
+
+
 class TagsApply(PlanStep):
     name = "fake_tags"
     system = "fake"
@@ -62,6 +67,7 @@ class TaggedFakeSystem(FakeSystem):
             parse=lambda value: names_parse(value, label="Tags", check=_tag_check),
             default=["everyone"],
             text=text_list,
+            ask=lambda system, tags: _tags_ask(system, tags),
         ),
     )
     step_words = {
@@ -217,3 +223,15 @@ def test_the_api_lists_each_teams_settings_with_defaults(tagged, client):
         "nlp": {"fake": {"tags": ["x"]}},
         "vision": {"fake": {"tags": ["everyone"]}},
     }
+
+
+def test_a_setting_the_system_refuses_or_cannot_check_is_not_saved(tagged):
+    with pytest.raises(InvalidInput, match="Fake directory keeps no tag unknown"):
+        team_set(name="vision", group="team-vision", system_settings={"fake": {"tags": "unknown"}},
+                 actor="admin")  # fmt: skip
+    tagged.reachable = False
+    with pytest.raises(InvalidInput, match="Fake directory did not answer"):
+        team_set(name="vision", group="team-vision", system_settings={"fake": {"tags": "gpu"}},
+                 actor="admin")  # fmt: skip
+
+    assert not Team.objects.exists()
