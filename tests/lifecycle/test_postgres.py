@@ -162,18 +162,23 @@ def test_a_hand_made_role_with_the_persons_name_is_refused_not_adopted(
     assert member_of(stack, username) == set()
 
 
-def test_a_team_whose_role_is_missing_stops_the_run_with_the_roles_name(
+def test_a_team_role_that_is_missing_is_refused_and_one_dropped_later_stops_the_run(
     eager, postgres_on, username
 ):
     stack = postgres_on
-    team = team_with_roles(stack)
+    dropped = unique("dropped_")
+    team = team_with_roles(stack, dropped)
     missing = unique("gone_")
-    team_set(name=team.name, system_settings={"postgres": {"roles": missing}}, actor="test")
 
+    with pytest.raises(InvalidInput, match=f"PostgreSQL has no role\\(s\\) {missing}"):
+        team_set(name=team.name, system_settings={"postgres": {"roles": missing}}, actor="t")
+    admin_sql(stack, sql.SQL("DROP ROLE {}").format(sql.Identifier(dropped)))
     run = onboard(username, team)
 
+    team.refresh_from_db()
+    assert team.system_settings == {"postgres": {"roles": [dropped]}}
     assert run.state == LifecycleRun.State.FAILED
-    assert f"{missing} do not exist in PostgreSQL" in run.error
+    assert f"{dropped} do not exist in PostgreSQL" in run.error
     assert member_of(stack, username) == set()
 
 

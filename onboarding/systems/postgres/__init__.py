@@ -35,6 +35,16 @@ def role_name_check(name: str) -> None:
         )
 
 
+def _roles_ask(system: System, roles: list[str]) -> str | None:
+    missing = system.client.roles_missing(roles)
+    if missing:
+        return (
+            f"PostgreSQL has no role(s) {', '.join(missing)}; create them first "
+            "(CREATE ROLE name NOLOGIN)."
+        )
+    return None
+
+
 ROLES_SETTING = TeamSetting(
     s.ROLES,
     "Roles",
@@ -43,6 +53,7 @@ ROLES_SETTING = TeamSetting(
     parse=lambda value: names_parse(value, label="Roles", check=role_name_check),
     default=[],
     text=text_list,
+    ask=_roles_ask,
 )
 
 
