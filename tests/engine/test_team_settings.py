@@ -10,9 +10,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from api.services import api_token_create
+from onboarding.credentials import credential_store
 from onboarding.errors import InvalidInput
-from onboarding.models import AuditEvent, Team
-from onboarding.services import team_set
+from onboarding.models import AuditEvent, Credential, LifecycleRun, Team
+from onboarding.services import person_onboard, team_set
 from onboarding.steps import PlanStep, StepContext
 from onboarding.systems import TeamSetting, names_parse, system, systems_reset, text_list
 from onboarding.validation import group_name_check
@@ -70,6 +71,10 @@ class TaggedFakeSystem(FakeSystem):
             ask=lambda system, tags: _tags_ask(system, tags),
         ),
     )
+
+    def login_link(self) -> tuple[str, str]:
+        return ("Fake directory (your key)", "fake.example.test:7000")
+
     step_words = {
         "fake_tags": lambda w: f"Tag {w.username} with {text_list(w.setting('fake', 'tags'))}"
     }
@@ -235,3 +240,22 @@ def test_a_setting_the_system_refuses_or_cannot_check_is_not_saved(tagged):
                  actor="admin")  # fmt: skip
 
     assert not Team.objects.exists()
+
+
+def test_the_hand_over_sheet_says_where_to_log_in_to_the_system(as_admin):
+    team, _ = team_set(name="vision", group="team-vision", actor="admin")
+    admin = get_user_model().objects.get(username="root-admin")
+
+    def hand_over() -> None:
+        run = LifecycleRun.objects.get(person__username="ada")
+        credential_store(run=run, kind=Credential.Kind.TEMPORARY_PASSWORD, secret="Tmp-Pass-1x")
+
+    system("fake").client.before("account_create", hand_over)
+    run = person_onboard(
+        username="ada", first_name="Ada", last_name="L", email="ada@example.test", team=team,
+        actor="root-admin", requested_by=admin,
+    )  # fmt: skip
+
+    page = as_admin.post(f"/runs/{run.pk}/credentials/").content.decode()
+
+    assert "Fake directory (your key)" in page and "fake.example.test:7000" in page
