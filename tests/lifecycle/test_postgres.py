@@ -12,11 +12,14 @@ from onboarding.credentials import credentials_reveal
 from onboarding.errors import InvalidInput, TransientError
 from onboarding.models import Finding, LifecycleRun, Person
 from onboarding.orphans import orphan_remove
+from onboarding.plans import plan_for
+from onboarding.preflight import preflight_run
 from onboarding.services import (
     person_move,
     person_offboard,
     person_reinstate,
     run_resume,
+    team_members_apply,
     team_set,
 )
 from onboarding.systems import system, systems_reset
@@ -249,3 +252,28 @@ def test_roles_changed_by_hand_are_found_and_repaired_and_an_orphan_loses_its_lo
     orphan_remove(finding=orphan, actor="root")
     role = system("postgres").client.role_find(ghost)
     assert (role.can_login, role.managed) == (False, True)
+
+
+def test_a_teams_new_roles_reach_its_members_when_the_team_is_applied(eager, postgres_on, username):
+    stack = postgres_on
+    before, after = unique("before_"), unique("after_")
+    team = team_with_roles(stack, before)
+    admin_sql(stack, sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(after)))
+    onboard(username, team)
+
+    team, _ = team_set(name=team.name, system_settings={"postgres": {"roles": after}}, actor="t")
+    assert member_of(stack, username) == {before}
+    (outcome,) = team_members_apply(team=team, actor="admin")
+    outcome.run.refresh_from_db()
+
+    assert outcome.run.state == LifecycleRun.State.SUCCEEDED, outcome.run.error
+    assert member_of(stack, username) == {after}
+
+
+def test_preflight_and_plans_show_the_fifth_system_and_a_reset_leaves_it_alone(postgres_on):
+    checks = [check for label, check in preflight_run() if label == "PostgreSQL"]
+
+    assert checks and [check for check in checks if check.verdict != "ok"] == []
+    assert "postgres_role" in [step.name for step in plan_for("onboard").steps]
+    assert "postgres_login_end" in [step.name for step in plan_for("offboard").steps]
+    assert [step for step in plan_for("reset").steps if step.system == "postgres"] == []

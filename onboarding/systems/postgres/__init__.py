@@ -58,7 +58,7 @@ ROLES_SETTING = TeamSetting(
 
 
 def _held(role: Role) -> list[str]:
-    return sorted((s.teams_roles() | set(s.login_roles())) & set(role.member_of))
+    return sorted(s.roles_ours(role))
 
 
 def _compared(can_login: bool, roles: list[str]) -> dict[str, str]:

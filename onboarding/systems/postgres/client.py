@@ -45,6 +45,9 @@ class Role:
     managed: bool  # carries AccessAdmin's comment for this very name
     member_of: tuple[str, ...]
     sessions: int
+    # The memberships the administering role granted: a role a team no longer names stays one
+    # of these, so repairs and offboarding still take it away.
+    granted_by_us: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,11 @@ SELECT r.rolname, r.rolcanlogin,
        coalesce(shobj_description(r.oid, 'pg_authid'), '') = %(tag)s || r.rolname,
        coalesce(array(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
                       WHERE m.member = r.oid ORDER BY g.rolname), '{}'),
-       (SELECT count(*) FROM pg_stat_activity a WHERE a.usesysid = r.oid)
+       (SELECT count(*) FROM pg_stat_activity a WHERE a.usesysid = r.oid),
+       coalesce(array(SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+                      JOIN pg_roles me ON me.oid = m.grantor
+                      WHERE m.member = r.oid AND me.rolname = current_user
+                      ORDER BY g.rolname), '{}')
 FROM pg_roles r
 """
 
@@ -139,8 +146,8 @@ class PostgresAccess:
             sql.SQL(_ROLES) + sql.SQL(" WHERE ") + where + sql.SQL(" ORDER BY r.rolname"),
             {"tag": TAG, **params},
         ).fetchall()
-        return [Role(name, login, managed, tuple(groups), sessions)
-                for name, login, managed, groups, sessions in rows]  # fmt: skip
+        return [Role(name, login, managed, tuple(groups), sessions, tuple(ours))
+                for name, login, managed, groups, sessions, ours in rows]  # fmt: skip
 
     def role_find(self, name: str) -> Role | None:
         found = self._call(

@@ -23,6 +23,12 @@ def teams_roles() -> set[str]:
     return {role for team in Team.objects.all() for role in team_roles(team)}
 
 
+def roles_ours(role: Role) -> set[str]:
+    """The group roles the person's role is in through AccessAdmin: a team's now, rds_iam, or
+    granted by the administering role (a team's once)."""
+    return (teams_roles() | set(login_roles()) | set(role.granted_by_us)) & set(role.member_of)
+
+
 def login_roles() -> list[str]:
     """What every person's role is granted besides their team's: rds_iam on RDS, when set."""
     return [RDS_IAM] if settings.POSTGRES_RDS_IAM else []
@@ -116,7 +122,7 @@ class RoleRepair(PostgresStep):
     def do(self, ctx: StepContext) -> dict:
         ids = _access_grant(ctx)
         role = self.db(ctx).role_find(ctx.username)
-        leaving = sorted((teams_roles() & set(role.member_of)) - set(_wanted(ctx)))
+        leaving = sorted(roles_ours(role) - set(_wanted(ctx)))
         self.db(ctx).roles_revoke(ctx.username, leaving)
         return {**ids, "removed": leaving}
 
@@ -125,8 +131,7 @@ class RoleRepair(PostgresStep):
         wanted = set(_wanted(ctx))
         if role is None or not role.can_login:
             return None
-        held = set(role.member_of)
-        if not wanted <= held or (teams_roles() & held) - wanted:
+        if not wanted <= set(role.member_of) or roles_ours(role) - wanted:
             return None
         return {"role": ctx.username, "roles": sorted(wanted), "removed": []}
 
@@ -165,13 +170,13 @@ class TeamRolesRevoke(PostgresStep):
 
     def do(self, ctx: StepContext) -> dict:
         role = role_ours(self.db(ctx), ctx.username)
-        held = sorted((teams_roles() | set(login_roles())) & set(role.member_of)) if role else []
+        held = sorted(roles_ours(role)) if role else []
         self.db(ctx).roles_revoke(ctx.username, held)
         return {"revoked": held}
 
     def check(self, ctx: StepContext) -> dict | None:
         role = role_ours(self.db(ctx), ctx.username)
-        if role is None or not (teams_roles() | set(login_roles())) & set(role.member_of):
+        if role is None or not roles_ours(role):
             return {"revoked": []}
         return None
 
