@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
+from django.contrib.auth import get_user_model
 from psycopg import sql
 
 from onboarding.credentials import credentials_reveal
@@ -277,3 +278,21 @@ def test_preflight_and_plans_show_the_fifth_system_and_a_reset_leaves_it_alone(p
     assert "postgres_role" in [step.name for step in plan_for("onboard").steps]
     assert "postgres_login_end" in [step.name for step in plan_for("offboard").steps]
     assert [step for step in plan_for("reset").steps if step.system == "postgres"] == []
+
+
+def test_the_team_form_asks_the_database_about_the_roles_it_is_given(postgres_on, client):
+    stack = postgres_on
+    team = team_with_roles(stack)
+    readers, missing = unique("readers_"), unique("gone_")
+    admin_sql(stack, sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(readers)))
+    admin = get_user_model().objects.create_superuser(unique("root-"), password="x")
+    client.force_login(admin, "django.contrib.auth.backends.ModelBackend")
+    form = {"freeipa_group": team.freeipa_group, "leads": "", "iam_policy_arns": "",
+            "jupyterhub_group": team.jupyterhub_group, "action": "save"}  # fmt: skip
+
+    refused = client.post(f"/teams/{team.name}/", {**form, "postgres.roles": missing})
+    client.post(f"/teams/{team.name}/", {**form, "postgres.roles": readers})
+
+    assert f"PostgreSQL has no role(s) {missing}" in refused.content.decode()
+    team.refresh_from_db()
+    assert team.system_settings == {"postgres": {"roles": [readers]}}
