@@ -364,6 +364,19 @@ JUPYTERHUB_API_TOKEN = env.secret(
 if PRODUCTION and JUPYTERHUB_ENABLED and not JUPYTERHUB_URL:
     raise ImproperlyConfigured("JUPYTERHUB_URL must be set when ACCESSADMIN_ENV is production.")
 
+# PostgreSQL: the administering connection (a role with CREATEROLE and pg_signal_backend, not a
+# superuser); its password in the URL or as a secret of its own (POSTGRES_ACCESS_PASSWORD_FILE).
+POSTGRES_ENABLED = "postgres" in ACCESSADMIN_SYSTEMS
+POSTGRES_ACCESS_URL = env.url("POSTGRES_ACCESS_URL", schemes=("postgres", "postgresql"))
+if PRODUCTION and POSTGRES_ENABLED and not POSTGRES_ACCESS_URL:
+    raise ImproperlyConfigured(
+        "POSTGRES_ACCESS_URL must be set when ACCESSADMIN_ENV is production."
+    )
+POSTGRES_ACCESS_PASSWORD = env.secret("POSTGRES_ACCESS_PASSWORD")
+# On RDS: people log in with IAM tokens, so each person's role is granted rds_iam.
+POSTGRES_RDS_IAM = env.bool("POSTGRES_RDS_IAM", False)
+POSTGRES_TIMEOUT_SECONDS = env.int("POSTGRES_TIMEOUT_SECONDS", 10, minimum=1)
+
 LDAP_URI = env.url("LDAP_URI", schemes=("ldap", "ldaps"))
 if PRODUCTION and not LDAP_URI:
     raise ImproperlyConfigured("LDAP_URI must be set when ACCESSADMIN_ENV is production.")

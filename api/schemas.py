@@ -4,6 +4,7 @@ strings: the services check them and say what is wrong in the words the web UI u
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from ninja import Schema
 from pydantic import ConfigDict, field_validator
@@ -163,6 +164,8 @@ class TeamOut(Schema):
     freeipa_group: str
     jupyterhub_group: str
     iam_policy_arns: list[str]
+    # Each enabled system's team settings, {system: {setting: value}} (docs/adding-a-system.md).
+    system_settings: dict[str, dict[str, Any]]
     leads: list[str]
     members: int
 

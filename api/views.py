@@ -60,6 +60,7 @@ from onboarding.errors import (
 )
 from onboarding.live_state import person_systems_state_within
 from onboarding.models import LifecycleRun, Person, Team
+from onboarding.team_settings import team_settings_all
 from onboarding.validation import username_fold
 
 
@@ -493,6 +494,7 @@ def _team_out(team: Team) -> dict:
     return {
         "name": team.name, "freeipa_group": team.freeipa_group,
         "jupyterhub_group": team.jupyterhub_group, "iam_policy_arns": team.iam_policy_arns,
+        "system_settings": team_settings_all(team),
         "leads": sorted(lead.get_username() for lead in team.leads.all()),
         "members": team.members_current,
     }  # fmt: skip

@@ -27,6 +27,7 @@ from django.utils import timezone
 from onboarding.audit import audit_record
 from onboarding.models import AuditEvent, Finding, LifecycleRun, Person, Team
 from onboarding.selectors import people_leaving_soon, team_lead_names
+from onboarding.systems.registry import system_logins
 from onboarding.webhooks import redirects_refused_opener
 
 logger = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ def _welcome_body(person: Person) -> str:
         places.append(f"  FreeIPA (your account, password and OTP): https://{host}/ipa/ui/")
     if settings.JUPYTERHUB_URL:
         places.append(f"  JupyterHub (notebooks): {settings.JUPYTERHUB_URL}")
+    places += [f"  {what}: {address}" for what, address in system_logins()]
     where = "\n".join(places) or "  your team lead tells you where"
     return (
         f"Hello {person.first_name},\n\n"

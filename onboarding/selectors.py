@@ -6,12 +6,14 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from onboarding import team_settings
 from onboarding.errors import AccessAdminError, InvalidInput
 from onboarding.models import AuditEvent, Credential, Finding, LifecycleRun, Person, Team
 from onboarding.systems import enabled
@@ -171,6 +173,7 @@ def team_change_preview(
     leads: list[str],
     policy_arns: list[str],
     jupyterhub_group: str,
+    system_settings: dict[str, dict[str, Any]] | None = None,
 ) -> list[TeamChange]:
     """What saving these values would change, and what that means for the team's members."""
     members = team.members.exclude(status=Person.Status.OFFBOARDED).count()
@@ -223,6 +226,17 @@ def team_change_preview(
                 "JupyterHub group", team.jupyterhub_group or "none", jupyterhub_group or "none",
                 f"new members join {jupyterhub_group or 'no hub group'}; the {who} keep "
                 f"{team.jupyterhub_group or 'no hub group'}",
+            )
+        )  # fmt: skip
+    values, problems = team_settings.settings_parse(system_settings)
+    if problems:
+        raise InvalidInput(" ".join(team_settings.settings_problems_text(problems)))
+    for label, before_text, after_text in team_settings.settings_changes(team, values):
+        changes.append(
+            TeamChange(
+                label, before_text, after_text,
+                f"people onboarded or moved in from now on get {after_text}; the {who} keep "
+                f"{before_text} until the team is applied to them",
             )
         )  # fmt: skip
     return changes

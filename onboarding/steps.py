@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from onboarding.credentials import credential_store
 from onboarding.models import Credential, LifecycleRun, Person, Step, Team
 from onboarding.systems import registry
+from onboarding.team_settings import team_setting
 
 
 @dataclass
@@ -30,8 +31,9 @@ class StepContext:
     previous_team: Team | None = None
     # The external ids of the steps done so far in this run, by step name.
     outputs: dict[str, dict] = field(default_factory=dict)
-    # The client of the system whose step is running.
+    # The client of the system whose step is running, and that system's name.
     client: Any = None
+    system: str = ""
 
     @property
     def username(self) -> str:
@@ -40,6 +42,15 @@ class StepContext:
     @property
     def retrying(self) -> bool:
         return self.record is not None and self.record.attempts > 1
+
+    def team_setting(self, name: str) -> Any:
+        """The team's value of one of this step's system's team settings (the new team's in a
+        move), or the setting's default."""
+        return team_setting(self.team, self.system, name)
+
+    def previous_team_setting(self, name: str) -> Any:
+        """The same for the team a move comes from (the team itself when nothing moves)."""
+        return team_setting(self.previous_team or self.team, self.system, name)
 
     def hand_over(self, kind: str, secret: str) -> None:
         credential_store(run=self.run, kind=kind, secret=secret)

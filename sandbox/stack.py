@@ -21,7 +21,7 @@ from sandbox import process
 log = logging.getLogger(__name__)
 
 # Start order; each service receives the endpoints of those before it.
-SERVICES = ("directory", "freeipa", "aws", "jupyterhub")
+SERVICES = ("directory", "freeipa", "aws", "jupyterhub", "postgres")
 
 ENDPOINTS_FILE = "endpoints.env"
 _RECORD_FILE = "stack.json"
@@ -32,6 +32,7 @@ _ADDRESS_ENDPOINT = {
     "freeipa": "FREEIPA_HOST",
     "aws": "AWS_ENDPOINT_URL",
     "jupyterhub": "JUPYTERHUB_URL",
+    "postgres": "POSTGRES_ACCESS_URL",
 }
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _STOP_GRACE_SECONDS = 10

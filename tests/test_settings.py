@@ -245,3 +245,37 @@ def test_deploy_check_fails_on_a_plaintext_connection_naming_the_setting(overrid
 def test_deploy_check_takes_ldap_with_start_tls():
     result = deploy_check({"LDAP_URI": "ldap://ipa.example.test", "LDAP_START_TLS": "true"})
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# Whatever a local stack put in this process's environment is left out.
+POSTGRES_ON = {
+    "ACCESSADMIN_SYSTEMS": "freeipa,efs,iam,jupyterhub,postgres",
+    "POSTGRES_ACCESS_URL": None,
+    "POSTGRES_ACCESS_PASSWORD": None,
+}
+
+
+def test_production_with_postgres_enabled_needs_its_access_url():
+    result = load_settings(POSTGRES_ON)
+
+    assert result.returncode != 0
+    assert "POSTGRES_ACCESS_URL must be set" in result.stderr
+    assert load_settings({}).returncode == 0
+
+
+def test_postgres_access_password_is_read_from_its_file(tmp_path):
+    secret = tmp_path / "postgres_access"
+    secret.write_text("adm1n/p@ss\n")
+    value = settings_value(
+        {**POSTGRES_ON, "POSTGRES_ACCESS_URL": "postgres://accessadmin@db.example.test/platform",
+         "POSTGRES_ACCESS_PASSWORD_FILE": str(secret)},
+        "s.POSTGRES_ACCESS_PASSWORD",
+    )  # fmt: skip
+
+    assert value == "adm1n/p@ss"
+
+
+def test_a_postgres_access_url_of_another_scheme_is_refused():
+    result = load_settings({**POSTGRES_ON, "POSTGRES_ACCESS_URL": "mysql://a@db/platform"})
+
+    assert "POSTGRES_ACCESS_URL must start with postgres://" in result.stderr

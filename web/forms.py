@@ -8,6 +8,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 
+from onboarding import team_settings
 from onboarding.models import AuditEvent, Person
 from onboarding.selectors import AuditFilter
 from onboarding.validation import TEXT_MAX_LENGTH, USERNAME_MAX_LENGTH
@@ -201,6 +202,19 @@ class TeamForm(forms.Form):
         super().__init__(*args, **kwargs)
         if editing:
             self.fields["name"].disabled = True
+        for system, setting in team_settings.declared():
+            self.fields[team_settings.key(system, setting)] = forms.CharField(
+                required=False, max_length=2000, label=f"{system.label} {setting.label.lower()}",
+                help_text=setting.help_text, initial=setting.text(setting.default),
+            )  # fmt: skip
+
+    def system_settings(self) -> dict[str, dict[str, str]]:
+        """The systems' team settings as typed, {system: {setting: text}}, to be checked."""
+        found: dict[str, dict[str, str]] = {}
+        for system, setting in team_settings.declared():
+            text = self.cleaned_data.get(team_settings.key(system, setting), "")
+            found.setdefault(system.name, {})[setting.name] = text.strip()
+        return found
 
     def lead_names(self) -> list[str]:
         raw = self.cleaned_data.get("leads", "")

@@ -12,7 +12,8 @@ from django.core.exceptions import ImproperlyConfigured
 
 from onboarding.models import Person, Team
 from onboarding.runner import PlannedChange
-from onboarding.systems import system
+from onboarding.systems import enabled, system
+from onboarding.team_settings import team_setting
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,13 @@ class Words:
     @property
     def before(self) -> Team:
         return self.previous_team or self.team
+
+    def setting(self, system_name: str, name: str):
+        """The team's value of a system's team setting (the new team's in a move)."""
+        return team_setting(self.team, system_name, name)
+
+    def setting_before(self, system_name: str, name: str):
+        return team_setting(self.before, system_name, name)
 
 
 def _list(items, *, none: str = "none") -> str:
@@ -123,6 +131,16 @@ def _label(name: str) -> str:
         return name
 
 
+def _says(step: str, words: Words, otherwise: str) -> str:
+    """A step in words: this module's, else its system's own (`System.step_words`)."""
+    if step in SAYS:
+        return SAYS[step](words)
+    for each in enabled():
+        if step in each.step_words:
+            return each.step_words[step](words)
+    return otherwise
+
+
 def changes_in_words(
     changes: list[PlannedChange], *, person: Person, team: Team, previous_team: Team | None = None
 ) -> list[ChangeInWords]:
@@ -131,7 +149,7 @@ def changes_in_words(
         ChangeInWords(
             change.step,
             _label(change.system),
-            SAYS[change.step](words) if change.step in SAYS else change.description,
+            _says(change.step, words, change.description),
             change.already_done,
         )
         for change in changes
@@ -143,4 +161,4 @@ def steps_in_words(
 ) -> list[tuple]:
     """A run's step rows, each with what it does in words."""
     words = Words(person, team, previous_team)
-    return [(step, SAYS[step.name](words) if step.name in SAYS else step.name) for step in steps]
+    return [(step, _says(step.name, words, step.name)) for step in steps]

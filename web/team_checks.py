@@ -3,6 +3,9 @@ each lead can lead (asked of the systems), that each policy exists. The service 
 
 from __future__ import annotations
 
+from typing import Any
+
+from onboarding import team_settings
 from onboarding.errors import AccessAdminError, InvalidInput
 from onboarding.models import Person, Team
 from onboarding.services import MAX_TEAM_POLICIES
@@ -38,6 +41,7 @@ def team_problems(
     leads: list[str],
     policy_arns: list[str],
     jupyterhub_group: str,
+    system_settings: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, list[str]]:
     """{form field: its problems}; empty when the team can be saved. `name` only for a new team."""
     found: dict[str, list[str]] = {}
@@ -52,6 +56,8 @@ def team_problems(
     found["jupyterhub_group"] = hub_problems
     found["leads"] = _leads_problems(leads)
     found["iam_policy_arns"] = _policies_problems(policy_arns)
+    setting_values, setting_problems = team_settings.settings_parse(system_settings)
+    found.update(setting_problems or team_settings.settings_ask(setting_values))
     return {field: problems for field, problems in found.items() if problems}
 
 

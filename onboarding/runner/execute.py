@@ -91,7 +91,8 @@ def run_context(run: LifecycleRun) -> StepContext:
 
 def step_context(ctx: StepContext, step: PlanStep, record: Step | None = None) -> StepContext:
     """The run's context as one step sees it: its row, and its own system's client."""
-    return replace(ctx, record=record, client=registry.system(step.system).client)
+    system = registry.system(step.system)
+    return replace(ctx, record=record, client=system.client, system=system.name)
 
 
 def audit_step(run: LifecycleRun, record: Step, action: str, outcome: str, **details) -> None:

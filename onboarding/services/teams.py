@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from onboarding import team_settings
 from onboarding.audit import audit_record
 from onboarding.errors import InvalidInput
 from onboarding.models import Person, Team
@@ -21,6 +24,7 @@ def team_set(
     leads: list[str] | None = None,
     policy_arns: list[str] | None = None,
     jupyterhub_group: str | None = None,
+    system_settings: dict[str, dict[str, Any]] | None = None,
     actor: str,
 ) -> tuple[Team, bool]:
     """Create or change a team; each system makes what the team needs (its FreeIPA group).
@@ -31,6 +35,9 @@ def team_set(
     created = team is None
     lead_names = None if leads is None else sorted({username_normalise(lead) for lead in leads})
     problems = _team_problems(created, group, policy_arns, jupyterhub_group, lead_names or [])
+    setting_values, setting_problems = team_settings.settings_parse(system_settings)
+    setting_problems = setting_problems or team_settings.settings_ask(setting_values)
+    problems += team_settings.settings_problems_text(setting_problems)
     if policy_arns is not None and not problems:
         # What the systems know against the team as it would be (a role's policy quota).
         candidate = Team(name=name, iam_policy_arns=policy_arns)
@@ -46,6 +53,7 @@ def team_set(
             team.iam_policy_arns = policy_arns
         if jupyterhub_group is not None:
             team.jupyterhub_group = jupyterhub_group
+        team.system_settings = team_settings.settings_merged(team, setting_values)
         team.full_clean()
         team.save()
         before = sorted(team.leads.values_list("username", flat=True))
@@ -62,6 +70,7 @@ def team_set(
                 "group": team.freeipa_group, "leads": after,
                 "leads_removed": sorted(set(before) - set(after)),
                 "policy_arns": team.iam_policy_arns, "jupyterhub_group": team.jupyterhub_group,
+                "system_settings": team_settings.team_settings_all(team),
             },
         )  # fmt: skip
     return team, created

@@ -8,7 +8,16 @@ its steps join, a person's live state, its inventory and the check of its settin
 docs/adding-a-system.md.
 """
 
-from onboarding.systems.base import Check, DirectoryAccount, ManagedObject, System, SystemState
+from onboarding.systems.base import (
+    Check,
+    DirectoryAccount,
+    ManagedObject,
+    System,
+    SystemState,
+    TeamSetting,
+    names_parse,
+    text_list,
+)
 from onboarding.systems.registry import (
     clients,
     enabled,
@@ -24,10 +33,13 @@ __all__ = [
     "ManagedObject",
     "System",
     "SystemState",
+    "TeamSetting",
     "clients",
     "enabled",
     "fact",
+    "names_parse",
     "round_trips",
     "system",
     "systems_reset",
+    "text_list",
 ]

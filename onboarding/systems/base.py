@@ -4,9 +4,11 @@ alike: its steps in the plans, a person's live state, its inventory and a check 
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from onboarding.errors import InvalidInput
 
 if TYPE_CHECKING:
     from onboarding.models import Person, Team
@@ -68,6 +70,47 @@ class Check:
         return self.verdict == self.FAILED
 
 
+def text_list(value: Any) -> str:
+    """A list setting as one line people read and type: its items, separated by commas."""
+    return ", ".join(value) if value else ""
+
+
+@dataclass(frozen=True)
+class TeamSetting:
+    """One value each team holds for a system (the database roles its members join, say),
+    declared by the system; the team form, `team_set`, the API, previews and steps find it here.
+
+    `parse` takes what a person typed (text) or what the API sent (its JSON value) and returns
+    the value to store, or raises InvalidInput saying what is wrong; `text` shows a stored value
+    the way `parse` reads it back. `ask`, when given, asks the system about a parsed value before
+    a team is saved with it (`ask(system, value)`: why it cannot be, or None)."""
+
+    name: str
+    label: str
+    help_text: str
+    parse: Callable[[Any], Any]
+    default: Any = ""
+    text: Callable[[Any], str] = str
+    ask: Callable[[Any, Any], str | None] | None = None
+
+
+def names_parse(value: Any, *, label: str, check: Callable[[str], None]) -> list[str]:
+    """A list of names from text ("a, b" or one per line) or a JSON list, each checked by
+    `check` (which raises InvalidInput), without repeats, in the order given."""
+    if isinstance(value, str):
+        items = value.replace(",", " ").split()
+    elif isinstance(value, list) and all(isinstance(item, str) for item in value):
+        items = [item.strip() for item in value if item.strip()]
+    else:
+        raise InvalidInput(f"{label}: give a list of names, not {type(value).__name__}.")
+    names: list[str] = []
+    for item in items:
+        check(item)
+        if item not in names:
+            names.append(item)
+    return names
+
+
 class System:
     """A downstream system. Subclasses live in `onboarding/systems/<name>/` and are named in
     `ACCESSADMIN_SYSTEMS`; nothing outside their package uses their client directly."""
@@ -78,6 +121,11 @@ class System:
     steps: ClassVar[Mapping[tuple[str, str], tuple[PlanStep, ...]]] = {}
     # Facts about a person this system can tell other systems' steps (see `fact`).
     provides: ClassVar[tuple[str, ...]] = ()
+    # What each team holds for this system, stored in Team.system_settings[name].
+    team_settings: ClassVar[tuple[TeamSetting, ...]] = ()
+    # Its steps in words people read in previews and on run pages, by step name; each is given
+    # the plan's words (web/plan_words.py `Words`: the person, the team, its settings).
+    step_words: ClassVar[Mapping[str, Callable[[Any], str]]] = {}
 
     def __init__(self) -> None:
         self._client: Any = None
@@ -174,6 +222,10 @@ class System:
     def team_problem(self, team: Team) -> str | None:
         """Why a run for a person of this team would fail half-way here (more policies than a
         role may hold, say); None when nothing is known against it."""
+        return None
+
+    def login_link(self) -> tuple[str, str] | None:
+        """Where a newcomer logs in to this system, for the hand-over: (what, address)."""
         return None
 
     def fact(self, name: str, person: Person) -> Any:

@@ -17,6 +17,7 @@ KNOWN = {
     "efs": "onboarding.systems.efs.EFSSystem",
     "iam": "onboarding.systems.iam.IAMSystem",
     "jupyterhub": "onboarding.systems.jupyterhub.JupyterHubSystem",
+    "postgres": "onboarding.systems.postgres.PostgresSystem",
 }
 
 _enabled: dict[str, System] | None = None
@@ -81,6 +82,11 @@ def fact(name: str, person) -> Any:
         if name in each.provides:
             return each.fact(name, person)
     return None
+
+
+def system_logins() -> list[tuple[str, str]]:
+    """Where a newcomer logs in, (what, address), for each enabled system that says so."""
+    return [link for each in enabled() if (link := each.login_link())]
 
 
 class Clients:

@@ -18,6 +18,8 @@ CLIENT_LIBRARIES = {
     "boto3": [SYSTEMS / "_aws.py"],  # the AWS plumbing the efs and iam packages share
     "botocore": [SYSTEMS / "_aws.py", SYSTEMS / "efs", SYSTEMS / "iam"],
     "requests": [SYSTEMS / "freeipa", SYSTEMS / "jupyterhub"],
+    # Also AccessAdmin's own database driver, which migrations use for its privileges.
+    "psycopg": [SYSTEMS / "postgres", ROOT / "onboarding" / "migrations"],
 }
 
 

@@ -19,6 +19,7 @@ from onboarding import selectors, services
 from onboarding.credentials import credentials_reveal
 from onboarding.errors import CredentialsGone
 from onboarding.models import Credential, LifecycleRun, Team
+from onboarding.systems.registry import system_logins
 from web.permissions import access_for, no_access, staff_required, visible_or_404
 from web.plan_words import changes_in_words, steps_in_words
 from web.views.common import (
@@ -184,6 +185,7 @@ def handover_links() -> dict:
     return {
         "freeipa_url": f"https://{settings.FREEIPA_HOST}/ipa/ui/" if settings.FREEIPA_HOST else "",
         "jupyterhub_url": settings.JUPYTERHUB_URL,
+        "system_logins": system_logins(),
         "revealed_at": timezone.now(),
     }
 

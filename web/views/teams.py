@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from onboarding import selectors, services
 from onboarding.models import Team
+from onboarding.team_settings import team_settings_text
 from web.forms import TeamForm
 from web.permissions import admin_required, visible_or_404
 from web.team_checks import team_problems
@@ -31,6 +32,7 @@ def _team_checked(form: TeamForm, *, creating: bool) -> bool:
         leads=form.lead_names(),
         policy_arns=form.policy_arns(),
         jupyterhub_group=form.cleaned_data["jupyterhub_group"].strip(),
+        system_settings=form.system_settings(),
     )
     for field, messages_ in problems.items():
         for message in messages_:
@@ -46,7 +48,8 @@ def team_create(request: HttpRequest) -> HttpResponse:
             team, _ = services.team_set(
                 name=form.cleaned_data["name"], group=form.cleaned_data["freeipa_group"],
                 leads=form.lead_names(), policy_arns=form.policy_arns(),
-                jupyterhub_group=form.cleaned_data["jupyterhub_group"], actor=actor_name(request),
+                jupyterhub_group=form.cleaned_data["jupyterhub_group"],
+                system_settings=form.system_settings(), actor=actor_name(request),
             )  # fmt: skip
             messages.success(request, f"Team {team.name} is created with FreeIPA group "
                              f"{team.freeipa_group}.")  # fmt: skip
@@ -65,6 +68,7 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
         "leads": " ".join(selectors.team_lead_names(team)),
         "iam_policy_arns": "\n".join(team.iam_policy_arns),
         "jupyterhub_group": team.jupyterhub_group,
+        **team_settings_text(team),
     }
     form = TeamForm(request.POST or None, initial=initial, editing=True)
     changes = None
@@ -74,6 +78,7 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
             "leads": form.lead_names(),
             "policy_arns": form.policy_arns(),
             "jupyterhub_group": form.cleaned_data["jupyterhub_group"].strip(),
+            "system_settings": form.system_settings(),
         }
         try:
             if request.POST.get("action") == "save":

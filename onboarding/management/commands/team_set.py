@@ -1,3 +1,4 @@
+from onboarding import team_settings
 from onboarding.management.commands._base import LifecycleCommand
 from onboarding.services import team_set
 
@@ -17,6 +18,11 @@ class Command(LifecycleCommand):
             "--policy-arn", action="append", dest="policy_arns", help="an IAM policy (repeat)"
         )
         parser.add_argument("--jupyterhub-group")
+        parser.add_argument(
+            "--setting", action="append", dest="settings", default=[],
+            metavar="SYSTEM.SETTING=VALUE",
+            help="a system's team setting (repeat), e.g. postgres.roles=analysts,readers",
+        )  # fmt: skip
 
     def handle(self, *args, **options):
         team, created = team_set(
@@ -25,6 +31,7 @@ class Command(LifecycleCommand):
             leads=[] if options["no_leads"] else options["leads"],
             policy_arns=options["policy_arns"],
             jupyterhub_group=options["jupyterhub_group"],
+            system_settings=team_settings.pairs_parse(options["settings"]),
             actor=self.actor(),
         )
         verb = "Created" if created else "Changed"
@@ -32,5 +39,10 @@ class Command(LifecycleCommand):
         self.stdout.write(
             f"{verb} team {team.name}: FreeIPA group {team.freeipa_group}, leads {leads}, "
             f"policies {', '.join(team.iam_policy_arns) or 'none'}, "
-            f"JupyterHub group {team.jupyterhub_group or 'none'}."
+            f"JupyterHub group {team.jupyterhub_group or 'none'}"
+            + "".join(
+                f", {name} {text or 'none'}"
+                for name, text in team_settings.team_settings_text(team).items()
+            )
+            + "."
         )
