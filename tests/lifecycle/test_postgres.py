@@ -7,7 +7,6 @@ from __future__ import annotations
 import psycopg
 import pytest
 from django.contrib.auth import get_user_model
-from onboarding.orphans import orphan_remove
 from psycopg import sql
 
 from onboarding.credentials import credentials_reveal
@@ -23,6 +22,7 @@ from onboarding.services import (
     team_members_apply,
     team_set,
 )
+from onboarding.services.orphans import orphan_remove
 from onboarding.systems import system, systems_reset
 from onboarding.systems.postgres.client import tag_for
 from sandbox import process
