@@ -58,7 +58,7 @@ from onboarding.services.runs import (
     run_rollback,
     run_rollback_preview,
 )
-from onboarding.services.teams import MAX_TEAM_POLICIES, team_set
+from onboarding.services.teams import MAX_TEAM_POLICIES, team_problems, team_set
 
 __all__ = [
     "END_DATE_REACHED",
@@ -110,5 +110,6 @@ __all__ = [
     "team_fits_check",
     "team_members_apply",
     "team_members_apply_preview",
+    "team_problems",
     "team_set",
 ]

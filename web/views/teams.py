@@ -13,7 +13,6 @@ from onboarding.models import Team
 from onboarding.team_settings import team_settings_text
 from web.forms import TeamForm
 from web.permissions import admin_required, visible_or_404
-from web.team_checks import team_problems
 from web.views.common import USER_ERRORS, actor_name
 
 
@@ -26,7 +25,8 @@ def team_list(request: HttpRequest) -> HttpResponse:
 def _team_checked(form: TeamForm, *, creating: bool) -> bool:
     """Whether the team can be saved as asked; if not, each problem goes beside its field, all
     at once, and nothing is made."""
-    problems = team_problems(
+    problems = services.team_problems(
+        creating=creating,
         name=form.cleaned_data["name"] if creating else None,
         group=form.cleaned_data["freeipa_group"].strip(),
         leads=form.lead_names(),
