@@ -14,5 +14,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("api.urls")),
     path("api-tokens/", include("api.pages")),
+    path("scim/v2/", include("scim.urls")),
     path("", include("web.urls")),
 ]
