@@ -26,8 +26,11 @@ class ScimUser(models.Model):
     given_name = models.CharField(max_length=128)
     family_name = models.CharField(max_length=128)
     email = models.CharField(max_length=254)
-    # What the identity provider asked; a person's own status says whether they have access.
-    active = models.BooleanField(default=True)
+    # What the identity provider asked (None: nothing, which is active); once there is a person,
+    # their own status says whether they have access.
+    active = models.BooleanField(null=True, default=True)
+    # The user as last sent, what AccessAdmin does not use included, to answer with it.
+    attributes = models.JSONField(default=dict, blank=True)
     # The team a user waiting to be onboarded, or to come back, is to join.
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -52,3 +55,13 @@ class ScimUser(models.Model):
     def waits(self) -> bool:
         """Known to the identity provider, not yet to AccessAdmin: no team was named."""
         return self.person_id is None and self.deleted_at is None
+
+
+class ScimGroup(models.Model):
+    """What an identity provider calls a team by, besides its name: its externalId."""
+
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="scim_group")
+    external_id = models.CharField(max_length=255, blank=True, default="")
+
+    def __str__(self) -> str:
+        return f"{self.team} ({self.external_id})"

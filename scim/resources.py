@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Annotated, Any
 
+from django.conf import settings
 from django.db.models import BooleanField, Case, F, QuerySet, Value, When
 from django.db.models.functions import Coalesce, Concat, NullIf
 from scim2_models import (
@@ -25,16 +26,38 @@ from scim2_models import (
     Name,
     Patch,
     Reference,
+    Required,
     ResourceType,
     ScimPolicy,
     ScimProvider,
     ServiceProviderConfig,
     Sort,
-    User,
 )
+from scim2_models import User as CoreUser
 
 from onboarding.models import Person, Team
-from scim.models import ScimUser
+from scim.models import ScimGroup, ScimUser
+
+USER_URN = "urn:ietf:params:scim:schemas:core:2.0:User"
+
+
+class PersonName(Name):
+    """FreeIPA needs both names to make an account."""
+
+    given_name: Annotated[str | None, Required.true] = None
+    family_name: Annotated[str | None, Required.true] = None
+
+
+class PersonEmail(Email):
+    value: Annotated[str | None, Required.true] = None
+
+
+class User(CoreUser):
+    """A person: the core User, with what AccessAdmin needs to onboard someone required."""
+
+    name: Annotated[PersonName | None, Required.true] = None
+    emails: Annotated[list[PersonEmail] | None, Required.true] = None
+
 
 ScimUserResource = User[EnterpriseUser]
 PAGE_SIZE_MAX = 200
@@ -127,7 +150,7 @@ def scim_users() -> QuerySet[ScimUser]:
             scim_external_id=NullIf(F("external_id"), Value("")),
             scim_display_name=Concat(given, Value(" "), family),
             scim_active=Case(
-                When(person__isnull=True, then=F("active")),
+                When(person__isnull=True, then=Coalesce(F("active"), Value(True))),
                 When(person__status__in=LEAVING, then=Value(False)),
                 default=Value(True),
                 output_field=BooleanField(),
@@ -166,33 +189,37 @@ def user_team(scim_user: ScimUser) -> Team | None:
 
 
 def user_resource(scim_user: ScimUser, base: str) -> ScimUserResource:
+    """What the identity provider sent, with what AccessAdmin holds in its place: the
+    person's name, e-mail address, status and team, which may have changed here since."""
     person = scim_user.person
+    resource = ScimUserResource.model_validate(scim_user.attributes or {"schemas": [USER_URN]})
+    resource.id = str(scim_user.id)
+    resource.user_name = scim_user.user_name
+    resource.external_id = scim_user.external_id or None
     given = person.first_name if person else scim_user.given_name
     family = person.last_name if person else scim_user.family_name
+    if given or family:
+        resource.name = resource.name or PersonName()
+        resource.name.given_name, resource.name.family_name = given or None, family or None
     email = person.email if person else scim_user.email
-    active = scim_user.active if person is None else person.status not in LEAVING
+    if email:
+        emails = resource.emails or [PersonEmail(type=Email.Type.work, primary=True)]
+        next((e for e in emails if e.primary), emails[0]).value = email
+        resource.emails = emails
+    resource.active = scim_user.active if person is None else person.status not in LEAVING
     team = user_team(scim_user)
-    resource = ScimUserResource(
-        id=str(scim_user.id),
-        external_id=scim_user.external_id or None,
-        user_name=scim_user.user_name,
-        name=Name(given_name=given, family_name=family, formatted=f"{given} {family}"),
-        display_name=f"{given} {family}",
-        emails=[Email(value=email, type=Email.Type.work, primary=True)],
-        active=active,
-        groups=[
+    if team:
+        resource.groups = [
             GroupMembership(
-                value=str(team.pk),
-                display=team.name,
-                type="direct",
+                value=str(team.pk), display=team.name, type="direct",
                 ref=Reference(location(base, "Groups", str(team.pk))),
             )
-        ]
-        if team
-        else None,
-    )
-    department = team.name if team else (scim_user.team.name if scim_user.team else None)
-    resource[EnterpriseUser] = EnterpriseUser(department=department)
+        ]  # fmt: skip
+    attribute = settings.SCIM_TEAM_ATTRIBUTE
+    placed = team or scim_user.team
+    if attribute and placed:
+        resource[EnterpriseUser] = resource[EnterpriseUser] or EnterpriseUser()
+        setattr(resource[EnterpriseUser], snake_case(attribute), placed.name)
     modified = max(scim_user.updated_at, person.updated_at) if person else scim_user.updated_at
     resource.meta = Meta(
         resource_type="User",
@@ -202,6 +229,19 @@ def user_resource(scim_user: ScimUser, base: str) -> ScimUserResource:
     )
     resource.meta.version = version_of(resource)
     return resource
+
+
+def snake_case(attribute: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in attribute)
+
+
+def attributes_kept(resource: ScimUserResource) -> dict:
+    """What AccessAdmin keeps of a user as it was sent, to answer with it: all but what it
+    holds itself (the id, meta, group memberships) and what is never returned (a password)."""
+    document = resource.model_dump(scim_ctx=Context.RESOURCE_QUERY_RESPONSE)
+    for held in ("id", "meta", "groups"):
+        document.pop(held, None)
+    return document
 
 
 def version_of(resource: Any) -> str:
@@ -230,7 +270,11 @@ def group_resource(team: Team, base: str) -> Group:
         )
         for member in team_members(team)
     ]
-    resource = Group(id=str(team.pk), display_name=team.name, members=members or None)
+    kept = ScimGroup.objects.filter(team=team).first()
+    resource = Group(
+        id=str(team.pk), display_name=team.name, members=members or None,
+        external_id=kept.external_id if kept and kept.external_id else None,
+    )  # fmt: skip
     resource.meta = Meta(
         resource_type="Group",
         created=team.created_at,

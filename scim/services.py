@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 from django.utils import timezone
 from scim2_models import (
@@ -26,9 +28,14 @@ from onboarding import services
 from onboarding.audit import audit_record
 from onboarding.errors import InvalidInput, RunInProgress
 from onboarding.models import Person, Team
-from onboarding.validation import group_name_check, person_fields_check, username_normalise
-from scim.models import ScimUser
-from scim.resources import ScimUserResource
+from onboarding.validation import (
+    NAME_MAX_LENGTH,
+    group_name_check,
+    text_check,
+    username_normalise,
+)
+from scim.models import ScimGroup, ScimUser
+from scim.resources import ScimUserResource, attributes_kept, snake_case
 
 Status = Person.Status
 # A run holds the person: what SCIM asks now waits until it ends.
@@ -50,6 +57,8 @@ class WantedUser:
     external_id: str
     active: bool
     team: Team | None
+    active_sent: bool | None
+    attributes: dict
 
 
 def username_from(user_name: str) -> str:
@@ -83,36 +92,36 @@ def wanted_user(resource: ScimUserResource) -> WantedUser:
     chosen = next((e for e in emails if e.primary), emails[0] if emails else None)
     email = (chosen.value if chosen else None) or ""
     problems = []
-    if not first or not last:
-        problems.append("name.givenName and name.familyName are required (FreeIPA needs both).")
-    if not email:
-        problems.append("An e-mail address (emails) is required.")
-    if not problems:
+    # Names and an address are needed to onboard (_onboard_ready); whatever is sent is checked now.
+    for label, value in (("name.givenName", first), ("name.familyName", last)):
+        if value:
+            try:
+                text_check(value, label=label, max_length=NAME_MAX_LENGTH, one_line=True)
+            except InvalidInput as error:
+                problems.append(str(error))
+    if email:
         try:
-            person_fields_check(first_name=first, last_name=last, email=email)
-        except InvalidInput as error:
-            problems.append(str(error))
+            validate_email(email)
+        except ValidationError:
+            problems.append(f"emails: {email!r} is not a valid email address.")
     if problems:
         raise InvalidInput(" ".join(problems) + " Nothing was changed.")
     return WantedUser(
         user_name=resource.user_name.strip(), username=username, first_name=first.strip(),
         last_name=last.strip(), email=email.strip(), external_id=resource.external_id or "",
         active=resource.active is not False, team=_team_from_attribute(resource),
+        active_sent=resource.active, attributes=attributes_kept(resource),
     )  # fmt: skip
 
 
 def _team_from_attribute(resource: ScimUserResource) -> Team | None:
     attribute = settings.SCIM_TEAM_ATTRIBUTE
     enterprise = resource[EnterpriseUser] if attribute else None
-    value = getattr(enterprise, _snake(attribute), None) if enterprise else None
+    value = getattr(enterprise, snake_case(attribute), None) if enterprise else None
     if not value:
         return None
     # A value naming no team is no error: the user waits until an admin or a group places them.
     return Team.objects.filter(name=value.strip()).first()
-
-
-def _snake(attribute: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in attribute)
 
 
 # Users ----------------------------------------------------------------------------------------
@@ -120,8 +129,25 @@ def _snake(attribute: str) -> str:
 
 def user_create(*, resource: ScimUserResource, actor: str) -> ScimUser:
     wanted = wanted_user(resource)
-    taken = ScimUser.objects.filter(user_name__iexact=wanted.user_name).first()
-    taken = taken or ScimUser.objects.filter(username=wanted.username).first()
+    _username_free_check(wanted)
+    with transaction.atomic():
+        scim_user = ScimUser.objects.create(
+            user_name=wanted.user_name, username=wanted.username, given_name=wanted.first_name,
+            family_name=wanted.last_name, email=wanted.email, external_id=wanted.external_id,
+            active=wanted.active_sent, team=wanted.team, attributes=wanted.attributes,
+            created_by=actor,
+        )  # fmt: skip
+        if wanted.active and wanted.team is not None:
+            _onboard(scim_user, actor=actor)
+        else:
+            _waiting_record(scim_user, actor=actor)
+    return scim_user
+
+
+def _username_free_check(wanted: WantedUser, scim_user: ScimUser | None = None) -> None:
+    others = ScimUser.objects.exclude(pk=scim_user.pk) if scim_user else ScimUser.objects.all()
+    taken = others.filter(user_name__iexact=wanted.user_name).first()
+    taken = taken or others.filter(username=wanted.username).first()
     if taken is not None:
         gone = " It was deleted; an admin may reinstate the person in AccessAdmin." * bool(
             taken.deleted_at
@@ -136,23 +162,16 @@ def user_create(*, resource: ScimUserResource, actor: str) -> ScimUser:
             detail=f"{wanted.username!r} is already known to AccessAdmin "
             f"({person.get_status_display().lower()}), not through SCIM; nothing was changed."
         )
-    with transaction.atomic():
-        scim_user = ScimUser.objects.create(
-            user_name=wanted.user_name, username=wanted.username, given_name=wanted.first_name,
-            family_name=wanted.last_name, email=wanted.email, external_id=wanted.external_id,
-            active=wanted.active, team=wanted.team, created_by=actor,
-        )  # fmt: skip
-        if wanted.active and wanted.team is not None:
-            _onboard(scim_user, actor=actor)
-        else:
-            _waiting_record(scim_user, actor=actor)
-    return scim_user
 
 
 def user_replace(*, scim_user: ScimUser, resource: ScimUserResource, actor: str) -> ScimUser:
     """Bring the user to what the identity provider now says (a PUT, or a PATCH applied)."""
     wanted = wanted_user(resource)
-    if wanted.username != scim_user.username:
+    if wanted.username != scim_user.username and scim_user.person_id is None:
+        # Nobody has the old username anywhere yet: a waiting user may still change it.
+        _username_free_check(wanted, scim_user)
+        scim_user.username = wanted.username
+    elif wanted.username != scim_user.username:
         raise MutabilityException(
             detail=f"userName {wanted.user_name!r} maps to the FreeIPA username "
             f"{wanted.username}, but this user is {scim_user.username}: a username never "
@@ -168,7 +187,7 @@ def user_replace(*, scim_user: ScimUser, resource: ScimUserResource, actor: str)
     scim_user.user_name = wanted.user_name
     scim_user.given_name, scim_user.family_name = wanted.first_name, wanted.last_name
     scim_user.email, scim_user.external_id = wanted.email, wanted.external_id
-    scim_user.active = wanted.active
+    scim_user.active, scim_user.attributes = wanted.active_sent, wanted.attributes
     if wanted.team is not None:
         scim_user.team = wanted.team
     with transaction.atomic():
@@ -227,7 +246,16 @@ def _rename(person: Person, wanted: WantedUser, *, actor: str) -> None:
     )  # fmt: skip
 
 
+def _onboard_ready(scim_user: ScimUser, team: Team) -> None:
+    if not (scim_user.given_name and scim_user.family_name and scim_user.email):
+        raise InvalidInput(
+            f"{scim_user.user_name} cannot be onboarded into team {team.name}: name.givenName, "
+            "name.familyName and an e-mail address (emails) are required. Nothing was changed."
+        )
+
+
 def _onboard(scim_user: ScimUser, *, actor: str) -> None:
+    _onboard_ready(scim_user, scim_user.team)
     services.person_onboard(
         username=scim_user.username, first_name=scim_user.given_name,
         last_name=scim_user.family_name, email=scim_user.email, team=scim_user.team, actor=actor,
@@ -239,7 +267,7 @@ def _onboard(scim_user: ScimUser, *, actor: str) -> None:
 
 
 def _waiting_record(scim_user: ScimUser, *, actor: str) -> None:
-    why = "inactive" if not scim_user.active else "no team named (group or team attribute)"
+    why = "inactive" if scim_user.active is False else "no team named (group or team attribute)"
     audit_record(
         actor=actor, action="scim.user_waiting", target=scim_user.username, outcome="succeeded",
         details={"scim_id": str(scim_user.id), "user_name": scim_user.user_name, "why": why},
@@ -281,6 +309,7 @@ def group_create(*, resource: Group, actor: str) -> Team:
         raise UniquenessException(detail=f"There is a team {name!r} already.")
     group_name_check(name, label="displayName")
     team, _ = services.team_set(name=name, group=name, actor=actor)
+    group_external_id_set(team=team, external_id=resource.external_id)
     if resource.members:
         group_members_add(team=team, member_ids=[m.value for m in resource.members], actor=actor)
     return team
@@ -295,6 +324,8 @@ def group_members_add(*, team: Team, member_ids: list[str], actor: str) -> None:
         member = scim_user_or_none(member_id)
         if member is None:
             raise InvalidInput(f"There is no user {member_id!r}; nothing was changed.")
+        if member.person_id is None and member.active is not False:
+            _onboard_ready(member, team)
         members.append(member)
     for member in members:
         _member_join(member, team, actor=actor)
@@ -314,7 +345,7 @@ def _member_join(member: ScimUser, team: Team, *, actor: str) -> None:
     if person is None:
         member.team = team
         member.save(update_fields=["team", "updated_at"])
-        if member.active:
+        if member.active is not False:
             with transaction.atomic():
                 _onboard(member, actor=actor)
         return
@@ -324,6 +355,10 @@ def _member_join(member: ScimUser, team: Team, *, actor: str) -> None:
         member.save(update_fields=["team", "updated_at"])
     elif person.team != team:
         services.person_move(person=person, team=team, actor=actor)
+
+
+def group_external_id_set(*, team: Team, external_id: str | None) -> None:
+    ScimGroup.objects.update_or_create(team=team, defaults={"external_id": external_id or ""})
 
 
 def group_rename_refuse(*, team: Team, display_name: str | None) -> None:

@@ -20,6 +20,7 @@ from scim2_models import (
     InvalidValueException,
     ListResponse,
     NotFoundException,
+    NotImplementedException,
     PatchOp,
     PreconditionFailedException,
     ResponseParameters,
@@ -266,6 +267,18 @@ def resource_type(request: HttpRequest, type_id: str) -> HttpResponse:
     return _discovery_one(documents, type_id, "resource type")
 
 
+@scim_endpoint("POST")
+def search(request: HttpRequest, **kwargs) -> HttpResponse:
+    raise NotImplementedException(
+        detail="Searching with POST .search is not supported; use GET with a filter."
+    )
+
+
+@scim_endpoint("GET", "POST", "PUT", "PATCH", "DELETE")
+def unknown(request: HttpRequest, rest: str) -> HttpResponse:
+    raise NotFoundException(detail=f"There is no SCIM endpoint {rest!r} here.")
+
+
 # Users ----------------------------------------------------------------------------------------
 
 
@@ -386,4 +399,6 @@ def group(request: HttpRequest, group_id: str) -> HttpResponse:
     # A member removed from the group stays in the team until another team's group takes
     # them in, or the identity provider deactivates or deletes them.
     services.group_members_add(team=team, member_ids=added, actor=_actor(request))
+    if wanted.external_id != current.external_id:
+        services.group_external_id_set(team=team, external_id=wanted.external_id)
     return _one(request, resources.group_resource(team, base))

@@ -136,7 +136,7 @@ def test_unknown_resources_are_404_with_a_scim_error(idp):
     [
         ({"schemas": [USER]}, "userName"),
         (user_body("ada", name={"givenName": "Ada"}), "familyName"),
-        (user_body("ada", emails=[]), "e-mail"),
+        (user_body("ada", emails=[]), "emails"),
         (user_body("ada", emails=[{"value": "not an address"}]), "emails"),
         (user_body("ada", name={"givenName": "A\nda", "familyName": "L"}), "line break"),
         (user_body("-" * 40), "32"),
@@ -182,8 +182,21 @@ def test_a_person_known_to_accessadmin_otherwise_is_not_taken_over(idp, team):
     assert not ScimUser.objects.exists()
 
 
-def test_a_username_never_changes(idp, team):
+def test_a_waiting_user_may_change_username_until_onboarded(idp, team, settings):
+    settings.SCIM_TEAM_ATTRIBUTE = "department"
     (created,) = _users(idp, "ada")
+
+    renamed = idp.patch(
+        f"/Users/{created['id']}", {"op": "replace", "path": "userName", "value": "ada2"}
+    )
+
+    assert renamed.status_code == 200, renamed.content
+    assert ScimUser.objects.get().username == "ada2"
+
+
+def test_a_username_never_changes_once_onboarded(idp, team, settings):
+    settings.SCIM_TEAM_ATTRIBUTE = "department"
+    created = idp.post("/Users", user_body("ada", department="vision")).json()
 
     answer = idp.patch(
         f"/Users/{created['id']}", {"op": "replace", "path": "userName", "value": "ada2"}
@@ -242,3 +255,39 @@ def test_adding_an_unknown_member_changes_nothing(idp, team):
     assert answer.status_code == 400
     assert "nobody" in answer.json()["detail"]
     assert not Person.objects.exists()
+
+
+def test_attributes_accessadmin_does_not_use_are_kept_as_sent(idp, team, settings):
+    settings.SCIM_TEAM_ATTRIBUTE = "department"
+    body = user_body("ada", department="vision", title="Analyst", phoneNumbers=[{"value": "1"}])
+    created = idp.post("/Users", body).json()
+
+    patched = idp.patch(
+        f"/Users/{created['id']}", {"op": "replace", "path": "title", "value": "Lead analyst"}
+    ).json()
+
+    assert created["phoneNumbers"] == [{"value": "1"}]
+    assert patched["title"] == "Lead analyst"
+    assert not LifecycleRun.objects.exclude(kind="onboard").exists()
+
+
+def test_what_accessadmin_holds_wins_over_what_was_sent(idp, team, settings):
+    settings.SCIM_TEAM_ATTRIBUTE = "department"
+    created = idp.post("/Users", user_body("ada", department="vision")).json()
+    Person.objects.filter(username="ada").update(last_name="Byron")
+
+    shown = idp.get(f"/Users/{created['id']}").json()
+
+    assert shown["name"]["familyName"] == "Byron"
+    assert shown["meta"]["version"] != created["meta"]["version"]
+
+
+def test_search_by_post_and_unknown_endpoints_answer_scim_errors(idp):
+    search = idp.post(
+        "/.search", {"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}
+    )
+    users_search = idp.post("/Users/.search", {})
+    unknown = idp.get("/Nothing/here")
+
+    assert (search.status_code, users_search.status_code, unknown.status_code) == (501, 501, 404)
+    assert {a.json()["schemas"][0] for a in (search, users_search, unknown)} == {ERROR}
