@@ -188,7 +188,7 @@ def user_replace(*, scim_user: ScimUser, resource: ScimUserResource, actor: str)
     scim_user.given_name, scim_user.family_name = wanted.first_name, wanted.last_name
     scim_user.email, scim_user.external_id = wanted.email, wanted.external_id
     scim_user.active, scim_user.attributes = wanted.active_sent, wanted.attributes
-    if wanted.team is not None:
+    if wanted.team is not None and person is None:
         scim_user.team = wanted.team
     with transaction.atomic():
         scim_user.save()
@@ -233,6 +233,7 @@ def _person_align(scim_user: ScimUser, person: Person, wanted: WantedUser, *, ac
             person=person, reason=REACTIVATED, actor=actor,
             team=team if team not in (None, person.team) else None,
         )  # fmt: skip
+        scim_user.team = None
     elif status == Status.NEW and wanted.active:
         # Their onboarding was rolled back: asking again onboards them again.
         scim_user.team = wanted.team or scim_user.team or person.team
@@ -262,8 +263,9 @@ def _onboard(scim_user: ScimUser, *, actor: str) -> None:
     )  # fmt: skip
     person = Person.objects.get(username=scim_user.username)
     Person.objects.filter(pk=person.pk).update(external_id=scim_user.external_id)
-    scim_user.person = person
-    scim_user.save(update_fields=["person", "updated_at"])
+    # Their team is the person's from now on; this one was where they were to start.
+    scim_user.person, scim_user.team = person, None
+    scim_user.save(update_fields=["person", "team", "updated_at"])
 
 
 def _waiting_record(scim_user: ScimUser, *, actor: str) -> None:

@@ -203,3 +203,37 @@ def test_the_enterprise_extension_is_served(idp, team, settings):
     created = idp.post("/Users", user_body("ada", department="vision")).json()
 
     assert created[ENTERPRISE]["department"] == "vision"
+
+
+def test_reactivating_after_a_move_brings_them_back_into_the_team_they_left(
+    idp, team, other_team, fake
+):
+    created = idp.post("/Users", user_body("ada")).json()
+    add = {"op": "add", "path": "members", "value": [member(created["id"])]}
+    idp.patch(f"/Groups/{team.pk}", add)
+    idp.patch(f"/Groups/{other_team.pk}", add)
+    path = f"/Users/{created['id']}"
+
+    idp.patch(path, {"op": "replace", "path": "active", "value": False})
+    idp.patch(path, {"op": "replace", "path": "active", "value": True})
+
+    assert (_person("ada").status, _person("ada").team) == ("active", other_team)
+    assert fake.accounts["ada"].team == other_team.name
+
+
+def test_an_offboarded_user_added_to_a_group_comes_back_into_it(idp, team, other_team, fake):
+    created = idp.post("/Users", user_body("ada")).json()
+    idp.patch(
+        f"/Groups/{team.pk}", {"op": "add", "path": "members", "value": [member(created["id"])]}
+    )
+    path = f"/Users/{created['id']}"
+    idp.patch(path, {"op": "replace", "path": "active", "value": False})
+
+    idp.patch(
+        f"/Groups/{other_team.pk}",
+        {"op": "add", "path": "members", "value": [member(created["id"])]},
+    )
+    assert _person("ada").status == "offboarded"
+    idp.patch(path, {"op": "replace", "path": "active", "value": True})
+
+    assert (_person("ada").status, _person("ada").team) == ("active", other_team)
