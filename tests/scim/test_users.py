@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 
 from onboarding.models import AuditEvent, LifecycleRun, Person
 from scim.models import ScimUser
@@ -237,3 +240,18 @@ def test_an_offboarded_user_added_to_a_group_comes_back_into_it(idp, team, other
     idp.patch(path, {"op": "replace", "path": "active", "value": True})
 
     assert (_person("ada").status, _person("ada").team) == ("active", other_team)
+
+
+def test_admins_see_who_waits_for_a_team(idp, team):
+    waiting = idp.post("/Users", user_body("ada")).json()
+    placed = idp.post("/Users", user_body("grace")).json()
+    idp.patch(
+        f"/Groups/{team.pk}", {"op": "add", "path": "members", "value": [member(placed["id"])]}
+    )
+    assert waiting["active"] is True
+    out = StringIO()
+
+    call_command("scim_users", "--waiting", stdout=out)
+
+    assert "ada" in out.getvalue() and "no team named" in out.getvalue()
+    assert "grace" not in out.getvalue()
