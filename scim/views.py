@@ -333,12 +333,27 @@ def user(request: HttpRequest, scim_id: str) -> HttpResponse:
         )
     else:
         patch = PatchOp[ScimUserResource].model_validate(
-            _body(request), scim_ctx=Context.RESOURCE_PATCH_REQUEST
+            _manager_as_complex(_body(request)), scim_ctx=Context.RESOURCE_PATCH_REQUEST
         )
         wanted = current.model_copy(deep=True)
         patch.patch(wanted)
     services.user_replace(scim_user=scim_user, resource=wanted, actor=actor)
     return _user_shown(request, scim_user)
+
+
+MANAGER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:manager"
+
+
+def _manager_as_complex(body: dict) -> dict:
+    """Entra ID sets the enterprise `manager` to the manager's id itself, where RFC 7643 has a
+    complex attribute: {"value": id}."""
+    for operation in body.get("Operations") or []:
+        if not isinstance(operation, dict):
+            continue
+        path = str(operation.get("path") or "").lower()
+        if path == MANAGER and isinstance(operation.get("value"), str):
+            operation["value"] = {"value": operation["value"]}
+    return body
 
 
 # Groups: the teams ----------------------------------------------------------------------------

@@ -178,3 +178,17 @@ def test_a_user_created_inactive_is_not_onboarded_until_activated(idp, team, set
     idp.patch(f"/Users/{created['id']}", {"op": "replace", "path": "active", "value": True})
 
     assert _status("ada") == "active"
+
+
+def test_entra_id_sets_the_manager_by_id(entra, team):
+    manager = entra.post("/Users", _entra_user("grace@example.org")).json()
+    created = entra.post("/Users", _entra_user()).json()
+
+    answer = entra.patch(
+        f"/Users/{created['id']}",
+        {"op": "Add", "path": f"{ENTERPRISE}:manager", "value": manager["id"]},
+    )
+
+    assert answer.status_code == 200, answer.content
+    assert answer.json()[ENTERPRISE]["manager"]["value"] == manager["id"]
+    assert not LifecycleRun.objects.exclude(kind="onboard").exists()
