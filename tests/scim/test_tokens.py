@@ -5,6 +5,7 @@ from __future__ import annotations
 from io import StringIO
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 
@@ -82,3 +83,28 @@ def test_a_scim_token_is_an_admin_token(fake, team):
         )  # fmt: skip
 
     assert not ApiToken.objects.filter(name="lead-scim").exists()
+
+
+def _admin_browser() -> Client:
+    browser = Client()
+    admin = get_user_model().objects.create_superuser("root-admin", password="x")
+    # A local account: the directory, not running here, is not asked for its rights.
+    browser.force_login(admin, "django.contrib.auth.backends.ModelBackend")
+    return browser
+
+
+def test_an_admin_makes_a_scim_token_on_the_tokens_page(fake, team):
+    browser = _admin_browser()
+    fields = {"role": "admin", "team": "", "expires_days": "30", "service": "on", "scim": "on"}
+
+    made = browser.post("/api-tokens/", {"name": "okta", **fields})
+    refused = browser.post("/api-tokens/", {**fields, "name": "lead-okta", "role": "lead",
+                                            "team": team.name})  # fmt: skip
+
+    assert made.status_code == 200
+    secret = made.content.decode().split('id="api-token-secret">')[1].split("<")[0]
+    assert ApiToken.objects.get(name="okta").scope == "scim"
+    assert IdentityProvider(secret).get("/Users").status_code == 200
+    assert "its role is admin" in refused.content.decode()
+    assert not ApiToken.objects.filter(name="lead-okta").exists()
+    assert "(SCIM only)" in browser.get("/api-tokens/").content.decode()
