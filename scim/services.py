@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from scim2_models import (
     EnterpriseUser,
@@ -131,12 +131,20 @@ def user_create(*, resource: ScimUserResource, actor: str) -> ScimUser:
     wanted = wanted_user(resource)
     _username_free_check(wanted)
     with transaction.atomic():
-        scim_user = ScimUser.objects.create(
-            user_name=wanted.user_name, username=wanted.username, given_name=wanted.first_name,
-            family_name=wanted.last_name, email=wanted.email, external_id=wanted.external_id,
-            active=wanted.active_sent, team=wanted.team, attributes=wanted.attributes,
-            created_by=actor,
-        )  # fmt: skip
+        try:
+            with transaction.atomic():
+                scim_user = ScimUser.objects.create(
+                    user_name=wanted.user_name, username=wanted.username,
+                    given_name=wanted.first_name, family_name=wanted.last_name,
+                    email=wanted.email, external_id=wanted.external_id,
+                    active=wanted.active_sent, team=wanted.team, attributes=wanted.attributes,
+                    created_by=actor,
+                )  # fmt: skip
+        except IntegrityError:
+            # The same user sent twice at once (a client's retry): the first one made it.
+            raise UniquenessException(
+                detail=f"userName {wanted.user_name!r} is provisioned already."
+            ) from None
         if wanted.active and wanted.team is not None:
             _onboard(scim_user, actor=actor)
         else:

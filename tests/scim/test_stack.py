@@ -9,7 +9,7 @@ from onboarding.models import LifecycleRun, Person
 from tests.lifecycle import conftest as lifecycle
 from tests.lifecycle.conftest import BATCH_POLICY, READ_ONLY_POLICY
 from tests.lifecycle.observe import access_points, attached_policies, hub_user, roles
-from tests.scim.conftest import IdentityProvider, scim_token_for, user_body
+from tests.scim.conftest import ENTERPRISE, IdentityProvider, scim_token_for, user_body
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
 # The lifecycle tests' stack, teams and username, in place of the fake system's.
@@ -22,7 +22,30 @@ def _runs_succeeded() -> None:
         assert run.state == LifecycleRun.State.SUCCEEDED, f"{run}: {run.error}"
 
 
-def test_provisioning_cycle_reaches_every_system(
+def _holds_access_of(stack, ipa, username: str, team, policy: str, left=None) -> None:
+    """Active in every system, with `team`'s groups and policies and none of `left`'s."""
+    _runs_succeeded()
+    user = ipa.freeipa.user_find(username=username)
+    assert not user.preserved and not user.disabled
+    assert team.freeipa_group in user.groups
+    (role,) = roles(stack, username)
+    assert attached_policies(stack, role["RoleName"]) == {policy}
+    assert len(access_points(stack, username)) == 1
+    hub_groups = hub_user(stack, username)["groups"]
+    assert team.jupyterhub_group in hub_groups
+    if left is not None:
+        assert left.freeipa_group not in user.groups
+        assert left.jupyterhub_group not in hub_groups
+
+
+def _holds_nothing(stack, ipa, username: str) -> None:
+    _runs_succeeded()
+    assert ipa.freeipa.user_find(username=username).preserved
+    assert hub_user(stack, username) is None
+    assert roles(stack, username) == [] and access_points(stack, username) == []
+
+
+def test_entra_style_cycle_with_groups_and_pathless_patches(
     eager,
     stack_configured,
     ipa,
@@ -39,13 +62,7 @@ def test_provisioning_cycle_reaches_every_system(
     # Create with a group: the membership names the team, and they are onboarded into it.
     member = {"op": "Add", "path": "members", "value": [{"value": created["id"]}]}
     assert idp.patch(f"/Groups/{team.pk}", member).status_code == 200
-    _runs_succeeded()
-    user = ipa.freeipa.user_find(username=username)
-    assert team.freeipa_group in user.groups and not user.disabled
-    (role,) = roles(stack, username)
-    assert attached_policies(stack, role["RoleName"]) == {READ_ONLY_POLICY}
-    assert len(access_points(stack, username)) == 1
-    assert team.jupyterhub_group in hub_user(stack, username)["groups"]
+    _holds_access_of(stack, ipa, username, team, READ_ONLY_POLICY)
 
     renamed = idp.patch(
         path,
@@ -57,37 +74,49 @@ def test_provisioning_cycle_reaches_every_system(
     assert (user.last_name, user.email) == ("King", "ada.k@example.org")
 
     assert idp.patch(f"/Groups/{other_team.pk}", member).status_code == 200
-    _runs_succeeded()
-    user = ipa.freeipa.user_find(username=username)
-    assert other_team.freeipa_group in user.groups and team.freeipa_group not in user.groups
-    (role,) = roles(stack, username)
-    assert attached_policies(stack, role["RoleName"]) == {BATCH_POLICY}
-    hub_groups = hub_user(stack, username)["groups"]
-    assert other_team.jupyterhub_group in hub_groups and team.jupyterhub_group not in hub_groups
+    _holds_access_of(stack, ipa, username, other_team, BATCH_POLICY, left=team)
 
     disabled = idp.patch(path, {"op": "Replace", "value": {"active": "False"}})
     assert disabled.status_code == 200 and disabled.json()["active"] is False
-    _runs_succeeded()
-    assert ipa.freeipa.user_find(username=username).preserved
-    assert hub_user(stack, username) is None
-    assert roles(stack, username) == [] and access_points(stack, username) == []
+    _holds_nothing(stack, ipa, username)
 
     enabled = idp.patch(path, {"op": "Replace", "value": {"active": "True"}})
     assert enabled.status_code == 200 and enabled.json()["active"] is True
-    _runs_succeeded()
-    user = ipa.freeipa.user_find(username=username)
-    assert not user.preserved and not user.disabled
-    assert other_team.freeipa_group in user.groups
-    assert other_team.jupyterhub_group in hub_user(stack, username)["groups"]
-    assert len(roles(stack, username)) == 1 and len(access_points(stack, username)) == 1
+    _holds_access_of(stack, ipa, username, other_team, BATCH_POLICY, left=team)
 
     assert idp.delete(path).status_code == 204
-    _runs_succeeded()
+    _holds_nothing(stack, ipa, username)
     assert idp.get(path).status_code == 404
-    person = Person.objects.get(username=username)
-    assert person.status == Person.Status.OFFBOARDED
-    assert ipa.freeipa.user_find(username=username).preserved
-    assert hub_user(stack, username) is None and roles(stack, username) == []
+    assert Person.objects.get(username=username).status == Person.Status.OFFBOARDED
     kinds = list(LifecycleRun.objects.order_by("created_at").values_list("kind", flat=True))
     assert kinds == ["onboard", "move", "offboard", "reinstate", "offboard"]
     assert set(LifecycleRun.objects.values_list("actor", flat=True)) == {"scim:entra"}
+
+
+def test_okta_style_cycle_with_put_and_the_department_attribute(
+    eager, stack_configured, ipa, team, other_team, username, settings
+):
+    stack = stack_configured
+    settings.SCIM_TEAM_ATTRIBUTE = "department"
+    idp = IdentityProvider(scim_token_for("okta"))
+    assert idp.get("/Users", filter=f'userName eq "{username}"').json()["totalResults"] == 0
+    created = idp.post("/Users", user_body(username, department=team.name)).json()
+    path = f"/Users/{created['id']}"
+    _holds_access_of(stack, ipa, username, team, READ_ONLY_POLICY)
+
+    def put(**changes) -> None:
+        answer = idp.put(path, {**idp.get(path).json(), **changes})
+        assert answer.status_code == 200, answer.content
+
+    put(name={"givenName": "Ada", "familyName": "Byron"})
+    assert ipa.freeipa.user_find(username=username).last_name == "Byron"
+    put(**{ENTERPRISE: {"department": other_team.name}})
+    _holds_access_of(stack, ipa, username, other_team, BATCH_POLICY, left=team)
+    put(active=False)
+    _holds_nothing(stack, ipa, username)
+    put(active=True)
+    _holds_access_of(stack, ipa, username, other_team, BATCH_POLICY, left=team)
+    assert idp.delete(path).status_code == 204
+    _holds_nothing(stack, ipa, username)
+    assert idp.get(path).status_code == 404
+    assert set(LifecycleRun.objects.values_list("actor", flat=True)) == {"scim:okta"}
