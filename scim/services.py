@@ -215,8 +215,11 @@ def _person_align(scim_user: ScimUser, person: Person, wanted: WantedUser, *, ac
     moving_to = wanted.team if wanted.team not in (None, person.team) else None
     status = person.status
     if status in IN_A_RUN:
-        leaving = status in (Status.OFFBOARDING,)
-        if renamed or moving_to or wanted.active == leaving:
+        if not wanted.active and person.may_be_offboarded and not renamed:
+            # A leaver is never kept waiting by a failed run; a run still going is a 409.
+            services.person_offboard(person=person, reason=DEACTIVATED, actor=actor)
+            return
+        if renamed or moving_to or wanted.active == (status == Status.OFFBOARDING):
             raise RunInProgress(
                 f"{person.username} has a run in progress ({person.get_status_display().lower()}); "
                 "send this again once it has ended. Nothing was changed."

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from onboarding.errors import PermanentError
 from onboarding.models import AuditEvent, LifecycleRun, Person
 from scim.models import ScimUser
 from tests.scim.conftest import ENTERPRISE, USER, user_body
@@ -192,3 +193,21 @@ def test_entra_id_sets_the_manager_by_id(entra, team):
     assert answer.status_code == 200, answer.content
     assert answer.json()[ENTERPRISE]["manager"]["value"] == manager["id"]
     assert not LifecycleRun.objects.exclude(kind="onboard").exists()
+
+
+def test_a_person_whose_onboarding_failed_is_still_offboarded_when_deactivated(
+    idp, team, settings, fake
+):
+    settings.SCIM_TEAM_ATTRIBUTE = "department"
+    fake.fail("account_create", PermanentError("fake", "refused"))
+    created = idp.post("/Users", user_body("ada", department="vision")).json()
+    assert LifecycleRun.objects.get().state == "failed"
+    assert _status("ada") == "onboarding"
+
+    answer = idp.patch(
+        f"/Users/{created['id']}", {"op": "replace", "path": "active", "value": False}
+    )
+
+    assert answer.status_code == 200, answer.content
+    assert _status("ada") in ("offboarding", "offboarded")
+    assert LifecycleRun.objects.filter(kind="offboard", actor="scim:entra").exists()
