@@ -188,6 +188,14 @@ def user_replace(*, scim_user: ScimUser, resource: ScimUserResource, actor: str)
     other = ScimUser.objects.filter(user_name__iexact=wanted.user_name).exclude(pk=scim_user.pk)
     if other.exists():
         raise UniquenessException(detail=f"userName {wanted.user_name!r} is another user's.")
+    identity = {
+        field: {"before": before, "after": after}
+        for field, before, after in (
+            ("userName", scim_user.user_name, wanted.user_name),
+            ("externalId", scim_user.external_id, wanted.external_id),
+        )
+        if before != after
+    }
     person = scim_user.person
     if person is not None:
         person.refresh_from_db()
@@ -202,6 +210,11 @@ def user_replace(*, scim_user: ScimUser, resource: ScimUserResource, actor: str)
         scim_user.save()
         if person is not None and person.external_id != wanted.external_id:
             Person.objects.filter(pk=person.pk).update(external_id=wanted.external_id)
+        if identity:
+            audit_record(
+                actor=actor, action="scim.user_update", target=scim_user.username,
+                outcome="succeeded", details={"scim_id": str(scim_user.id), **identity},
+            )  # fmt: skip
         if person is None and wanted.active and scim_user.team is not None:
             _onboard(scim_user, actor=actor)
     return scim_user

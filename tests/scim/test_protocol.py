@@ -122,6 +122,10 @@ def test_versions_answer_conditional_requests(idp, team):
     )  # fmt: skip
     assert fresh.status_code == 200
     assert fresh["ETag"] != version
+    event = AuditEvent.objects.get(action="scim.user_update")
+    assert (event.actor, event.details["externalId"]) == (
+        "scim:entra", {"before": "ext-ada", "after": "new"},
+    )  # fmt: skip
 
 
 def test_unknown_resources_are_404_with_a_scim_error(idp):
