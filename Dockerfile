@@ -27,10 +27,11 @@ COPY accessadmin ./accessadmin
 COPY onboarding ./onboarding
 COPY web ./web
 COPY api ./api
+COPY scim ./scim
 COPY templates ./templates
 COPY static ./static
 RUN ACCESSADMIN_ENV=local python manage.py collectstatic --noinput \
-    && python -m compileall -q accessadmin onboarding web api
+    && python -m compileall -q accessadmin onboarding web api scim
 USER 10001
 ENV ACCESSADMIN_ENV=production
 EXPOSE 8000

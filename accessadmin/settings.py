@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "onboarding",
     "web",
     "api",
+    "scim",
 ]
 
 MIDDLEWARE = [
@@ -204,6 +205,15 @@ LIFECYCLE_SWEEP_SECONDS = env.int("LIFECYCLE_SWEEP_SECONDS", 15, minimum=1)
 LIFECYCLE_REQUESTS_PER_HOUR = env.int("LIFECYCLE_REQUESTS_PER_HOUR", 60, minimum=0)
 # The longest an API token may live, in days: a token leaked unnoticed stops working by itself.
 API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", 90, minimum=1)
+# SCIM (/scim/v2/): how an identity provider's userName becomes a FreeIPA username ("userName"
+# as it is, lower-cased; "email_local_part": the part before "@", lower-cased), which of its
+# attributes names a new user's team (an enterprise extension attribute, such as "department";
+# "" for group memberships only), and whether creating a SCIM group creates a team.
+SCIM_USERNAME_FROM = env.choice("SCIM_USERNAME_FROM", ("userName", "email_local_part"), "userName")
+SCIM_TEAM_ATTRIBUTE = env.choice(
+    "SCIM_TEAM_ATTRIBUTE", ("", "department", "division", "organization", "costCenter"), ""
+)
+SCIM_GROUPS_CREATE_TEAMS = env.bool("SCIM_GROUPS_CREATE_TEAMS", False)
 # The most rows one bulk onboarding file may hold (manage.py people_onboard_csv, the upload page).
 BULK_MAX_ROWS = env.int("BULK_MAX_ROWS", 500, minimum=1)
 # The largest request body read at all (a 2 MB CSV upload and its form fit); larger ones are

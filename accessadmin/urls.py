@@ -13,5 +13,6 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("api.urls")),
+    path("scim/v2/", include("scim.urls")),
     path("", include("web.urls")),
 ]

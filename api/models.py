@@ -19,9 +19,15 @@ class ApiToken(models.Model):
         ADMIN = "admin", "Platform admin"
         LEAD = "lead", "Team lead"
 
+    class Scope(models.TextChoices):
+        API = "api", "REST API"
+        SCIM = "scim", "SCIM provisioning"
+
     # Never reused, even once revoked: the audit trail names tokens by it.
     name = models.SlugField(max_length=64, unique=True)
     role = models.CharField(max_length=8, choices=Role.choices)
+    # Where it is accepted: an identity provider's token never drives the REST API, nor the reverse.
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.API)
     team = models.ForeignKey(
         Team, null=True, blank=True, on_delete=models.PROTECT, related_name="api_tokens"
     )
@@ -43,7 +49,11 @@ class ApiToken(models.Model):
             models.CheckConstraint(
                 condition=Q(role="admin", team__isnull=True) | Q(role="lead", team__isnull=False),
                 name="api_token_lead_has_a_team",
-            )
+            ),
+            models.CheckConstraint(
+                condition=~Q(scope="scim") | Q(role="admin"),
+                name="api_token_scim_is_admin",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -52,7 +62,7 @@ class ApiToken(models.Model):
     @property
     def actor(self) -> str:
         """Who the audit trail and the rate limit say acted."""
-        return f"api:{self.name}"
+        return f"{self.scope}:{self.name}"
 
     @property
     def is_service(self) -> bool:

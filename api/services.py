@@ -36,11 +36,12 @@ def token_owner_refusal(*, owner: str, role: str, team: Team | None) -> str:
 
 
 def api_token_create(
-    *, name: str, role: str, team: Team | None, expires_days: int, owner: str, actor: str
-) -> tuple[ApiToken, str]:
+    *, name: str, role: str, team: Team | None, expires_days: int, owner: str, actor: str,
+    scope: str = ApiToken.Scope.API,
+) -> tuple[ApiToken, str]:  # fmt: skip
     """A new token and its secret, which is not kept and cannot be shown again. `owner` is the
     directory account it acts for, which must hold the role's rights; "" makes a service token
-    of the platform admins."""
+    of the platform admins. A `scope` "scim" token works at /scim/v2/ only, and only there."""
     owner = username_fold(owner) if owner and owner.strip() else ""
     if not _NAME.fullmatch(name or ""):
         raise InvalidInput(
@@ -58,6 +59,12 @@ def api_token_create(
         raise InvalidInput("A lead token acts for one team: name it (--team).")
     if role == ApiToken.Role.ADMIN and team is not None:
         raise InvalidInput("An admin token acts on every team; it takes no --team.")
+    if scope not in ApiToken.Scope.values:
+        raise InvalidInput(f"A token's scope is api or scim, not {scope!r}.")
+    if scope == ApiToken.Scope.SCIM and role != ApiToken.Role.ADMIN:
+        raise InvalidInput(
+            "A SCIM token provisions every team, as the identity provider does: its role is admin."
+        )
     longest = settings.API_TOKEN_MAX_DAYS
     if not 1 <= expires_days <= longest:
         raise InvalidInput(f"A token expires after 1 to {longest} days (API_TOKEN_MAX_DAYS).")
@@ -68,14 +75,15 @@ def api_token_create(
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
-            name=name, role=role, team=team, token_hash=token_hash(secret),
+            name=name, role=role, scope=scope, team=team, token_hash=token_hash(secret),
             prefix=secret[: len(TOKEN_PREFIX) + 6], owner=owner, created_by=actor,
             expires_at=timezone.now() + timedelta(days=expires_days),
         )  # fmt: skip
         audit_record(
             actor=actor, action="api_token.create", target=token.name, outcome="succeeded",
             details={
-                "role": role, "team": team.name if team else None, "prefix": token.prefix,
+                "role": role, "scope": scope, "team": team.name if team else None,
+                "prefix": token.prefix,
                 "owner": owner or None, "expires_at": token.expires_at.isoformat(),
             },
         )  # fmt: skip
@@ -100,11 +108,21 @@ def api_token_revoke(*, name: str, actor: str) -> ApiToken:
     return token
 
 
-def api_token_use(secret: str, *, path: str, method: str) -> ApiToken:
-    """The token this secret is, if it may be used now; its use is noted."""
+def api_token_use(
+    secret: str, *, path: str, method: str, scope: str = ApiToken.Scope.API
+) -> ApiToken:
+    """The token this secret is, if it may be used now and here (its `scope`); its use is
+    noted."""
     token = ApiToken.objects.select_related("team").filter(token_hash=token_hash(secret)).first()
     if token is None:
         raise TokenRefused("The bearer token is not known.")
+    if token.scope != scope:
+        _use_refuse(token, path=path, method=method, reason=f"a {token.scope} token")
+        where = "/scim/v2/" if token.scope == ApiToken.Scope.SCIM else "/api/v1/"
+        raise TokenRefused(
+            f"The bearer token {token.prefix}… is a {token.get_scope_display()} token: it works "
+            f"at {where} only."
+        )
     if token.status != "active":
         _use_refuse(token, path=path, method=method, reason=f"token {token.status}")
         raise TokenRefused(f"The bearer token {token.prefix}… is {token.status}.")

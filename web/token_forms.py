@@ -25,6 +25,10 @@ class TokenForm(forms.Form):
     service = forms.BooleanField(
         required=False, label="A service token, owned by the platform admins instead",
     )  # fmt: skip
+    scim = forms.BooleanField(
+        required=False, label="A SCIM token, for an identity provider",
+        help_text="Accepted at /scim/v2/ only, and refused by the REST API; its role is admin.",
+    )  # fmt: skip
     expires_days = forms.IntegerField(min_value=1, label="Expires after (days)")
 
     def __init__(self, *args, **kwargs) -> None:
@@ -45,6 +49,9 @@ class TokenForm(forms.Form):
             )
         cleaned["owner"] = owner
         return cleaned
+
+    def chosen_scope(self) -> str:
+        return ApiToken.Scope.SCIM if self.cleaned_data.get("scim") else ApiToken.Scope.API
 
     def chosen_team(self) -> Team | None:
         name = self.cleaned_data.get("team")

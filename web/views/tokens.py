@@ -32,6 +32,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
             name=form.cleaned_data["name"], role=form.cleaned_data["role"],
             team=form.chosen_team(), expires_days=form.cleaned_data["expires_days"],
             owner=form.cleaned_data["owner"], actor=request.user.get_username(),
+            scope=form.chosen_scope(),
         )  # fmt: skip
     except InvalidInput as error:
         form.add_error(None, str(error))
