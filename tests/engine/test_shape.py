@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = ("accessadmin", "onboarding", "web", "api")
+SHIPPED = ("accessadmin", "onboarding", "web", "api", "scim")
 SYSTEMS = ROOT / "onboarding" / "systems"
 
 # Client libraries, and where each may be imported.
@@ -87,6 +87,8 @@ def imported_from(package: str, into: str) -> list[str]:
 def test_the_engine_never_imports_the_api_and_the_api_never_imports_the_web_ui():
     assert imported_from("api", "onboarding") == []
     assert imported_from("web", "api") == []
+    assert imported_from("web", "scim") == []
+    assert imported_from("scim", "onboarding") == imported_from("scim", "api") == []
 
 
 # The web UI's page of API tokens makes and revokes them through the API's token services.
