@@ -112,3 +112,17 @@ def test_nothing_shipped_imports_the_stand_ins():
         if any(name.split(".")[0] == "sandbox" for name in imports_of(path))
     ]
     assert offenders == []
+
+
+MAX_MODULE_LINES = 600
+
+
+def test_no_module_of_the_engine_the_web_ui_or_the_api_grows_past_600_lines():
+    too_long = {
+        str(path.relative_to(ROOT)): lines
+        for package in ("onboarding", "web", "api", "scim")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if "migrations" not in path.parts
+        and (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert too_long == {}
