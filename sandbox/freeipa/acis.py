@@ -15,17 +15,24 @@ from dataclasses import dataclass
 
 import ldap
 
-from .access import permission_grant
+from ..directory import READ_ACI_NAME
 from .store import Entry
 from .tree import Tree
 
 PERMISSION_ACI = 'acl "permission:'
 
 
+# Read with objectclass also reads these (permission.py:540-552 get_effective_attrs).
+OPERATIONAL_WITH_OBJECTCLASS = frozenset({"entryusn", "createtimestamp", "modifytimestamp"})
+
+
 def effective_attrs(entry: Entry) -> list[str]:
     """permission.py:540-552 get_effective_attrs."""
-    grant = permission_grant(entry)
-    return sorted(grant.attrs)
+    attrs = {a.lower() for a in entry.get("ipapermdefaultattr") + entry.get("ipapermincludedattr")}
+    if "read" in entry.get("ipapermright") and "objectclass" in attrs:
+        attrs |= OPERATIONAL_WITH_OBJECTCLASS
+    attrs -= {a.lower() for a in entry.get("ipapermexcludedattr")}
+    return sorted(attrs)
 
 
 def make_aci(entry: Entry, attrs: list[str] | None = None) -> str:
@@ -204,24 +211,28 @@ FIXED_NAMES = frozenset(f'acl "{aci.name}"' for aci in FIXED_ACIS)
 
 
 def _ours(text: str) -> bool:
-    return PERMISSION_ACI in text or any(name in text for name in FIXED_NAMES)
+    """FreeIPA's ACIs, and the stack's general read, which they replace (from then on 389-ds
+    lets each caller read only what FreeIPA's ACIs give it)."""
+    names = (*FIXED_NAMES, f'acl "{READ_ACI_NAME}"')
+    return PERMISSION_ACI in text or any(name in text for name in names)
 
 
 def directory_aci(entry: Entry, known: dict[str, str]) -> str | None:
     """The permission's ACI without the attribute types the schema lacks (389-ds refuses an
     ACI naming one, and no entry can hold them); None when that leaves none of several.
 
-    Neither for bind type anonymous: the stack's directory shows anonymous clients nothing, as a
-    FreeIPA with anonymous access turned off; authenticated users read those attributes through
-    the stack's own read ACI (sandbox/directory.py).
+    Bind type anonymous is given to authenticated users only: the stack's directory shows
+    anonymous clients nothing, as a FreeIPA with anonymous access turned off (there 389-ds
+    refuses anonymous searches, nsslapd-allow-anonymous-access: rootdse).
     """
-    if entry.first("ipapermbindruletype") == "anonymous":
-        return None
     attrs = effective_attrs(entry)
     kept = [name for name in attrs if name == "*" or name.lower() in known]
     if attrs and not kept:
         return None
-    return make_aci(entry, kept)
+    text = make_aci(entry, kept)
+    if entry.first("ipapermbindruletype") == "anonymous":
+        text = text.replace('userdn = "ldap:///anyone"', 'userdn = "ldap:///all"')
+    return text
 
 
 def acis_sync(tree: Tree) -> None:

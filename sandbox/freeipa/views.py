@@ -63,7 +63,7 @@ USER_FIND_DEFAULTS = frozenset(
 # group.py:212-216; group_add also reads back what it wrote (baseldap.py:1280-1287).
 GROUP_DEFAULTS = frozenset({"cn", "description", "gidnumber"})
 GROUP_ADD_READ_BACK = frozenset({"objectclass", "ipauniqueid"})
-# The attributes of an entry the caller may read (access.Access.readable); None: all of them.
+# The attributes of an entry the caller read (Call.readable); None: all of them.
 Readable = frozenset[str] | None
 
 
@@ -127,8 +127,10 @@ def user_view(
     if added and not staged:
         # user.py:707-708: user_add drops the SID sidgen gave it.
         view.pop("ipantsecurityidentifier", None)
-    if (not added or staged) and may_read(readable, "nsaccountlock"):
-        view["nsaccountlock"] = str(entry.first("nsaccountlock", "FALSE")).upper() == "TRUE"
+    if not added or staged:
+        # baseuser.py:109-114 convert_nsaccountlock: False also when the caller cannot read it.
+        locked = str(entry.first("nsaccountlock", "FALSE")).upper() == "TRUE"
+        view["nsaccountlock"] = locked and may_read(readable, "nsaccountlock")
     if not find:
         view["has_password"] = bool(entry.get("userpassword"))
         view["has_keytab"] = bool(entry.get("userpassword"))
