@@ -87,6 +87,20 @@ SELF_SERVICE = _words(
     "secretary description carlicense labeleduri inetuserhttpurl seealso employeetype "
     "businesscategory ou"
 )
+SUBID_ADMINS = "cn=Subordinate ID Administrators,cn=privileges,cn=pbac,{base}"
+# 73-subid.update:68, $SUBID_COUNT being 65536 (ipalib/constants.py:366): only whole ranges,
+# numbers left to DNA (-1) or given, and nothing taken away once set.
+SUBID_ATTRFILTERS = (
+    "add=objectClass:(|(objectClass=top)(objectClass=ipasubordinateid)"
+    "(objectClass=ipasubordinateidentry)(objectClass=ipasubordinategid)"
+    "(objectClass=ipasubordinateuid)) && "
+    "ipasubuidnumber:(|(ipasubuidnumber>=1)(ipasubuidnumber=-1)) && "
+    "ipasubuidcount:(ipasubuidcount=65536) && "
+    "ipasubgidnumber:(|(ipasubgidnumber>=1)(ipasubgidnumber=-1)) && "
+    "ipasubgidcount:(ipasubgidcount=65536), "
+    "del=ipasubuidnumber:(!(ipasubuidnumber=*)) && ipasubuidcount:(!(ipasubuidcount=*)) && "
+    "ipasubgidnumber:(!(ipasubgidnumber=*)) && ipasubgidcount:(!(ipasubgidcount=*))"
+)
 OWNER_OR_MANAGER = 'userattr = "ipatokenOwner#USERDN" or userattr = "managedBy#USERDN"'
 
 
@@ -103,6 +117,7 @@ class FixedAci:
     targetfilter: str = ""
     source: str = ""
     deny: bool = False
+    attrfilters: str = ""
 
     def text(self, base: str, known: dict[str, str]) -> str:
         parts = []
@@ -113,6 +128,8 @@ class FixedAci:
         attrs = [name for name in self.attrs if name == "*" or name.lower() in known]
         if attrs:
             parts.append('(targetattr = "{}")'.format(" || ".join(attrs)))
+        if self.attrfilters:
+            parts.append(f'(targattrfilters = "{self.attrfilters}")')
         bind = self.bind.format(base=base)
         verdict = "deny" if self.deny else "allow"
         parts.append(f'(version 3.0; acl "{self.name}"; {verdict} ({self.rights}) {bind};)')
@@ -199,6 +216,12 @@ FIXED_ACIS = (
     FixedAci(
         "", "Managers can delete tokens", "delete", 'userattr = "managedBy#USERDN"',
         targetfilter="(objectClass=ipaToken)", source="default-aci.ldif:101",
+    ),
+    FixedAci(
+        "cn=subids,cn=accounts", "Add subordinate ids to any user", "add, write",
+        f'groupdn = "ldap:///{SUBID_ADMINS}"', ("description", "ipaowner", "ipauniqueid"),
+        targetfilter="(objectclass=ipasubordinateidentry)", attrfilters=SUBID_ATTRFILTERS,
+        source="install/updates/73-subid.update:68",
     ),
     FixedAci(
         "", "Users can create self-managed tokens", "add",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import uuid
 from typing import Any
 
 import ldap
@@ -16,6 +17,7 @@ from ..tree import (
     DEFAULT_GROUP,
     PRESERVED,
     STAGED,
+    SUBID_COUNT,
     Tree,
     unique_id,
 )
@@ -240,6 +242,51 @@ def may_write(call: Call, entry: Entry, attribute: str) -> bool:
     return "w" in rights.get(attribute.lower(), "")
 
 
+SUBID_CLASSES = [
+    "ipasubordinateidentry",
+    "ipasubordinategid",
+    "ipasubordinateuid",
+    "ipasubordinateid",
+    "top",
+]
+
+
+def generate_subids(call: Call, owner_dn: str) -> str:
+    """Subordinate ids for a new user, as the caller (user.py:717-729 -> subid.py:481-494
+    subid_generate -> subid_add, an LDAPCreate); the user stays added when this is refused."""
+    tree = call.tree
+    key = str(uuid.uuid4())
+    dn = f"ipauniqueid={key},{tree.container('subids')}"
+    # subid.py:275-311 handle_subordinate_ids: DNA's magic -1 for both, whole ranges.
+    call.writes.add(
+        dn,
+        {
+            "objectClass": SUBID_CLASSES,
+            "ipaUniqueID": [key],
+            "description": ["auto-assigned subid"],
+            "ipaOwner": [owner_dn],
+            "ipaSubUidNumber": [-1],
+            "ipaSubUidCount": [SUBID_COUNT],
+            "ipaSubGidNumber": [-1],
+            "ipaSubGidCount": [SUBID_COUNT],
+        },
+    )
+    start = tree.new_subid_start()
+    tree.directory.replace(dn, {"ipaSubUidNumber": [start], "ipaSubGidNumber": [start]})
+    # baseldap.py:1317-1332: the new entry is read back as the caller.
+    if call.reads.get(dn) is None:
+        raise errors.not_found(key, "Subordinate id")
+    return key
+
+
+def remove_subids(call: Call, owner_dn: str) -> None:
+    """user.py:843-851: the user's subordinate ids the caller finds are deleted as the caller."""
+    tree = call.tree
+    owned = f"(&(objectClass=ipasubordinateidentry)(ipaOwner={escape(owner_dn)}))"
+    for subid in call.reads.search(tree.container("subids"), owned):
+        call.writes.delete(subid.dn)
+
+
 UPG_UNREADABLE = "Could not read UPG Definition originfilter. Check your permissions."
 
 
@@ -323,8 +370,12 @@ def user_add(call: Call) -> dict[str, Any]:
     if password:
         passwords.set_by_admin(tree, dn, str(password))
     join_default_group(call, dn)
+    subid = generate_subids(call, dn) if tree.subids_for_new_users() else None
     entry = tree.directory.get(dn)
     view = user_view(tree, entry, call.options, readable=call.readable(entry), added=True)
+    if subid is not None:
+        # user.py:729: the new subordinate id joins what the user is a member of.
+        view["memberof_subid"] = [subid]
     return {"result": {**view, **result}, "value": uid, "summary": f'Added user "{uid}"'}
 
 
@@ -575,12 +626,14 @@ def _delete_one(call: Call, uid: str, preserve: bool) -> None:
         return
     if not preserve:
         release_tokens(call, entry.dn, deleting=True)
+        remove_subids(call, entry.dn)
         call.writes.delete(entry.dn)
         # Referential integrity and managed entries, as the directory itself.
         leave_groups(tree, entry.dn)
         drop_private_group(tree, uid)
         return
     release_tokens(call, entry.dn, deleting=False)
+    remove_subids(call, entry.dn)
     # Moved first, then cleared (user.py:773-790): a refusal here leaves it moved. The move is
     # the caller's (moddn on the new parent, then write on the RDN, back-ldbm/ldbm_modrdn.c);
     # the groups and the private group follow as the directory itself.
