@@ -52,7 +52,7 @@ _SECRET_ATTRIBUTES = (
     "krbPwdHistory",
 )
 _SECRET_PATTERN = re.compile(r"^krb\w*key", re.IGNORECASE)
-_READ_ACI_NAME = "sandbox: authenticated users read all but secrets"
+READ_ACI_NAME = "sandbox: authenticated users read all but secrets"
 # FreeIPA's "Admin can manage any entry" (install/updates/20-aci.update:67): admins may do
 # anything but touch these; the stand-in names only those its schema knows.
 _ADMIN_EXCLUDED_ATTRIBUTES = [
@@ -75,6 +75,8 @@ _ADMIN_EXCLUDED_ATTRIBUTES = [
     "ipaNTHash",
     "ipaProtectedOperation",
 ]
+# Every permission's ACI carries it (ipaserver/plugins/permission.py make_aci).
+FREEIPA_ACI_MARK = b'acl "permission:'
 _ADMINS_DN = f"cn=admins,cn=groups,cn=accounts,{SUFFIX}"
 _ADMIN_ACI_NAME = "Admin can manage any entry"
 # FreeIPA gives nobody a general read of the Managed Entries definitions: only the permission
@@ -479,12 +481,15 @@ def _apply_access_rules(layout: _Layout, keep_others: bool = False) -> None:
         read_aci = (
             f'(targetattr != "{" || ".join(secrets_known)}")'
             f'(target != "ldap:///{MANAGED_ENTRIES},{SUFFIX}")(version 3.0; '
-            f'acl "{_READ_ACI_NAME}"; allow (read, search, compare) userdn = "ldap:///all";)'
+            f'acl "{READ_ACI_NAME}"; allow (read, search, compare) userdn = "ldap:///all";)'
         )
-        own = [read_aci.encode(), _SELF_PASSWORD_ACI.encode(), admin_aci.encode()]
+        own = [_SELF_PASSWORD_ACI.encode(), admin_aci.encode()]
         # On creation, replacing drops the anonymous read ACI dscreate puts on the suffix entry;
         # later, the ACIs others wrote there (the FreeIPA stand-in's) stay.
         others = _others_acis(connection) if keep_others else []
+        # Once the FreeIPA stand-in has written FreeIPA's ACIs, they alone say who reads what.
+        if not any(FREEIPA_ACI_MARK in text for text in others):
+            own.insert(0, read_aci.encode())
         connection.modify_s(SUFFIX, [(ldap.MOD_REPLACE, "aci", others + own)])
     finally:
         connection.unbind_s()
@@ -492,7 +497,7 @@ def _apply_access_rules(layout: _Layout, keep_others: bool = False) -> None:
 
 def _others_acis(connection: ldap.ldapobject.LDAPObject) -> list[bytes]:
     [(_, attrs)] = connection.search_s(SUFFIX, ldap.SCOPE_BASE, attrlist=["aci"])
-    own_names = (_READ_ACI_NAME, _SELF_PASSWORD_NAME, _ADMIN_ACI_NAME)
+    own_names = (READ_ACI_NAME, _SELF_PASSWORD_NAME, _ADMIN_ACI_NAME)
     return [
         text
         for text in attrs.get("aci", [])

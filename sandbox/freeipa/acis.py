@@ -15,17 +15,24 @@ from dataclasses import dataclass
 
 import ldap
 
-from .access import permission_grant
+from ..directory import READ_ACI_NAME
 from .store import Entry
 from .tree import Tree
 
 PERMISSION_ACI = 'acl "permission:'
 
 
+# Read with objectclass also reads these (permission.py:540-552 get_effective_attrs).
+OPERATIONAL_WITH_OBJECTCLASS = frozenset({"entryusn", "createtimestamp", "modifytimestamp"})
+
+
 def effective_attrs(entry: Entry) -> list[str]:
     """permission.py:540-552 get_effective_attrs."""
-    grant = permission_grant(entry)
-    return sorted(grant.attrs)
+    attrs = {a.lower() for a in entry.get("ipapermdefaultattr") + entry.get("ipapermincludedattr")}
+    if "read" in entry.get("ipapermright") and "objectclass" in attrs:
+        attrs |= OPERATIONAL_WITH_OBJECTCLASS
+    attrs -= {a.lower() for a in entry.get("ipapermexcludedattr")}
+    return sorted(attrs)
 
 
 def make_aci(entry: Entry, attrs: list[str] | None = None) -> str:
@@ -80,6 +87,20 @@ SELF_SERVICE = _words(
     "secretary description carlicense labeleduri inetuserhttpurl seealso employeetype "
     "businesscategory ou"
 )
+SUBID_ADMINS = "cn=Subordinate ID Administrators,cn=privileges,cn=pbac,{base}"
+# 73-subid.update:68, $SUBID_COUNT being 65536 (ipalib/constants.py:366): only whole ranges,
+# numbers left to DNA (-1) or given, and nothing taken away once set.
+SUBID_ATTRFILTERS = (
+    "add=objectClass:(|(objectClass=top)(objectClass=ipasubordinateid)"
+    "(objectClass=ipasubordinateidentry)(objectClass=ipasubordinategid)"
+    "(objectClass=ipasubordinateuid)) && "
+    "ipasubuidnumber:(|(ipasubuidnumber>=1)(ipasubuidnumber=-1)) && "
+    "ipasubuidcount:(ipasubuidcount=65536) && "
+    "ipasubgidnumber:(|(ipasubgidnumber>=1)(ipasubgidnumber=-1)) && "
+    "ipasubgidcount:(ipasubgidcount=65536), "
+    "del=ipasubuidnumber:(!(ipasubuidnumber=*)) && ipasubuidcount:(!(ipasubuidcount=*)) && "
+    "ipasubgidnumber:(!(ipasubgidnumber=*)) && ipasubgidcount:(!(ipasubgidcount=*))"
+)
 OWNER_OR_MANAGER = 'userattr = "ipatokenOwner#USERDN" or userattr = "managedBy#USERDN"'
 
 
@@ -96,6 +117,7 @@ class FixedAci:
     targetfilter: str = ""
     source: str = ""
     deny: bool = False
+    attrfilters: str = ""
 
     def text(self, base: str, known: dict[str, str]) -> str:
         parts = []
@@ -106,6 +128,8 @@ class FixedAci:
         attrs = [name for name in self.attrs if name == "*" or name.lower() in known]
         if attrs:
             parts.append('(targetattr = "{}")'.format(" || ".join(attrs)))
+        if self.attrfilters:
+            parts.append(f'(targattrfilters = "{self.attrfilters}")')
         bind = self.bind.format(base=base)
         verdict = "deny" if self.deny else "allow"
         parts.append(f'(version 3.0; acl "{self.name}"; {verdict} ({self.rights}) {bind};)')
@@ -194,6 +218,12 @@ FIXED_ACIS = (
         targetfilter="(objectClass=ipaToken)", source="default-aci.ldif:101",
     ),
     FixedAci(
+        "cn=subids,cn=accounts", "Add subordinate ids to any user", "add, write",
+        f'groupdn = "ldap:///{SUBID_ADMINS}"', ("description", "ipaowner", "ipauniqueid"),
+        targetfilter="(objectclass=ipasubordinateidentry)", attrfilters=SUBID_ATTRFILTERS,
+        source="install/updates/73-subid.update:68",
+    ),
+    FixedAci(
         "", "Users can create self-managed tokens", "add",
         'userattr = "ipatokenOwner#SELFDN" and userattr = "managedBy#SELFDN"',
         target="ipatokenuniqueid=*,cn=otp,{base}", targetfilter="(objectClass=ipaToken)",
@@ -204,24 +234,28 @@ FIXED_NAMES = frozenset(f'acl "{aci.name}"' for aci in FIXED_ACIS)
 
 
 def _ours(text: str) -> bool:
-    return PERMISSION_ACI in text or any(name in text for name in FIXED_NAMES)
+    """FreeIPA's ACIs, and the stack's general read, which they replace (from then on 389-ds
+    lets each caller read only what FreeIPA's ACIs give it)."""
+    names = (*FIXED_NAMES, f'acl "{READ_ACI_NAME}"')
+    return PERMISSION_ACI in text or any(name in text for name in names)
 
 
 def directory_aci(entry: Entry, known: dict[str, str]) -> str | None:
     """The permission's ACI without the attribute types the schema lacks (389-ds refuses an
     ACI naming one, and no entry can hold them); None when that leaves none of several.
 
-    Neither for bind type anonymous: the stack's directory shows anonymous clients nothing, as a
-    FreeIPA with anonymous access turned off; authenticated users read those attributes through
-    the stack's own read ACI (sandbox/directory.py).
+    Bind type anonymous is given to authenticated users only: the stack's directory shows
+    anonymous clients nothing, as a FreeIPA with anonymous access turned off (there 389-ds
+    refuses anonymous searches, nsslapd-allow-anonymous-access: rootdse).
     """
-    if entry.first("ipapermbindruletype") == "anonymous":
-        return None
     attrs = effective_attrs(entry)
     kept = [name for name in attrs if name == "*" or name.lower() in known]
     if attrs and not kept:
         return None
-    return make_aci(entry, kept)
+    text = make_aci(entry, kept)
+    if entry.first("ipapermbindruletype") == "anonymous":
+        text = text.replace('userdn = "ldap:///anyone"', 'userdn = "ldap:///all"')
+    return text
 
 
 def acis_sync(tree: Tree) -> None:

@@ -18,13 +18,23 @@ from .pbac import (
     managed_entry,
 )
 from .store import ID_RANGE_SIZE
-from .tree import ACTIVE, ADMINS, DEFAULT_GROUP, PRESERVED, STAGED, Tree, unique_id
+from .tree import (
+    ACTIVE,
+    ADMINS,
+    DEFAULT_GROUP,
+    PRESERVED,
+    STAGED,
+    SUBID_RANGES,
+    Tree,
+    unique_id,
+)
 
 CONTAINERS = (
     "cn=accounts",
     "cn=users,cn=accounts",
     "cn=groups,cn=accounts",
     "cn=roles,cn=accounts",
+    "cn=subids,cn=accounts",
     "cn=provisioning",
     "cn=accounts,cn=provisioning",
     "cn=staged users,cn=accounts,cn=provisioning",
@@ -59,6 +69,17 @@ def ensure(
             tree,
             f"{rdn},{tree.base}",
             {"objectClass": ["top", "nsContainer"], "cn": [rdn.split(",")[0][3:]]},
+        )
+    if directory.get(tree.subid_range_dn) is None:
+        directory.add(
+            tree.subid_range_dn,
+            {
+                "objectClass": ["top", "ipaIDRange"],
+                "cn": [f"{tree.realm}_subid_range"],
+                "ipaBaseID": [0],
+                "ipaIDRangeSize": [SUBID_RANGES],
+                "ipaNextID": [0],
+            },
         )
     if directory.get(tree.range_dn) is None:
         base = random.randint(1, 10_000) * ID_RANGE_SIZE  # noqa: S311 - FreeIPA picks it the same way
@@ -303,6 +324,8 @@ def reset(tree: Tree, grace_limit: int = passwords.DEFAULT_GRACE_LIMIT) -> None:
         if entry.first("uid") != "admin":
             directory.delete(entry.dn)
     for entry in directory.search(tree.container("otp")):
+        directory.delete(entry.dn)
+    for entry in directory.search(tree.container("subids")):
         directory.delete(entry.dn)
     for entry in directory.search(tree.container("kerberos")):
         if entry.dn.lower() != tree.global_policy_dn.lower() and entry.has_class("krbPwdPolicy"):

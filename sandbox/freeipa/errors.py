@@ -78,15 +78,3 @@ def write_denied(attribute: str, dn: str) -> PublicError:
     return ACIError(
         info=f"Insufficient 'write' privilege to the '{attribute}' attribute of entry '{dn}'."
     )
-
-
-def add_denied(dn: str) -> PublicError:
-    return ACIError(info=f"Insufficient 'add' privilege to add the entry '{dn}'.")
-
-
-def delete_denied(dn: str) -> PublicError:
-    return ACIError(info=f"Insufficient 'delete' privilege to delete the entry '{dn}'.")
-
-
-def moddn_denied(new_parent_dn: str) -> PublicError:
-    return ACIError(info=f"Insufficient 'moddn' privilege to move an entry to '{new_parent_dn}'.")

@@ -18,9 +18,11 @@ import base64
 import datetime as dt
 import hashlib
 import itertools
+import os
 import secrets
 import string
 
+import ldap
 import pyotp
 
 from .encoding import from_generalized, to_generalized, utcnow
@@ -86,7 +88,9 @@ def random_password() -> str:
 def set_by_admin(tree: Tree, dn: str, password: str) -> None:
     """An administrator's reset: the password works for one change only."""
     now = to_generalized(utcnow() - dt.timedelta(seconds=1))
-    _store(tree, dn, password, now, now)
+    user = tree.directory.get(dn)
+    history = _new_history(tree, user, password, now) if user is not None else []
+    _store(tree, dn, password, now, now, history)
 
 
 def set_by_self(tree: Tree, user: Entry, password: str) -> None:
@@ -102,9 +106,47 @@ def set_by_self(tree: Tree, user: Entry, password: str) -> None:
         raise PolicyError("Constraint violation: Password is too simple")
     if len(password) < policy["krbpwdminlength"]:
         raise PolicyError("Constraint violation: Password is too short")
+    if any(_matches(password, element) for element in _history(tree, user.dn)):
+        # ipa_pwd.c:668-679, IPAPWD_POLICY_PWD_IN_HISTORY's text (:685-701).
+        raise PolicyError("Constraint violation: Password reuse not permitted")
     now = utcnow()
     expires = now + dt.timedelta(seconds=policy["krbmaxpwdlife"])
-    _store(tree, user.dn, password, to_generalized(now), to_generalized(expires))
+    history = _new_history(tree, user, password, to_generalized(now))
+    _store(tree, user.dn, password, to_generalized(now), to_generalized(expires), history)
+
+
+# An element of passwordHistory: when, then a salted hash (ipa_pwd.c:347-393 keeps the same
+# shape with its own hash).
+HISTORY_HASH = "{SSHA256}"
+GENERALIZED_TIME_LENGTH = len("20240101000000Z")
+
+
+def _history(tree: Tree, dn: str) -> list[str]:
+    found = tree.directory.search(dn, scope=ldap.SCOPE_BASE, attributes=("passwordHistory",))
+    return found[0].get("passwordhistory") if found else []
+
+
+def _hashed(password: str, salt: bytes) -> bytes:
+    return hashlib.sha256(password.encode() + salt).digest() + salt
+
+
+def _matches(password: str, element: str) -> bool:
+    body = element[GENERALIZED_TIME_LENGTH:]
+    if not body.startswith(HISTORY_HASH):
+        return False
+    stored = base64.b64decode(body[len(HISTORY_HASH) :])
+    return secrets.compare_digest(_hashed(password, stored[32:]), stored)
+
+
+def _new_history(tree: Tree, user: Entry, password: str, when: str) -> list[str]:
+    """The last krbPwdHistoryLength passwords, the new one included; none when the policy
+    keeps no history (common.c:948-955, ipa_pwd.c:726-800 ipapwd_generate_new_history)."""
+    length = policy_for(tree, user)["krbpwdhistorylength"]
+    if length <= 0:
+        return []
+    element = when + HISTORY_HASH + base64.b64encode(_hashed(password, os.urandom(8))).decode()
+    kept = sorted(_history(tree, user.dn), reverse=True)[: length - 1]
+    return [element, *kept]
 
 
 def character_classes(password: str) -> int:
@@ -123,7 +165,9 @@ def character_classes(password: str) -> int:
     return sum(classes) - (1 if longest > 1 else 0)
 
 
-def _store(tree: Tree, dn: str, password: str, changed: str, expires: str) -> None:
+def _store(
+    tree: Tree, dn: str, password: str, changed: str, expires: str, history: list[str]
+) -> None:
     principal = dn.split(",", 1)[0].split("=", 1)[1]
     # Opaque in FreeIPA; here it records who changed the password, which is all it is used for.
     extra = b"\x00\x02" + changed.encode() + b"\x00" + principal.encode() + b"\x00"
@@ -135,6 +179,7 @@ def _store(tree: Tree, dn: str, password: str, changed: str, expires: str) -> No
             "krbLastPwdChange": [changed],
             "krbPasswordExpiration": [expires],
             "krbExtraData": [extra],
+            "passwordHistory": history,
         },
         expires,
     )

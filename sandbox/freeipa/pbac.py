@@ -39,6 +39,8 @@ USER_FILTER = "(objectclass=posixaccount)"
 STAGED = "cn=staged users,cn=accounts,cn=provisioning"
 UPG_DEFINITION = "cn=UPG Definition,cn=Definitions,cn=Managed Entries,cn=etc,{base}"
 DELETED = "cn=deleted users,cn=accounts,cn=provisioning"
+SUBIDS = "cn=subids,cn=accounts,{base}"
+SUBID_FILTER = "(objectclass=ipasubordinateidentry)"  # subid.py:79-81
 ANY = "(objectclass=*)"
 
 
@@ -523,6 +525,35 @@ MANAGED_PERMISSIONS: tuple[ManagedPermission, ...] = (
         privileges=RBAC_READERS,
     ),
     ManagedPermission(
+        "System: Read Subordinate Id Attributes",
+        "ipaserver/plugins/subid.py:85-101",
+        READ,
+        bind="all",
+        location=SUBIDS,
+        filters=(SUBID_FILTER,),
+        attrs=_words(
+            "objectclass ipauniqueid description ipaowner ipasubuidnumber ipasubuidcount "
+            "ipasubgidnumber ipasubgidcount"
+        ),
+    ),
+    ManagedPermission(
+        "System: Manage Subordinate Ids",
+        "ipaserver/plugins/subid.py:112-122",
+        ("write",),
+        location=SUBIDS,
+        filters=(SUBID_FILTER,),
+        attrs=("description", "ipaowner"),
+        privileges=USER_ADMINS,
+    ),
+    ManagedPermission(
+        "System: Remove Subordinate Ids",
+        "ipaserver/plugins/subid.py:123-129",
+        ("delete",),
+        location=SUBIDS,
+        filters=(SUBID_FILTER,),
+        privileges=USER_ADMINS,
+    ),
+    ManagedPermission(
         "System: Modify Privilege Membership",
         "ipaserver/plugins/permission.py:221-228",
         ("write",),
@@ -553,6 +584,8 @@ DEFAULT_PRIVILEGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "RBAC Readers": ("Read roles, privileges, permissions and ACIs", ()),
     # 40-delegation.update:205-210
     "PassSync Service": ("PassSync Service", ()),
+    # install/updates/73-subid.update:40-46
+    "Subordinate ID Administrators": ("Subordinate ID Administrators", ("User Administrator",)),
 }
 
 # name -> description: delegation.ldif:32-38, 45-roles.update:18-23.

@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 
 import ldap
 import ldap.filter
-from ldap.controls import DecodeControlTuples
+from ldap.controls import DecodeControlTuples, LDAPControl
 from ldap.controls.ppolicy import PasswordPolicyControl
 from ldap.controls.simple import ProxyAuthzControl
 from ldap.ldapobject import LDAPObject
 
 BINARY_ATTRIBUTES = frozenset({"ipatokenotpkey", "krbextradata", "krbprincipalkey"})
 ID_RANGE_SIZE = 200_000
+# 389-ds's Get Effective Rights request control.
+GET_EFFECTIVE_RIGHTS = "1.3.6.1.4.1.42.2.27.9.5.2"
 # The `error` of a password policy response control (draft-behera-ldap-password-policy).
 PPOLICY_PASSWORD_EXPIRED = 0
 
@@ -122,25 +124,66 @@ class Directory:
         found = self.search(dn, scope=ldap.SCOPE_BASE)
         return found[0] if found else None
 
-    def read_as(
-        self, identity_dn: str, dn: str, attributes: tuple[str, ...] = ("*",)
-    ) -> Entry | None:
-        """dn as identity_dn reads it: 389-ds applies its ACIs to that identity.
+    def search_as(
+        self,
+        identity_dn: str,
+        base: str,
+        filterstr: str = "(objectClass=*)",
+        scope: int = ldap.SCOPE_ONELEVEL,
+        attributes: tuple[str, ...] = ("*", "nsAccountLock"),
+    ) -> list[Entry]:
+        """A search as identity_dn makes it: 389-ds applies its ACIs to that identity.
 
         FreeIPA binds as the caller; Directory Manager gets the same answer by asking with the
-        proxied authorization control (RFC 4370), which 389-ds grants the root DN. An entry
-        the identity may not read is not found.
+        proxied authorization control (RFC 4370), which 389-ds grants the root DN. 389-ds leaves
+        out the entries the identity may not read, the attributes it may not read, and the
+        entries matched on an attribute it has no `search` right on (acl.c test_filter_access).
         """
         control = ProxyAuthzControl(True, f"dn:{identity_dn}".encode())
         with self.connection() as connection:
             try:
                 found = connection.search_ext_s(
-                    dn, ldap.SCOPE_BASE, "(objectClass=*)", list(attributes), serverctrls=[control]
+                    base, scope, filterstr, list(attributes), serverctrls=[control]
+                )
+            except ldap.NO_SUCH_OBJECT:
+                return []
+        return [Entry(dn, _decode(attrs)) for dn, attrs in found if dn]
+
+    def read_as(
+        self, identity_dn: str, dn: str, attributes: tuple[str, ...] = ("*",)
+    ) -> Entry | None:
+        """dn as identity_dn reads it (see search_as); None when it may not read it."""
+        found = self.search_as(identity_dn, dn, scope=ldap.SCOPE_BASE, attributes=attributes)
+        return found[0] if found else None
+
+    def rights_as(
+        self, identity_dn: str, dn: str, attributes: tuple[str, ...]
+    ) -> dict[str, str] | None:
+        """What 389-ds's access control lets identity_dn do to attributes of dn, as the
+        letters of the Get Effective Rights control (`w` write, `r` read, ...); None when
+        the entry is not there.
+
+        A plug-in that checks a right before it acts (ipa-pwd-extop's slapi_access_allowed,
+        ipa_pwd_extop.c:501-556) asks 389-ds the same question.
+        """
+        control = LDAPControl(
+            GET_EFFECTIVE_RIGHTS, True, encodedControlValue=b"dn:" + identity_dn.encode()
+        )
+        wanted = [*attributes, "attributeLevelRights"]
+        with self.connection() as connection:
+            try:
+                found = connection.search_ext_s(
+                    dn, ldap.SCOPE_BASE, "(objectClass=*)", wanted, serverctrls=[control]
                 )
             except ldap.NO_SUCH_OBJECT:
                 return None
-        entries = [Entry(found_dn, _decode(attrs)) for found_dn, attrs in found if found_dn]
-        return entries[0] if entries else None
+        rights: dict[str, str] = {}
+        for _, attrs in found:
+            for text in attrs.get("attributeLevelRights", []):
+                for part in text.decode().split(","):
+                    name, _, letters = part.strip().partition(":")
+                    rights[name.lower()] = "" if letters == "none" else letters
+        return rights
 
     def add(self, dn: str, attrs: dict[str, Iterable]) -> None:
         modlist = [(name, _encode(values)) for name, values in attrs.items() if values]
@@ -240,7 +283,8 @@ class Directory:
 class Bound(Directory):
     """Writes as one identity: Directory Manager sends each with the proxied authorization
     control (RFC 4370), so 389-ds applies its ACIs to that identity and refuses what they do
-    not allow, as it does for FreeIPA's framework bound as the caller. Reads stay unrestricted.
+    not allow, as it does for FreeIPA's framework bound as the caller. Its searches stay
+    Directory Manager's: reads as the identity go through search_as.
     """
 
     def __init__(self, directory: Directory, identity_dn: str) -> None:

@@ -12,6 +12,11 @@ from .store import Directory, Entry, escape
 ADMINS = "admins"
 DEFAULT_GROUP = "ipausers"
 ACTIVE, STAGED, PRESERVED = "active", "staged", "preserved"
+# ipalib/constants.py:366-372: every subordinate id range is SUBID_COUNT long, from 2**31 on.
+SUBID_COUNT = 65536
+SUBID_RANGE_START = 2**31
+SUBID_RANGE_MAX = 2**32 - 2 * SUBID_COUNT
+SUBID_RANGES = (SUBID_RANGE_MAX - SUBID_RANGE_START) // SUBID_COUNT
 
 
 @dataclass
@@ -39,6 +44,7 @@ class Tree:
             "privileges": "cn=privileges,cn=pbac",
             "permissions": "cn=permissions,cn=pbac",
             "otp": "cn=otp",
+            "subids": "cn=subids,cn=accounts",
             "kerberos": f"cn={self.realm},cn=kerberos",
             "ranges": "cn=ranges,cn=etc",
         }[kind]
@@ -65,6 +71,11 @@ class Tree:
     @property
     def range_dn(self) -> str:
         return f"cn={self.realm}_id_range,{self.container('ranges')}"
+
+    @property
+    def subid_range_dn(self) -> str:
+        """Which subordinate id range comes next, counted in ranges (DNA's dnaInterval)."""
+        return f"cn={self.realm}_subid_range,{self.container('ranges')}"
 
     @property
     def config_dn(self) -> str:
@@ -120,6 +131,16 @@ class Tree:
 
     def new_id(self) -> int:
         return self.directory.next_id(self.range_dn)
+
+    def new_subid_start(self) -> int:
+        """The start of a new subordinate id range, as DNA gives it (install/share/dna.ldif,
+        cn=Subordinate IDs: dnaInterval SUBID_COUNT from SUBID_RANGE_START)."""
+        return SUBID_RANGE_START + self.directory.next_id(self.subid_range_dn) * SUBID_COUNT
+
+    def subids_for_new_users(self) -> bool:
+        """ipaUserDefaultSubordinateId of the global configuration (config.py:296-300)."""
+        config = self.directory.get(self.config_dn)
+        return config is not None and config.first("ipauserdefaultsubordinateid") == "TRUE"
 
     def id_base(self) -> int:
         entry = self.directory.get(self.range_dn)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from typing import Any
 
 from .encoding import base64_value, datetime_value
@@ -63,7 +65,7 @@ USER_FIND_DEFAULTS = frozenset(
 # group.py:212-216; group_add also reads back what it wrote (baseldap.py:1280-1287).
 GROUP_DEFAULTS = frozenset({"cn", "description", "gidnumber"})
 GROUP_ADD_READ_BACK = frozenset({"objectclass", "ipauniqueid"})
-# The attributes of an entry the caller may read (access.Access.readable); None: all of them.
+# The attributes of an entry the caller read (Call.readable); None: all of them.
 Readable = frozenset[str] | None
 
 
@@ -127,8 +129,10 @@ def user_view(
     if added and not staged:
         # user.py:707-708: user_add drops the SID sidgen gave it.
         view.pop("ipantsecurityidentifier", None)
-    if (not added or staged) and may_read(readable, "nsaccountlock"):
-        view["nsaccountlock"] = str(entry.first("nsaccountlock", "FALSE")).upper() == "TRUE"
+    if not added or staged:
+        # baseuser.py:109-114 convert_nsaccountlock: False also when the caller cannot read it.
+        locked = str(entry.first("nsaccountlock", "FALSE")).upper() == "TRUE"
+        view["nsaccountlock"] = locked and may_read(readable, "nsaccountlock")
     if not find:
         view["has_password"] = bool(entry.get("userpassword"))
         view["has_keytab"] = bool(entry.get("userpassword"))
@@ -138,6 +142,12 @@ def user_view(
             view["preserved"] = True
         elif show_all:
             view["preserved"] = False
+    if may_read(readable, "ipasshpubkey"):
+        # baseuser.py:836-842, :878-886, ipalib/util.py:525-550: the keys are always read to
+        # show their fingerprints, and left out again unless asked for.
+        fingerprints = ssh_fingerprints(entry.get("ipasshpubkey"))
+        if fingerprints:
+            view["sshpubkeyfp"] = fingerprints
     if "manager" in view:
         # Shown by login, not DN (baseuser.py convert_manager).
         view["manager"] = _names(view["manager"])
@@ -147,6 +157,26 @@ def user_view(
         # baseldap.py:1605: user_mod gives the DN only with `all` (entry_to_dict, :273-274).
         view["dn"] = entry.dn
     return view
+
+
+def ssh_fingerprints(keys: list) -> list[str]:
+    """ipalib/util.py:525-550 convert_sshpubkey_post: `SHA256:<digest> <comment> (<type>)`,
+    the digest as OpenSSH prints it (ipapython/ssh.py:207-210); keys that do not parse are
+    skipped."""
+    fingerprints = []
+    for key in keys:
+        parts = str(key).split()
+        if len(parts) < 2:
+            continue
+        try:
+            blob = base64.b64decode(parts[1], validate=True)
+        except ValueError:
+            continue
+        digest = base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+        comment = " ".join(parts[2:])
+        shown = f"SHA256:{digest} {comment}" if comment else f"SHA256:{digest}"
+        fingerprints.append(f"{shown} ({parts[0]})")
+    return fingerprints
 
 
 def _user_memberships(
@@ -221,6 +251,10 @@ def group_view(
                 view[f"{attribute}_user"] = sorted(_names(users))
             if groups:
                 view[f"{attribute}_group"] = sorted(_names(groups))
+    if not find and not added and may_read(readable, "memberof"):
+        # group.py:218-225 attribute_members: a group in groups shows them, direct and not
+        # (baseldap.py:800-830 get_memberofindirect).
+        view.update(_user_memberships(tree, entry, options, find=False, added=False))
     if show_all or not updated:
         view["dn"] = entry.dn
     return view

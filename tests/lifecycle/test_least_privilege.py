@@ -1,6 +1,6 @@
 """AccessAdmin as a least-privilege FreeIPA account: a plain user fails preflight, naming what
-it lacks; `freeipa_grant` gives it exactly that; runs then work as it. The stand-in enforces
-FreeIPA's default permissions for non-admins (sandbox/freeipa/access.py)."""
+it lacks; `freeipa_grant` gives it exactly that; runs then work as it. In the stand-in 389-ds
+enforces FreeIPA's default permissions for non-admins (sandbox/freeipa/acis.py)."""
 
 from __future__ import annotations
 

@@ -151,3 +151,39 @@ def test_admin_reading_with_all_sees_kerberos_and_managed_entry_attributes(
     assert {"krbextradata", "mepmanagedentry", "krblastpwdchange"} <= set(shown)
     found = admin.user_find(o_uid="alice", o_all=True)["result"][0]
     assert {"krbextradata", "mepmanagedentry"} <= set(found)
+
+
+ED25519_KEY = (
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0cq3b1FZCmHq9Y6Fq1m0YlG0Q0Bq7pQx8wzJm2nG9 pat@laptop"
+)
+
+
+def test_ssh_key_fingerprints_are_shown_without_the_keys(admin: ClientMeta) -> None:
+    """baseuser.py:836-842, ipalib/util.py:525-550: the keys are read to show their SHA256
+    fingerprints (as OpenSSH prints them, ipapython/ssh.py:207-210), and left out unless
+    asked for."""
+    add_person(admin, "pat", o_ipasshpubkey=[ED25519_KEY])
+    entry = admin.user_show("pat", o_all=False)["result"]
+    expected = "SHA256:z1PkfJ+J0krtXOsuNFtorCvkLmQBOcGpEcUx/xIG4bQ pat@laptop (ssh-ed25519)"
+    assert entry["sshpubkeyfp"] == [expected]
+    assert "ipasshpubkey" not in entry
+    assert admin.user_show("pat")["result"]["ipasshpubkey"] == [ED25519_KEY]
+    assert admin.user_find("pat", o_all=False)["result"][0]["sshpubkeyfp"] == [expected]
+
+
+def test_a_nested_group_shows_the_groups_it_is_in_directly_and_not(admin: ClientMeta) -> None:
+    """group.py:218-225 and baseldap.py:800-830: memberof_group and memberofindirect_group."""
+    for name in ("inner", "outer", "top"):
+        admin.group_add(name, o_description=name)
+    admin.group_add_member("outer", o_group=["inner"])
+    admin.group_add_member("top", o_group=["outer"])
+    add_person(admin, "pat")
+    admin.group_add_member("inner", o_user=["pat"])
+    inner = admin.group_show("inner")["result"]
+    assert inner["memberof_group"] == ["outer"]
+    assert inner["memberofindirect_group"] == ["top"]
+    quiet = admin.group_show("inner", o_all=False, o_no_members=True)["result"]
+    assert "memberof_group" not in quiet
+    pat = admin.user_show("pat")["result"]
+    assert pat["memberof_group"] == ["ipausers", "inner"]
+    assert sorted(pat["memberofindirect_group"]) == ["outer", "top"]

@@ -251,6 +251,31 @@ def test_short_password_is_refused_by_policy(endpoints, admin: ClientMeta) -> No
     )
 
 
+def test_a_password_still_in_the_history_is_refused_by_policy(endpoints, admin: ClientMeta) -> None:
+    """From source: passwordHistory keeps the last krbPwdHistoryLength passwords, the current
+    one included, an admin-set one too (ipa-pwd-extop common.c:948-955, util/ipa_pwd.c:726-800);
+    a self-change to one of them is refused last (ipa_pwd.c:668-679)."""
+    admin.pwpolicy_mod(o_krbpwdhistorylength=2, o_krbminpwdlife=0)
+    admin.user_add("sam", o_givenname="S", o_sn="M", o_cn="S M", o_userpassword=PASSWORD)
+    same = change_password(endpoints, "sam", PASSWORD, PASSWORD)
+    assert same.headers["X-IPA-Pwchange-Result"] == "policy-error"
+    assert (
+        same.headers["X-IPA-Pwchange-Policy-Error"]
+        == "Constraint violation: Password reuse not permitted"
+    )
+    second, third = "second-Password-2", "third-Password-3"
+    assert (
+        change_password(endpoints, "sam", PASSWORD, second).headers["X-IPA-Pwchange-Result"] == "ok"
+    )
+    back = change_password(endpoints, "sam", second, PASSWORD)
+    assert back.headers["X-IPA-Pwchange-Result"] == "policy-error"
+    assert change_password(endpoints, "sam", second, third).headers["X-IPA-Pwchange-Result"] == "ok"
+    # Two kept: the first password has dropped out.
+    assert (
+        change_password(endpoints, "sam", third, PASSWORD).headers["X-IPA-Pwchange-Result"] == "ok"
+    )
+
+
 def test_password_with_too_few_character_classes_is_refused_by_policy(
     endpoints, admin: ClientMeta
 ) -> None:

@@ -275,7 +275,9 @@ def test_pbac_commands_answer_with_freeipa_shapes(admin, endpoints) -> None:
 def test_default_roles_hold_default_privileges_and_permissions(admin) -> None:
     """From source: 45-roles.update and the plugins' default_privileges, as installed."""
     role = admin.role_show("User Administrator")["result"]
-    assert role["memberof_privilege"] == sorted(DEFAULT_PRIVILEGES)
+    # install/updates/73-subid.update:40-46 puts this role in Subordinate ID Administrators too.
+    expected = sorted([*DEFAULT_PRIVILEGES, "Subordinate ID Administrators"])
+    assert role["memberof_privilege"] == expected
     helpdesk = admin.role_show("helpdesk")["result"]
     assert helpdesk["memberof_privilege"] == [
         "Modify Group membership",
@@ -385,20 +387,14 @@ def test_undelete_without_user_administrators_moves_the_user_then_fails(admin, p
     assert "memberof_group" not in restored
 
 
-def test_preserving_clears_only_the_credentials_the_caller_can_read(
-    admin, person, endpoints
-) -> None:
-    """From source: user_del --preserve reads krbPrincipalKey, krbLastPwdChange,
-    krbPasswordExpiration and userPassword back as the caller and clears what it got
-    (user.py:777-790)."""
-    person("pat")
-    svc = person("svc")
+def _leavers_role(admin, endpoints, readable: list[str]) -> None:
+    """A role that may preserve users and read `readable` of preserved ones."""
     base = endpoints["LDAP_BASE_DN"]
     admin.permission_add(
         "Read preserved passwords",
         o_ipapermright=["read", "search", "compare"],
         o_ipapermlocation=f"cn=deleted users,cn=accounts,cn=provisioning,{base}",
-        o_attrs=["userpassword"],
+        o_attrs=readable,
     )
     admin.privilege_add("Preserving")
     admin.privilege_add_permission(
@@ -413,6 +409,17 @@ def test_preserving_clears_only_the_credentials_the_caller_can_read(
     admin.role_add("Leavers")
     admin.role_add_privilege("Leavers", o_privilege=["Preserving"])
     admin.role_add_member("Leavers", o_user=["svc"])
+
+
+def test_preserving_clears_only_the_credentials_the_caller_can_read(
+    admin, person, endpoints
+) -> None:
+    """From source: user_del --preserve reads krbPrincipalKey, krbLastPwdChange,
+    krbPasswordExpiration and userPassword back as the caller and clears what it got
+    (user.py:777-790)."""
+    person("pat")
+    svc = person("svc")
+    _leavers_role(admin, endpoints, ["objectclass", "userpassword"])
     assert svc.user_del("pat", o_preserve=True)["summary"] == 'Preserved user "pat"'
     kept = stored(endpoints, "uid=pat,cn=deleted users,cn=accounts,cn=provisioning")
     assert "userPassword" not in kept
@@ -424,6 +431,22 @@ def test_preserving_clears_only_the_credentials_the_caller_can_read(
     kept = stored(endpoints, "uid=kim,cn=deleted users,cn=accounts,cn=provisioning")
     for name in ("userPassword", "krbLastPwdChange", "krbPasswordExpiration"):
         assert name not in kept
+
+
+def test_preserving_without_search_on_objectclass_moves_then_finds_nothing(
+    admin, person, endpoints
+) -> None:
+    """From source: the read-back is a search of (objectClass=*) as the caller
+    (user.py:780-781, ldap2 get_entry); 389-ds returns no entry to a caller without the
+    search right on objectClass, so FreeIPA answers NotFound after the move, clearing nothing."""
+    person("pat")
+    svc = person("svc")
+    _leavers_role(admin, endpoints, ["userpassword"])
+    with pytest.raises(ipa_errors.NotFound) as error:
+        svc.user_del("pat", o_preserve=True)
+    assert str(error.value) == "pat: user not found"
+    kept = stored(endpoints, "uid=pat,cn=deleted users,cn=accounts,cn=provisioning")
+    assert "userPassword" in kept
 
 
 def stored(endpoints: dict[str, str], rdns: str) -> dict[str, list[bytes]]:

@@ -11,7 +11,6 @@ from typing import Any
 import ldap
 
 from .. import errors
-from ..access import Access
 from ..encoding import decode_value
 from ..store import Entry
 from ..tree import Tree
@@ -59,6 +58,28 @@ class CallerWrites:
             raise errors.ACIError(info=info) from None
 
 
+class CallerReads:
+    """The directory as the caller reads it: 389-ds decides which entries and attributes the
+    caller sees, and which filters it may search on, from FreeIPA's ACIs (ipaserver/plugins/
+    ldap2.py: every search and read is made under the caller's bind)."""
+
+    def __init__(self, tree: Tree, caller_dn: str) -> None:
+        self._directory = tree.directory
+        self._caller_dn = caller_dn
+
+    def search(
+        self,
+        base: str,
+        filterstr: str = "(objectClass=*)",
+        scope: int = ldap.SCOPE_ONELEVEL,
+        attributes: tuple[str, ...] = ("*", "nsAccountLock"),
+    ) -> list[Entry]:
+        return self._directory.search_as(self._caller_dn, base, filterstr, scope, attributes)
+
+    def get(self, dn: str, attributes: tuple[str, ...] = ("*", "nsAccountLock")) -> Entry | None:
+        return self._directory.read_as(self._caller_dn, dn, attributes)
+
+
 @dataclass
 class Call:
     """One command invocation by an authenticated caller."""
@@ -78,23 +99,18 @@ class Call:
         return CallerWrites(self.tree, self.caller.dn)
 
     @cached_property
-    def access(self) -> Access:
-        return Access(self.tree, self.caller)
+    def reads(self) -> CallerReads:
+        """Reads made as the caller: 389-ds decides what they find."""
+        return CallerReads(self.tree, self.caller.dn)
 
-    @property
-    def is_admin(self) -> bool:
-        return self.access.is_admin
-
-    def require(self, command: str, changed: Any = (), **targets: Entry) -> None:
-        """Raise the ACIError FreeIPA answers when the caller may not do this (access.NEEDS)."""
-        self.access.require(command, changed, **targets)
-
-    def readable(self, entry: Entry) -> frozenset[str] | None:
-        """The attributes of entry the caller may read (None: all)."""
-        return self.access.readable(entry)
+    def readable(self, entry: Entry) -> frozenset[str]:
+        """The attributes of entry the caller reads, as 389-ds answers a read of it now."""
+        seen = self.reads.get(entry.dn)
+        return frozenset(seen.attrs) if seen is not None else frozenset()
 
     def can_read(self, entry: Entry | None) -> bool:
-        return entry is not None and self.access.can_read(entry)
+        """Whether a read as the caller finds entry at all."""
+        return entry is not None and self.reads.get(entry.dn) is not None
 
     def arg(self, index: int = 0, default: Any = None) -> Any:
         return self.args[index] if len(self.args) > index else default

@@ -101,14 +101,13 @@ def group_find(call: Call) -> dict[str, Any]:
     ):
         for value in _listed(options.get(option)):
             parts.append(f"({attribute}={escape(_member_dn(tree, kind, value))})")
-    entries = tree.directory.search(tree.container("groups"), "(&" + "".join(parts) + ")")
-    entries = [e for e in entries if call.can_read(e)]
+    entries = call.reads.search(tree.container("groups"), "(&" + "".join(parts) + ")")
     return find_result(
         call,
         entries,
         "group",
         "groups",
-        lambda e: group_view(tree, e, options, readable=call.readable(e), find=True),
+        lambda e: group_view(tree, e, options, readable=frozenset(e.attrs), find=True),
     )
 
 

@@ -187,9 +187,8 @@ def otptoken_find(call: Call) -> dict[str, Any]:
         parts.append(f"(ipatokenOwner={escape(owner_dn)})")
     if call.options.get("description"):
         parts.append(f"(description={escape(str(call.options['description']))})")
-    entries = tree.directory.search(tree.container("otp"), "(&" + "".join(parts) + ")")
-    # A search finds only what the caller may read: others' tokens are silently left out.
-    entries = [e for e in entries if call.can_read(e)]
+    # A search as the caller finds only what it may read: others' tokens are left out.
+    entries = call.reads.search(tree.container("otp"), "(&" + "".join(parts) + ")")
     if call.arg():
         term = str(call.arg()).lower()
         entries = [e for e in entries if term in _searchable(e)]

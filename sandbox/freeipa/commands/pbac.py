@@ -3,7 +3,8 @@
 A permission is an ACI with a name (ipaserver/plugins/permission.py), a privilege groups
 permissions (privilege.py), a role gives privileges to users and groups (role.py). Membership
 runs permission -> privilege -> role -> user: each is a groupofnames whose `member` holds the
-next one, and access.Access follows that chain.
+next one, and 389-ds follows that chain when it evaluates a permission's ACI (its groupdn
+bind rule reaches nested members).
 """
 
 from __future__ import annotations
@@ -718,9 +719,9 @@ def _existing(call: Call, dn: str, name: str, label: str) -> Entry:
 
 
 def _found(call: Call, kind: str, searched: tuple[str, ...]) -> list[Entry]:
-    """An LDAPSearch: the criteria in any searched attribute, only entries the caller sees."""
+    """An LDAPSearch as the caller: the criteria in any searched attribute it may read."""
     term = str(call.arg() or "").lower()
-    entries = call.tree.directory.search(call.tree.container(kind))
+    entries = call.reads.search(call.tree.container(kind))
     for option in ("cn", "description"):
         wanted = call.options.get(option)
         if wanted and option in searched:
@@ -731,4 +732,4 @@ def _found(call: Call, kind: str, searched: tuple[str, ...]) -> list[Entry]:
             for e in entries
             if any(term in str(v).lower() for name in searched for v in e.get(name))
         ]
-    return [e for e in entries if call.can_read(e)]
+    return entries

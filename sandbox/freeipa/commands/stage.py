@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import ldap
 
 from .. import errors, passwords
-from ..store import pending
 from ..tree import ACTIVE, PRESERVED, STAGED, unique_id
 from ..views import user_view
 from . import Call, command
 from .users import (
     ACTIVE_EXTRA_CLASSES,
+    CARRIED_AS_ROOT,
     PERSON_OPTIONS,
     USER_CLASSES,
     _listed,
     activate,
+    carry_secrets,
+    drop_private_group,
     find_result,
     join_default_group,
     normalize_name,
@@ -80,8 +83,7 @@ def stageuser_show(call: Call) -> dict[str, Any]:
 @command("stageuser_find", (*PERSON_OPTIONS, "uid", "uidnumber", "gidnumber"), find=True)
 def stageuser_find(call: Call) -> dict[str, Any]:
     tree = call.tree
-    entries = tree.directory.search(tree.container(STAGED), user_filter(call.arg(), call.options))
-    entries = [e for e in entries if call.can_read(e)]
+    entries = call.reads.search(tree.container(STAGED), user_filter(call.arg(), call.options))
     return find_result(
         call,
         entries,
@@ -91,7 +93,7 @@ def stageuser_find(call: Call) -> dict[str, Any]:
             tree,
             e,
             call.options,
-            readable=call.readable(e),
+            readable=frozenset(e.attrs),
             find=True,
             asked=searched(call.options),
         ),
@@ -161,15 +163,23 @@ def stageuser_activate(call: Call) -> dict[str, Any]:
         raise errors.DuplicateEntry(f'active user with name "{uid}" already exists')
     if tree.group(uid) is not None:
         raise errors.ManagedGroupExistsError(group=uid)
-    classes = entry.get("objectclass") + ACTIVE_EXTRA_CLASSES
-    active = pending(tree.user_dn(uid), {**entry.attrs, "objectclass": classes})
-    call.require("stageuser_activate", user=active)
-    # A refused delete makes FreeIPA delete the active entry again: nothing changes.
-    call.require("stageuser_activate/delete staged", staged=entry)
+    # stageuser.py:742-760: the active entry is added as the caller, then the staged one
+    # deleted as the caller; if that is refused, the active one is deleted again.
+    attrs = {k: v for k, v in entry.attrs.items() if k not in CARRIED_AS_ROOT}
+    attrs["objectclass"] = entry.get("objectclass") + ACTIVE_EXTRA_CLASSES
     if entry.first("ipauniqueid") == "autogenerate":
-        tree.directory.replace(entry.dn, {"ipaUniqueID": [unique_id()]})
-    dn = tree.directory.move(entry.dn, tree.container(ACTIVE))
+        attrs["ipauniqueid"] = [unique_id()]
+    dn = tree.user_dn(uid)
+    call.writes.add(dn, attrs)
+    carry_secrets(tree, entry, dn)
     activate(tree, dn, uid)
+    try:
+        call.writes.delete(entry.dn)
+    except errors.ACIError:
+        with contextlib.suppress(errors.ACIError):
+            call.writes.delete(dn)
+            drop_private_group(tree, uid)
+        raise
     join_default_group(call, dn)
     active = tree.directory.get(dn)
     view = user_view(tree, active, call.options, readable=call.readable(active))

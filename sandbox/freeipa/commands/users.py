@@ -4,13 +4,23 @@ from __future__ import annotations
 
 import contextlib
 import re
+import uuid
 from typing import Any
 
 import ldap
 
 from .. import errors, passwords
-from ..store import Entry, escape, pending
-from ..tree import ACTIVE, ADMINS, DEFAULT_GROUP, PRESERVED, STAGED, Tree, unique_id
+from ..store import Entry, escape
+from ..tree import (
+    ACTIVE,
+    ADMINS,
+    DEFAULT_GROUP,
+    PRESERVED,
+    STAGED,
+    SUBID_COUNT,
+    Tree,
+    unique_id,
+)
 from ..views import user_view
 from . import Call, command
 
@@ -153,6 +163,27 @@ def activate(tree: Tree, dn: str, uid: str) -> None:
     tree.directory.modify(dn, mods)
 
 
+# Password hashes and keys go from entry to entry as the directory itself: 389-ds takes a
+# hashed userPassword only from the root DN (nsslapd-allow-hashed-passwords).
+CARRIED_AS_ROOT = ("userpassword", "krbprincipalkey")
+
+
+def carry_secrets(tree: Tree, source: Entry, dn: str) -> None:
+    """The source's password and keys onto dn, with the expiry 389-ds's policy knew for them."""
+    secrets = {name: source.get(name) for name in CARRIED_AS_ROOT if source.get(name)}
+    if not secrets:
+        return
+    held = tree.directory.search(
+        source.dn, scope=ldap.SCOPE_BASE, attributes=("passwordExpirationTime",)
+    )
+    expires = held[0].first("passwordexpirationtime") if held else None
+    expires = expires or source.first("krbpasswordexpiration")
+    if expires:
+        passwords.write_password(tree, dn, secrets, expires)
+    else:
+        tree.directory.replace(dn, secrets)
+
+
 def join_default_group(call: Call, dn: str) -> None:
     """Add a user entering cn=users to ipausers, as the caller (user.py:678-692, 1031-1042)."""
     group = call.tree.group(DEFAULT_GROUP)
@@ -192,15 +223,68 @@ def release_tokens(call: Call, dn: str, deleting: bool) -> None:
     install/updates/25-referint.update:12; ipatokenOwner is not in its list).
     """
     tree = call.tree
-    for token in tree.directory.search(tree.container("otp"), f"(ipatokenOwner={escape(dn)})"):
+    owned = f"(ipatokenOwner={escape(dn)})"
+    seen = {t.dn.lower() for t in call.reads.search(tree.container("otp"), owned)}
+    for token in tree.directory.search(tree.container("otp"), owned):
         managed = dn.lower() in {m.lower() for m in token.get("managedby")}
-        if not call.can_read(token):
+        if token.dn.lower() not in seen:
             if deleting and managed:
                 tree.directory.modify(token.dn, [(ldap.MOD_DELETE, "managedBy", [dn])])
         elif managed:
             call.writes.delete(token.dn)
         else:
             call.writes.modify(token.dn, [(ldap.MOD_DELETE, "ipatokenOwner", None)])
+
+
+def may_write(call: Call, entry: Entry, attribute: str) -> bool:
+    """Whether 389-ds lets the caller write attribute of entry (its effective rights)."""
+    rights = call.tree.directory.rights_as(call.caller.dn, entry.dn, (attribute,)) or {}
+    return "w" in rights.get(attribute.lower(), "")
+
+
+SUBID_CLASSES = [
+    "ipasubordinateidentry",
+    "ipasubordinategid",
+    "ipasubordinateuid",
+    "ipasubordinateid",
+    "top",
+]
+
+
+def generate_subids(call: Call, owner_dn: str) -> str:
+    """Subordinate ids for a new user, as the caller (user.py:717-729 -> subid.py:481-494
+    subid_generate -> subid_add, an LDAPCreate); the user stays added when this is refused."""
+    tree = call.tree
+    key = str(uuid.uuid4())
+    dn = f"ipauniqueid={key},{tree.container('subids')}"
+    # subid.py:275-311 handle_subordinate_ids: DNA's magic -1 for both, whole ranges.
+    call.writes.add(
+        dn,
+        {
+            "objectClass": SUBID_CLASSES,
+            "ipaUniqueID": [key],
+            "description": ["auto-assigned subid"],
+            "ipaOwner": [owner_dn],
+            "ipaSubUidNumber": [-1],
+            "ipaSubUidCount": [SUBID_COUNT],
+            "ipaSubGidNumber": [-1],
+            "ipaSubGidCount": [SUBID_COUNT],
+        },
+    )
+    start = tree.new_subid_start()
+    tree.directory.replace(dn, {"ipaSubUidNumber": [start], "ipaSubGidNumber": [start]})
+    # baseldap.py:1317-1332: the new entry is read back as the caller.
+    if call.reads.get(dn) is None:
+        raise errors.not_found(key, "Subordinate id")
+    return key
+
+
+def remove_subids(call: Call, owner_dn: str) -> None:
+    """user.py:843-851: the user's subordinate ids the caller finds are deleted as the caller."""
+    tree = call.tree
+    owned = f"(&(objectClass=ipasubordinateidentry)(ipaOwner={escape(owner_dn)}))"
+    for subid in call.reads.search(tree.container("subids"), owned):
+        call.writes.delete(subid.dn)
 
 
 UPG_UNREADABLE = "Could not read UPG Definition originfilter. Check your permissions."
@@ -286,8 +370,12 @@ def user_add(call: Call) -> dict[str, Any]:
     if password:
         passwords.set_by_admin(tree, dn, str(password))
     join_default_group(call, dn)
+    subid = generate_subids(call, dn) if tree.subids_for_new_users() else None
     entry = tree.directory.get(dn)
     view = user_view(tree, entry, call.options, readable=call.readable(entry), added=True)
+    if subid is not None:
+        # user.py:729: the new subordinate id joins what the user is a member of.
+        view["memberof_subid"] = [subid]
     return {"result": {**view, **result}, "value": uid, "summary": f'Added user "{uid}"'}
 
 
@@ -320,36 +408,22 @@ def user_find(call: Call) -> dict[str, Any]:
     tree = call.tree
     options = call.options
     if call.flag("whoami"):
-        entries = [call.caller]
+        # user.py:937-944: the caller's own entry, read as the caller.
+        entries = call.reads.search(call.caller.dn, USER_CLASS_FILTER, scope=ldap.SCOPE_BASE)
     else:
         kind = PRESERVED if call.flag("preserved") else ACTIVE
-        entries = tree.directory.search(tree.container(kind), user_filter(call.arg(), options))
-    if "nsaccountlock" in options:
-        locked = call.flag("nsaccountlock")
-        entries = [
-            e for e in entries if (e.first("nsaccountlock", "FALSE").upper() == "TRUE") == locked
-        ]
-    if options.get("in_group"):
-        members = set(_group_members(tree, options["in_group"]))
-        entries = [e for e in entries if e.dn.lower() in members]
-    entries = [e for e in entries if call.can_read(e)]
+        # One search as the caller (baseldap.py LDAPSearch.execute): 389-ds leaves out what the
+        # caller may not read, and entries matched on an attribute it may not search.
+        entries = call.reads.search(tree.container(kind), user_filter(call.arg(), options, tree))
     return find_result(
         call,
         entries,
         "user",
         "users",
         lambda e: user_view(
-            tree, e, options, readable=call.readable(e), find=True, asked=searched(options)
+            tree, e, options, readable=frozenset(e.attrs), find=True, asked=searched(options)
         ),
     )
-
-
-def _group_members(tree: Tree, names: Any) -> list[str]:
-    members: list[str] = []
-    for name in _listed(names):
-        group = tree.group(name)
-        members += [m.lower() for m in group.get("member")] if group else []
-    return members
 
 
 SEARCHABLE = (*PERSON_OPTIONS, "uid", "uidnumber", "gidnumber", "homedirectory", "krbprincipalname")
@@ -360,8 +434,11 @@ def searched(options: dict[str, Any]) -> frozenset[str]:
     return frozenset(name for name in SEARCHABLE if options.get(name) not in (None, ""))
 
 
-def user_filter(criteria: Any, options: dict[str, Any]) -> str:
-    parts = ["(objectClass=posixaccount)"]
+USER_CLASS_FILTER = "(objectClass=posixaccount)"
+
+
+def user_filter(criteria: Any, options: dict[str, Any], tree: Tree | None = None) -> str:
+    parts = [USER_CLASS_FILTER]
     if criteria:
         term = escape(str(criteria))
         parts.append(
@@ -379,7 +456,27 @@ def user_filter(criteria: Any, options: dict[str, Any]) -> str:
     ):
         if options.get(name) not in (None, ""):
             parts.append(f"({name}={escape(str(options[name]))})")
+    if "nsaccountlock" in options:
+        locked = "(nsAccountLock=TRUE)"
+        parts.append(locked if _true(options["nsaccountlock"]) else f"(!{locked})")
+    if tree is not None:
+        # baseldap.py:2086-2108 get_member_filter: in_group is a memberOf filter.
+        groups = [
+            f"(memberOf={escape(tree.group_dn(g.lower()))})"
+            for g in _listed(options.get("in_group"))
+        ]
+        groups += [
+            f"(!(memberOf={escape(tree.group_dn(g.lower()))}))"
+            for g in _listed(options.get("not_in_group"))
+        ]
+        parts += groups
     return "(&" + "".join(parts) + ")"
+
+
+def _true(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.lower() in ("true", "1", "yes")
+    return bool(value)
 
 
 def find_result(call: Call, entries: list[Entry], one: str, many: str, render) -> dict[str, Any]:
@@ -428,9 +525,10 @@ def user_mod(call: Call) -> dict[str, Any]:
     mods = [(ldap.MOD_REPLACE, name, values or None) for name, values in changes.items()]
     if "ipauserauthtype" in changes and not entry.has_class("ipaUserAuthTypeClass"):
         mods.insert(0, (ldap.MOD_ADD, "objectClass", ["ipaUserAuthTypeClass"]))
-    if password or random_password:
-        # The password extended operation hashes it; the caller must be allowed the write.
-        call.require("user_mod", changed=["userpassword"], user=entry)
+    if (password or random_password) and not may_write(call, entry, "userPassword"):
+        # baseldap.py:1568-1577: FreeIPA writes it in the caller's modify, which 389-ds
+        # refuses without write on userPassword; the stand-in's password code then stores it.
+        raise errors.write_denied(tree.attribute_name("userpassword"), entry.dn)
     if mods:
         call.writes.modify(entry.dn, mods)
     if password or random_password:
@@ -528,24 +626,26 @@ def _delete_one(call: Call, uid: str, preserve: bool) -> None:
         return
     if not preserve:
         release_tokens(call, entry.dn, deleting=True)
+        remove_subids(call, entry.dn)
         call.writes.delete(entry.dn)
         # Referential integrity and managed entries, as the directory itself.
         leave_groups(tree, entry.dn)
         drop_private_group(tree, uid)
         return
     release_tokens(call, entry.dn, deleting=False)
-    moved = Entry(tree.user_dn(uid, PRESERVED), entry.attrs)
-    # user.py:777-790: read back as the caller, so only the credentials it may read are cleared.
-    readable = call.readable(moved)
-    cleared = {
-        name: None
-        for name in PRESERVE_CLEARS
-        if entry.get(name) and (readable is None or name.lower() in readable)
-    }
+    remove_subids(call, entry.dn)
     # Moved first, then cleared (user.py:773-790): a refusal here leaves it moved. The move is
     # the caller's (moddn on the new parent, then write on the RDN, back-ldbm/ldbm_modrdn.c);
     # the groups and the private group follow as the directory itself.
-    call.writes.move(entry.dn, tree.container(PRESERVED))
+    moved_dn = call.writes.move(entry.dn, tree.container(PRESERVED))
+    # user.py:777-790: the moved entry is read back as the caller, so only the credentials it
+    # may read are cleared; a caller who cannot find it there (no search right on
+    # objectClass) gets NotFound, the user moved and nothing cleared.
+    seen = call.reads.get(moved_dn, PRESERVE_CLEARS)
+    if seen is None:
+        raise errors.not_found(uid, "user")
+    cleared = {name: None for name in PRESERVE_CLEARS if seen.get(name)}
+    moved = Entry(moved_dn, entry.attrs)
     # memberOf follows the move into the groups; the memberships are lost on preserve.
     leave_groups(tree, moved.dn)
     drop_private_group(tree, uid)
@@ -576,12 +676,18 @@ def user_stage(call: Call) -> dict[str, Any]:
     tree = call.tree
     uid = normalize_name(call.arg())
     entry = visible_user(call, uid, (PRESERVED,))
-    staged = pending(tree.user_dn(uid, STAGED), entry.attrs)
-    call.require("user_stage", staged=staged, user=entry)
-    if tree.user(uid, (STAGED,)) is not None:
-        raise errors.DuplicateEntry(f'stage user with name "{uid}" already exists')
-    tree.directory.replace(entry.dn, {"nsAccountLock": ["TRUE"]})
-    tree.directory.move(entry.dn, tree.container(STAGED))
+    # user.py:1075-1150: stageuser_add of what the preserved entry holds, then user_del of it,
+    # both as the caller. Only an ExecutionError of user_del makes it delete the stage user
+    # again (:1139-1143): after a refused delete (2100) both entries stay.
+    attrs = {k: v for k, v in entry.attrs.items() if k not in CARRIED_AS_ROOT}
+    attrs["nsaccountlock"] = ["TRUE"]
+    staged = tree.user_dn(uid, STAGED)
+    try:
+        call.writes.add(staged, attrs)
+    except ldap.ALREADY_EXISTS:
+        raise errors.DuplicateEntry(f'stage user with name "{uid}" already exists') from None
+    carry_secrets(tree, entry, staged)
+    call.writes.delete(entry.dn)
     return {"result": {"failed": []}, "value": [uid], "summary": f'Staged user account "{uid}"'}
 
 
@@ -600,15 +706,16 @@ def passwd(call: Call) -> dict[str, Any]:
     if not password:
         raise errors.RequirementError(name="password")
     wanted = f"(&(krbPrincipalName={escape(principal)})(objectClass=posixaccount))"
-    found = tree.directory.search(tree.container(ACTIVE), wanted)
-    entries = [e for e in found if call.can_read(e)]
+    # passwd.py:122-133: the principal is looked up as the caller.
+    entries = call.reads.search(tree.container(ACTIVE), wanted)
     if not entries:
         raise errors.NotFound(reason="no matching entry found")
     entry = entries[0]
     current = call.arg(2)
     if entry.dn.lower() != call.caller.dn.lower():
-        # ipa_pwd_extop.c:501-556: write on userPassword and krbPrincipalKey, else err=50.
-        if call.access.denial("passwd", user=entry) is not None:
+        # ipa_pwd_extop.c:501-556: 389-ds is asked for write on userPassword and
+        # krbPrincipalKey (slapi_access_allowed), else err=50.
+        if not all(may_write(call, entry, name) for name in ("userPassword", "krbPrincipalKey")):
             raise errors.ACIError(info="Insufficient access rights")
         passwords.set_by_admin(tree, entry.dn, str(password))
     else:
