@@ -106,14 +106,17 @@ def _handler(route: Route, upstream_tls: ssl.SSLContext | None):
         except OSError:
             client_writer.close()
             return
+        directions = {
+            asyncio.ensure_future(_client_to_server(client_reader, server_writer, route)),
+            asyncio.ensure_future(_server_to_client(server_reader, client_writer)),
+        }
         try:
-            await asyncio.gather(
-                _client_to_server(client_reader, server_writer, route),
-                _server_to_client(server_reader, client_writer),
-            )
-        except (OSError, ssl.SSLError):
-            pass
+            # Servers keep idle connections open: once either side is done, so is the other.
+            await asyncio.wait(directions, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            for direction in directions:
+                direction.cancel()
+            await asyncio.gather(*directions, return_exceptions=True)
             for writer in (server_writer, client_writer):
                 writer.close()
 
