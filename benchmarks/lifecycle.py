@@ -257,11 +257,13 @@ def main() -> None:
         policy_arns=["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"], actor="bench",
     )  # fmt: skip
 
-    if args.latency:
-        shapes_report(args, env, team, tag)
-    else:
-        detailed_report(args, env, team, tag)
-    cleanup(args, env)
+    try:
+        if args.latency:
+            shapes_report(args, env, team, tag)
+        else:
+            detailed_report(args, env, team, tag)
+    finally:
+        cleanup(args, env)
 
 
 def onboard(username: str, team):
