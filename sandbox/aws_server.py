@@ -3,9 +3,10 @@
 Run as `python -m sandbox.aws_server --port PORT --state-file DIR/aws/state.pickle`.
 
 moto keeps its resources as Python objects in per-service backends. After every request that
-can change them, the backends are pickled and, when they changed, written to the state file
-before the answer goes out; a new server loads them back before it listens. Ids are part of
-the objects, so they stay exactly as they were (replaying requests would draw new random ids).
+can change them, the backends of the service it names are pickled and, when they changed,
+written with the other services' earlier pickles to the state file before the answer goes
+out; a new server loads them back before it listens. Ids are part of the objects, so they stay
+exactly as they were (replaying requests would draw new random ids).
 The AWS managed policies, megabytes that every moto of this version loads alike, are saved as
 references and rebuilt on load.
 """
@@ -36,12 +37,15 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import run_simple
 
 from sandbox import aws_fidelity, process
-from sandbox.aws_throttle import ThrottledApp
+from sandbox.aws_throttle import ThrottledApp, service_of
 
 log = logging.getLogger("sandbox.aws_server")
 
-_FORMAT = 1
+# 2: each service pickled on its own; 1 (all at once) is still read, and saved over as 2.
+_FORMAT = 2
 _READ_ACTION = re.compile(r"(Get|List|Describe)[A-Z]")
+# The services a request's SigV4 scope names, as the moto backends that hold their state.
+_BACKENDS = {"iam": ("iam",), "elasticfilesystem": ("efs",), "sts": ("sts",)}
 # service -> account id -> region (or partition, for IAM) -> backend
 State = dict[str, dict[str, dict[str, Any]]]
 
@@ -77,18 +81,21 @@ class PersistentApp:
     One at a time, because pickling while another request changes a backend would fail or save
     half a change; moto answers in milliseconds, so the stand-in stays fast enough. Requests that
     only read (GET, or a Get/List/Describe action) skip the save: pickling costs more the more
-    moto holds, and these are most of AccessAdmin's calls.
+    moto holds, and these are most of AccessAdmin's calls. A write pickles only the backends of
+    the service it names (its SigV4 scope), the others' pickles are kept from before; a request
+    naming no known service (moto's own API: a reset) pickles them all.
     """
 
     def __init__(self, app: Callable[..., Iterable[bytes]], state_file: Path) -> None:
         self._app = app
         self._state_file = state_file
         self._lock = threading.Lock()
-        self._saved = state_file.read_bytes() if state_file.exists() else b""
+        self._pickled = _saved_pickles(state_file)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         # Before moto runs: it consumes the body that names the action.
         reads = reads_only(environ)
+        services = _BACKENDS.get(service_of(environ))
         with self._lock:
             answer = self._app(environ, start_response)
             try:
@@ -98,18 +105,26 @@ class PersistentApp:
                 if close is not None:
                     close()
             if not reads:
-                self._save()
+                self._save(services)
         return body
 
-    def _save(self) -> None:
-        snapshot = dump(current_state())
-        if snapshot == self._saved:
+    def _save(self, services: tuple[str, ...] | None) -> None:
+        state = current_state()
+        pickled = {
+            service: (
+                self._pickled[service]
+                if services is not None and service not in services and service in self._pickled
+                else _StatePickler.dumps({service: accounts})
+            )
+            for service, accounts in state.items()
+        }
+        if pickled == self._pickled:
             return
         # Written aside and renamed, so a kill mid-write leaves the previous state whole.
         partial = self._state_file.with_name(self._state_file.name + ".partial")
-        partial.write_bytes(snapshot)
+        partial.write_bytes(_header() + pickle.dumps(pickled, protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(partial, self._state_file)
-        self._saved = snapshot
+        self._pickled = pickled
 
 
 def reads_only(environ: dict[str, Any]) -> bool:
@@ -147,10 +162,18 @@ def current_state() -> State:
     }
 
 
-def dump(state: State) -> bytes:
-    """The state as bytes: a header naming the moto version, then the backends."""
-    header = pickle.dumps({"format": _FORMAT, "moto": moto.__version__})
-    return header + _StatePickler.dumps(state)
+def _header() -> bytes:
+    return pickle.dumps({"format": _FORMAT, "moto": moto.__version__})
+
+
+def _saved_pickles(state_file: Path) -> dict[str, bytes]:
+    """Each service's pickle as the state file holds it (nothing if there is none)."""
+    if not state_file.exists():
+        return {}
+    with state_file.open("rb") as saved:
+        if _check_header(saved, state_file) != _FORMAT:
+            return {}
+        return pickle.load(saved)  # noqa: S301 - written by this module, inside the state dir
 
 
 def restore(state_file: Path) -> None:
@@ -168,14 +191,25 @@ def restore(state_file: Path) -> None:
     log.info("restored %s from %s", ", ".join(sorted(state)) or "nothing", state_file)
 
 
-def _load(saved: IO[bytes], state_file: Path) -> State:
+def _check_header(saved: IO[bytes], state_file: Path) -> int:
+    """The file's format, once its header says it is one this moto reads."""
     header = pickle.load(saved)  # noqa: S301 - written by this module, inside the state dir
-    if header != {"format": _FORMAT, "moto": moto.__version__}:
+    if header not in ({"format": each, "moto": moto.__version__} for each in (1, _FORMAT)):
         raise StateFileError(
             f"{state_file} was saved by {header}, not moto {moto.__version__}; "
             f"remove it to start moto empty (its file system and roles are then lost)"
         )
-    return _StateUnpickler(saved).load()
+    return header["format"]
+
+
+def _load(saved: IO[bytes], state_file: Path) -> State:
+    if _check_header(saved, state_file) == 1:
+        return _StateUnpickler(saved).load()
+    pickled = pickle.load(saved)  # noqa: S301 - written by this module, inside the state dir
+    state: State = {}
+    for each in pickled.values():
+        state.update(_StateUnpickler(io.BytesIO(each)).load())
+    return state
 
 
 class _StatePickler(pickle.Pickler):

@@ -54,7 +54,7 @@ class ThrottledApp:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
         if environ.get("PATH_INFO") == CONTROL_PATH:
             return self._control(environ, start_response)
-        service = _service(environ)
+        service = service_of(environ)
         if service in self._buckets and not self._reads_only(environ):
             with self._lock:
                 allowed = self._buckets[service].take()
@@ -82,7 +82,8 @@ class ThrottledApp:
         return [json.dumps(body).encode()]
 
 
-def _service(environ: dict[str, Any]) -> str:
+def service_of(environ: dict[str, Any]) -> str:
+    """The AWS service a signed request is for, as its SigV4 scope names it ("" if unsigned)."""
     found = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     return found.group(1) if found else ""
 
