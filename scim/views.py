@@ -427,9 +427,9 @@ def group(request: HttpRequest, group_id: str) -> HttpResponse:
         wanted = current.model_copy(deep=True)
         patch.patch(wanted)
     services.group_rename_refuse(team=team, display_name=wanted.display_name)
-    added = [m for m in _member_ids(wanted) if m not in set(_member_ids(current))]
-    # A member removed from the group stays in the team until another team's group takes
-    # them in, or the identity provider deactivates or deletes them.
+    kept, sent = set(_member_ids(current)), set(_member_ids(wanted))
+    services.group_members_remove_refuse(team=team, member_ids=sorted(kept - sent))
+    added = [m for m in _member_ids(wanted) if m not in kept]
     services.group_members_add(team=team, member_ids=added, actor=_actor(request))
     if wanted.external_id != current.external_id:
         services.group_external_id_set(team=team, external_id=wanted.external_id)

@@ -32,13 +32,13 @@ def _schemas_with_usernames(token: str, path: Path) -> None:
 
 
 # What scim2-tester 0.5.2 still reports on Groups, each a rule of AccessAdmin's teams it has no
-# way to be told: a team is never deleted through SCIM (403), and a member stays in their team
-# until another team's group takes them in or they are deactivated (removing a member from a
-# group changes nobody). The schema tells it the rest: displayName is immutable (a team keeps its
-# name) and members' display is read-only, returned when asked.
+# way to be told: a team is never deleted through SCIM (403), and a person is in exactly one team,
+# so removing a member is refused with a SCIM `mutability` error (they leave a team by joining
+# another team's group or by being deactivated). The schema tells it the rest: displayName is
+# immutable (a team keeps its name) and members' display is read-only, returned when asked.
 BY_DESIGN = {
     ("object_deletion", "Teams are removed in AccessAdmin, not through SCIM"),
-    ("check_remove_attribute", "did not remove attribute 'members'"),
+    ("check_remove_attribute", "Failed to remove attribute 'members'"),
 }
 
 

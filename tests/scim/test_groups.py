@@ -1,15 +1,25 @@
 """Groups are the teams, and their schema says what a client may change: a team keeps its name
 (displayName is immutable), a member is named by AccessAdmin (members' display is read-only and
-returned when asked)."""
+returned when asked), and a person leaves their team by joining another one, never by being left
+in none."""
 
 from __future__ import annotations
 
 import pytest
 
-from onboarding.models import Person
+from onboarding.models import LifecycleRun, Person
 from tests.scim.conftest import ERROR, GROUP, user_body
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _member_of(idp, team, user_name: str = "ada") -> dict:
+    created = idp.post("/Users", user_body(user_name)).json()
+    joined = idp.patch(
+        f"/Groups/{team.pk}", {"op": "add", "path": "members", "value": [{"value": created["id"]}]}
+    )
+    assert joined.status_code == 200, joined.content
+    return created
 
 
 def _attribute(schema: dict, name: str) -> dict:
@@ -66,3 +76,54 @@ def test_a_members_display_is_accessadmins_and_shown_when_asked(idp, team):
     assert [m.get("display") for m in added.json()["members"]] == [None]
     asked = idp.get(f"/Groups/{team.pk}", attributes="members.display").json()
     assert [m["display"] for m in asked["members"]] == ["ada"]
+
+
+def test_removing_a_member_is_refused_and_they_stay_in_their_team(idp, team, fake):
+    created = _member_of(idp, team)
+
+    refused = idp.patch(
+        f"/Groups/{team.pk}",
+        {"op": "remove", "path": f'members[value eq "{created["id"]}"]'},
+    )
+
+    assert refused.status_code == 400
+    assert refused.json()["scimType"] == "mutability"
+    assert "ada" in refused.json()["detail"]
+    assert Person.objects.get(username="ada").status == "active"
+    assert not fake.accounts["ada"].disabled
+    members = idp.get(f"/Groups/{team.pk}").json()["members"]
+    assert [m["value"] for m in members] == [created["id"]]
+    assert list(LifecycleRun.objects.values_list("kind", flat=True)) == ["onboard"]
+
+
+def test_removing_every_member_or_replacing_them_is_refused_as_well(idp, team, other_team):
+    created = _member_of(idp, team)
+    other = idp.post("/Users", user_body("grace")).json()
+
+    emptied = idp.patch(f"/Groups/{team.pk}", {"op": "remove", "path": "members"})
+    replaced = idp.patch(
+        f"/Groups/{team.pk}",
+        {"op": "replace", "path": "members", "value": [{"value": other["id"]}]},
+    )
+    left_out = idp.put(f"/Groups/{team.pk}", {"schemas": [GROUP], "displayName": "vision"})
+
+    for answer in (emptied, replaced, left_out):
+        assert answer.status_code == 400, answer.content
+        assert answer.json()["scimType"] == "mutability"
+    assert Person.objects.get(username="ada").team == team
+    # The replacement changed nothing: the member it would have added was not onboarded.
+    assert not Person.objects.filter(username="grace").exists()
+    members = idp.get(f"/Groups/{team.pk}").json()["members"]
+    assert [m["value"] for m in members] == [created["id"]]
+
+
+def test_removing_someone_who_is_no_member_removes_nothing_and_is_no_error(idp, team, other_team):
+    created = _member_of(idp, other_team)
+
+    answer = idp.patch(
+        f"/Groups/{team.pk}",
+        {"op": "remove", "path": f'members[value eq "{created["id"]}"]'},
+    )
+
+    assert answer.status_code == 200, answer.content
+    assert Person.objects.get(username="ada").team == other_team
