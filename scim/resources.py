@@ -19,20 +19,22 @@ from scim2_models import (
     EnterpriseUser,
     ETag,
     Filter,
-    Group,
     GroupMember,
     GroupMembership,
     Meta,
+    Mutability,
     Name,
     Patch,
     Reference,
     Required,
     ResourceType,
+    Returned,
     ScimPolicy,
     ScimProvider,
     ServiceProviderConfig,
     Sort,
 )
+from scim2_models import Group as CoreGroup
 from scim2_models import User as CoreUser
 
 from onboarding.models import Person, Team
@@ -57,6 +59,24 @@ class User(CoreUser):
 
     name: Annotated[PersonName | None, Required.true] = None
     emails: Annotated[list[PersonEmail] | None, Required.true] = None
+
+
+class TeamMember(GroupMember):
+    """A member is named by their id; AccessAdmin names them by their userName itself, and only
+    when asked (`attributes=members.display`): a display sent is ignored (RFC 7643 §2.2)."""
+
+    display: Annotated[str | None, Mutability.read_only, Returned.request] = None
+
+
+class Group(CoreGroup):
+    """A team: its name is given when it is created and never changes (its FreeIPA, IAM and
+    hub groups are named after it), so displayName is immutable (RFC 7643 §2.2)."""
+
+    display_name: Annotated[str | None, Required.true, Mutability.immutable] = None
+    """The team's name."""
+
+    members: list[TeamMember] | None = None
+    """The team's people, each by the id of their User."""
 
 
 ScimUserResource = User[EnterpriseUser]
@@ -262,7 +282,7 @@ def team_members(team: Team) -> QuerySet[ScimUser]:
 
 def group_resource(team: Team, base: str) -> Group:
     members = [
-        GroupMember(
+        TeamMember(
             value=str(member.id),
             display=member.user_name,
             type="User",

@@ -19,7 +19,6 @@ from django.utils import timezone
 from scim2_models import (
     EnterpriseUser,
     ForbiddenException,
-    Group,
     MutabilityException,
     UniquenessException,
 )
@@ -35,7 +34,7 @@ from onboarding.validation import (
     username_normalise,
 )
 from scim.models import ScimGroup, ScimUser
-from scim.resources import ScimUserResource, attributes_kept, snake_case
+from scim.resources import Group, ScimUserResource, attributes_kept, snake_case
 
 Status = Person.Status
 # A run holds the person: what SCIM asks now waits until it ends.
@@ -355,6 +354,23 @@ def group_members_add(*, team: Team, member_ids: list[str], actor: str) -> None:
         members.append(member)
     for member in members:
         _member_join(member, team, actor=actor)
+
+
+def group_members_remove_refuse(*, team: Team, member_ids: list[str]) -> None:
+    """A team's group lists exactly its people, and a person is in one team: they leave it by
+    joining another team's group (a move) or by being deactivated, never by being left in none.
+    Removing a member is refused (RFC 7644 §3.5.2: a SCIM error, not a removal that is not
+    made); removing someone who is not a member removes nothing and is no error."""
+    names = [
+        member.user_name
+        for member in ScimUser.objects.filter(pk__in=member_ids).order_by("user_name")
+    ]
+    if names:
+        raise MutabilityException(
+            detail=f"{', '.join(names)} cannot be removed from team {team.name!r}: a person's "
+            "team is their only one, left by joining another team's group (which moves them) "
+            "or by being deactivated (which offboards them). Nothing was changed."
+        )
 
 
 def scim_user_or_none(scim_id: str) -> ScimUser | None:

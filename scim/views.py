@@ -16,7 +16,6 @@ from pydantic import ValidationError
 from scim2_models import (
     Context,
     Error,
-    Group,
     InvalidValueException,
     ListResponse,
     NotFoundException,
@@ -41,7 +40,7 @@ from onboarding.models import Team
 from scim import resources, services
 from scim.filters import filter_query
 from scim.models import ScimUser
-from scim.resources import ScimUserResource
+from scim.resources import Group, ScimUserResource
 
 CONTENT_TYPE = "application/scim+json"
 PAGE_SIZE_DEFAULT = 100
@@ -370,6 +369,24 @@ def _member_ids(group: Group) -> list[str]:
     return [member.value for member in group.members or [] if member.value]
 
 
+def _member_display_ignored(body: dict) -> dict:
+    """Okta names each member it adds (`display`); AccessAdmin names them itself, so a display
+    sent is ignored, as RFC 7644 §3.5.1 has a read-only value sent with a PUT ignored."""
+    for operation in body.get("Operations") or []:
+        if not isinstance(operation, dict):
+            continue
+        value = operation.get("value")
+        path = str(operation.get("path") or "").lower()
+        if not path and isinstance(value, dict):
+            value = value.get("members")
+        elif not path.startswith("members"):
+            continue
+        for member in value if isinstance(value, list) else [value]:
+            if isinstance(member, dict):
+                member.pop("display", None)
+    return body
+
+
 @scim_endpoint("GET", "POST")
 def groups(request: HttpRequest) -> HttpResponse:
     base = _base(request)
@@ -405,14 +422,14 @@ def group(request: HttpRequest, group_id: str) -> HttpResponse:
         wanted = Group.model_validate(_body(request), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
     else:
         patch = PatchOp[Group].model_validate(
-            _body(request), scim_ctx=Context.RESOURCE_PATCH_REQUEST
+            _member_display_ignored(_body(request)), scim_ctx=Context.RESOURCE_PATCH_REQUEST
         )
         wanted = current.model_copy(deep=True)
         patch.patch(wanted)
     services.group_rename_refuse(team=team, display_name=wanted.display_name)
-    added = [m for m in _member_ids(wanted) if m not in set(_member_ids(current))]
-    # A member removed from the group stays in the team until another team's group takes
-    # them in, or the identity provider deactivates or deletes them.
+    kept, sent = set(_member_ids(current)), set(_member_ids(wanted))
+    services.group_members_remove_refuse(team=team, member_ids=sorted(kept - sent))
+    added = [m for m in _member_ids(wanted) if m not in kept]
     services.group_members_add(team=team, member_ids=added, actor=_actor(request))
     if wanted.external_id != current.external_id:
         services.group_external_id_set(team=team, external_id=wanted.external_id)

@@ -76,18 +76,20 @@ def test_entra_id_provisioning_cycle(entra, team, other_team, fake):
     ]  # fmt: skip
 
 
-def test_entra_id_removes_a_member_by_value_and_adds_them_to_another_group(entra, team, other_team):
+def test_entra_id_moves_a_member_between_groups_in_either_order(entra, team, other_team):
     created = entra.post("/Users", _entra_user()).json()
     member = [{"value": created["id"]}]
+    remove = {"op": "Remove", "path": "members", "value": member}
 
-    removed = entra.patch(
-        f"/Groups/{team.pk}", {"op": "Remove", "path": "members", "value": member}
-    )
+    # Removed first, they would be in no team: refused, and sent again on Entra's next cycle.
+    refused = entra.patch(f"/Groups/{team.pk}", remove)
     added = entra.patch(
         f"/Groups/{other_team.pk}", {"op": "Add", "path": "members", "value": member}
     )
+    removed = entra.patch(f"/Groups/{team.pk}", remove)
 
-    assert removed.status_code == 200 and added.status_code == 200, added.content
+    assert (refused.status_code, refused.json()["scimType"]) == (400, "mutability")
+    assert added.status_code == 200 and removed.status_code == 200, removed.content
     assert Person.objects.get(username="ada").team == other_team
 
 
