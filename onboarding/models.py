@@ -683,3 +683,7 @@ class ReviewItem(models.Model):
     @property
     def is_pending(self) -> bool:
         return self.decision == self.Decision.PENDING
+
+
+# Kept in its own package; imported here so Django finds it with the app's other models.
+from onboarding.enrolment.models import Enrolment  # noqa: E402, F401

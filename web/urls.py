@@ -4,6 +4,7 @@ from web import metrics, reviews, views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("enrol/<str:token>/", views.enrol, name="enrol"),
     path("metrics", metrics.metrics, name="metrics"),
     path("", views.dashboard, name="dashboard"),
     path("preflight/", views.preflight_panel, name="preflight"),

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from onboarding.audit import audit_record
+from onboarding.enrolment.service import enrolments_end
 from onboarding.errors import IllegalTransition, InvalidInput, RunInProgress, TooManyRequests
 from onboarding.models import PERSON_STATUS, LifecycleRequest, LifecycleRun, Person
 from onboarding.runner import PlannedChange, run_dispatch, run_steps_create
@@ -94,6 +95,13 @@ def requests_charge(*, actor: str, what: str, count: int = 1) -> None:
         )
 
 
+# Runs that end a person's open enrolment link, and what the link then says.
+ENDS_ENROLMENT = {
+    LifecycleRun.Kind.OFFBOARD: "your access was ended",
+    LifecycleRun.Kind.RESET: "your credentials were reset again, and a newer link is on its way",
+}
+
+
 def run_start(
     *, person: Person, kind: str, actor: str, requested_by=None, params=None, charge: bool = True
 ) -> LifecycleRun:
@@ -114,6 +122,8 @@ def run_start(
                 due_at=timezone.now(),
             )
             run_steps_create(run)
+            if kind in ENDS_ENROLMENT:
+                enrolments_end(person=person, because=ENDS_ENROLMENT[kind])
             audit_record(
                 actor=actor, action=f"{kind}.request", target=person.username,
                 outcome="requested", details={"run": run.pk, **(params or {})}, run=run,
