@@ -281,6 +281,8 @@ class EnrolmentForm(forms.Form):
     )
     password = forms.CharField(
         label="New password",
+        help_text="FreeIPA's password policy checks it (its length, the kinds of characters); if "
+        "it refuses one, this page says why. Nobody else ever sees it.",
         max_length=256,
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),

@@ -35,7 +35,9 @@ TEMPLATE = "web/enrol.html"
 def enrol(request: HttpRequest, token: str) -> HttpResponse:
     response = _enrol(request, token)
     patch_cache_control(response, no_store=True)
-    response["Referrer-Policy"] = "no-referrer"
+    # The token is in the address: never sent to another site (no-referrer would make the
+    # browser send "Origin: null" with the form, which CSRF protection refuses).
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 
