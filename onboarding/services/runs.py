@@ -41,12 +41,24 @@ def _dispatch_on_commit(run: LifecycleRun, *, rolling_back: bool = False) -> Non
     transaction.on_commit(send)
 
 
+# What a person in the middle of a run of each kind is going through, in words.
+RUN_IN_WORDS = {
+    LifecycleRun.Kind.ONBOARD: "being onboarded",
+    LifecycleRun.Kind.MOVE: "being moved to another team",
+    LifecycleRun.Kind.OFFBOARD: "being offboarded",
+    LifecycleRun.Kind.REINSTATE: "being reinstated",
+    LifecycleRun.Kind.REPAIR: "being repaired",
+    LifecycleRun.Kind.REPAIR_OFFBOARDED: "having their leftovers removed",
+    LifecycleRun.Kind.RESET: "having their password and OTP token reset",
+}
+
+
 def no_run_in_progress_check(person: Person) -> None:
     active = person.runs.filter(state__in=LifecycleRun.ACTIVE_STATES).first()
     if active is not None:
+        doing = RUN_IN_WORDS.get(active.kind, "in the middle of a run")
         raise RunInProgress(
-            f"{person.username} already has a {active.kind} run in progress (#{active.pk}); "
-            "wait for it to finish."
+            f"{person.username} is already {doing} (run #{active.pk}); wait for it to finish."
         )
 
 

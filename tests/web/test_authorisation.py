@@ -281,9 +281,12 @@ CASES = [
          staff(lead_a=403, lead_b=403, admin=302)),
     Case("reconcile_check", "get", lambda w: "/reconcile/check/", everyone(405)),
     Case("person_repair", "post", lambda w: f"/reconcile/repair/{w.person_a.username}/",
-         staff(lead_a=403, lead_b=403, admin=DONE)),
+         staff(lead_a=403, lead_b=403, admin=DONE),
+         data=lambda w: {"action": "repair",
+                         **previewed("repair", person=w.person_a.username)}),
+    # The preview, asked of each system; nothing changes.
     Case("person_repair", "get", lambda w: f"/reconcile/repair/{w.person_a.username}/",
-         everyone(405)),
+         staff(lead_a=403, lead_b=403, admin=200)),
     # An admin who mistypes the owner's name, or names no team, is told so and nothing changes.
     Case("orphan_remove", "post", lambda w: f"/reconcile/orphans/{w.orphan.pk}/remove/",
          staff(lead_a=403, lead_b=403, admin=302), data=lambda w: {"confirm": "ghost-typo"}),
