@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from onboarding import services
+from onboarding.enrolment.service import enrolment_by_email
 from onboarding.errors import PersonAlreadyKnown
 from onboarding.models import Person
 from web.forms import MoveForm, OffboardForm, OnboardForm, ReinstateForm
@@ -226,4 +227,6 @@ def person_credentials_reset(request: HttpRequest, username: str) -> HttpRespons
         )
         broker_warning(request, run)
         return redirect("run_detail", run_id=run.pk)
-    return render(request, "web/reset_credentials.html", {"person": person})
+    enrols_by_link = enrolment_by_email() and bool(person.email)
+    context = {"person": person, "enrols_by_link": enrols_by_link}
+    return render(request, "web/reset_credentials.html", context)
