@@ -116,7 +116,8 @@ class ChangeInWords:
     already_done: bool
 
 
-def _label(name: str) -> str:
+def system_label(name: str) -> str:
+    """A system's name as people write it (FreeIPA, not freeipa)."""
     try:
         return system(name).label
     except ImproperlyConfigured:
@@ -130,7 +131,7 @@ def changes_in_words(
     return [
         ChangeInWords(
             change.step,
-            _label(change.system),
+            system_label(change.system),
             SAYS[change.step](words) if change.step in SAYS else change.description,
             change.already_done,
         )
