@@ -205,6 +205,48 @@ def review_decide(request: HttpRequest, review_id: int, item_id: int) -> HttpRes
     return redirect("review_detail", review_id=review.pk)
 
 
+@staff_required
+def review_confirm_all(request: HttpRequest, review_id: int) -> HttpResponse:
+    """Every decision still pending that is the viewer's to make, listed with what each person
+    holds; its button confirms exactly those, then goes back to the review."""
+    from web.views.common import preview_then_commit  # web.views imports this module
+
+    access = access_for(request)
+    review = _review(request, review_id)
+    items = reviews.review_items(review, _teams(access)).filter(
+        decision=ReviewItem.Decision.PENDING
+    )
+    remaining = [item for item in items if _may_decide(access, review, item)]
+    shown = {"review": str(review.pk), "items": ",".join(str(item.pk) for item in remaining)}
+    problems: list[str] = []
+
+    def confirm() -> HttpResponse:
+        if not remaining:
+            raise AccessAdminError("Nothing is left for you to decide; nothing was changed.")
+        count = reviews.review_confirm_all(
+            items=remaining, actor=_actor(request), user=request.user,
+            allowed_teams=_teams(access),
+        )  # fmt: skip
+        messages.success(request, f"{count} {'person' if count == 1 else 'people'} confirmed.")
+        return redirect("review_detail", review_id=review.pk)
+
+    gated = preview_then_commit(
+        request, kind="review_confirm_all", shown=shown,
+        preview=lambda: [(item, reviews.holdings_summary(item.holdings)) for item in remaining],
+        commit=confirm, refuse=lambda field, error: problems.append(str(error)),
+    )  # fmt: skip
+    if gated.response:
+        return gated.response
+    context = {
+        "review": review,
+        "remaining": gated.preview,
+        "preview_token": gated.token,
+        "problems": problems,
+    }
+    status = 400 if problems else 200
+    return render(request, "web/review_confirm_all.html", context, status=status)
+
+
 ROW_ERROR_SESSION_KEY = "review_row_error"
 
 

@@ -51,6 +51,11 @@ urlpatterns = [
         reviews.review_decide,
         name="review_decide",
     ),
+    path(
+        "reviews/<int:review_id>/confirm-remaining/",
+        reviews.review_confirm_all,
+        name="review_confirm_all",
+    ),
     path("reviews/<int:review_id>/close/", reviews.review_close, name="review_close"),
     path("reviews/<int:review_id>/export.csv", reviews.review_export, name="review_export"),
     path("reviews/<int:review_id>/print/", reviews.review_print, name="review_print"),

@@ -325,6 +325,12 @@ CASES = [
     Case("review_decide", "post",
          lambda w: f"/reviews/{w.review_a.pk}/items/{w.item_b.pk}/", team_a_only(404),
          data=lambda w: {"decision": "revoked", "comment": "x", "action": "revoke"}),
+    Case("review_confirm_all", "get", lambda w: f"/reviews/{w.review_a.pk}/confirm-remaining/",
+         team_a_only()),
+    # Without the token of its preview, nothing is confirmed.
+    Case("review_confirm_all", "post",
+         lambda w: f"/reviews/{w.review_a.pk}/confirm-remaining/", team_a_only(400),
+         data=lambda w: {"action": "review_confirm_all"}),
     Case("review_close", "post", lambda w: f"/reviews/{w.review_a.pk}/close/",
          staff(lead_a=403, lead_b=403, admin=DONE)),
     Case("review_close", "get", lambda w: f"/reviews/{w.review_a.pk}/close/", everyone(405)),
