@@ -108,3 +108,18 @@ def test_drift_made_by_hand_is_found_shown_and_repaired_from_the_person_page(
     page.goto(f"{url}/people/{username}/")
     assert page.locator("#drift").count() == 0
     assert open_findings(page, url) == before
+
+    # Post/redirect/get: after a confirmation, Back shows the preview again, fetched by a GET,
+    # never the browser's "Confirm Form Resubmission".
+    page.goto(f"{url}/people/{username}/offboard/")
+    page.fill("#id_reason", "left the company")
+    page.click("button[value=preview]")
+    expect(page.locator("#preview")).to_be_visible()
+    assert "?preview=" in page.url
+    page.fill("#id_confirm_username", username)
+    page.click("button[value=offboard]")
+    expect(page.locator("#run-state")).to_have_text("Succeeded", timeout=RUN_TIMEOUT_MS)
+    answer = page.go_back()
+    assert answer is not None and answer.request.method == "GET" and answer.ok
+    expect(page.locator("h1")).to_contain_text(f"Offboard {username}")
+    shot(page, "drift-05-back-after-offboarding")
