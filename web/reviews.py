@@ -8,7 +8,7 @@ import io
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -167,25 +167,36 @@ def _not_yours(request: HttpRequest, item: ReviewItem) -> HttpResponse:
     )  # fmt: skip
 
 
-@require_POST
 @staff_required
 def review_decide(request: HttpRequest, review_id: int, item_id: int) -> HttpResponse:
-    """Confirm at once; revoke after a preview of the offboarding it starts."""
+    """Confirm at once; revoke after a preview of the offboarding it starts, shown by a GET
+    (post/redirect/get), so Back after the revocation never sends the form again."""
+    from web.views.common import preview_shown_by_get, submitted  # web.views imports us
+
+    sent = submitted(request)
+    if sent is None:
+        return HttpResponseNotAllowed(["POST"])
     access = access_for(request)
     review = _review(request, review_id)
     item = visible_or_404(request, reviews.review_items(review, _teams(access)), pk=item_id)
     if not (access.may_act_on(item.person) and item.person.username != access.username):
         return _not_yours(request, item)
-    form = DecisionForm(request.POST)
+    form = DecisionForm(sent)
     if not form.is_valid():
         return _row_error(request, review, item, f"Nothing was changed: {form.errors.as_text()}")
     decision, comment = form.cleaned_data["decision"], form.cleaned_data["comment"].strip()
     shown = {"item": str(item.pk), "comment": comment}
     try:
-        if decision == ReviewItem.Decision.REVOKED and request.POST.get("action") != "revoke":
+        if decision == ReviewItem.Decision.REVOKED and sent.get("action") != "revoke":
+            if not comment:
+                raise AccessAdminError(
+                    "Say why the access is revoked (a comment); nothing was changed."
+                )
+            if request.method == "POST":
+                return preview_shown_by_get(request)
             return _revoke_preview(request, review, item, comment)
         if decision == ReviewItem.Decision.REVOKED and not preview_matches(
-            request.POST.get("preview_token", ""), "review_revoke", shown
+            sent.get("preview_token", ""), "review_revoke", shown
         ):
             messages.error(request, NOT_PREVIEWED)
             return _revoke_preview(request, review, item, comment)

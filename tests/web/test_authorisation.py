@@ -319,8 +319,10 @@ CASES = [
     Case("review_decide", "post",
          lambda w: f"/reviews/{w.review_a.pk}/items/{w.item_a.pk}/", team_a_only(DONE),
          data=lambda w: {"decision": "confirmed"}),
+    # Only the GET a revoke's preview was redirected to shows anything.
     Case("review_decide", "get",
-         lambda w: f"/reviews/{w.review_a.pk}/items/{w.item_a.pk}/", everyone(405)),
+         lambda w: f"/reviews/{w.review_a.pk}/items/{w.item_a.pk}/",
+         staff(lead_a=405, lead_b=405, admin=405)),
     # Team B's item forged into team A's review: not found, for everyone.
     Case("review_decide", "post",
          lambda w: f"/reviews/{w.review_a.pk}/items/{w.item_b.pk}/", team_a_only(404),

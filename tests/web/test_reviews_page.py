@@ -104,7 +104,10 @@ def test_a_revoke_is_previewed_then_offboards_that_member_only(
     as_role(client, personas, "lead_a")
     url = f"/reviews/{review.pk}/items/{item('al').pk}/"
 
-    preview = client.post(url, {"decision": "revoked", "comment": "left the project"})
+    asked = client.post(url, {"decision": "revoked", "comment": "left the project"})
+    # Post/redirect/get: the preview is shown by a GET, which Back and reload only fetch again.
+    assert asked.status_code == 302 and asked["Location"].startswith(f"{url}?preview=")
+    preview = client.get(asked["Location"])
 
     assert preview.status_code == 200
     assert "Revoke and offboard al" in preview.content.decode()

@@ -80,7 +80,7 @@ def submitted(request: HttpRequest) -> QueryDict | None:
     return None
 
 
-def _preview_shown_by_get(request: HttpRequest) -> HttpResponse:
+def preview_shown_by_get(request: HttpRequest) -> HttpResponse:
     """Post/redirect/get: the preview is the answer to a GET, so the browser's Back and reload
     after the confirmation never ask to send the form again."""
     asked = request.POST.copy()
@@ -120,7 +120,7 @@ def preview_then_commit(
     that asks for the preview is redirected at once to a GET that shows it (`submitted` gives
     the view the form again there)."""
     if request.method == "POST" and request.POST.get("action") != kind:
-        return Gated(preview=[], token="", response=_preview_shown_by_get(request))
+        return Gated(preview=[], token="", response=preview_shown_by_get(request))
     gated = Gated(preview=preview(), token=preview_token(kind, shown))
     if request.POST.get("action") != kind:
         return gated
