@@ -58,7 +58,8 @@ def no_run_in_progress_check(person: Person) -> None:
     if active is not None:
         doing = RUN_IN_WORDS.get(active.kind, "in the middle of a run")
         raise RunInProgress(
-            f"{person.username} is already {doing} (run #{active.pk}); wait for it to finish."
+            f"{person.username} is already {doing}: run #{active.pk} is in progress; wait for "
+            "it to finish."
         )
 
 
