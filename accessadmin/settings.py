@@ -290,6 +290,15 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "accessadmin@localhost")
 SITE_URL = env.url(
     "SITE_URL", "" if PRODUCTION else "http://localhost:8000", schemes=("http", "https")
 )
+# Self-service enrolment (onboarding/enrolment/): with e-mail, onboardings and credential resets
+# e-mail the person a one-time link to enrol their OTP token and choose their password, and nobody
+# else sees a secret; off (or without EMAIL_HOST) the requester reveals them once, as before. A
+# link lasts ENROLMENT_TTL_HOURS; an address with ENROLMENT_FAILURE_LIMIT wrong links or codes in
+# ENROLMENT_FAILURE_WINDOW_SECONDS is refused until the window has passed.
+ENROLMENT_BY_EMAIL = env.bool("ENROLMENT_BY_EMAIL", True)
+ENROLMENT_TTL_HOURS = env.int("ENROLMENT_TTL_HOURS", 72, minimum=1)
+ENROLMENT_FAILURE_LIMIT = env.int("ENROLMENT_FAILURE_LIMIT", 10, minimum=1)
+ENROLMENT_FAILURE_WINDOW_SECONDS = env.int("ENROLMENT_FAILURE_WINDOW_SECONDS", 900, minimum=60)
 # A chat channel's (Slack's or Mattermost's) incoming webhook told the same about every run's end
 # (not the welcome). Not the signed run events of WEBHOOK_URLS. NOTIFY_WEBHOOK_URL is its old name.
 NOTIFY_CHAT_URL = env.secret("NOTIFY_CHAT_URL") or env.secret("NOTIFY_WEBHOOK_URL")

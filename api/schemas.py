@@ -7,11 +7,21 @@ from datetime import date, datetime
 from typing import Any
 
 from ninja import Schema
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 
 class Error(Schema):
     error: str
+
+
+HAND_OVER_TO = (
+    "Who gets the new account's first credentials. With e-mail configured (and enrolment on, the "
+    "default), nobody: the person is e-mailed a one-time link to set up their own login, and "
+    "this user is only told how the run went. Otherwise the username of an AccessAdmin user (an "
+    "admin, or a lead of the team) who reveals the one-time credentials in the web UI, to hand "
+    "them over; without one, a lead of the person's team or a platform admin reveals them from "
+    "the run's page."
+)
 
 
 class Request(Schema):
@@ -36,10 +46,7 @@ class Onboarding(Request):
     # for it, with no run yet; their onboarding starts that day. They are offboarded on end_date.
     start_date: date | None = None
     end_date: date | None = None
-    # The username of an AccessAdmin user (an admin, or a lead of the team) who is told how the
-    # run went and reveals its one-time credentials in the web UI, to hand them over. Without
-    # one, a lead of the person's team or a platform admin reveals them from the run's page.
-    hand_over_to: str | None = None
+    hand_over_to: str | None = Field(None, description=HAND_OVER_TO)
 
 
 class OnboardingAccepted(Schema):
@@ -59,7 +66,7 @@ class OnboardingAccepted(Schema):
 
 class CredentialReset(Request):
     username: str
-    hand_over_to: str | None = None
+    hand_over_to: str | None = Field(None, description=HAND_OVER_TO)
 
 
 class PersonDates(Request):
@@ -87,7 +94,7 @@ class Reinstatement(Request):
     reason: str
     # Another team to come back into; the team they left when omitted.
     team: str | None = None
-    hand_over_to: str | None = None
+    hand_over_to: str | None = Field(None, description=HAND_OVER_TO)
 
 
 class RunAccepted(Schema):

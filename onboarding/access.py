@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from onboarding.directory import rights_find
+from onboarding.enrolment.service import enrolment_applies
 from onboarding.errors import DirectoryUnavailable, InvalidInput, PersonAlreadyKnown
 from onboarding.models import AuditEvent, LifecycleRun, Person, Team
 
@@ -65,6 +66,8 @@ class Access:
         for in the web UI (an API or scheduled run without `hand_over_to`) is handed over by
         the person's team's leads or an admin, whoever reveals first: no run's credentials are
         beyond everyone's reach."""
+        if enrolment_applies(run):
+            return False  # the person's own link shows them; nobody else sees a secret
         if self.user_id is not None and run.requested_by_id == self.user_id:
             return True
         return run.requested_by_id is None and self.may_act_on(run.person)

@@ -82,6 +82,31 @@ def credentials_reveal(*, run: LifecycleRun, actor: str) -> dict[str, str]:
     return revealed
 
 
+def credentials_read(*, run: LifecycleRun) -> dict[str, str]:
+    """The run's waiting secrets, decrypted but kept: for the person's own enrolment page."""
+    waiting = Credential.objects.filter(
+        run=run, ciphertext__isnull=False, expires_at__gt=timezone.now()
+    )
+    try:
+        return {c.kind: _fernet().decrypt(bytes(c.ciphertext)).decode() for c in waiting}
+    except InvalidToken:
+        raise CredentialsGone(
+            "The credentials cannot be decrypted: the encryption key changed."
+        ) from None
+
+
+def credentials_keep_until(*, run: LifecycleRun, until) -> None:
+    """Let the run's waiting secrets wait until then (an enrolment link's life)."""
+    Credential.objects.filter(run=run, ciphertext__isnull=False).update(expires_at=until)
+
+
+def credentials_destroy(*, run: LifecycleRun, by: str) -> None:
+    """Erase the run's secrets once they have served (a completed enrolment)."""
+    Credential.objects.filter(run=run, ciphertext__isnull=False).update(
+        ciphertext=None, revealed_at=timezone.now(), revealed_by=by
+    )
+
+
 def credentials_purge_expired() -> int:
     return Credential.objects.filter(
         ciphertext__isnull=False, expires_at__lte=timezone.now()

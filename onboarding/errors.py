@@ -136,6 +136,16 @@ class AlreadyExists(PermanentError):
     """Creating the thing failed because one with that name exists."""
 
 
+class PasswordRefused(PermanentError):
+    """A system refused a person's own password change: `policy` is its password policy's
+    reason, or "" when it refused the old password (it could not log in as the person)."""
+
+    def __init__(self, system: str, *, policy: str) -> None:
+        reason = policy or "the old password (and code) did not log in"
+        super().__init__(system, f"change_password: {reason}")
+        self.policy = policy
+
+
 # How the runner tells a task what became of a run ------------------------------------------
 
 

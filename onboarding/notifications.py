@@ -1,7 +1,8 @@
 """Telling people by e-mail: how a run ended (whoever asked for it, the team's leads, and the
 admins when it failed), a newcomer their welcome, the admins what a reconciliation pass newly
 found, and the leads and admins who leaves soon. No e-mail ever carries a secret: credentials are
-revealed once, in AccessAdmin, by whoever asked for the run. Each e-mail is audited as
+revealed once, in AccessAdmin, by whoever asked for the run, or the person gets a one-time link to
+set up their own login (onboarding/enrolment/). Each e-mail is audited as
 "notification.sent" (to whom, about what; never the body), which is also how a retried send
 knows what went out already."""
 
@@ -13,7 +14,7 @@ import smtplib
 import urllib.request
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Protocol
 
@@ -25,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from onboarding.audit import audit_record
+from onboarding.enrolment.service import enrolment_applies, enrolment_issue, enrolment_link
 from onboarding.models import AuditEvent, Finding, LifecycleRun, Person, Team
 from onboarding.selectors import people_leaving_soon, team_lead_names
 from onboarding.systems.registry import system_logins
@@ -49,6 +51,9 @@ class Notification:
     body: str
 
 
+# The e-mail that carries a person's enrolment link, and where the link goes in its body.
+ENROLMENT = "enrolment"
+LINK_PLACE = "[enrolment link]"
 # What a chat webhook is told about, and the address it is audited under.
 CHAT = "chat"
 
@@ -66,7 +71,16 @@ def run_notifications(run: LifecycleRun) -> list[Notification]:
     notifications = [
         Notification(told.event, address, told.subject, told.body) for address in _run_watchers(run)
     ]
-    if run.kind == Kind.ONBOARD and run.state == State.SUCCEEDED and person.email:
+    if run.state == State.SUCCEEDED and enrolment_applies(run):
+        subject = (
+            "Welcome to the ML platform: set up your login"
+            if run.kind == Kind.ONBOARD
+            else "Set up your new ML platform login"
+        )
+        notifications.append(
+            Notification(ENROLMENT, person.email, subject, _enrolment_body(person, run))
+        )
+    elif run.kind == Kind.ONBOARD and run.state == State.SUCCEEDED and person.email:
         notifications.append(
             Notification(
                 "welcome", person.email, "Welcome to the ML platform", _welcome_body(person)
@@ -122,7 +136,12 @@ def _run_succeeded_body(run: LifecycleRun) -> str:
         f"Run #{run.pk}, {run.get_kind_display().lower()} of {run.person.username} "
         f"(team {run.person.team.name}), succeeded.",
     ]
-    if run.credentials.filter(ciphertext__isnull=False).exists():
+    if enrolment_applies(run):
+        lines.append(
+            f"{run.person.username} sets up their login by the link e-mailed to them; nobody "
+            f"else sees their password or OTP key. The run: {_run_link(run)}"
+        )
+    elif run.credentials.filter(ciphertext__isnull=False).exists():
         lines.append(
             f"{run.actor}, who asked for it, reveals the temporary password and OTP enrolment "
             f"code once, here, and hands them over: {_run_link(run)}"
@@ -159,6 +178,24 @@ def _welcome_body(person: Person) -> str:
     )
 
 
+def _enrolment_body(person: Person, run: LifecycleRun) -> str:
+    """The link goes in when the e-mail is sent (LINK_PLACE): it is made then, and kept nowhere."""
+    places = []
+    if settings.JUPYTERHUB_URL:
+        places.append(f"Then log in to JupyterHub (notebooks): {settings.JUPYTERHUB_URL}\n\n")
+    hours = settings.ENROLMENT_TTL_HOURS
+    return (
+        f"Hello {person.first_name},\n\n"
+        f"your account on the ML platform is ready. Your username is: {person.username}\n\n"
+        "Open this link on your own, to add your login token to an authenticator app on your "
+        f"phone and choose your password:\n\n  {LINK_PLACE}\n\n"
+        f"The link works once, for {hours} hours. Nobody else sees your password or token; "
+        "nobody will ever ask you for them.\n\n"
+        f"{''.join(places)}"
+        "If you did not expect this e-mail, tell your team lead.\n"
+    )
+
+
 def run_notify(*, run: LifecycleRun) -> int:
     """Send what the run's end calls for, skipping what was sent before (a retried task);
     each sent e-mail is audited, not its body. Mail and webhook errors are left to the task."""
@@ -173,9 +210,14 @@ def run_notify(*, run: LifecycleRun) -> int:
     pending = [n for n in notifications if not _notification_sent(run, n)]
     if not settings.EMAIL_HOST or not pending:
         return sent
-    return sent + emails_send(
-        pending, sent=lambda notification: _notification_audit(run, notification)
-    )
+    # The enrolment link is made as its e-mail goes out, and kept nowhere but in it.
+    pending = [
+        replace(told, body=told.body.replace(LINK_PLACE, enrolment_link(enrolment_issue(run=run))))
+        if told.event == ENROLMENT
+        else told
+        for told in pending
+    ]
+    return sent + emails_send(pending, sent=lambda told: _notification_audit(run, told))
 
 
 class Email(Protocol):

@@ -277,6 +277,19 @@ def review_decide(
     return item
 
 
+def review_confirm_all(
+    *, items: list[ReviewItem], actor: str, user=None, allowed_teams: Iterable[Team] | None = None
+) -> int:
+    """Confirm each of these people's access, all or none: one refusal changes nothing."""
+    with transaction.atomic():
+        for item in items:
+            review_decide(
+                item=item, decision=Decision.CONFIRMED, comment="", actor=actor, user=user,
+                allowed_teams=allowed_teams,
+            )  # fmt: skip
+    return len(items)
+
+
 def _decision_refuse(item: ReviewItem, *, allowed: set[int] | None, user) -> None:
     person = item.person
     if allowed is not None and not {item.team_id, person.team_id} <= allowed:

@@ -280,3 +280,30 @@ class AuditFilterForm(forms.Form):
             since=data.get("since"),
             until=data.get("until"),
         )
+
+
+class EnrolmentForm(forms.Form):
+    """The person's own enrolment: the code proves they added the token; FreeIPA's password
+    policy judges the password itself."""
+
+    code = forms.CharField(
+        label="Code from your authenticator app",
+        max_length=10,
+        widget=forms.TextInput(
+            attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "pattern": "[0-9 ]*"}
+        ),
+    )
+    password = forms.CharField(
+        label="New password",
+        help_text="FreeIPA's password policy checks it (its length, the kinds of characters); if "
+        "it refuses one, this page says why. Nobody else ever sees it.",
+        max_length=256,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password_again = forms.CharField(
+        label="New password again",
+        max_length=256,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )

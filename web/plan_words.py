@@ -124,7 +124,8 @@ class ChangeInWords:
     already_done: bool
 
 
-def _label(name: str) -> str:
+def system_label(name: str) -> str:
+    """A system's name as people write it (FreeIPA, not freeipa)."""
     try:
         return system(name).label
     except ImproperlyConfigured:
@@ -148,7 +149,7 @@ def changes_in_words(
     return [
         ChangeInWords(
             change.step,
-            _label(change.system),
+            system_label(change.system),
             _says(change.step, words, change.description),
             change.already_done,
         )

@@ -8,7 +8,7 @@ import io
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -161,25 +161,36 @@ def _not_yours(request: HttpRequest, item: ReviewItem) -> HttpResponse:
     )  # fmt: skip
 
 
-@require_POST
 @staff_required
 def review_decide(request: HttpRequest, review_id: int, item_id: int) -> HttpResponse:
-    """Confirm at once; revoke after a preview of the offboarding it starts."""
+    """Confirm at once; revoke after a preview of the offboarding it starts, shown by a GET
+    (post/redirect/get), so Back after the revocation never sends the form again."""
+    from web.views.common import preview_shown_by_get, submitted  # web.views imports us
+
+    sent = submitted(request)
+    if sent is None:
+        return HttpResponseNotAllowed(["POST"])
     access = access_for(request)
     review = _review(request, review_id)
     item = visible_or_404(request, reviews.review_items(review, _teams(access)), pk=item_id)
     if not (access.may_act_on(item.person) and item.person.username != access.username):
         return _not_yours(request, item)
-    form = DecisionForm(request.POST)
+    form = DecisionForm(sent)
     if not form.is_valid():
         return _row_error(request, review, item, f"Nothing was changed: {form.errors.as_text()}")
     decision, comment = form.cleaned_data["decision"], form.cleaned_data["comment"].strip()
     shown = {"item": str(item.pk), "comment": comment}
     try:
-        if decision == ReviewItem.Decision.REVOKED and request.POST.get("action") != "revoke":
+        if decision == ReviewItem.Decision.REVOKED and sent.get("action") != "revoke":
+            if not comment:
+                raise AccessAdminError(
+                    "Say why the access is revoked (a comment); nothing was changed."
+                )
+            if request.method == "POST":
+                return preview_shown_by_get(request)
             return _revoke_preview(request, review, item, comment)
         if decision == ReviewItem.Decision.REVOKED and not preview_matches(
-            request.POST.get("preview_token", ""), "review_revoke", shown
+            sent.get("preview_token", ""), "review_revoke", shown
         ):
             messages.error(request, NOT_PREVIEWED)
             return _revoke_preview(request, review, item, comment)
@@ -197,6 +208,48 @@ def review_decide(request: HttpRequest, review_id: int, item_id: int) -> HttpRes
     else:
         messages.success(request, f"{item.person.username}'s access is confirmed.")
     return redirect("review_detail", review_id=review.pk)
+
+
+@staff_required
+def review_confirm_all(request: HttpRequest, review_id: int) -> HttpResponse:
+    """Every decision still pending that is the viewer's to make, listed with what each person
+    holds; its button confirms exactly those, then goes back to the review."""
+    from web.views.common import preview_then_commit  # web.views imports this module
+
+    access = access_for(request)
+    review = _review(request, review_id)
+    items = reviews.review_items(review, _teams(access)).filter(
+        decision=ReviewItem.Decision.PENDING
+    )
+    remaining = [item for item in items if _may_decide(access, review, item)]
+    shown = {"review": str(review.pk), "items": ",".join(str(item.pk) for item in remaining)}
+    problems: list[str] = []
+
+    def confirm() -> HttpResponse:
+        if not remaining:
+            raise AccessAdminError("Nothing is left for you to decide; nothing was changed.")
+        count = reviews.review_confirm_all(
+            items=remaining, actor=_actor(request), user=request.user,
+            allowed_teams=_teams(access),
+        )  # fmt: skip
+        messages.success(request, f"{count} {'person' if count == 1 else 'people'} confirmed.")
+        return redirect("review_detail", review_id=review.pk)
+
+    gated = preview_then_commit(
+        request, kind="review_confirm_all", shown=shown,
+        preview=lambda: [(item, reviews.holdings_summary(item.holdings)) for item in remaining],
+        commit=confirm, refuse=lambda field, error: problems.append(str(error)),
+    )  # fmt: skip
+    if gated.response:
+        return gated.response
+    context = {
+        "review": review,
+        "remaining": gated.preview,
+        "preview_token": gated.token,
+        "problems": problems,
+    }
+    status = 400 if problems else 200
+    return render(request, "web/review_confirm_all.html", context, status=status)
 
 
 ROW_ERROR_SESSION_KEY = "review_row_error"

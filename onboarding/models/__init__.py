@@ -40,3 +40,8 @@ __all__ = [
     "audit_chain_name",
     "audit_key",
 ]
+
+# Kept in its own package; imported here so Django finds it with the app's other models.
+from onboarding.enrolment.models import Enrolment
+
+__all__ += ["Enrolment"]

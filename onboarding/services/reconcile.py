@@ -239,6 +239,17 @@ def person_repair(*, person: Person, actor: str, requested_by=None) -> Lifecycle
     """Make what the systems hold for them what AccessAdmin expects: an active person's missing
     or wrong objects are made right (a repair run), an offboarded person's leftovers go (the
     offboarding's steps again). Each step is checked first, so what is right is left alone."""
+    kind = _repair_kind_check(person)
+    return run_start(person=person, kind=kind, actor=actor, requested_by=requested_by)
+
+
+def person_repair_preview(*, person: Person) -> list[PlannedChange]:
+    """What a repair would change now, each system asked; nothing is changed."""
+    kind = _repair_kind_check(person)
+    return plan_preview(kind=kind, person=person, team=person.team)
+
+
+def _repair_kind_check(person: Person) -> str:
     no_run_in_progress_check(person)
     kind = {Status.ACTIVE: Kind.REPAIR, Status.OFFBOARDED: Kind.REPAIR_OFFBOARDED}.get(
         person.status
@@ -248,7 +259,7 @@ def person_repair(*, person: Person, actor: str, requested_by=None) -> Lifecycle
             f"{person.username} is {status_word(person)}; only active or offboarded people are "
             "repaired."
         )
-    return run_start(person=person, kind=kind, actor=actor, requested_by=requested_by)
+    return kind
 
 
 @dataclass(frozen=True)

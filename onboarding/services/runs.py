@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from onboarding.audit import audit_record
+from onboarding.enrolment.service import enrolments_end
 from onboarding.errors import IllegalTransition, InvalidInput, RunInProgress, TooManyRequests
 from onboarding.models import PERSON_STATUS, LifecycleRequest, LifecycleRun, Person
 from onboarding.runner import PlannedChange, run_dispatch, run_steps_create
@@ -40,12 +41,25 @@ def _dispatch_on_commit(run: LifecycleRun, *, rolling_back: bool = False) -> Non
     transaction.on_commit(send)
 
 
+# What a person in the middle of a run of each kind is going through, in words.
+RUN_IN_WORDS = {
+    LifecycleRun.Kind.ONBOARD: "being onboarded",
+    LifecycleRun.Kind.MOVE: "being moved to another team",
+    LifecycleRun.Kind.OFFBOARD: "being offboarded",
+    LifecycleRun.Kind.REINSTATE: "being reinstated",
+    LifecycleRun.Kind.REPAIR: "being repaired",
+    LifecycleRun.Kind.REPAIR_OFFBOARDED: "having their leftovers removed",
+    LifecycleRun.Kind.RESET: "having their password and OTP token reset",
+}
+
+
 def no_run_in_progress_check(person: Person) -> None:
     active = person.runs.filter(state__in=LifecycleRun.ACTIVE_STATES).first()
     if active is not None:
+        doing = RUN_IN_WORDS.get(active.kind, "in the middle of a run")
         raise RunInProgress(
-            f"{person.username} already has a {active.kind} run in progress (#{active.pk}); "
-            "wait for it to finish."
+            f"{person.username} is already {doing}: run #{active.pk} is in progress; wait for "
+            "it to finish."
         )
 
 
@@ -94,6 +108,13 @@ def requests_charge(*, actor: str, what: str, count: int = 1) -> None:
         )
 
 
+# Runs that end a person's open enrolment link, and what the link then says.
+ENDS_ENROLMENT = {
+    LifecycleRun.Kind.OFFBOARD: "your access was ended",
+    LifecycleRun.Kind.RESET: "your credentials were reset again, and a newer link is on its way",
+}
+
+
 def run_start(
     *, person: Person, kind: str, actor: str, requested_by=None, params=None, charge: bool = True
 ) -> LifecycleRun:
@@ -114,6 +135,8 @@ def run_start(
                 due_at=timezone.now(),
             )
             run_steps_create(run)
+            if kind in ENDS_ENROLMENT:
+                enrolments_end(person=person, because=ENDS_ENROLMENT[kind])
             audit_record(
                 actor=actor, action=f"{kind}.request", target=person.username,
                 outcome="requested", details={"run": run.pk, **(params or {})}, run=run,

@@ -1,10 +1,11 @@
 """Password and OTP rules: admin-set passwords expire at once, self-set ones last the policy.
 
 An expired password is also refused over LDAP, as a FreeIPA whose password policy has a grace
-limit refuses it: FreeIPA's ipa-graceperiod plugin (daemons/ipa-slapi-plugins/ipa-graceperiod/
-ipa_graceperiod.c, ipagraceperiod_preop) refuses a simple bind with err=49 "Password is
-expired." once krbPasswordExpiration is past and passwordGraceUserTime has reached the policy's
-passwordGraceLimit (-1: never refuses, FreeIPA's install default; 0: no grace login at all).
+limit of 0 or N refuses it: FreeIPA's ipa-graceperiod plugin (daemons/ipa-slapi-plugins/
+ipa-graceperiod/ipa_graceperiod.c, ipagraceperiod_preop) refuses a simple bind with err=49
+"Password is expired." once krbPasswordExpiration is past and passwordGraceUserTime has
+reached the policy's passwordGraceLimit (-1: never refuses, FreeIPA's install default; 0: no
+grace login at all).
 389-ds has the same rule in its own password policy (need_new_pw in ldap/servers/slapd/
 pw_mgmt.c), driven by passwordExpirationTime and cn=config's passwordExp/passwordGraceLimit, so
 the stand-in keeps passwordExpirationTime equal to krbPasswordExpiration and copies the global
@@ -26,7 +27,7 @@ import ldap
 import pyotp
 
 from .encoding import from_generalized, to_generalized, utcnow
-from .store import Entry, escape
+from .store import Entry, PasswordCheck, escape
 from .tree import ACTIVE, STAGED, Tree
 
 DEFAULT_POLICY = {
@@ -41,11 +42,11 @@ DEFAULT_POLICY = {
 }
 # FreeIPA accepts codes this far from the server clock (ipaTokenTOTPauthWindow).
 TOTP_WINDOW_SECONDS = 300
-# passwordGraceLimit: -1 lets expired passwords bind forever (FreeIPA's install default,
-# install/share/kerberos.ldif), 0 refuses them at once: what the stand-in starts with, as a
-# FreeIPA set up for production would (`ipa pwpolicy-mod --gracelimit=0`).
+# passwordGraceLimit: -1 lets expired passwords bind forever, 0 refuses them at once. The
+# stand-in starts as FreeIPA is installed, with -1 (install/share/kerberos.ldif); see the README
+# for what AccessAdmin's first login does under each.
 UNLIMITED_GRACE = -1
-DEFAULT_GRACE_LIMIT = 0
+DEFAULT_GRACE_LIMIT = UNLIMITED_GRACE
 # The int FreeIPA's pwpolicy accepts at most (ipaserver/plugins/pwpolicy.py, Int.MAXINT).
 MAX_GRACE_LIMIT = 2**31 - 1
 # 389-ds's passwordMaxAge: what a password written past the stand-in (straight into the
@@ -268,17 +269,23 @@ def otp_required(user: Entry, tokens: list[Entry]) -> bool:
     return not kinds or kinds == {"otp"} or "password" not in kinds
 
 
-def check_login(tree: Tree, user: Entry, secret: str) -> bool:
+def check_login(tree: Tree, user: Entry, secret: str, *, expired_binds: bool = True) -> bool:
     """Whether `secret` is the password, or the password followed by a current OTP code.
 
-    An expired password counts: the callers decide what expiry means (login_password answers
-    password-expired, change_password lets it be replaced). The check is a bind, so with a grace
-    limit above 0 it uses up one of the user's grace logins.
+    The check is a bind, so with a grace limit above 0 it uses up one of the user's grace
+    logins. With expired_binds an expired password counts (login_password, which FreeIPA checks
+    through Kerberos, answers password-expired); without, the bind must succeed, grace period
+    and all, as FreeIPA's change_password needs (see bind_as_user).
     """
     tokens = active_tokens(tree, user)
     kinds = {value.lower() for value in user.get("ipauserauthtype")}
+
+    def matches(password: str) -> bool:
+        check = tree.directory.check_password(user.dn, password)
+        return check is PasswordCheck.ACCEPTED or (expired_binds and check is PasswordCheck.EXPIRED)
+
     if not otp_required(user, tokens) or ("password" in kinds and "otp" in kinds):
-        if tree.directory.password_matches(user.dn, secret):
+        if matches(secret):
             return True
         if not tokens:
             return False
@@ -286,8 +293,19 @@ def check_login(tree: Tree, user: Entry, secret: str) -> bool:
         digits = int(token.first("ipatokenotpdigits", "6"))
         password, code = secret[:-digits], secret[-digits:]
         if len(secret) > digits and _accept_code(tree, token, code):
-            return tree.directory.password_matches(user.dn, password)
+            return matches(password)
     return False
+
+
+def bind_as_user(tree: Tree, user: Entry, secret: str) -> bool:
+    """FreeIPA's change_password binds as the user with the old password (and code) first and
+    answers invalid-password when that bind is refused (ipaserver/rpcserver.py, change_password
+    .__call__, lines 1284-1295 at b16f3b80). ipa-graceperiod decides that bind for an expired
+    password (daemons/ipa-slapi-plugins/ipa-graceperiod/ipa_graceperiod.c at b16f3b80): -1 skips
+    the check (lines 445-448), N > 0 lets it bind while passwordGraceUserTime < N and counts one
+    (457-482), and otherwise, 0 included, refuses it "Password is expired." (483-491). 389-ds's
+    own policy, set from the same grace limit (enforce_grace_limit), gives the same answers."""
+    return check_login(tree, user, secret, expired_binds=False)
 
 
 def totp_for(token: Entry) -> pyotp.TOTP:

@@ -146,7 +146,7 @@ class Handler(BaseHTTPRequestHandler):
         uid = (form.get("user") or "").lower()
         user = tree.user(uid) if uid and "," not in uid else None
         old = form.get("old_password", "") + form.get("otp", "")
-        if user is None or not passwords.check_login(tree, user, old):
+        if user is None or not passwords.bind_as_user(tree, user, old):
             self._pwchange(
                 "invalid-password",
                 "Password change rejected",

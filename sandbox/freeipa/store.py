@@ -241,10 +241,6 @@ class Directory:
             connection.unbind_s()
         return PasswordCheck.ACCEPTED
 
-    def password_matches(self, dn: str, password: str) -> bool:
-        """Whether the password is dn's, expired or not (the stand-in decides about expiry)."""
-        return self.check_password(dn, password) is not PasswordCheck.REFUSED
-
     def attribute_names(self) -> dict[str, str]:
         """Every attribute type the schema knows, lower-cased name -> its own spelling."""
         if self._attribute_names is None:

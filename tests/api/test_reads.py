@@ -87,6 +87,9 @@ def test_the_openapi_document_lists_every_path_and_needs_no_token(db):
     assert set(document["paths"]["/api/v1/people/{username}"]) == {"get", "patch"}
     waiting = document["components"]["schemas"]["OnboardingAccepted"]
     assert "waiting" in waiting["description"] and "waits_for_start" in waiting["properties"]
+    for schema in ("Onboarding", "CredentialReset", "Reinstatement"):
+        field = document["components"]["schemas"][schema]["properties"]["hand_over_to"]
+        assert "one-time link" in field["description"], schema
 
 
 def test_posts_need_no_csrf_token(hr, fake, team):

@@ -7,6 +7,7 @@ never holds a run back."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,6 +19,7 @@ from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from onboarding.credentials import credential_store, credentials_reveal
+from onboarding.enrolment.models import Enrolment
 from onboarding.errors import PermanentError
 from onboarding.models import AuditEvent, Credential, LifecycleRun, Person
 from onboarding.notifications import leaving_soon_notify
@@ -46,6 +48,8 @@ def mail_settings(settings):
     settings.SITE_URL = "https://accessadmin.example.test"
     settings.FREEIPA_HOST = "ipa1.example.test,ipa2.example.test"
     settings.JUPYTERHUB_URL = "https://hub.example.test"
+    # The hand-over path; test_enrolment_link_* turn the link on.
+    settings.ENROLMENT_BY_EMAIL = False
     return settings
 
 
@@ -112,6 +116,32 @@ def test_an_onboarding_tells_the_requester_the_lead_and_welcomes_the_newcomer(
         ("welcome", "ada@example.test"),
     ]
     assert all("body" not in event.details for event in audited)
+
+
+def test_with_enrolment_the_newcomer_gets_a_link_and_nobody_a_secret(
+    fake, team, mailbox, requester, settings
+):
+    settings.ENROLMENT_BY_EMAIL = True
+    run = onboard_with_credentials(fake, team, requester)
+    assert run.state == State.SUCCEEDED
+
+    (to_newcomer,) = mailbox.to("ada@example.test")
+    text = body(to_newcomer)
+    link = re.search(r"https://accessadmin\.example\.test/enrol/([A-Za-z0-9_-]+)/", text)
+    assert link, text
+    assert "Your username is: ada" in text and "works once, for 72 hours" in text
+    (to_requester,) = mailbox.to("lea@example.test")
+    assert "sets up their login by the link e-mailed to them" in body(to_requester)
+    for message in mailbox.messages:
+        sent = message.as_string()
+        assert PASSWORD not in sent and "JBSWY3DPEHPK3PXPQ7TX" not in sent
+    (enrolment,) = Enrolment.objects.all()
+    assert enrolment.run == run and enrolment.state == Enrolment.State.OPEN
+    assert link.group(1) not in enrolment.token_digest
+    for event in AuditEvent.objects.all():
+        assert link.group(1) not in str(event.details)
+    # The secrets wait for the link, and for nobody else.
+    assert Credential.objects.filter(run=run, expires_at=enrolment.expires_at).count() == 2
 
 
 def test_a_failed_run_tells_the_requester_what_failed_and_where_to_resume(

@@ -193,7 +193,7 @@ def test_a_person_with_a_run_in_progress_is_not_repaired_but_noted(fake, team):
     fake.before("account_list", move_starts)
     code, out = reconcile_command("--repair")
     assert code == 1
-    assert "repair     hal: skipped: hal already has a move run in progress" in out
+    assert "repair     hal: skipped: hal is already being moved to another team" in out
     assert not LifecycleRun.objects.filter(kind="repair").exists()
     # While that run is under way, the pass leaves hal alone: their objects are changing.
     assert reconcile_command() == (0, "")
@@ -303,9 +303,11 @@ def test_the_person_page_shows_their_drift_and_repairs_it_there(fake, team, clie
     reconcile(actor="admin")
 
     page = client.get("/people/hal/").content.decode()
-    assert 'id="drift"' in page and 'action="/reconcile/repair/hal/"' in page
+    assert 'id="drift"' in page and 'href="/reconcile/repair/hal/"' in page
 
-    client.post("/reconcile/repair/hal/")
+    preview = client.get("/reconcile/repair/hal/").content.decode()
+    token = preview.split('name="preview_token" value="')[1].split('"')[0]
+    client.post("/reconcile/repair/hal/", {"action": "repair", "preview_token": token})
 
     assert "hal" in fake.accounts
     assert 'id="drift"' not in client.get("/people/hal/").content.decode()

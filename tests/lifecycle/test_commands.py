@@ -97,7 +97,7 @@ def test_a_second_run_while_one_is_in_progress_is_refused(stack_configured, team
     make_run(person, kind=LifecycleRun.Kind.MOVE)
     error = refused("offboard", username, "--reason", "left")
     assert error.returncode == 3
-    assert "already has a move run in progress" in str(error)
+    assert "is already being moved to another team" in str(error)
 
 
 def test_onboard_dry_run_lists_the_changes_and_makes_none(

@@ -1,4 +1,5 @@
-"""An expired password is refused over LDAP, as by a FreeIPA whose grace limit is 0.
+"""An expired password is refused over LDAP, as by a FreeIPA whose grace limit is 0 (this
+module's setting; the stand-in starts with FreeIPA's install default, -1).
 
 From source (FreeIPA's daemons/ipa-slapi-plugins/ipa-graceperiod/ipa_graceperiod.c,
 ipagraceperiod_preop): once krbPasswordExpiration is past and passwordGraceUserTime has reached
@@ -26,7 +27,6 @@ from python_freeipa import ClientMeta
 from python_freeipa import exceptions as ipa_errors
 
 import sandbox.freeipa as freeipa
-from sandbox.freeipa import passwords
 from sandbox.freeipa.bootstrap import reset
 from tests.lifecycle.observe import freeipa_password_change_by_form
 from tests.stack import SessionStack, stack_services
@@ -42,10 +42,14 @@ CHOSEN_AGAIN = "Chosen-again-password-4"
 PASSWORD_EXPIRED = 0
 
 
+# `ipa pwpolicy-mod --gracelimit=0`: no expired password binds at all.
+NO_GRACE = 0
+
+
 @pytest.fixture
 def endpoints(stack_with_hub: dict[str, str]) -> Iterator[dict[str, str]]:
     tree = freeipa.tree_for(stack_with_hub)
-    reset(tree)
+    reset(tree, grace_limit=NO_GRACE)
     yield stack_with_hub
     # Later tests of the session expect the stand-in's default policy back.
     reset(tree)
@@ -107,6 +111,18 @@ def _policy(controls: list) -> dict | None:
 
 
 change_password = freeipa_password_change_by_form
+# Enough grace logins for a test's changes; each spends one.
+GRACE_FOR_CHANGES = 5
+
+
+def change_in_grace(admin: ClientMeta, endpoints: dict[str, str], uid: str, old: str, new: str):
+    """change_password as a person makes it in a grace login: at grace limit 0 FreeIPA refuses
+    it (test_change_password_needs_a_grace_login), so the policy allows some for the change."""
+    admin.pwpolicy_mod(o_passwordgracelimit=GRACE_FOR_CHANGES)
+    try:
+        return change_password(endpoints, uid, old, new)
+    finally:
+        admin.pwpolicy_mod(o_passwordgracelimit=NO_GRACE)
 
 
 def ipa_login(endpoints: dict[str, str], uid: str, password: str) -> str:
@@ -181,7 +197,7 @@ def test_expired_temporary_password_cannot_log_in_to_the_hub_but_the_chosen_one_
     assert created.status_code == 201
 
     assert not hub_login(endpoints, uid, TEMPORARY)
-    assert change_password(endpoints, uid, TEMPORARY, CHOSEN) == "ok"
+    assert change_in_grace(admin, endpoints, uid, TEMPORARY, CHOSEN) == "ok"
     assert not hub_login(endpoints, uid, TEMPORARY)
     assert hub_login(endpoints, uid, CHOSEN)
 
@@ -190,7 +206,7 @@ def test_chosen_password_binds_and_an_admin_reset_expires_it_again(endpoints, ad
     uid = unique("reset")
     add_user(admin, uid)
     dn = user_dn(endpoints, uid)
-    assert change_password(endpoints, uid, TEMPORARY, CHOSEN) == "ok"
+    assert change_in_grace(admin, endpoints, uid, TEMPORARY, CHOSEN) == "ok"
 
     assert bind(endpoints, dn, CHOSEN) == BOUND
     assert bind(endpoints, dn, TEMPORARY) == WRONG
@@ -199,7 +215,7 @@ def test_chosen_password_binds_and_an_admin_reset_expires_it_again(endpoints, ad
     assert bind(endpoints, dn, RESET_AGAIN) == EXPIRED
     assert bind(endpoints, dn, CHOSEN) == WRONG
     # Right after an admin reset the minimum password life does not apply (util/ipa_pwd.c).
-    assert change_password(endpoints, uid, RESET_AGAIN, CHOSEN_AGAIN) == "ok"
+    assert change_in_grace(admin, endpoints, uid, RESET_AGAIN, CHOSEN_AGAIN) == "ok"
     assert bind(endpoints, dn, CHOSEN_AGAIN) == BOUND
     assert bind(endpoints, dn, RESET_AGAIN) == WRONG
 
@@ -207,7 +223,7 @@ def test_chosen_password_binds_and_an_admin_reset_expires_it_again(endpoints, ad
 def test_random_password_set_by_an_admin_is_expired_too(endpoints, admin) -> None:
     uid = unique("random")
     add_user(admin, uid)
-    assert change_password(endpoints, uid, TEMPORARY, CHOSEN) == "ok"
+    assert change_in_grace(admin, endpoints, uid, TEMPORARY, CHOSEN) == "ok"
     random_password = admin.user_mod(uid, o_random=True)["result"]["randompassword"]
 
     assert bind(endpoints, user_dn(endpoints, uid), random_password) == EXPIRED
@@ -222,7 +238,7 @@ def test_wrong_password_is_still_just_invalid_credentials(endpoints, admin) -> N
     expired, chosen = unique("wrongx"), unique("wrongc")
     add_user(admin, expired)
     add_user(admin, chosen)
-    assert change_password(endpoints, chosen, TEMPORARY, CHOSEN) == "ok"
+    assert change_in_grace(admin, endpoints, chosen, TEMPORARY, CHOSEN) == "ok"
 
     assert bind(endpoints, user_dn(endpoints, expired), "Wrong-password-9") == WRONG
     assert bind(endpoints, user_dn(endpoints, chosen), "Wrong-password-9") == WRONG
@@ -235,20 +251,58 @@ def test_change_password_needs_the_right_old_password_and_a_valid_new_one(endpoi
     add_user(admin, uid)
     dn = user_dn(endpoints, uid)
 
-    assert change_password(endpoints, uid, "Wrong-password-9", CHOSEN) == "invalid-password"
-    assert change_password(endpoints, uid, TEMPORARY, "short") == "policy-error"
+    assert change_in_grace(admin, endpoints, uid, "Wrong-password-9", CHOSEN) == "invalid-password"
+    assert change_in_grace(admin, endpoints, uid, TEMPORARY, "short") == "policy-error"
     assert bind(endpoints, dn, TEMPORARY) == EXPIRED
     assert bind(endpoints, dn, CHOSEN) == WRONG
-    assert change_password(endpoints, uid, TEMPORARY, CHOSEN) == "ok"
+    assert change_in_grace(admin, endpoints, uid, TEMPORARY, CHOSEN) == "ok"
     assert bind(endpoints, dn, CHOSEN) == BOUND
     # The expired password is gone: it changes nothing any more.
     assert change_password(endpoints, uid, TEMPORARY, CHOSEN_AGAIN) == "invalid-password"
 
 
+def test_change_password_needs_a_grace_login(endpoints, admin) -> None:
+    """From source: change_password binds as the user with the old password first, and at
+    grace limit 0 that bind is refused, so the endpoint answers invalid-password."""
+    uid = unique("nograce")
+    add_user(admin, uid)
+    dn = user_dn(endpoints, uid)
+
+    assert change_password(endpoints, uid, TEMPORARY, CHOSEN) == "invalid-password"
+    assert bind(endpoints, dn, TEMPORARY) == EXPIRED
+    assert bind(endpoints, dn, CHOSEN) == WRONG
+
+
+def test_change_password_spends_one_of_n_grace_logins(endpoints, admin) -> None:
+    """From source: with N > 0 the change's bind is one of the N; once they are spent, it is
+    refused like any other bind."""
+    admin.pwpolicy_mod(o_passwordgracelimit=2)
+    spent, kept = unique("spent"), unique("kept")
+    add_user(admin, spent)
+    add_user(admin, kept)
+    for _ in range(2):
+        assert bind(endpoints, user_dn(endpoints, spent), TEMPORARY)["result"] == "SUCCESS"
+    assert change_password(endpoints, spent, TEMPORARY, CHOSEN) == "invalid-password"
+
+    assert bind(endpoints, user_dn(endpoints, kept), TEMPORARY)["policy"]["grace"] == 1
+    assert change_password(endpoints, kept, TEMPORARY, CHOSEN) == "ok"
+    assert bind(endpoints, user_dn(endpoints, kept), CHOSEN) == BOUND
+
+
+def test_change_password_with_unlimited_grace_always_works(endpoints, admin) -> None:
+    admin.pwpolicy_mod(o_passwordgracelimit=-1)
+    uid = unique("always")
+    add_user(admin, uid)
+    for _ in range(3):
+        assert bind(endpoints, user_dn(endpoints, uid), TEMPORARY) == BOUND
+    assert change_password(endpoints, uid, TEMPORARY, CHOSEN) == "ok"
+    assert bind(endpoints, user_dn(endpoints, uid), CHOSEN) == BOUND
+
+
 def test_disabled_user_stays_refused_whatever_the_password(endpoints, admin) -> None:
     uid = unique("locked")
     add_user(admin, uid)
-    assert change_password(endpoints, uid, TEMPORARY, CHOSEN) == "ok"
+    assert change_in_grace(admin, endpoints, uid, TEMPORARY, CHOSEN) == "ok"
     admin.user_disable(uid)
 
     connection = ldap.initialize(endpoints["LDAP_URI"])
@@ -283,7 +337,7 @@ def test_admin_logs_in_to_accessadmin_and_a_temporary_password_does_not(
     uid = unique("web")
     add_user(admin, uid)
     assert backend.authenticate(None, username=uid, password=TEMPORARY) is None
-    assert change_password(endpoints, uid, TEMPORARY, CHOSEN) == "ok"
+    assert change_in_grace(admin, endpoints, uid, TEMPORARY, CHOSEN) == "ok"
     assert backend.authenticate(None, username=uid, password=CHOSEN) is not None
 
 
@@ -321,7 +375,7 @@ def test_grace_limit_below_minus_one_is_refused(endpoints, admin) -> None:
     ):
         admin.pwpolicy_mod(o_passwordgracelimit=-2)
     shown = admin.pwpolicy_show()["result"]
-    assert shown["passwordgracelimit"] == [str(passwords.DEFAULT_GRACE_LIMIT)]
+    assert shown["passwordgracelimit"] == [str(NO_GRACE)]
 
 
 def test_group_policy_grace_limit_is_kept_but_only_the_global_one_is_enforced(
@@ -348,15 +402,16 @@ def test_config_sets_the_grace_limit_at_start(
     add_user(admin, uid)
     dn = user_dn(endpoints, uid)
     try:
-        _write_grace_limit(config_path, -1)
+        _write_grace_limit(config_path, NO_GRACE)
         freeipa.start(sandbox_session.state_dir, endpoints)
-        assert admin.pwpolicy_show()["result"]["passwordgracelimit"] == ["-1"]
-        assert bind(endpoints, dn, TEMPORARY) == BOUND
+        assert admin.pwpolicy_show()["result"]["passwordgracelimit"] == ["0"]
+        assert bind(endpoints, dn, TEMPORARY) == EXPIRED
     finally:
         config_path.write_text(original)
         freeipa.start(sandbox_session.state_dir, endpoints)
-    assert admin.pwpolicy_show()["result"]["passwordgracelimit"] == ["0"]
-    assert bind(endpoints, dn, TEMPORARY) == EXPIRED
+    # The stand-in's own default: FreeIPA's install default.
+    assert admin.pwpolicy_show()["result"]["passwordgracelimit"] == ["-1"]
+    assert bind(endpoints, dn, TEMPORARY) == BOUND
 
 
 def test_start_mirrors_the_expiry_of_users_from_an_older_stand_in(
@@ -376,6 +431,7 @@ def test_start_mirrors_the_expiry_of_users_from_an_older_stand_in(
         dn, ldap.SCOPE_BASE, attrlist=["passwordExpirationTime", "krbPasswordExpiration"]
     )[0][1]
     assert found["passwordExpirationTime"] == found["krbPasswordExpiration"]
+    admin.pwpolicy_mod(o_passwordgracelimit=NO_GRACE)
     assert bind(endpoints, dn, TEMPORARY) == EXPIRED
 
 

@@ -63,7 +63,7 @@ def test_onboarding_someone_offboarded_links_to_them_and_offers_reinstating(as_a
     page = as_admin.post("/onboard/", {
         "username": person.username.upper(), "first_name": "P", "last_name": "Q",
         "email": "p@example.test", "team": personas.team_a.name, "action": "preview",
-    }).content.decode()  # fmt: skip
+    }, follow=True).content.decode()  # fmt: skip
 
     assert (
         f"{person.username!r} is already known to AccessAdmin (Offboarded)".replace("'", "&#x27;")
@@ -79,7 +79,7 @@ def test_a_lead_is_told_nothing_of_another_teams_person_of_that_name(as_lead_a, 
     page = as_lead_a.post("/onboard/", {
         "username": other.username, "first_name": "P", "last_name": "Q",
         "email": "p@example.test", "team": personas.team_a.name, "action": "preview",
-    }).content.decode()  # fmt: skip
+    }, follow=True).content.decode()  # fmt: skip
 
     assert "is not available; choose another" in page
     assert f'href="/people/{other.username}/"' not in page and "reinstate" not in page
@@ -89,6 +89,6 @@ def test_a_username_in_capitals_says_how_freeipa_will_store_it(as_admin, persona
     page = as_admin.post("/onboard/", {
         "username": "JSmith" + unique("x"), "first_name": "J", "last_name": "S",
         "email": "j@example.test", "team": personas.team_a.name, "action": "preview",
-    }).content.decode()  # fmt: skip
+    }, follow=True).content.decode()  # fmt: skip
 
     assert "FreeIPA stores usernames in lower case: this one will be <strong>jsmith" in page

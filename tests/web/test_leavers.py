@@ -186,7 +186,7 @@ def test_onboarding_does_only_what_was_previewed(as_lead_a, personas):
         "username": unique("new"), "first_name": "New", "last_name": "Person",
         "email": "new@example.test", "team": personas.team_a.name,
     }  # fmt: skip
-    preview = as_lead_a.post("/onboard/", {**fields, "action": "preview"})
+    preview = as_lead_a.post("/onboard/", {**fields, "action": "preview"}, follow=True)
     token = preview.context["preview_token"]
     edited = {**fields, "username": unique("other"), "email": "other@example.test"}
 
@@ -205,9 +205,9 @@ def test_a_move_does_only_what_was_previewed(as_admin, personas):
     person = make_person(unique("p"), team=personas.team_a, status="active")
     third = Team.objects.create(name=unique("team-c-"), freeipa_group=unique("g"))
     url = f"/people/{person.username}/move/"
-    token = as_admin.post(url, {"team": personas.team_b.name, "action": "preview"}).context[
-        "preview_token"
-    ]
+    token = as_admin.post(
+        url, {"team": personas.team_b.name, "action": "preview"}, follow=True
+    ).context["preview_token"]
     response = as_admin.post(url, {"team": third.name, "action": "move", "preview_token": token})
     assert "This is not what the preview showed" in page(response)
     assert not LifecycleRun.objects.exists()
@@ -223,7 +223,7 @@ def test_a_rollback_shows_what_it_undoes_and_needs_the_username_typed(as_admin, 
     token = shown.context["preview_token"]
 
     for sent in ({}, {"preview_token": token, "confirm_username": "someone", "action": "rollback"}):
-        assert as_admin.post(url, sent).status_code == 200
+        assert as_admin.post(url, sent, follow=True).status_code == 200
         run.refresh_from_db()
         assert run.state == "failed"
     as_admin.post(

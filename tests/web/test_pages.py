@@ -37,7 +37,7 @@ def onboard_fields(personas: Personas, **changes) -> dict:
 def test_onboard_form_refuses_a_name_freeipa_would_refuse_and_keeps_the_input(as_lead_a, personas):
     fields = onboard_fields(personas, username="-bad name", first_name="Kept", action="preview")
 
-    response = as_lead_a.post("/onboard/", fields)
+    response = as_lead_a.post("/onboard/", fields, follow=True)
 
     page = response.content.decode()
     assert "may only include letters, numbers" in page
@@ -61,7 +61,7 @@ def test_onboard_form_refuses_a_name_taken_in_freeipa(as_lead_a, personas, stack
 
 
 def test_onboard_preview_lists_what_would_be_created_and_queues_nothing(as_lead_a, personas):
-    response = as_lead_a.post("/onboard/", onboard_fields(personas, action="preview"))
+    response = as_lead_a.post("/onboard/", onboard_fields(personas, action="preview"), follow=True)
 
     page = response.content.decode()
     assert "What onboarding will create" in page
@@ -71,9 +71,30 @@ def test_onboard_preview_lists_what_would_be_created_and_queues_nothing(as_lead_
     assert not LifecycleRun.objects.exists()
 
 
+def test_a_preview_is_the_answer_to_a_get_so_back_never_sends_the_form_again(as_lead_a, personas):
+    """Post/redirect/get: the preview's POST is redirected to a GET that shows it; loading
+    that GET again (Back, reload) shows the same preview and sends nothing."""
+    fields = onboard_fields(personas, action="preview")
+    asked = as_lead_a.post("/onboard/", fields)
+
+    assert asked.status_code == 302
+    shown_at = asked["Location"]
+    assert shown_at.startswith("/onboard/?preview=")
+    first = as_lead_a.get(shown_at).content.decode()
+    again = as_lead_a.get(shown_at).content.decode()
+    for page in (first, again):
+        assert "What onboarding will create" in page and fields["username"] in page
+    token = re.search(r'name="preview_token" value="([^"]+)"', again)[1]
+    done = as_lead_a.post("/onboard/", {**fields, "action": "onboard", "preview_token": token})
+    assert done.status_code == 302 and done["Location"].startswith("/runs/")
+    # A preview address of another session, or a stale one, is a blank form.
+    stale = as_lead_a.get("/onboard/?preview=x").content.decode()
+    assert "What onboarding will create" not in stale
+
+
 def test_onboard_form_with_a_later_start_date_records_them_as_waiting(as_lead_a, personas):
     fields = onboard_fields(personas, start_date="2999-01-04", end_date="2999-06-30")
-    preview = as_lead_a.post("/onboard/", {**fields, "action": "preview"})
+    preview = as_lead_a.post("/onboard/", {**fields, "action": "preview"}, follow=True)
     token = re.search(r'name="preview_token" value="([^"]+)"', preview.content.decode())[1]
 
     response = as_lead_a.post(
@@ -104,7 +125,7 @@ def test_onboard_preview_names_the_real_path_groups_policies_and_hub_group(as_le
     team = personas.team_a
     fields = onboard_fields(personas, action="preview")
 
-    page = html.unescape(as_lead_a.post("/onboard/", fields).content.decode())
+    page = html.unescape(as_lead_a.post("/onboard/", fields, follow=True).content.decode())
 
     username = fields["username"]
     assert f"EFS access point /data/{username}" in page

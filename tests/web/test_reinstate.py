@@ -35,8 +35,8 @@ def kim(personas, fake) -> Person:
     return make_person("kim", team=personas.team_a, status="offboarded")
 
 
-def post(client, data: dict):
-    return client.post("/people/kim/reinstate/", data)
+def post(client, data: dict, **options):
+    return client.post("/people/kim/reinstate/", data, **options)
 
 
 def nothing_changed(kim: Person, personas) -> bool:
@@ -53,7 +53,7 @@ def test_a_lead_brings_a_person_back_into_another_team_they_lead_after_its_previ
     second.leads.add(personas.lead_a)
     asked = {"reason": "rehired", "team": second.name}
 
-    preview = post(lead_a, {**asked, "action": "preview"})
+    preview = post(lead_a, {**asked, "action": "preview"}, follow=True)
     page = preview.content.decode()
     assert preview.status_code == 200
     assert "What reinstating will restore" in page and "Reinstate kim into team a-second" in page

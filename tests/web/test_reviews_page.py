@@ -104,7 +104,10 @@ def test_a_revoke_is_previewed_then_offboards_that_member_only(
     as_role(client, personas, "lead_a")
     url = f"/reviews/{review.pk}/items/{item('al').pk}/"
 
-    preview = client.post(url, {"decision": "revoked", "comment": "left the project"})
+    asked = client.post(url, {"decision": "revoked", "comment": "left the project"})
+    # Post/redirect/get: the preview is shown by a GET, which Back and reload only fetch again.
+    assert asked.status_code == 302 and asked["Location"].startswith(f"{url}?preview=")
+    preview = client.get(asked["Location"])
 
     assert preview.status_code == 200
     assert "Revoke and offboard al" in preview.content.decode()
@@ -284,3 +287,61 @@ def test_a_refused_decision_is_said_on_the_persons_own_row(client, personas, rev
     assert f'id="item-error-{al.pk}"' in row and "Say why the access is revoked" in row
     assert 'aria-invalid="true"' in row
     assert "Say why" not in client.get(f"/reviews/{review.pk}/").content.decode()  # shown once
+
+
+def confirm_all_token(client, review: AccessReview) -> str:
+    page = client.get(f"/reviews/{review.pk}/confirm-remaining/").content.decode()
+    return page.split('name="preview_token" value="')[1].split('"')[0]
+
+
+def test_a_lead_confirms_all_remaining_after_seeing_whose_and_back_goes_to_a_page(
+    client, personas, review, plain_members
+):
+    lead = as_role(client, personas, "lead_a")
+    detail = lead.get(f"/reviews/{review.pk}/").content.decode()
+    assert "Confirm all 2 remaining" in detail
+
+    preview = lead.get(f"/reviews/{review.pk}/confirm-remaining/").content.decode()
+    assert "ann" in preview and "al" in preview and "bea" not in preview
+    assert decisions() == [("al", "pending", ""), ("ann", "pending", ""), ("bea", "pending", "")]
+
+    token = confirm_all_token(lead, review)
+    done = lead.post(
+        f"/reviews/{review.pk}/confirm-remaining/",
+        {"action": "review_confirm_all", "preview_token": token},
+    )
+
+    # Post/redirect/get: the browser's Back and reload land on the review, not on a form.
+    assert done.status_code == 302 and done["Location"] == f"/reviews/{review.pk}/"
+    assert decisions() == [
+        ("al", "confirmed", ""), ("ann", "confirmed", ""), ("bea", "pending", ""),
+    ]  # fmt: skip
+    assert AuditEvent.objects.filter(action="review.decide").count() == 2
+
+
+def test_confirm_all_refuses_a_list_that_changed_since_its_preview(
+    client, personas, review, plain_members
+):
+    lead = as_role(client, personas, "lead_a")
+    token = confirm_all_token(lead, review)
+    ReviewItem.objects.filter(person__username="ann").update(
+        decision=ReviewItem.Decision.CONFIRMED, decided_by="admin-user"
+    )
+
+    refused = lead.post(
+        f"/reviews/{review.pk}/confirm-remaining/",
+        {"action": "review_confirm_all", "preview_token": token},
+    )
+
+    assert refused.status_code == 400
+    assert ReviewItem.objects.get(person__username="al").decision == "pending"
+    assert 'id="confirm-all-problems"' in refused.content.decode()
+
+
+def test_confirm_all_without_its_preview_changes_nothing(client, personas, review, plain_members):
+    lead = as_role(client, personas, "lead_b")
+    refused = lead.post(
+        f"/reviews/{review.pk}/confirm-remaining/", {"action": "review_confirm_all"}
+    )
+    assert refused.status_code == 400
+    assert decisions() == [("al", "pending", ""), ("ann", "pending", ""), ("bea", "pending", "")]

@@ -5,7 +5,14 @@ from datetime import datetime
 from django import template
 from django.utils import timezone
 
+from web import plan_words
+
 register = template.Library()
+
+
+@register.filter
+def system_label(name: str) -> str:
+    return plan_words.system_label(name)
 
 
 @register.simple_tag

@@ -10,6 +10,7 @@ from web.views.actions import (
 )
 from web.views.audit import audit_export, audit_export_json, audit_log, audit_verify_page
 from web.views.bulk import people_onboard_csv, runs_bulk, runs_bulk_credentials
+from web.views.enrolment import enrol
 from web.views.health import healthz
 from web.views.people import (
     dashboard,
@@ -42,6 +43,7 @@ __all__ = [
     "audit_log",
     "audit_verify_page",
     "dashboard",
+    "enrol",
     "healthz",
     "orphan_adopt",
     "orphan_remove",

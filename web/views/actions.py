@@ -8,6 +8,7 @@ from django.shortcuts import redirect, render
 
 from onboarding import services
 from onboarding.access import onboard_takeover_refuse, refusal_for
+from onboarding.enrolment.service import enrolment_by_email
 from onboarding.errors import PersonAlreadyKnown
 from onboarding.models import Person
 from web.forms import MoveForm, OffboardForm, OnboardForm, ReinstateForm
@@ -21,6 +22,7 @@ from web.views.common import (
     person_visible,
     preview_then_commit,
     privileged_refuse,
+    submitted,
 )
 
 
@@ -35,7 +37,7 @@ def person_onboard(request: HttpRequest) -> HttpResponse:
     access = access_for(request)
     team_names = list(access.teams().values_list("name", flat=True))
     initial = {name: request.GET.get(name, "") for name in ("team", "username")}
-    form = OnboardForm(request.POST or None, team_names=team_names, initial=initial)
+    form = OnboardForm(submitted(request), team_names=team_names, initial=initial)
     gated = known = None
     folded = ""
 
@@ -51,7 +53,7 @@ def person_onboard(request: HttpRequest) -> HttpResponse:
         else:
             form.add_error(field, refusal_for(access, error) if field is None else error)
 
-    if request.method == "POST" and form.is_valid():
+    if form.is_bound and form.is_valid():
         fields = {**form.cleaned_data, "team": access.teams().get(name=form.cleaned_data["team"])}
         shown = {**form.cleaned_data, "username": form.cleaned_data["username"].lower()}
         newcomer = Person(**{**fields, "username": shown["username"]})
@@ -107,9 +109,9 @@ def person_offboard(request: HttpRequest, username: str) -> HttpResponse:
     refused = privileged_refuse(request, person)
     if refused:
         return refused
-    form = OffboardForm(request.POST or None, username=person.username)
+    form = OffboardForm(submitted(request), username=person.username)
     gated = None
-    if request.method == "POST" and form.is_valid():
+    if form.is_bound and form.is_valid():
         reason = form.cleaned_data["reason"]
         try:
             gated = preview_then_commit(
@@ -145,9 +147,9 @@ def person_move(request: HttpRequest, username: str) -> HttpResponse:
     team_names = [
         name for name in access.teams().values_list("name", flat=True) if name != person.team.name
     ]
-    form = MoveForm(request.POST or None, team_names=team_names)
+    form = MoveForm(submitted(request), team_names=team_names)
     gated = None
-    if request.method == "POST" and form.is_valid():
+    if form.is_bound and form.is_valid():
         team = access.teams().get(name=form.cleaned_data["team"])
         try:
             gated = preview_then_commit(
@@ -181,9 +183,9 @@ def person_reinstate(request: HttpRequest, username: str) -> HttpResponse:
         return refused
     team_names = list(access.teams().values_list("name", flat=True))
     initial = {"team": person.team.name}
-    form = ReinstateForm(request.POST or None, team_names=team_names, initial=initial)
+    form = ReinstateForm(submitted(request), team_names=team_names, initial=initial)
     gated = None
-    if request.method == "POST" and form.is_valid():
+    if form.is_bound and form.is_valid():
         team = access.teams().get(name=form.cleaned_data["team"])
         asked = {"person": person, "reason": form.cleaned_data["reason"], "team": team}
         shown = {"person": person.username, "reason": asked["reason"], "team": team.name}
@@ -227,4 +229,6 @@ def person_credentials_reset(request: HttpRequest, username: str) -> HttpRespons
         )
         broker_warning(request, run)
         return redirect("run_detail", run_id=run.pk)
-    return render(request, "web/reset_credentials.html", {"person": person})
+    enrols_by_link = enrolment_by_email() and bool(person.email)
+    context = {"person": person, "enrols_by_link": enrols_by_link}
+    return render(request, "web/reset_credentials.html", context)

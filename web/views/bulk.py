@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from onboarding import services
 from onboarding.credentials import credentials_reveal
+from onboarding.enrolment.service import enrolment_applies
 from onboarding.errors import AccessAdminError, CredentialsGone, FileRefused
 from onboarding.models import LifecycleRun
 from onboarding.services.bulk import csv_text_decode, csv_text_normalise
@@ -160,6 +161,9 @@ def _bulk_reveal(request: HttpRequest, ids: list[int]) -> dict:
             state = run.get_state_display().lower()
             refused.append((run_id, run, f"the run is {state}: only a succeeded run's "
                             "credentials are handed over"))  # fmt: skip
+        elif enrolment_applies(run):
+            refused.append((run_id, run, f"{run.person.username} sets up their own login by "
+                            "the link e-mailed to them; nobody else sees it"))  # fmt: skip
         elif not access.may_reveal_credentials(run):
             requester = run.requested_by.get_username() if run.requested_by else run.actor
             refused.append((run_id, run, f"only {requester}, who asked for it, can reveal its "

@@ -4,11 +4,13 @@ preview-gated action."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect
 
 from onboarding.errors import AccessAdminError
 from onboarding.models import LifecycleRun, Person
@@ -61,6 +63,36 @@ def admins_only(request: HttpRequest) -> HttpResponse:
     )
 
 
+# The form a preview was asked with, per page, so the preview can be shown by a GET.
+PREVIEWED_SESSION_KEY = "previewed_forms"
+# The hidden fields of a form that are not what was asked.
+_NOT_ASKED = ("csrfmiddlewaretoken", "preview_token")
+
+
+def submitted(request: HttpRequest) -> QueryDict | None:
+    """What a preview-gated form sent: the POST, or, on the GET its preview was redirected to,
+    that POST again; None for a blank form."""
+    if request.method == "POST":
+        return request.POST
+    stored = request.session.get(PREVIEWED_SESSION_KEY, {}).get(request.path)
+    if stored and request.GET.get("preview") == stored["key"]:
+        return QueryDict(stored["data"])
+    return None
+
+
+def preview_shown_by_get(request: HttpRequest) -> HttpResponse:
+    """Post/redirect/get: the preview is the answer to a GET, so the browser's Back and reload
+    after the confirmation never ask to send the form again."""
+    asked = request.POST.copy()
+    for name in _NOT_ASKED:
+        asked.pop(name, None)
+    key = secrets.token_urlsafe(8)
+    forms = request.session.get(PREVIEWED_SESSION_KEY, {})
+    forms[request.path] = {"key": key, "data": asked.urlencode()}
+    request.session[PREVIEWED_SESSION_KEY] = forms
+    return redirect(f"{request.path}?preview={key}#preview")
+
+
 @dataclass
 class Gated:
     """What a preview-gated page shows next: the preview in words and a token for exactly what
@@ -84,7 +116,11 @@ def preview_then_commit(
     """The one path of every preview-gated action, always in this order: preview what is asked
     (its errors go to the caller), and when the POST asks to commit, commit only if its preview
     token is for exactly what is asked now and any typed confirmation holds. A refusal goes to
-    `refuse(field, error)` and changes nothing; the preview is still shown beside it."""
+    `refuse(field, error)` and changes nothing; the preview is still shown beside it. A POST
+    that asks for the preview is redirected at once to a GET that shows it (`submitted` gives
+    the view the form again there)."""
+    if request.method == "POST" and request.POST.get("action") != kind:
+        return Gated(preview=[], token="", response=preview_shown_by_get(request))
     gated = Gated(preview=preview(), token=preview_token(kind, shown))
     if request.POST.get("action") != kind:
         return gated

@@ -12,7 +12,14 @@ from onboarding.access import person_is_privileged
 from onboarding.errors import InvalidInput
 from onboarding.models import Team
 from web.permissions import admin_required
-from web.views.common import USER_ERRORS, actor_name, broker_warning, person_visible
+from web.plan_words import changes_in_words
+from web.views.common import (
+    USER_ERRORS,
+    actor_name,
+    broker_warning,
+    person_visible,
+    preview_then_commit,
+)
 
 
 @admin_required
@@ -86,17 +93,40 @@ def orphan_adopt(request: HttpRequest, finding_id: int) -> HttpResponse:
     return redirect("run_detail", run_id=run.pk)
 
 
-@require_POST
 @admin_required
 def person_repair(request: HttpRequest, username: str) -> HttpResponse:
+    """What differs and what a repair would change, in words; its button starts the repair,
+    only for exactly what was previewed."""
     person = person_visible(request, username)
+    problems: list[str] = []
+    gated = None
     try:
-        run = services.person_repair(
-            person=person, actor=actor_name(request), requested_by=request.user
-        )
+        gated = preview_then_commit(
+            request, kind="repair", shown={"person": person.username},
+            preview=lambda: changes_in_words(
+                services.person_repair_preview(person=person), person=person, team=person.team
+            ),
+            commit=lambda: _repair_queued(request, services.person_repair(
+                person=person, actor=actor_name(request), requested_by=request.user
+            )),
+            refuse=lambda field, error: problems.append(str(error)),
+        )  # fmt: skip
+        if gated.response:
+            return gated.response
     except USER_ERRORS as error:
-        messages.error(request, str(error))
-        return redirect("reconcile")
-    messages.success(request, f"Run #{run.pk} ({run.get_kind_display().lower()}) is queued.")
+        problems.append(str(error))
+    context = {
+        "person": person,
+        "findings": selectors.person_findings_open(person),
+        "last_pass": selectors.reconcile_last_pass(),
+        "problems": problems,
+        "preview": gated.preview if gated else None,
+        "preview_token": gated.token if gated else None,
+    }
+    return render(request, "web/repair.html", context, status=400 if problems else 200)
+
+
+def _repair_queued(request: HttpRequest, run) -> HttpResponse:
+    messages.success(request, f"Repairing {run.person.username} is queued as run #{run.pk}.")
     broker_warning(request, run)
     return redirect("run_detail", run_id=run.pk)

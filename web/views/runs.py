@@ -17,6 +17,7 @@ from qrcode.image.svg import SvgPathImage
 
 from onboarding import selectors, services
 from onboarding.credentials import credentials_reveal
+from onboarding.enrolment.service import enrolment_applies
 from onboarding.errors import CredentialsGone
 from onboarding.models import Credential, LifecycleRun, Team
 from onboarding.systems.registry import system_logins
@@ -47,6 +48,8 @@ def _run_context(request: HttpRequest, run: LifecycleRun) -> dict:
         "waiting": selectors.credentials_waiting(run),
         "revealed": selectors.credentials_revealed(run),
         "may_reveal": access.may_reveal_credentials(run),
+        "enrols_by_link": enrolment_applies(run),
+        "enrolment": run.enrolments.order_by("-created_at").first(),
         "may_resume": access.may_resume_or_roll_back(run),
         "sweep_seconds": settings.LIFECYCLE_SWEEP_SECONDS,
     }
@@ -149,6 +152,12 @@ def run_credentials(request: HttpRequest, run_id: int) -> HttpResponse:
             "revealed by opening that address.",
         )  # fmt: skip
         return redirect("run_detail", run_id=run.pk)
+    if enrolment_applies(run):
+        messages.info(
+            request, f"{run.person.username} sets up their own login by the link e-mailed to "
+            "them; nobody else sees their password or OTP key. Nothing was revealed.",
+        )  # fmt: skip
+        return redirect("run_detail", run_id=run.pk)
     if not access_for(request).may_reveal_credentials(run):
         requester = run.requested_by.get_username() if run.requested_by else run.actor
         return no_access(
@@ -177,7 +186,7 @@ def handover_context(run: LifecycleRun, revealed: dict[str, str], *, prefix: str
         "password": revealed.get(Credential.Kind.TEMPORARY_PASSWORD, ""),
         "otp_uri": otp_uri,
         "otp_secret": _otp_secret(otp_uri),
-        "otp_qr": _qr_data_uri(otp_uri) if otp_uri else "",
+        "otp_qr": qr_data_uri(otp_uri) if otp_uri else "",
     }
 
 
@@ -196,7 +205,7 @@ def _otp_secret(otp_uri: str) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
-def _qr_data_uri(text: str) -> str:
+def qr_data_uri(text: str) -> str:
     """An SVG QR code as a data: URI, so no inline markup or style is needed on the page."""
     svg = qrcode.make(text, image_factory=SvgPathImage, box_size=12, border=2).to_string()
     return "data:image/svg+xml;base64," + base64.b64encode(svg).decode()

@@ -21,6 +21,7 @@ from onboarding.errors import (
     AlreadyExists,
     DownstreamError,
     NotFound,
+    PasswordRefused,
     PermanentError,
     TransientError,
 )
@@ -409,6 +410,27 @@ class FreeIPA:
             o_all=True,
         )
         return IpaUser.from_entry(result["result"])
+
+    def password_change_as_user(
+        self, *, username: str, old_password: str, otp: str, new_password: str
+    ) -> None:
+        """The person's own change (`/ipa/session/change_password`), which binds as them with the
+        old password and code first; PasswordRefused says why FreeIPA refused it. Their new
+        password lasts the policy's life, unlike one an administrator sets."""
+        host = self.hosts[0] if self.hosts else ""
+        if not host:
+            raise PermanentError(SYSTEM, "FREEIPA_HOST is not configured")
+        client = ClientMeta(host, verify_ssl=self._verify, dns_discovery=False)
+        session = client._session
+        session.request = functools.partial(session.request, timeout=self._timeout)
+        try:
+            client.change_password(username, new_password, old_password, otp=otp)
+        except ipa_errors.PWChangePolicyError as error:
+            raise PasswordRefused(SYSTEM, policy=error.policy_error or "") from None
+        except ipa_errors.PWChangeInvalidPassword:
+            raise PasswordRefused(SYSTEM, policy="") from None
+        except Exception as error:
+            raise self._translate(error, "change_password") from None
 
     def user_delete(self, *, username: str) -> bool:
         """Delete for good (undoing an onboarding); False when there was nothing to delete."""
