@@ -25,6 +25,12 @@ urlpatterns = [
     ),
     path("onboard/", views.person_onboard, name="onboard"),
     path("onboard/csv/", views.people_onboard_csv, name="onboard_csv"),
+    path(
+        "onboard/csv/template.csv", views.people_onboard_csv_template, name="onboard_csv_template"
+    ),
+    path(
+        "onboard/csv/problems.csv", views.people_onboard_csv_annotated, name="onboard_csv_annotated"
+    ),
     path("runs/bulk/", views.runs_bulk, name="runs_bulk"),
     path("runs/bulk/credentials/", views.runs_bulk_credentials, name="runs_bulk_credentials"),
     path("runs/<int:run_id>/", views.run_detail, name="run_detail"),

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from onboarding.audit import audit_record
 from onboarding.errors import AccessAdminError, FileRefused, InvalidInput
+from onboarding.exports import csv_cell
 from onboarding.models import LifecycleRun, Person, Team
 from onboarding.runner import PlannedChange, plan_steps
 from onboarding.services.joiners import (
@@ -80,6 +81,40 @@ def csv_text_decode(data: bytes) -> str:
             f"The file is not UTF-8 (byte {error.start + 1} cannot be read); "
             "save it as CSV UTF-8 and try again. Nothing was created."
         ) from None
+
+
+def csv_template(team: str) -> str:
+    """A file to fill in: the header with every column, and one example row for `team`."""
+    header = ",".join((*COLUMNS, *DATE_COLUMNS))
+    return f"{header}\njdoe,Jane,Doe,jane.doe@example.com,{team},,\n"
+
+
+_ROW_PROBLEM = re.compile(r"row ([0-9]+): (.*)", re.S)
+
+
+def csv_annotated(text: str, problems: list[str]) -> str:
+    """The file as it was sent, with a "problems" column saying what is wrong with each row (a
+    problem of the whole file goes on the header), so it can be fixed where it was made. Cells
+    that a spreadsheet would run as a formula are made text."""
+    by_row: dict[int, list[str]] = {}
+    for problem in problems:
+        found = _ROW_PROBLEM.fullmatch(problem)
+        number, said = (int(found[1]), found[2]) if found else (1, problem)
+        by_row.setdefault(number, []).append(said)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    try:
+        for number, values in enumerate(csv.reader(io.StringIO(text.removeprefix("\ufeff"))), 1):
+            extra = "problems" if number == 1 else ""
+            said = "; ".join(by_row.pop(number, []))
+            writer.writerow(
+                [csv_cell(value) for value in values] + [" ".join(filter(None, (extra, said)))]
+            )
+    except csv.Error:
+        pass  # the problems already say where the file stopped being CSV
+    for number, said in sorted(by_row.items()):
+        writer.writerow([f"row {number}", "; ".join(said)])
+    return out.getvalue()
 
 
 def csv_rows_read(text: str, *, max_rows: int) -> tuple[list[CsvRow], list[str]]:

@@ -1,7 +1,9 @@
 """The bulk onboarding page against the fake system: a preview of every row, then every run
 started at once; a lead's rows for other teams are problems."""
 
+import csv
 import html
+import io
 from datetime import timedelta
 
 import pytest
@@ -261,3 +263,50 @@ def test_hostile_run_lists_reveal_only_what_is_the_askers(
     assert nothing.status_code == 400
     assert "No run was named; nothing was revealed." in nothing.content.decode()
     assert unrevealed() == 6  # the admin's two runs' and nia's, two each
+
+
+def test_a_file_to_fill_in_names_every_column_and_a_team_of_ones_own(fake, team, as_lead):
+    response = as_lead.get("/onboard/csv/template.csv")
+    assert response["Content-Disposition"] == 'attachment; filename="onboard-template.csv"'
+    header, example = list(csv.reader(io.StringIO(response.content.decode())))
+    assert header == ["username", "first_name", "last_name", "email", "team", "start_date",
+                      "end_date"]  # fmt: skip
+    assert example[4] == team.name
+    # Filled in as it comes, it previews.
+    page = upload(as_lead, response.content.decode()).content.decode()
+    assert "Row 2: jdoe" in page
+
+
+def test_a_refused_file_comes_back_with_every_problem_beside_its_row(fake, team, as_admin):
+    text = (
+        HEADER
+        + "ada,Ada,L,ada@example.test,vision\n"
+        + "Mary Smith,=cmd(),S,not-an-address,nosuchteam\n"
+        + "ada,Ada,L,ada2@example.test,vision\n"
+    )
+    page = upload(as_admin, text).content.decode()
+    assert "The file was refused" in page
+    sent_back = html.unescape(page.split('name="csv_text" value="')[1].split('"')[0])
+    response = as_admin.post("/onboard/csv/problems.csv", {"csv_text": sent_back})
+    assert response["Cache-Control"] == "no-store"
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[0][-1] == "problems"
+    assert rows[1][-1] == ""  # ada on row 2 is fine
+    bad = rows[2][-1]
+    assert "no team 'nosuchteam'" in bad and "email address" in bad and "Username" in bad
+    assert rows[2][1] == "'=cmd()"  # a spreadsheet shows it, never runs it
+    assert "also on row 2" in rows[3][-1]
+    assert not Person.objects.exists() and not LifecycleRun.objects.exists()
+
+
+def test_a_copy_of_a_file_with_no_problem_has_an_empty_problems_column(fake, team, as_admin):
+    text = HEADER + "ada,Ada,L,ada@example.test,vision\n"
+    rows = list(
+        csv.reader(io.StringIO(as_admin.post("/onboard/csv/problems.csv", {"csv_text": text})
+                               .content.decode()))
+    )  # fmt: skip
+    assert rows == [
+        [*HEADER.strip().split(","), "problems"],
+        ["ada", "Ada", "L", "ada@example.test", "vision", ""],
+    ]
+    assert not Person.objects.exists()

@@ -233,6 +233,11 @@ CASES = [
     # Lead B's file names team A: refused row by row, nothing started.
     Case("onboard_csv", "post", lambda w: "/onboard/csv/",
          staff(lead_a=DONE, lead_b=FORM, admin=DONE), data=onboard_csv_data),
+    Case("onboard_csv_template", "get", lambda w: "/onboard/csv/template.csv", staff()),
+    # A lead's copy of a file naming another team says so beside the row; nothing is made.
+    Case("onboard_csv_annotated", "post", lambda w: "/onboard/csv/problems.csv", staff(),
+         data=onboard_csv_data),
+    Case("onboard_csv_annotated", "get", lambda w: "/onboard/csv/problems.csv", everyone(405)),
     Case("runs_bulk", "get", lambda w: f"/runs/bulk/?runs={w.failed_a.pk},{w.failed_b.pk}",
          staff()),
     # Listed with a reason instead of a sheet when not the asker's to reveal: never an error page.

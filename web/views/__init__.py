@@ -9,7 +9,13 @@ from web.views.actions import (
     person_reinstate,
 )
 from web.views.audit import audit_export, audit_export_json, audit_log, audit_verify_page
-from web.views.bulk import people_onboard_csv, runs_bulk, runs_bulk_credentials
+from web.views.bulk import (
+    people_onboard_csv,
+    people_onboard_csv_annotated,
+    people_onboard_csv_template,
+    runs_bulk,
+    runs_bulk_credentials,
+)
 from web.views.enrolment import enrol
 from web.views.health import healthz
 from web.views.people import (
@@ -49,6 +55,8 @@ __all__ = [
     "orphan_remove",
     "people_list",
     "people_onboard_csv",
+    "people_onboard_csv_annotated",
+    "people_onboard_csv_template",
     "person_credentials_reset",
     "person_detail",
     "person_move",

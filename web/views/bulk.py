@@ -9,13 +9,19 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.http import require_POST
 
 from onboarding import services
 from onboarding.credentials import credentials_reveal
 from onboarding.enrolment.service import enrolment_applies
 from onboarding.errors import AccessAdminError, CredentialsGone, FileRefused
 from onboarding.models import LifecycleRun
-from onboarding.services.bulk import csv_text_decode, csv_text_normalise
+from onboarding.services.bulk import (
+    csv_annotated,
+    csv_template,
+    csv_text_decode,
+    csv_text_normalise,
+)
 from web.forms import OnboardCsvForm
 from web.permissions import access_for, denial_record, staff_required
 from web.plan_words import changes_in_words
@@ -51,6 +57,7 @@ def people_onboard_csv(request: HttpRequest) -> HttpResponse:
             return redirect(f"{reverse('runs_bulk')}?{query}")
         if request.method == "POST" and form.is_valid():
             text = csv_text_decode(form.cleaned_data["file"].read())
+            context["refused_text"] = text
             previews = services.people_onboard_csv_preview(text=text, allowed_teams=allowed)
             context["rows"] = [
                 (
@@ -68,6 +75,36 @@ def people_onboard_csv(request: HttpRequest) -> HttpResponse:
     except USER_ERRORS as error:
         form.add_error(None, str(error))
     return render(request, "web/onboard_csv.html", context)
+
+
+@staff_required
+def people_onboard_csv_template(request: HttpRequest) -> HttpResponse:
+    """A file to fill in, with an example row for the first team this person may onboard into."""
+    team = access_for(request).teams().values_list("name", flat=True).first() or "your-team"
+    return _csv_download(csv_template(team), "onboard-template.csv")
+
+
+@require_POST
+@staff_required
+def people_onboard_csv_annotated(request: HttpRequest) -> HttpResponse:
+    """The file just refused, checked again, with what is wrong written beside each row."""
+    access = access_for(request)
+    text = csv_text_normalise(request.POST.get("csv_text", ""))
+    try:
+        services.people_onboard_csv_check(
+            text=text, allowed_teams=None if access.is_admin else access.teams()
+        )
+        problems: list[str] = []
+    except FileRefused as error:
+        problems = error.problems
+    return _csv_download(csv_annotated(text, problems), "onboard-problems.csv")
+
+
+def _csv_download(text: str, filename: str) -> HttpResponse:
+    response = HttpResponse(text, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"  # people's names and addresses
+    return response
 
 
 def _bulk_onboarded_words(onboarded: services.BulkOnboarded) -> str:
