@@ -209,6 +209,7 @@ def test_the_onboarding_preview_uses_the_systems_words_for_its_step(as_admin):
         "/onboard/",
         {"username": "ada", "first_name": "Ada", "last_name": "L", "email": "ada@example.test",
          "team": "vision", "action": "preview"},
+        follow=True,  # the preview is shown by a GET after the POST
     ).content.decode()  # fmt: skip
 
     assert "Tag ada with gpu" in page
