@@ -82,7 +82,10 @@ def test_a_review_in_which_the_lead_revokes_one_member_offboards_exactly_that_me
     for username in kept:
         response = browser.post(url(username), {"decision": "confirmed"})
         assert response.status_code == 302, response.content[:2000]
-    preview = browser.post(url(leaver), {"decision": "revoked", "comment": "left the project"})
+    # The preview is shown by a GET after the POST (post/redirect/get), as a browser follows it.
+    preview = browser.post(
+        url(leaver), {"decision": "revoked", "comment": "left the project"}, follow=True
+    )
     assert preview.status_code == 200 and "Revoke and offboard" in preview.content.decode()
     done = browser.post(url(leaver), {
         "decision": "revoked", "comment": "left the project", "action": "revoke",
