@@ -81,6 +81,7 @@ def pages(site: Site) -> list[tuple[str, str, str | None]]:
         ("teams", "/teams/", None),
         ("team-new", "/teams/new/", None),
         ("team-new-errors", "/teams/new/", None),
+        ("team-new-preview", "/teams/new/", None),
         ("team-edit", f"/teams/{site.team.name}/", None),
         ("audit", "/audit/", None),
         ("api-tokens", "/api-tokens/", None),
@@ -101,6 +102,12 @@ def page_ready(page: Page, name: str, site: Site) -> None:
         page.fill("#id_iam_policy_arns", "not-an-arn")
         page.click("button[type=submit].primary")
         expect(page.locator("#form-errors")).to_be_focused()
+    if name == "team-new-preview":
+        page.fill("#id_name", unique("newteam-"))
+        page.fill("#id_freeipa_group", unique("newgroup-"))
+        page.click("button[type=submit][value=preview]")
+        expect(page.locator("#preview")).to_be_focused()
+        expect(page.locator("button[value=team_create]")).to_be_visible()
     if name == "onboard-csv-preview":
         rows = "".join(
             f"{unique('csv')},Row,Number{n},row{n}@example.test,{site.team.name}\n"
