@@ -1,12 +1,14 @@
 """The audit trail as a person reads it: a run's steps under the run, details as labelled
-fields, a worker named as such, and a team change as what changed. The records stay as written."""
+fields in people's words (ids and raw values kept behind "Technical details"), a worker named as
+such, and a team change as what changed. The records stay as written."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from onboarding.models import AuditEvent
+from onboarding.models import AuditEvent, Credential, Team
+from onboarding.systems import enabled
 
 STEP_ACTIONS = ("step.do", "step.undo")
 TEAM_ACTIONS = ("team.create", "team.change")
@@ -31,7 +33,24 @@ LABELS = {
     "from_team": "From team",
     "to_team": "To team",
     "email": "E-mail",
+    "kinds": "Credentials",
+    "round_trips": "Calls to each system",
+    "system": "System",
 }
+# What a credential kind is called in a sentence.
+CREDENTIAL_WORDS = {
+    Credential.Kind.TEMPORARY_PASSWORD: "a temporary password",
+    Credential.Kind.OTP_ENROLMENT: "an OTP enrolment",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """A detail as read: its label, its value in words, and the raw value when they differ."""
+
+    label: str
+    value: str
+    technical: str = ""
 
 
 @dataclass
@@ -41,6 +60,7 @@ class Entry:
     event: AuditEvent
     steps: list[AuditEvent] = field(default_factory=list)
     previous: dict | None = None  # a team change: the team's settings before it
+    team_names: dict[int, str] = field(default_factory=dict)  # the teams its details name by id
 
     @property
     def actor(self) -> str:
@@ -52,8 +72,9 @@ class Entry:
         return match["host"] if match else ""
 
     @property
-    def fields(self) -> list[tuple[str, str]]:
-        return detail_fields(self.event.details, previous=self.previous)
+    def fields(self) -> list[Field]:
+        return detail_fields(self.event.details, previous=self.previous,
+                             team_names=self.team_names)  # fmt: skip
 
 
 def actor_name(actor: str) -> str:
@@ -74,23 +95,58 @@ def _label(key: str) -> str:
     return LABELS.get(key, key.replace("_", " ").capitalize())
 
 
-def detail_fields(details: dict, *, previous: dict | None = None) -> list[tuple[str, str]]:
-    """(label, value) for each detail worth reading; with `previous` (a team's settings before a
+def _words(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def system_label(name: str) -> str:
+    return {system.name: system.label for system in enabled()}.get(name, name)
+
+
+def _in_words(key: str, value, team_names: dict[int, str]) -> Field | None:
+    """A detail whose raw value means little to a reader, in words; None for any other."""
+    if key == "kinds" and isinstance(value, list):
+        said = sorted(CREDENTIAL_WORDS.get(kind, str(kind).replace("_", " ")) for kind in value)
+        return Field(_label(key), _words(said) if said else "none", _text(value))
+    if key == "round_trips" and isinstance(value, dict):
+        said = [f"{system_label(name)}: {count}" for name, count in value.items()]
+        return Field(_label(key), ", ".join(said) or "none", _text(value))
+    if key == "system" and isinstance(value, str):
+        label = system_label(value)
+        return Field(_label(key), label, value if label != value else "")
+    if key.endswith("_team_id"):
+        name = team_names.get(value) if isinstance(value, int) else None
+        label = _label(key.removesuffix("_id"))
+        return Field(label, name or "a team since deleted", f"team id {value}")
+    return None
+
+
+def detail_fields(
+    details: dict, *, previous: dict | None = None, team_names: dict[int, str] | None = None
+) -> list[Field]:
+    """A Field for each detail worth reading; with `previous` (a team's settings before a
     change), only what changed, as before → after."""
     fields = []
     for key, value in details.items():
         if key == "run" or (key == "leads_removed" and not value):
             continue
+        if key.endswith("_id") and key.removesuffix("_id") in details:
+            continue  # said by name in its own field, the id beside it
         if previous is not None and key in TEAM_FIELDS and key in previous:
             if _text(previous[key]) == _text(value):
                 continue
-            fields.append((_label(key), f"{_text(previous[key])} → {_text(value)}"))
+            fields.append(Field(_label(key), f"{_text(previous[key])} → {_text(value)}"))
             continue
         if isinstance(value, dict) and set(value) == {"before", "after"}:
             # A person's name or e-mail changed (person.update).
-            fields.append((_label(key), f"{_text(value['before'])} → {_text(value['after'])}"))
+            fields.append(Field(_label(key), f"{_text(value['before'])} → {_text(value['after'])}"))
             continue
-        fields.append((_label(key), _text(value)))
+        said = _in_words(key, value, team_names or {})
+        if said is None:
+            named_id = details.get(f"{key}_id")
+            technical = f"{_label(key).lower()} id {named_id}" if named_id is not None else ""
+            said = Field(_label(key), _text(value), technical)
+        fields.append(said)
     return fields
 
 
@@ -114,7 +170,24 @@ def entries(events: list[AuditEvent], *, group_steps: bool = True) -> list[Entry
             head.steps.reverse()  # oldest first, as the run did them
         lines = kept
     _team_changes_compare(lines)
+    _teams_named(lines)
     return lines
+
+
+def _teams_named(lines: list[Entry]) -> None:
+    """The names of the teams the page's details give only by id: one query for the page."""
+    ids = {
+        value
+        for line in lines
+        for key, value in line.event.details.items()
+        if key.endswith("_team_id") and key.removesuffix("_id") not in line.event.details
+        and isinstance(value, int)
+    }  # fmt: skip
+    if not ids:
+        return
+    names = dict(Team.objects.filter(pk__in=ids).values_list("pk", "name"))
+    for line in lines:
+        line.team_names = names
 
 
 def _team_changes_compare(lines: list[Entry]) -> None:

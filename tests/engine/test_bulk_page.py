@@ -16,6 +16,7 @@ from onboarding.credentials import credential_store
 from onboarding.errors import PermanentError
 from onboarding.models import AuditEvent, Credential, LifecycleRun, Person
 from onboarding.services import people_onboard_csv
+from web.views.bulk import UPLOADED_SESSION_KEY
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,9 +26,10 @@ LOCAL = "django.contrib.auth.backends.ModelBackend"
 OTP_URI = "otpauth://totp/EXAMPLE.TEST:ada?secret=JBSWY3DPEHPK3PXP&issuer=EXAMPLE.TEST"
 
 
-def upload(client, text: str):
+def upload(client, text: str, *, follow: bool = True):
+    """The file sent as a browser sends it; the answer, a redirect, followed unless asked not."""
     file = SimpleUploadedFile("people.csv", text.encode("utf-8-sig"), content_type="text/csv")
-    return client.post("/onboard/csv/", {"file": file, "action": "preview"})
+    return client.post("/onboard/csv/", {"file": file, "action": "preview"}, follow=follow)
 
 
 @pytest.fixture
@@ -60,6 +62,70 @@ def test_an_admin_previews_every_row_then_starts_every_run(fake, team, other_tea
     followed = as_admin.get(response.url).content.decode()
     assert followed.count("Succeeded") == 2
     assert "Every run has finished." in followed
+
+
+def test_the_upload_is_answered_by_a_redirect_to_a_preview_that_reloads_without_resending(
+    fake, team, as_admin
+):
+    text = HEADER + "ada,Ada,L,ada@example.test,vision\n"
+
+    response = upload(as_admin, text, follow=False)
+
+    assert response.status_code == 302
+    assert response.url.startswith("/onboard/csv/?preview=")
+    assert "ada" not in response.url
+    first = as_admin.get(response.url)
+    again = as_admin.get(response.url)  # a reload, or Back to it: no form is sent again
+    assert first["Cache-Control"] == "no-store"
+    assert "Row 2: ada" in first.content.decode() and "Row 2: ada" in again.content.decode()
+    assert not Person.objects.exists()
+    token = first.content.decode().split('name="preview_token" value="')[1].split('"')[0]
+    done = as_admin.post(
+        "/onboard/csv/", {"action": "onboard", "csv_text": text, "preview_token": token}
+    )
+    assert done.status_code == 302
+    back = as_admin.get(response.url).content.decode()
+    assert "That preview has ended" in back and "Row 2: ada" not in back
+    assert LifecycleRun.objects.count() == 1
+
+
+def test_another_user_cannot_open_someones_uploaded_preview(fake, team, as_admin):
+    text = HEADER + "ada,Ada,L,secret-ada@example.test,vision\n"
+    address = upload(as_admin, text, follow=False).url
+    other = Client()
+    other_admin = get_user_model().objects.create_superuser("other-admin", password="x")
+    other.force_login(other_admin, LOCAL)
+
+    page = other.get(address).content.decode()
+
+    assert "That preview has ended" in page
+    assert "secret-ada" not in page and "Row 2: ada" not in page
+    assert not Person.objects.exists()
+
+
+def test_a_preview_older_than_fifteen_minutes_or_with_a_wrong_key_shows_nothing(
+    fake, team, as_admin
+):
+    text = HEADER + "ada,Ada,L,ada@example.test,vision\n"
+    address = upload(as_admin, text, follow=False).url
+    wrong = as_admin.get("/onboard/csv/?preview=not-the-key").content.decode()
+    session = as_admin.session
+    session[UPLOADED_SESSION_KEY]["at"] -= 16 * 60
+    session.save()
+
+    late = as_admin.get(address).content.decode()
+
+    assert "That preview has ended" in wrong and "Row 2: ada" not in wrong
+    assert "That preview has ended" in late and "Row 2: ada" not in late
+    assert not Person.objects.exists()
+
+
+def test_an_upload_without_a_file_says_so_and_is_not_redirected(fake, team, as_admin):
+    response = as_admin.post("/onboard/csv/", {"action": "preview"})
+
+    assert response.status_code == 200
+    assert "This field is required" in response.content.decode()
+    assert UPLOADED_SESSION_KEY not in as_admin.session
 
 
 def browser_sends(page: str, name: str) -> str:

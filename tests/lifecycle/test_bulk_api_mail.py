@@ -122,7 +122,9 @@ def test_a_file_with_one_bad_row_is_refused_whole_then_the_fixed_file_onboards_e
     browser.force_login(admin, LOCAL)
     text = HEADER + "".join(rows)
     upload = SimpleUploadedFile("people.csv", text.encode("utf-8-sig"), content_type="text/csv")
-    page = browser.post("/onboard/csv/", {"file": upload, "action": "preview"}).content.decode()
+    page = browser.post(
+        "/onboard/csv/", {"file": upload, "action": "preview"}, follow=True
+    ).content.decode()
     assert all(f"Row {number}: {name}" in page for number, name in enumerate(names, start=2))
     token = page.split('name="preview_token" value="')[1].split('"')[0]
     started = browser.post(

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from onboarding.audit import audit_record
 from onboarding.credentials import credential_store
-from onboarding.models import AccessReview, Credential, Person, Team
+from onboarding.models import AccessReview, Credential, LifecycleRun, Person, Team
 from onboarding.reviews import review_open
 from onboarding.runner import run_steps_create
 from onboarding.services import team_set
@@ -81,6 +81,7 @@ def pages(site: Site) -> list[tuple[str, str, str | None]]:
         ("teams", "/teams/", None),
         ("team-new", "/teams/new/", None),
         ("team-new-errors", "/teams/new/", None),
+        ("team-new-preview", "/teams/new/", None),
         ("team-edit", f"/teams/{site.team.name}/", None),
         ("audit", "/audit/", None),
         ("api-tokens", "/api-tokens/", None),
@@ -101,6 +102,12 @@ def page_ready(page: Page, name: str, site: Site) -> None:
         page.fill("#id_iam_policy_arns", "not-an-arn")
         page.click("button[type=submit].primary")
         expect(page.locator("#form-errors")).to_be_focused()
+    if name == "team-new-preview":
+        page.fill("#id_name", unique("newteam-"))
+        page.fill("#id_freeipa_group", unique("newgroup-"))
+        page.click("button[type=submit][value=preview]")
+        expect(page.locator("#preview")).to_be_focused()
+        expect(page.locator("button[value=team_create]")).to_be_visible()
     if name == "onboard-csv-preview":
         rows = "".join(
             f"{unique('csv')},Row,Number{n},row{n}@example.test,{site.team.name}\n"
@@ -196,6 +203,51 @@ def test_the_team_form_shows_every_problem_at_once_and_makes_nothing(site, brows
     shot(page, "team-form-every-error")
     context.close()
     assert not Team.objects.filter(name=name).exists()
+
+
+def test_a_new_team_is_previewed_then_created_with_the_button_under_its_preview(site, browser):
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    log_in_local(page, site)
+    name = unique("newteam-")
+    page.goto(f"{site.url}/teams/new/")
+    page.fill("#id_name", name)
+    page.fill("#id_freeipa_group", name)
+    page.click("button[value=preview]")
+
+    expect(page.locator("#preview")).to_contain_text(f"everyone onboarded into {name} joins it")
+    assert not Team.objects.filter(name=name).exists()
+    page.click("button[value=team_create]")
+
+    expect(page.locator("h1")).to_have_text("Teams")
+    expect(page.locator("main")).to_contain_text(f"Team {name} is created")
+    context.close()
+    assert Team.objects.filter(name=name).exists()
+
+
+def test_back_after_a_bulk_onboarding_shows_its_ended_preview_and_sends_nothing(site, browser):
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    log_in_local(page, site)
+    newcomer = unique("bulk")
+    page.goto(f"{site.url}/onboard/csv/")
+    page.set_input_files("#id_file", files=[{
+        "name": "people.csv", "mimeType": "text/csv",
+        "buffer": ("username,first_name,last_name,email,team\n"
+                   f"{newcomer},New,Person,{newcomer}@example.test,{site.team.name}\n").encode(),
+    }])  # fmt: skip
+    page.click("button[value=preview]")
+    expect(page.locator("#confirm")).to_be_visible()
+    assert "?preview=" in page.url and newcomer not in page.url
+    page.click("button[value=onboard]")
+    expect(page.locator("main")).to_contain_text("1 onboarding is queued")
+
+    page.go_back()
+
+    expect(page.locator("#page-error")).to_contain_text("That preview has ended")
+    expect(page.locator("#confirm")).to_have_count(0)
+    context.close()
+    assert LifecycleRun.objects.filter(person__username=newcomer).count() == 1
 
 
 def test_the_audit_log_filters_by_part_of_an_action(site, browser):

@@ -50,7 +50,9 @@ def test_a_runs_steps_are_under_the_run_and_a_worker_is_named_as_such(as_admin, 
     assert "2 step events of this run" in page
     assert page.count('<td data-label="What">step.do</td>') == 0
     assert steps_only.count('<td data-label="What">step.do</td>') == 2
-    assert 'worker <span class="muted">(celery@vm)</span>' in page
+    assert 'worker <details class="technical"><summary>Technical details</summary>celery@vm' in (
+        page
+    )
     assert "0f8e2a4c" not in page
     assert " UTC" in page  # times say their zone
 
@@ -89,3 +91,49 @@ def test_the_json_export_holds_the_same_events_as_the_csv(as_admin):
 
     assert response["Content-Type"] == "application/json"
     assert [(row["target"], row["details"]) for row in rows] == [("u-one", {"why": "new starter"})]
+
+
+def technical(value: str) -> str:
+    return f'<details class="technical"><summary>Technical details</summary>{value}</details>'
+
+
+def test_ids_and_raw_values_are_behind_technical_details_and_said_in_words(as_admin, personas):
+    person = make_person(unique("p"), team=personas.team_a, status="active")
+    run = make_run(person, state="succeeded")
+    team = personas.team_b
+    audit_record(actor="lead-a", action="move.request", target=person.username,
+                 outcome="requested", run=run, details={
+                     "run": run.pk, "from_team": personas.team_a.name, "to_team": team.name,
+                     "to_team_id": team.pk})  # fmt: skip
+    audit_record(actor="lead-a", action="move.request", target=person.username,
+                 outcome="requested", details={"to_team_id": team.pk})  # fmt: skip
+    audit_record(actor="lead-a", action="credentials.reveal", target=person.username,
+                 outcome="succeeded", run=run, details={
+                     "run": run.pk, "kinds": ["otp_enrolment", "temporary_password"]})  # fmt: skip
+    audit_record(actor=WORKER, action="onboard.run", target=person.username, outcome="succeeded",
+                 run=run, details={"run": run.pk, "round_trips": {"freeipa": 3}})  # fmt: skip
+
+    page = html.unescape(as_admin.get("/audit/", {"person": person.username}).content.decode())
+
+    assert f"<dt>To team</dt><dd>{team.name} {technical(f'to team id {team.pk}')}</dd>" in page
+    assert f"<dt>To team</dt><dd>{team.name} {technical(f'team id {team.pk}')}</dd>" in page
+    assert "To team id" not in page
+    assert (
+        "<dt>Credentials</dt><dd>a temporary password and an OTP enrolment "
+        f"{technical('otp_enrolment, temporary_password')}</dd>" in page
+    )
+    assert "<dt>Calls to each system</dt><dd>FreeIPA: 3 " in page
+    assert "Round trips" not in page
+    assert "Kinds" not in page
+
+
+def test_a_team_deleted_since_is_said_so_not_shown_as_a_bare_id(as_admin):
+    target = unique("u-")
+    audit_record(actor="admin", action="move.request", target=target, outcome="requested",
+                 details={"to_team_id": 987654321})  # fmt: skip
+
+    page = html.unescape(as_admin.get("/audit/", {"person": target}).content.decode())
+
+    assert f"<dt>To team</dt><dd>a team since deleted {technical('team id 987654321')}</dd>" in (
+        page
+    )

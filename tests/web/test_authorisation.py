@@ -169,6 +169,12 @@ def reinstate_data(w: World, team: Team) -> dict:
             **previewed("reinstate", person=w.offboarded_a.username, **shown)}  # fmt: skip
 
 
+def team_create_data() -> dict:
+    shown = {"name": unique("made-"), "freeipa_group": unique("made-")}
+    return {**shown, "jupyterhub_group": "", "leads": "", "iam_policy_arns": "",
+            "action": "team_create", **previewed("team_create", **shown)}  # fmt: skip
+
+
 def rollback_data(run: LifecycleRun) -> dict:
     return {
         "confirm_username": run.person.username,
@@ -272,8 +278,7 @@ CASES = [
          staff(lead_a=403, lead_b=403, admin=405)),
     Case("team_create", "get", lambda w: "/teams/new/", ADMINS_ONLY),
     Case("team_create", "post", lambda w: "/teams/new/", staff(lead_a=403, lead_b=403,
-         admin=DONE), data=lambda w: {"name": unique("made-"), "freeipa_group":
-         unique("made-"), "jupyterhub_group": "", "leads": "", "iam_policy_arns": ""}),
+         admin=DONE), data=lambda w: team_create_data()),
     Case("team_edit", "get", lambda w: f"/teams/{w.personas.team_a.name}/", ADMINS_ONLY),
     Case("team_edit", "post", lambda w: f"/teams/{w.personas.team_a.name}/",
          staff(lead_a=403, lead_b=403, admin=DONE),

@@ -46,20 +46,80 @@ def test_a_new_team_with_many_problems_shows_them_all_beside_their_fields_and_ma
     assert "JupyterHub group 'Bad Name'" in error_beside(page, "jupyterhub_group")
     assert "Fix 3 things below; nothing was changed" in page
     assert 'aria-describedby="id_leads_helptext id_leads_error"' in page
+    assert 'id="preview"' not in page
     assert not Team.objects.filter(name=name).exists()
     assert clients().freeipa.group_find(name=group) is None
 
 
-def test_an_existing_policy_and_a_real_lead_make_the_team(as_admin, stack_configured):
+def new_team_fields(name: str, **changed: str) -> dict[str, str]:
+    return {"name": name, "freeipa_group": name, "leads": "", "iam_policy_arns": READ_ONLY,
+            "jupyterhub_group": name, **changed}  # fmt: skip
+
+
+def previewed_page(client, fields: dict[str, str]) -> str:
+    """The new team's preview, read as a browser reads it: after the redirect."""
+    response = client.post("/teams/new/", {**fields, "action": "preview"})
+    assert response.status_code == 302
+    assert "?preview=" in response["Location"]
+    return client.get(response["Location"]).content.decode()
+
+
+def preview_token_in(page: str) -> str:
+    return re.search(r'name="preview_token" value="([^"]+)"', page)[1]
+
+
+def test_a_new_team_is_previewed_in_plain_words_then_created(as_admin, stack_configured):
     name = unique("team-")
 
+    page = previewed_page(as_admin, new_team_fields(name))
+
+    preview = html.unescape(page.split('id="preview"')[1])
+    assert f"What creating team {name} would make" in preview
+    assert f"everyone onboarded into {name} joins it" in preview
+    assert f"nobody leads {name}" in preview
+    assert "each member's IAM role gets these policies" in preview
+    assert f"members join {name} on JupyterHub" in preview
+    assert not Team.objects.filter(name=name).exists()
+    assert clients().freeipa.group_find(name=name) is None
+
     response = as_admin.post("/teams/new/", {
-        "name": name, "freeipa_group": name, "leads": "", "iam_policy_arns": READ_ONLY,
-        "jupyterhub_group": name,
+        **new_team_fields(name), "action": "team_create", "preview_token": preview_token_in(page),
     })  # fmt: skip
 
     assert response.status_code == 302
     assert Team.objects.get(name=name).iam_policy_arns == [READ_ONLY]
+    assert clients().freeipa.group_find(name=name) is not None
+
+
+def test_a_new_team_changed_after_its_preview_is_not_made_until_previewed_again(
+    as_admin, stack_configured
+):
+    name = unique("team-")
+    token = preview_token_in(previewed_page(as_admin, new_team_fields(name)))
+    other_group = unique("group-")
+
+    response = as_admin.post("/teams/new/", {
+        **new_team_fields(name, freeipa_group=other_group), "action": "team_create",
+        "preview_token": token,
+    })  # fmt: skip
+
+    page = html.unescape(response.content.decode())
+    assert response.status_code == 200
+    assert "This is not what the preview showed" in page
+    assert f"{other_group}" in page.split('id="preview"')[1]
+    assert not Team.objects.filter(name=name).exists()
+    assert clients().freeipa.group_find(name=other_group) is None
+    assert clients().freeipa.group_find(name=name) is None
+
+
+def test_a_new_team_without_a_preview_token_is_not_made(as_admin, stack_configured):
+    name = unique("team-")
+
+    response = as_admin.post("/teams/new/", {**new_team_fields(name), "action": "team_create"})
+
+    assert response.status_code == 200
+    assert "This is not what the preview showed" in html.unescape(response.content.decode())
+    assert not Team.objects.filter(name=name).exists()
 
 
 def test_a_team_change_to_a_policy_that_does_not_exist_is_refused_before_the_preview(

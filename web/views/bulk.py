@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+import time
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -25,14 +27,39 @@ from onboarding.services.bulk import (
 from web.forms import OnboardCsvForm
 from web.permissions import access_for, denial_record, staff_required
 from web.plan_words import changes_in_words
-from web.previews import NOT_PREVIEWED, preview_token
+from web.previews import MAX_AGE_SECONDS, NOT_PREVIEWED, preview_token
 from web.views.common import RUN_ID, USER_ERRORS, actor_name, previewed
 from web.views.runs import handover_context, handover_links
+
+# The file last uploaded for a preview, in the uploader's own session: a GET shows its preview.
+UPLOADED_SESSION_KEY = "bulk_csv_uploaded"
+GONE = (
+    "That preview has ended (it was confirmed, is more than 15 minutes old, or was made in "
+    "another sign-in): upload the file again to see it. Nothing was created."
+)
+
+
+def _uploaded_keep(request: HttpRequest, text: str) -> str:
+    """Keep the file's text for its preview page; one file a session, so the newest wins."""
+    key = secrets.token_urlsafe(12)
+    request.session[UPLOADED_SESSION_KEY] = {"key": key, "text": text, "at": int(time.time())}
+    return key
+
+
+def _uploaded(request: HttpRequest, key: str) -> str | None:
+    kept = request.session.get(UPLOADED_SESSION_KEY)
+    if not kept or not secrets.compare_digest(str(kept.get("key", "")), key):
+        return None
+    if time.time() - kept.get("at", 0) > MAX_AGE_SECONDS:
+        request.session.pop(UPLOADED_SESSION_KEY, None)
+        return None
+    return kept["text"]
 
 
 @staff_required
 def people_onboard_csv(request: HttpRequest) -> HttpResponse:
-    """Upload a CSV file, see every row's preview, then start every run (or none)."""
+    """Upload a CSV file, see every row's preview, then start every run (or none). The upload
+    is answered with a redirect to a GET showing the preview, so Back never sends it again."""
     access = access_for(request)
     allowed = None if access.is_admin else access.teams()
     form = OnboardCsvForm(request.POST or None, request.FILES or None)
@@ -48,6 +75,7 @@ def people_onboard_csv(request: HttpRequest) -> HttpResponse:
                 allowed_teams=allowed,
                 requested_by=request.user,
             )
+            request.session.pop(UPLOADED_SESSION_KEY, None)
             messages.success(request, _bulk_onboarded_words(onboarded))
             query = "runs=" + ",".join(str(run.pk) for run in onboarded.runs)
             if onboarded.waiting:
@@ -56,25 +84,39 @@ def people_onboard_csv(request: HttpRequest) -> HttpResponse:
                 )
             return redirect(f"{reverse('runs_bulk')}?{query}")
         if request.method == "POST" and form.is_valid():
-            text = csv_text_decode(form.cleaned_data["file"].read())
-            context["refused_text"] = text
-            previews = services.people_onboard_csv_preview(text=text, allowed_teams=allowed)
-            context["rows"] = [
-                (
-                    row,
-                    changes_in_words(changes, person=services.bulk_row_person(row), team=row.team),
-                )
-                for row, changes in previews
-            ]
-            context.update(
-                csv_text=text, preview_token=preview_token("onboard_csv", {"text": text}),
-                waiting_count=sum(row.waits for row, _ in previews),
-            )  # fmt: skip
+            key = _uploaded_keep(request, csv_text_decode(form.cleaned_data["file"].read()))
+            return redirect(f"{reverse('onboard_csv')}?preview={key}")
+        if request.method == "GET" and "preview" in request.GET:
+            text = _uploaded(request, request.GET["preview"])
+            if text is None:
+                context["page_error"] = GONE
+            else:
+                context["refused_text"] = text  # for the copy with its problems, if refused
+                context.update(_previewed(text, allowed))
     except FileRefused as error:
         context["problems"] = error.problems
     except USER_ERRORS as error:
-        form.add_error(None, str(error))
-    return render(request, "web/onboard_csv.html", context)
+        if form.is_bound:
+            form.add_error(None, str(error))
+        else:  # the preview's GET: no form was sent to put the error on
+            context["page_error"] = str(error)
+    response = render(request, "web/onboard_csv.html", context)
+    response["Cache-Control"] = "no-store"  # people's names and addresses
+    return response
+
+
+def _previewed(text: str, allowed) -> dict:
+    """The preview of every row of the file, or FileRefused with every problem of it."""
+    previews = services.people_onboard_csv_preview(text=text, allowed_teams=allowed)
+    rows = [
+        (row, changes_in_words(changes, person=services.bulk_row_person(row), team=row.team))
+        for row, changes in previews
+    ]
+    return {
+        "rows": rows, "csv_text": text,
+        "preview_token": preview_token("onboard_csv", {"text": text}),
+        "waiting_count": sum(row.waits for row, _ in previews),
+    }  # fmt: skip
 
 
 @staff_required
@@ -108,7 +150,8 @@ def _csv_download(text: str, filename: str) -> HttpResponse:
 
 
 def _bulk_onboarded_words(onboarded: services.BulkOnboarded) -> str:
-    said = [f"{len(onboarded.runs)} onboardings are queued."]
+    count = len(onboarded.runs)
+    said = [f"{count} onboarding{' is' if count == 1 else 's are'} queued."]
     if onboarded.waiting:
         said.append(
             f"{len(onboarded.waiting)} wait for their start date (no run until then): "

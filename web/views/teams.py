@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib import messages
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from onboarding import selectors, services
+from onboarding import selectors, services, team_settings
 from onboarding.models import Team
 from onboarding.team_settings import team_settings_text
 from web.forms import TeamForm
 from web.permissions import admin_required, visible_or_404
-from web.views.common import USER_ERRORS, actor_name
+from web.views.common import USER_ERRORS, actor_name, preview_then_commit, submitted
 
 
 @admin_required
@@ -40,23 +42,83 @@ def _team_checked(form: TeamForm, *, creating: bool) -> bool:
     return not problems
 
 
+@dataclass(frozen=True)
+class TeamMade:
+    """One thing creating the team makes or sets, and what it means for its members."""
+
+    what: str
+    value: str
+    for_members: str
+
+
+def _team_create_preview(form: TeamForm) -> list[TeamMade]:
+    """What creating the team as typed would make, in the words its members would use."""
+    name, group = form.cleaned_data["name"], form.cleaned_data["freeipa_group"].strip()
+    leads = sorted({lead.lower() for lead in form.lead_names()})
+    policies = form.policy_arns()
+    hub = form.cleaned_data["jupyterhub_group"].strip()
+    made = [
+        TeamMade("FreeIPA group", group, f"made in FreeIPA (kept as it is if it is there "
+                 f"already); everyone onboarded into {name} joins it"),
+        TeamMade("Leads (member managers)", ", ".join(leads) or "none",
+                 f"{', '.join(leads)} manage the members of {group} and can see and act on "
+                 f"{name}'s people" if leads else
+                 f"nobody leads {name}: only platform admins act on its people"),
+        TeamMade("IAM policies", ", ".join(policies) or "none",
+                 "each member's IAM role gets these policies" if policies else
+                 "members' IAM roles get no managed policy"),
+        TeamMade("JupyterHub group", hub or "none",
+                 f"members join {hub} on JupyterHub" if hub else
+                 "members join no JupyterHub group"),
+    ]  # fmt: skip
+    values, _ = team_settings.settings_parse(form.system_settings())
+    for system, setting in team_settings.declared():
+        value = values.get(system.name, {}).get(setting.name, setting.default)
+        text = setting.text(value) or "none"
+        made.append(TeamMade(f"{system.label} {setting.label.lower()}", text,
+                             f"people onboarded into {name} get {text}"))  # fmt: skip
+    return made
+
+
+def _team_create_shown(form: TeamForm) -> dict[str, str]:
+    """The team exactly as previewed: the preview token is for these values and no others."""
+    return {
+        **{field: str(value) for field, value in form.cleaned_data.items()},
+        "leads": " ".join(form.lead_names()),
+        "iam_policy_arns": "\n".join(form.policy_arns()),
+    }
+
+
 @admin_required
 def team_create(request: HttpRequest) -> HttpResponse:
-    form = TeamForm(request.POST or None)
-    if request.method == "POST" and form.is_valid() and _team_checked(form, creating=True):
-        try:
+    form = TeamForm(submitted(request))
+    gated = None
+    if form.is_bound and form.is_valid() and _team_checked(form, creating=True):
+
+        def commit() -> HttpResponse:
             team, _ = services.team_set(
-                name=form.cleaned_data["name"], group=form.cleaned_data["freeipa_group"],
+                name=form.cleaned_data["name"], group=form.cleaned_data["freeipa_group"].strip(),
                 leads=form.lead_names(), policy_arns=form.policy_arns(),
-                jupyterhub_group=form.cleaned_data["jupyterhub_group"],
+                jupyterhub_group=form.cleaned_data["jupyterhub_group"].strip(),
                 system_settings=form.system_settings(), actor=actor_name(request),
             )  # fmt: skip
             messages.success(request, f"Team {team.name} is created with FreeIPA group "
                              f"{team.freeipa_group}.")  # fmt: skip
             return redirect("team_list")
-        except USER_ERRORS as error:
-            form.add_error(None, str(error))
-    return render(request, "web/team_form.html", {"form": form, "team": None})
+
+        gated = preview_then_commit(
+            request, kind="team_create", shown=_team_create_shown(form),
+            preview=lambda: _team_create_preview(form), commit=commit,
+            refuse=lambda field, error: form.add_error(field, str(error)),
+        )  # fmt: skip
+        if gated.response:
+            return gated.response
+    context = {
+        "form": form, "team": None,
+        "preview": gated.preview if gated else None,
+        "preview_token": gated.token if gated else None,
+    }  # fmt: skip
+    return render(request, "web/team_form.html", context)
 
 
 @admin_required
