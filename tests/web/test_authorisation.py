@@ -273,13 +273,13 @@ CASES = [
     Case("team_create", "get", lambda w: "/teams/new/", ADMINS_ONLY),
     Case("team_create", "post", lambda w: "/teams/new/", staff(lead_a=403, lead_b=403,
          admin=DONE), data=lambda w: {"name": unique("made-"), "freeipa_group":
-         unique("made-"), "jupyterhub_group": "", "leads": "", "iam_policy_arns": ""}),
+         unique("made-"), "jupyterhub.group": "", "leads": "", "iam_policy_arns": ""}),
     Case("team_edit", "get", lambda w: f"/teams/{w.personas.team_a.name}/", ADMINS_ONLY),
     Case("team_edit", "post", lambda w: f"/teams/{w.personas.team_a.name}/",
          staff(lead_a=403, lead_b=403, admin=DONE),
          data=lambda w: {"freeipa_group": w.personas.team_a.freeipa_group, "leads": "",
                          "iam_policy_arns": "arn:aws:iam::aws:policy/AWSBatchFullAccess",
-                         "jupyterhub_group": "", "action": "save"}),
+                         "jupyterhub.group": "", "action": "save"}),
     Case("reconcile", "get", lambda w: "/reconcile/", ADMINS_ONLY),
     # A pass is queued and audited; what it finds is the worker's to store.
     Case("reconcile_check", "post", lambda w: "/reconcile/check/",

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from onboarding import selectors, services
 from onboarding.models import Team
-from onboarding.team_settings import team_settings_text
+from onboarding.team_settings import declared, team_settings_text
 from web.forms import TeamForm
 from web.permissions import admin_required, visible_or_404
 from web.views.common import USER_ERRORS, actor_name
@@ -18,8 +18,12 @@ from web.views.common import USER_ERRORS, actor_name
 
 @admin_required
 def team_list(request: HttpRequest) -> HttpResponse:
-    teams = Team.objects.annotate(member_count=Count("members")).prefetch_related("leads")
-    return render(request, "web/team_list.html", {"teams": teams})
+    teams = list(Team.objects.annotate(member_count=Count("members")).prefetch_related("leads"))
+    labels = [f"{system.label} {setting.label.lower()}" for system, setting in declared()]
+    for team in teams:
+        team.settings_shown = list(zip(labels, team_settings_text(team).values(), strict=True))
+    context = {"teams": teams, "setting_labels": labels, "columns": 5 + len(labels)}
+    return render(request, "web/team_list.html", context)
 
 
 def _team_checked(form: TeamForm, *, creating: bool) -> bool:
@@ -31,7 +35,6 @@ def _team_checked(form: TeamForm, *, creating: bool) -> bool:
         group=form.cleaned_data["freeipa_group"].strip(),
         leads=form.lead_names(),
         policy_arns=form.policy_arns(),
-        jupyterhub_group=form.cleaned_data["jupyterhub_group"].strip(),
         system_settings=form.system_settings(),
     )
     for field, messages_ in problems.items():
@@ -48,7 +51,6 @@ def team_create(request: HttpRequest) -> HttpResponse:
             team, _ = services.team_set(
                 name=form.cleaned_data["name"], group=form.cleaned_data["freeipa_group"],
                 leads=form.lead_names(), policy_arns=form.policy_arns(),
-                jupyterhub_group=form.cleaned_data["jupyterhub_group"],
                 system_settings=form.system_settings(), actor=actor_name(request),
             )  # fmt: skip
             messages.success(request, f"Team {team.name} is created with FreeIPA group "
@@ -67,7 +69,6 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
         "freeipa_group": team.freeipa_group,
         "leads": " ".join(selectors.team_lead_names(team)),
         "iam_policy_arns": "\n".join(team.iam_policy_arns),
-        "jupyterhub_group": team.jupyterhub_group,
         **team_settings_text(team),
     }
     form = TeamForm(request.POST or None, initial=initial, editing=True)
@@ -77,7 +78,6 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
             "group": form.cleaned_data["freeipa_group"].strip(),
             "leads": form.lead_names(),
             "policy_arns": form.policy_arns(),
-            "jupyterhub_group": form.cleaned_data["jupyterhub_group"].strip(),
             "system_settings": form.system_settings(),
         }
         try:
