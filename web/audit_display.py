@@ -10,7 +10,11 @@ from onboarding.models import AuditEvent
 
 STEP_ACTIONS = ("step.do", "step.undo")
 TEAM_ACTIONS = ("team.create", "team.change")
-TEAM_FIELDS = ("group", "leads", "policy_arns", "jupyterhub_group")
+# What every team event holds, so one can stand for the team's settings before a change.
+TEAM_FIELDS = ("group", "leads", "policy_arns")
+# Compared too where both events hold it: jupyterhub_group only in events written before the hub
+# group became JupyterHub's team setting, system_settings only in those since systems had any.
+TEAM_FIELDS_SOMETIMES = ("jupyterhub_group", "system_settings")
 # A worker writes as "<celery hostname>:<task id>"; the task id says nothing to a reader.
 _WORKER = re.compile(r"^(?P<host>[^\s:]+@[^\s:]+):[0-9a-f]{8}-[0-9a-f-]{27}$")
 LABELS = {
@@ -19,6 +23,7 @@ LABELS = {
     "leads_removed": "Leads removed",
     "policy_arns": "IAM policies",
     "jupyterhub_group": "JupyterHub group",
+    "system_settings": "Systems' team settings",
     "via": "Via",
     "from": "From",
     "ip": "Address",
@@ -81,7 +86,7 @@ def detail_fields(details: dict, *, previous: dict | None = None) -> list[tuple[
     for key, value in details.items():
         if key == "run" or (key == "leads_removed" and not value):
             continue
-        if previous is not None and key in TEAM_FIELDS and key in previous:
+        if previous is not None and key in TEAM_FIELDS + TEAM_FIELDS_SOMETIMES and key in previous:
             if _text(previous[key]) == _text(value):
                 continue
             fields.append((_label(key), f"{_text(previous[key])} → {_text(value)}"))
