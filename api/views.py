@@ -60,7 +60,7 @@ from onboarding.errors import (
 )
 from onboarding.live_state import person_systems_state_within
 from onboarding.models import LifecycleRun, Person, Team
-from onboarding.team_settings import team_settings_all
+from onboarding.team_settings import team_setting, team_settings_all
 from onboarding.validation import username_fold
 
 
@@ -490,11 +490,19 @@ def _teams(request: HttpRequest) -> QuerySet[Team]:
     )
 
 
+def _hub_group(team: Team) -> str:
+    try:
+        return team_setting(team, "jupyterhub", "group")
+    except KeyError:  # JupyterHub is not enabled and the team never had a hub group
+        return ""
+
+
 def _team_out(team: Team) -> dict:
     return {
         "name": team.name, "freeipa_group": team.freeipa_group,
-        "jupyterhub_group": team.jupyterhub_group, "iam_policy_arns": team.iam_policy_arns,
-        "system_settings": team_settings_all(team),
+        "iam_policy_arns": team.iam_policy_arns, "system_settings": team_settings_all(team),
+        # Still answered under its old name, for clients written before it moved.
+        "jupyterhub_group": _hub_group(team),
         "leads": sorted(lead.get_username() for lead in team.leads.all()),
         "members": team.members_current,
     }  # fmt: skip

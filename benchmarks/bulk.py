@@ -82,8 +82,8 @@ def main() -> None:
     try:
         tag = uuid.uuid4().hex[:5]
         team, _ = team_set(
-            name=f"bulk-{tag}", group=f"bulk-{tag}", jupyterhub_group=f"bulk-{tag}",
-            policy_arns=[], actor="bench",
+            name=f"bulk-{tag}", group=f"bulk-{tag}", policy_arns=[], actor="bench",
+            system_settings={"jupyterhub": {"group": f"bulk-{tag}"}},
         )  # fmt: skip
         print(f"Bulk benchmark: 1 and {args.rows} rows, {os.cpu_count()} CPUs")
         files = {count: csv_text(count, team.name, tag) for count in (1, args.rows)}

@@ -85,6 +85,7 @@ def plain_onboard(people: list[str], team) -> list[float]:
     """What an admin's own script would do: the same calls, one after another, no bookkeeping."""
     from onboarding.systems import clients
     from onboarding.systems.freeipa.steps import temporary_password
+    from onboarding.systems.jupyterhub.steps import team_hub_group
 
     systems = clients()
     systems.freeipa.ping()  # the session exists before timing, as it does in a warm worker
@@ -106,7 +107,7 @@ def plain_onboard(people: list[str], team) -> list[float]:
             access_point_arn=point.arn,
         )  # fmt: skip
         systems.jupyterhub.user_create(name=username)
-        systems.jupyterhub.group_add_user(group=team.jupyterhub_group, name=username)
+        systems.jupyterhub.group_add_user(group=team_hub_group(team), name=username)
         onboard_times.append(time.perf_counter() - started)
     return onboard_times
 
@@ -253,8 +254,9 @@ def main() -> None:
 
     tag = uuid.uuid4().hex[:5]
     team, _ = team_set(
-        name=f"bench-{tag}", group=f"bench-{tag}", jupyterhub_group=f"bench-{tag}",
-        policy_arns=["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"], actor="bench",
+        name=f"bench-{tag}", group=f"bench-{tag}", actor="bench",
+        system_settings={"jupyterhub": {"group": f"bench-{tag}"}},
+        policy_arns=["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
     )  # fmt: skip
 
     try:

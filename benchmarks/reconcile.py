@@ -110,19 +110,20 @@ def main() -> None:
     from onboarding.models import Person
     from onboarding.services import reconcile, team_set
     from onboarding.systems import enabled, round_trips
+    from onboarding.systems.jupyterhub.steps import team_hub_group
 
     try:
         tag = uuid.uuid4().hex[:5]
         team, _ = team_set(
-            name=f"bench-{tag}", group=f"bench-{tag}", jupyterhub_group=f"bench-{tag}",
-            policy_arns=[READ_ONLY_POLICY], actor="bench",
+            name=f"bench-{tag}", group=f"bench-{tag}", policy_arns=[READ_ONLY_POLICY],
+            system_settings={"jupyterhub": {"group": f"bench-{tag}"}}, actor="bench",
         )  # fmt: skip
         usernames = [f"r{tag}{i:05d}" for i in range(args.people)]
         print(f"Reconciliation benchmark: {args.people} people, {os.cpu_count()} CPUs")
 
         began = time.perf_counter()
         uids = freeipa_users_make(env, usernames, team.freeipa_group)
-        hub_users_make(env, usernames, team.jupyterhub_group)
+        hub_users_make(env, usernames, team_hub_group(team))
         aws_objects_make(uids, team.name)
         Person.objects.bulk_create(
             Person(

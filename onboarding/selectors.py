@@ -172,7 +172,6 @@ def team_change_preview(
     group: str,
     leads: list[str],
     policy_arns: list[str],
-    jupyterhub_group: str,
     system_settings: dict[str, dict[str, Any]] | None = None,
 ) -> list[TeamChange]:
     """What saving these values would change, and what that means for the team's members."""
@@ -218,14 +217,6 @@ def team_change_preview(
                 or "none",
                 f"roles created from now on get them (added: {gained}; removed: {lost}); the "
                 f"{who}' existing roles keep their policies until they are moved",
-            )
-        )  # fmt: skip
-    if jupyterhub_group != team.jupyterhub_group:
-        changes.append(
-            TeamChange(
-                "JupyterHub group", team.jupyterhub_group or "none", jupyterhub_group or "none",
-                f"new members join {jupyterhub_group or 'no hub group'}; the {who} keep "
-                f"{team.jupyterhub_group or 'no hub group'}",
             )
         )  # fmt: skip
     values, problems = team_settings.settings_parse(system_settings)

@@ -5,7 +5,7 @@ from onboarding.models import LifecycleRun, Person, Team
 
 def make_team(name: str = "vision", **fields) -> Team:
     fields.setdefault("freeipa_group", f"team-{name}")
-    fields.setdefault("jupyterhub_group", f"team-{name}")
+    fields.setdefault("system_settings", {"jupyterhub": {"group": f"team-{name}"}})
     return Team.objects.create(name=name, **fields)
 
 

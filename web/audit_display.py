@@ -12,7 +12,11 @@ from onboarding.systems import enabled
 
 STEP_ACTIONS = ("step.do", "step.undo")
 TEAM_ACTIONS = ("team.create", "team.change")
-TEAM_FIELDS = ("group", "leads", "policy_arns", "jupyterhub_group")
+# What every team event holds, so one can stand for the team's settings before a change.
+TEAM_FIELDS = ("group", "leads", "policy_arns")
+# Compared too where both events hold it: jupyterhub_group only in events written before the hub
+# group became JupyterHub's team setting, system_settings only in those since systems had any.
+TEAM_FIELDS_SOMETIMES = ("jupyterhub_group", "system_settings")
 # A worker writes as "<celery hostname>:<task id>"; the task id says nothing to a reader.
 _WORKER = re.compile(r"^(?P<host>[^\s:]+@[^\s:]+):[0-9a-f]{8}-[0-9a-f-]{27}$")
 LABELS = {
@@ -21,6 +25,7 @@ LABELS = {
     "leads_removed": "Leads removed",
     "policy_arns": "IAM policies",
     "jupyterhub_group": "JupyterHub group",
+    "system_settings": "Systems' team settings",
     "via": "Via",
     "from": "From",
     "ip": "Address",
@@ -132,7 +137,7 @@ def detail_fields(
             continue
         if key.endswith("_id") and key.removesuffix("_id") in details:
             continue  # said by name in its own field, the id beside it
-        if previous is not None and key in TEAM_FIELDS and key in previous:
+        if previous is not None and key in TEAM_FIELDS + TEAM_FIELDS_SOMETIMES and key in previous:
             if _text(previous[key]) == _text(value):
                 continue
             fields.append(Field(_label(key), f"{_text(previous[key])} → {_text(value)}"))

@@ -196,7 +196,6 @@ class TeamForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="One managed policy ARN per line.",
     )
-    jupyterhub_group = forms.CharField(max_length=255, required=False, label="JupyterHub group")
 
     def __init__(self, *args, editing: bool = False, **kwargs) -> None:
         super().__init__(*args, **kwargs)

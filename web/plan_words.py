@@ -36,7 +36,7 @@ class Words:
 
     @property
     def hub_group(self) -> str:
-        return self.team.jupyterhub_group or "no group"
+        return self.setting("jupyterhub", "group") or "no group"
 
     @property
     def role(self) -> str:
@@ -111,7 +111,7 @@ SAYS: dict[str, Callable[[Words], str]] = {
     ),
     "jupyterhub_team_group": lambda w: (
         f"Move {w.username} from the hub group "
-        f"{w.before.jupyterhub_group or 'no group'} to {w.hub_group}"
+        f"{w.setting_before('jupyterhub', 'group') or 'no group'} to {w.hub_group}"
     ),
 }
 

@@ -22,7 +22,6 @@ class Team(models.Model):
     iam_policy_arns = models.JSONField(
         default=list, blank=True, help_text="Managed IAM policies attached to members' roles."
     )
-    jupyterhub_group = models.CharField(max_length=255, blank=True)
     # What each system declares a team holds there ({"postgres": {"roles": [...]}}), each value
     # checked by the system's TeamSetting.parse before it is stored (onboarding/team_settings.py).
     system_settings = models.JSONField(default=dict, blank=True)

@@ -23,7 +23,6 @@ def team_set(
     group: str | None = None,
     leads: list[str] | None = None,
     policy_arns: list[str] | None = None,
-    jupyterhub_group: str | None = None,
     system_settings: dict[str, dict[str, Any]] | None = None,
     actor: str,
 ) -> tuple[Team, bool]:
@@ -35,7 +34,7 @@ def team_set(
     created = team is None
     found = team_problems(
         name=None, creating=created, group=group, leads=leads, policy_arns=policy_arns,
-        jupyterhub_group=jupyterhub_group, system_settings=system_settings,
+        system_settings=system_settings,
     )  # fmt: skip
     problems = [problem for field_problems in found.values() for problem in field_problems]
     if policy_arns is not None and not problems:
@@ -53,8 +52,6 @@ def team_set(
             team.freeipa_group = group
         if policy_arns is not None:
             team.iam_policy_arns = policy_arns
-        if jupyterhub_group is not None:
-            team.jupyterhub_group = jupyterhub_group
         team.system_settings = team_settings.settings_merged(team, setting_values)
         team.full_clean()
         team.save()
@@ -71,7 +68,7 @@ def team_set(
             details={
                 "group": team.freeipa_group, "leads": after,
                 "leads_removed": sorted(set(before) - set(after)),
-                "policy_arns": team.iam_policy_arns, "jupyterhub_group": team.jupyterhub_group,
+                "policy_arns": team.iam_policy_arns,
                 "system_settings": team_settings.team_settings_all(team),
             },
         )  # fmt: skip
@@ -109,7 +106,6 @@ def team_problems(
     group: str | None,
     leads: list[str] | None,
     policy_arns: list[str] | None,
-    jupyterhub_group: str | None,
     system_settings: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, list[str]]:
     """Everything wrong with a team as asked, {field: its problems}, all at once and before
@@ -125,10 +121,6 @@ def team_problems(
     elif group is not None:
         _rule(group_problems, group_name_check, group, label="FreeIPA group")
     found["freeipa_group"] = group_problems
-    hub_problems: list[str] = []
-    if jupyterhub_group:
-        _rule(hub_problems, group_name_check, jupyterhub_group, label="JupyterHub group")
-    found["jupyterhub_group"] = hub_problems
     found["leads"] = _leads_problems(leads or [])
     found["iam_policy_arns"] = _policies_problems(policy_arns or [])
     setting_values, setting_problems = team_settings.settings_parse(system_settings)

@@ -50,6 +50,8 @@ def test_teams_are_listed_with_their_current_members(hr, team):
         "team-vision",
         1,
     )
+    # The hub group, now JupyterHub's team setting, is still answered under its old name.
+    assert vision["jupyterhub_group"] == "team-vision"
     assert hr.get("/teams/vision").json() == vision
     assert hr.get("/teams/astro").json() == {"error": "There is no team 'astro'."}
 

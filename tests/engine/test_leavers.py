@@ -75,18 +75,18 @@ def test_team_leads_are_set_to_exactly_the_list_given(fake, team):
 def test_an_offboarded_person_cannot_be_made_a_lead_and_every_problem_is_named(fake, team):
     onboard("cat", team)
     Person.objects.filter(username="cat").update(status=Person.Status.OFFBOARDED)
-    before = (list(Team.objects.values_list("name", "jupyterhub_group")), team.leads.count())
+    before = (list(Team.objects.values_list("name", "system_settings")), team.leads.count())
     with pytest.raises(InvalidInput) as refused:
         team_set(
-            name=team.name, leads=["cat"], jupyterhub_group="..", policy_arns=["nope"],
-            actor="admin",
+            name=team.name, leads=["cat"], policy_arns=["nope"], actor="admin",
+            system_settings={"jupyterhub": {"group": ".."}},
         )  # fmt: skip
     message = str(refused.value)
     assert "cat is offboarded and cannot lead a team." in message
-    assert "JupyterHub group '..'" in message
+    assert "There is no team setting jupyterhub.group" in message
     assert "'nope' is not an IAM policy ARN." in message
     assert (
-        list(Team.objects.values_list("name", "jupyterhub_group")),
+        list(Team.objects.values_list("name", "system_settings")),
         team.leads.count(),
     ) == before
 

@@ -136,7 +136,7 @@ def test_changing_one_setting_keeps_the_teams_other_values(tagged):
         name="vision", group="team-vision", system_settings={"fake": {"tags": "a"}}, actor="admin"
     )
 
-    team, _ = team_set(name="vision", jupyterhub_group="hub-vision", actor="admin")
+    team, _ = team_set(name="vision", policy_arns=[], actor="admin")
 
     assert team.system_settings == {"fake": {"tags": ["a"]}}
 
@@ -174,7 +174,7 @@ def as_admin(client, tagged):
 def test_the_team_form_offers_the_setting_previews_and_saves_it(as_admin):
     team, _ = team_set(name="vision", group="team-vision", actor="admin")
     form = {"freeipa_group": "team-vision", "leads": "", "iam_policy_arns": "",
-            "jupyterhub_group": "", "fake.tags": "gpu"}  # fmt: skip
+            "jupyterhub.group": "", "fake.tags": "gpu"}  # fmt: skip
 
     page = as_admin.get("/teams/vision/").content.decode()
     preview = as_admin.post("/teams/vision/", {**form, "action": "preview"}).content.decode()
@@ -193,7 +193,7 @@ def test_the_team_form_offers_the_setting_previews_and_saves_it(as_admin):
 def test_the_team_form_puts_a_bad_setting_beside_its_field_and_saves_nothing(as_admin):
     team_set(name="vision", group="team-vision", actor="admin")
     form = {"freeipa_group": "team-vision", "leads": "", "iam_policy_arns": "",
-            "jupyterhub_group": "", "fake.tags": "not/a/tag", "action": "save"}  # fmt: skip
+            "jupyterhub.group": "", "fake.tags": "not/a/tag", "action": "save"}  # fmt: skip
 
     page = as_admin.post("/teams/vision/", form).content.decode()
 

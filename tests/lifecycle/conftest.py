@@ -125,7 +125,7 @@ def team(stack_configured, db):
         name=name,
         group=name,
         policy_arns=[READ_ONLY_POLICY],
-        jupyterhub_group=name,
+        system_settings={"jupyterhub": {"group": name}},
         actor="test",
     )
     return created
@@ -135,7 +135,11 @@ def team(stack_configured, db):
 def other_team(stack_configured, db):
     name = unique("team-")
     created, _ = team_set(
-        name=name, group=name, policy_arns=[BATCH_POLICY], jupyterhub_group=name, actor="test"
+        name=name,
+        group=name,
+        policy_arns=[BATCH_POLICY],
+        actor="test",
+        system_settings={"jupyterhub": {"group": name}},
     )
     return created
 

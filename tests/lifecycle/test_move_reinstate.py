@@ -13,6 +13,7 @@ from onboarding.services import (
     person_onboard_preview,
     person_reinstate,
 )
+from onboarding.systems.jupyterhub.steps import team_hub_group
 from tests.lifecycle.conftest import BATCH_POLICY, ldap_can_bind, onboard
 from tests.lifecycle.observe import (
     access_points,
@@ -52,8 +53,8 @@ def test_move_switches_groups_policies_and_hub_group_and_nothing_else(
     (role,) = roles(stack, username)
     assert attached_policies(stack, role["RoleName"]) == {BATCH_POLICY}
     groups = hub_user(stack, username)["groups"]
-    assert other_team.jupyterhub_group in groups
-    assert team.jupyterhub_group not in groups
+    assert team_hub_group(other_team) in groups
+    assert team_hub_group(team) not in groups
     assert access_points(stack, username) == access_point_before
     assert user.uid_number == uid_before
 
@@ -81,7 +82,7 @@ def test_offboarded_person_is_reinstated_with_new_credentials(
     assert team.freeipa_group in user.groups
     assert len(access_points(stack, username)) == 1
     assert len(roles(stack, username)) == 1
-    assert team.jupyterhub_group in hub_user(stack, username)["groups"]
+    assert team_hub_group(team) in hub_user(stack, username)["groups"]
 
     secrets = credentials_reveal(run=run, actor="admin")
     codes = totp_codes(secrets["otp_enrolment"], 1)

@@ -7,6 +7,7 @@ from onboarding.models import LifecycleRun, Person, Step
 from onboarding.plans import plan_for
 from onboarding.runner.execute import run_context, step_context
 from onboarding.services import person_offboard
+from onboarding.systems.jupyterhub.steps import team_hub_group
 from tests.lifecycle.conftest import READ_ONLY_POLICY, ldap_can_bind, onboard
 from tests.lifecycle.observe import (
     access_points,
@@ -62,7 +63,7 @@ def test_onboarded_person_has_access_in_every_system(eager, stack_configured, te
     assert trust["Condition"]["StringEquals"]["SAML:sub"] == username
     assert attached_policies(stack, role["RoleName"]) == {READ_ONLY_POLICY}
 
-    assert team.jupyterhub_group in hub_user(stack, username)["groups"]
+    assert team_hub_group(team) in hub_user(stack, username)["groups"]
 
     # The person sets their own password with a code from the enrolled token.
     freeipa_change_password(stack, username, password, NEW_PASSWORD, next(codes))

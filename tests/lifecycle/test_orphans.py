@@ -10,6 +10,7 @@ from onboarding.errors import InvalidInput
 from onboarding.models import AuditEvent, Finding, LifecycleRun, Person
 from onboarding.services import reconcile
 from onboarding.services.orphans import orphan_adopt, orphan_remove
+from onboarding.systems.jupyterhub.steps import team_hub_group
 from tests.lifecycle.conftest import freeipa_user_make
 from tests.lifecycle.observe import access_points, aws, freeipa_client, hub_user, roles
 from tests.lifecycle.test_reconcile import freeipa_group_join, role_delete
@@ -48,8 +49,8 @@ def test_orphans_made_by_hand_are_removed_from_each_system_and_an_untagged_role_
     ghost, _password = freeipa_user_make(stack)
     freeipa_group_join(stack, ghost, team.freeipa_group)
     hub(stack, "POST", f"/users/{ghost}")
-    hub(stack, "POST", f"/groups/{team.jupyterhub_group}")
-    hub(stack, "POST", f"/groups/{team.jupyterhub_group}/users", users=[ghost])
+    hub(stack, "POST", f"/groups/{team_hub_group(team)}")
+    hub(stack, "POST", f"/groups/{team_hub_group(team)}/users", users=[ghost])
     point = aws(stack, "efs").create_access_point(
         FileSystemId=settings.EFS_FILE_SYSTEM_ID, PosixUser={"Uid": 70123, "Gid": 70123},
         RootDirectory={"Path": f"/data/{ghost}"},
@@ -107,5 +108,5 @@ def test_a_freeipa_user_put_in_a_team_group_by_hand_is_adopted_and_given_the_res
     (point,) = access_points(stack, newcomer)
     assert point["PosixUser"]["Uid"] == person.uid_number
     assert len(roles(stack, newcomer)) == 1
-    assert hub_user(stack, newcomer)["groups"] == [team.jupyterhub_group]
+    assert hub_user(stack, newcomer)["groups"] == [team_hub_group(team)]
     assert orphans_of(newcomer) == {}

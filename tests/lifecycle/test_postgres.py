@@ -24,6 +24,7 @@ from onboarding.services import (
 )
 from onboarding.services.orphans import orphan_remove
 from onboarding.systems import system, systems_reset
+from onboarding.systems.jupyterhub.steps import team_hub_group
 from onboarding.systems.postgres.client import tag_for
 from sandbox import process
 from tests.lifecycle.conftest import onboard, unique
@@ -82,8 +83,8 @@ def team_with_roles(stack: dict[str, str], *roles: str):
         admin_sql(stack, sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
     name = unique("team-")
     team, _ = team_set(
-        name=name, group=name, jupyterhub_group=name,
-        system_settings={"postgres": {"roles": ", ".join(roles)}}, actor="test",
+        name=name, group=name, actor="test",
+        system_settings={"jupyterhub": {"group": name}, "postgres": {"roles": ", ".join(roles)}},
     )  # fmt: skip
     return team
 
@@ -180,7 +181,7 @@ def test_a_team_role_that_is_missing_is_refused_and_one_dropped_later_stops_the_
     run = onboard(username, team)
 
     team.refresh_from_db()
-    assert team.system_settings == {"postgres": {"roles": [dropped]}}
+    assert team.system_settings["postgres"] == {"roles": [dropped]}
     assert run.state == LifecycleRun.State.FAILED
     assert f"{dropped} do not exist in PostgreSQL" in run.error
     assert member_of(stack, username) == set()
@@ -288,11 +289,11 @@ def test_the_team_form_asks_the_database_about_the_roles_it_is_given(postgres_on
     admin = get_user_model().objects.create_superuser(unique("root-"), password="x")
     client.force_login(admin, "django.contrib.auth.backends.ModelBackend")
     form = {"freeipa_group": team.freeipa_group, "leads": "", "iam_policy_arns": "",
-            "jupyterhub_group": team.jupyterhub_group, "action": "save"}  # fmt: skip
+            "jupyterhub.group": team_hub_group(team), "action": "save"}  # fmt: skip
 
     refused = client.post(f"/teams/{team.name}/", {**form, "postgres.roles": missing})
     client.post(f"/teams/{team.name}/", {**form, "postgres.roles": readers})
 
     assert f"PostgreSQL has no role(s) {missing}" in refused.content.decode()
     team.refresh_from_db()
-    assert team.system_settings == {"postgres": {"roles": [readers]}}
+    assert team.system_settings["postgres"] == {"roles": [readers]}

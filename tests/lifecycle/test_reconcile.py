@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from onboarding.models import LifecycleRun
+from onboarding.systems.jupyterhub.steps import team_hub_group
 from tests.lifecycle.conftest import onboard, unique
 from tests.lifecycle.observe import access_points, aws, freeipa_client, hub_user
 
@@ -104,7 +105,7 @@ def test_what_is_changed_by_hand_is_found_and_repaired(
 
         code, findings = reconcile_command()
         assert [f for f in findings if f["username"] == username] == []
-        assert hub_user(stack, username)["groups"] == [team.jupyterhub_group]
+        assert hub_user(stack, username)["groups"] == [team_hub_group(team)]
         assert len(access_points(stack, username)) == 1
         assert [f["kind"] for f in findings if f["subject"] == f"role {stray_role}"] == ["orphan"]
     finally:

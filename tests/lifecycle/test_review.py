@@ -16,6 +16,7 @@ from django.test import Client
 from django.utils import timezone
 
 from onboarding.models import AccessReview, AuditEvent, LifecycleRun, Person, ReviewItem
+from onboarding.systems.jupyterhub.steps import team_hub_group
 from tests.lifecycle.conftest import onboard, unique
 from tests.lifecycle.observe import access_points, hub_user, roles
 from tests.web import conftest as web
@@ -41,7 +42,7 @@ def holds_everything(stack: dict[str, str], ipa, username: str, team) -> bool:
         user is not None and not user.preserved and not user.disabled
         and team.freeipa_group in user.groups
         and len(access_points(stack, username)) == 1 and len(roles(stack, username)) == 1
-        and team.jupyterhub_group in (hub_user(stack, username) or {}).get("groups", [])
+        and team_hub_group(team) in (hub_user(stack, username) or {}).get("groups", [])
     )  # fmt: skip
 
 

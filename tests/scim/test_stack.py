@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from onboarding.models import LifecycleRun, Person
+from onboarding.systems.jupyterhub.steps import team_hub_group
 from tests.lifecycle import conftest as lifecycle
 from tests.lifecycle.conftest import BATCH_POLICY, READ_ONLY_POLICY
 from tests.lifecycle.observe import access_points, attached_policies, hub_user, roles
@@ -32,10 +33,10 @@ def _holds_access_of(stack, ipa, username: str, team, policy: str, left=None) ->
     assert attached_policies(stack, role["RoleName"]) == {policy}
     assert len(access_points(stack, username)) == 1
     hub_groups = hub_user(stack, username)["groups"]
-    assert team.jupyterhub_group in hub_groups
+    assert team_hub_group(team) in hub_groups
     if left is not None:
         assert left.freeipa_group not in user.groups
-        assert left.jupyterhub_group not in hub_groups
+        assert team_hub_group(left) not in hub_groups
 
 
 def _holds_nothing(stack, ipa, username: str) -> None:

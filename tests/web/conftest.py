@@ -95,7 +95,7 @@ LOCAL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 def personas(db) -> Personas:
     def team(name: str) -> Team:
         return Team.objects.create(
-            name=name, freeipa_group=name, jupyterhub_group=name,
+            name=name, freeipa_group=name, system_settings={"jupyterhub": {"group": name}},
             iam_policy_arns=["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
         )  # fmt: skip
 

@@ -41,7 +41,7 @@ def site(web_server, ldap_configured) -> Site:
     team, _ = team_set(
         name=unique("vision-"), group=unique("vision-"),
         policy_arns=["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
-        jupyterhub_group=unique("hub-"), actor="test",
+        system_settings={"jupyterhub": {"group": unique("hub-")}}, actor="test",
     )  # fmt: skip
     person = make_person(unique("ada"), team=team, status="active", uid_number=70001)
     stuck = make_person(unique("bob"), team=team, status="onboarding")

@@ -81,6 +81,22 @@ def test_details_are_labelled_fields_and_a_team_change_shows_what_changed(as_adm
     assert "['" not in page  # no Python reprs
 
 
+def test_a_change_of_a_systems_team_setting_shows_before_and_after(as_admin):
+    team = unique("team-")
+    settings = {"group": team, "leads": [], "leads_removed": [], "policy_arns": []}
+    before, after = {"jupyterhub": {"group": "hub-a"}}, {"jupyterhub": {"group": "hub-b"}}
+    audit_record(actor="admin", action="team.create", target=team, outcome="succeeded",
+                 details={**settings, "system_settings": before})  # fmt: skip
+    audit_record(actor="admin", action="team.change", target=team, outcome="succeeded",
+                 details={**settings, "system_settings": after})  # fmt: skip
+
+    page = html.unescape(as_admin.get("/audit/", {"action": "team.change"}).content.decode())
+
+    shown = "jupyterhub: group: hub-a → jupyterhub: group: hub-b"
+    assert f"<dt>Systems' team settings</dt><dd>{shown}</dd>" in page
+    assert "<dt>FreeIPA group</dt>" not in page  # unchanged: not repeated
+
+
 def test_the_json_export_holds_the_same_events_as_the_csv(as_admin):
     audit_record(actor="lead-a", action="onboard.request", target="u-one", outcome="requested",
                  details={"why": "new starter"})  # fmt: skip

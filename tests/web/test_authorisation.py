@@ -171,7 +171,7 @@ def reinstate_data(w: World, team: Team) -> dict:
 
 def team_create_data() -> dict:
     shown = {"name": unique("made-"), "freeipa_group": unique("made-")}
-    return {**shown, "jupyterhub_group": "", "leads": "", "iam_policy_arns": "",
+    return {**shown, "jupyterhub.group": "", "leads": "", "iam_policy_arns": "",
             "action": "team_create", **previewed("team_create", **shown)}  # fmt: skip
 
 
@@ -284,7 +284,7 @@ CASES = [
          staff(lead_a=403, lead_b=403, admin=DONE),
          data=lambda w: {"freeipa_group": w.personas.team_a.freeipa_group, "leads": "",
                          "iam_policy_arns": "arn:aws:iam::aws:policy/AWSBatchFullAccess",
-                         "jupyterhub_group": "", "action": "save"}),
+                         "jupyterhub.group": "", "action": "save"}),
     Case("reconcile", "get", lambda w: "/reconcile/", ADMINS_ONLY),
     # A pass is queued and audited; what it finds is the worker's to store.
     Case("reconcile_check", "post", lambda w: "/reconcile/check/",

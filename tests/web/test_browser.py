@@ -37,7 +37,7 @@ def test_team_lead_onboards_watches_live_reveals_once_and_offboards(
     team, _ = team_set(
         name=unique("team-"), group=unique("team-"), leads=[lead.username],
         policy_arns=["arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
-        jupyterhub_group=unique("hub-"), actor="test",
+        system_settings={"jupyterhub": {"group": unique("hub-")}}, actor="test",
     )  # fmt: skip
     newcomer = unique("n")
     page = browser.new_context().new_page()
@@ -121,7 +121,10 @@ def test_admin_resumes_a_run_that_failed_on_a_bad_team_policy(
     admin_group_add(admin.username)
     missing_policy = f"arn:aws:iam::aws:policy/{unique('Missing')}"
     team, _ = team_set(
-        name=unique("team-"), group=unique("team-"), jupyterhub_group=unique("hub-"), actor="test"
+        name=unique("team-"),
+        group=unique("team-"),
+        actor="test",
+        system_settings={"jupyterhub": {"group": unique("hub-")}},
     )
     # A policy that existed when the team was saved and was deleted in AWS since: team_set itself
     # refuses a policy IAM does not have.

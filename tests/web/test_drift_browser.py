@@ -60,7 +60,12 @@ def test_drift_made_by_hand_is_found_shown_and_repaired_from_the_person_page(
     admin_group_add(admin.username)
     group = unique("team-")
     team, _ = team_set(
-        name=group, group=group, leads=[], policy_arns=[], jupyterhub_group="", actor="test"
+        name=group,
+        group=group,
+        leads=[],
+        policy_arns=[],
+        actor="test",
+        system_settings={"jupyterhub": {"group": ""}},
     )
     username = unique("d")
     onboarded = subprocess.run(

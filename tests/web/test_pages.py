@@ -18,6 +18,7 @@ from onboarding.audit import audit_record
 from onboarding.models import LifecycleRun, Person, Team
 from onboarding.runner import run_steps_create
 from onboarding.systems import clients
+from onboarding.systems.jupyterhub.steps import team_hub_group
 from tests.conftest import REPO_ROOT
 from tests.factories import make_person, make_run
 from tests.test_settings import GOOD_PRODUCTION
@@ -132,7 +133,7 @@ def test_onboard_preview_names_the_real_path_groups_policies_and_hub_group(as_le
     assert f"to the FreeIPA group(s) {team.freeipa_group}" in page
     assert f"IAM role accessadmin-{username}" in page
     assert "policies arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess" in page
-    assert f"in the hub group {team.jupyterhub_group}" in page
+    assert f"in the hub group {team_hub_group(team)}" in page
     assert "<username>" not in page
     assert "team's" not in page
 
@@ -148,8 +149,8 @@ def test_a_move_run_page_names_the_team_left_and_the_team_joined(as_admin, perso
 
     assert f"from team {personas.team_a.name} → {personas.team_b.name}" in page
     assert (
-        f"Move {person.username} from the hub group {personas.team_a.jupyterhub_group} to "
-        f"{personas.team_b.jupyterhub_group}"
+        f"Move {person.username} from the hub group {team_hub_group(personas.team_a)} to "
+        f"{team_hub_group(personas.team_b)}"
     ) in page
 
 
@@ -202,7 +203,7 @@ def test_team_edit_preview_says_what_changes_for_members(as_admin, personas):
             "freeipa_group": team.freeipa_group,
             "leads": "",
             "iam_policy_arns": "arn:aws:iam::aws:policy/AWSBatchFullAccess",
-            "jupyterhub_group": team.jupyterhub_group,
+            "jupyterhub.group": team_hub_group(team),
             "action": "preview",
         },
     )

@@ -49,7 +49,7 @@ def nothing_changed(kim: Person, personas) -> bool:
 def test_a_lead_brings_a_person_back_into_another_team_they_lead_after_its_preview(
     lead_a, personas, kim, fake
 ):
-    second = make_team("a-second", jupyterhub_group="a-second")
+    second = make_team("a-second", system_settings={"jupyterhub": {"group": "a-second"}})
     second.leads.add(personas.lead_a)
     asked = {"reason": "rehired", "team": second.name}
 

@@ -9,6 +9,7 @@ import pytest
 
 from onboarding.models import Team
 from onboarding.systems import clients
+from onboarding.systems.jupyterhub.steps import team_hub_group
 from tests.factories import make_person
 from tests.web.conftest import unique
 
@@ -31,7 +32,7 @@ def test_a_new_team_with_many_problems_shows_them_all_beside_their_fields_and_ma
 
     response = as_admin.post("/teams/new/", {
         "name": name, "freeipa_group": group, "leads": f"{ghost_one}, {ghost_two}",
-        "iam_policy_arns": f"{READ_ONLY}\n{missing}\nnot-an-arn", "jupyterhub_group": "Bad Name",
+        "iam_policy_arns": f"{READ_ONLY}\n{missing}\nnot-an-arn", "jupyterhub.group": "Bad Name",
     })  # fmt: skip
 
     page = response.content.decode()
@@ -43,7 +44,7 @@ def test_a_new_team_with_many_problems_shows_them_all_beside_their_fields_and_ma
     assert f"{missing} does not exist in IAM." in policies
     assert "'not-an-arn' is not an IAM policy ARN." in policies
     assert READ_ONLY not in policies
-    assert "JupyterHub group 'Bad Name'" in error_beside(page, "jupyterhub_group")
+    assert "JupyterHub group: Group 'Bad Name' may only" in error_beside(page, "jupyterhub.group")
     assert "Fix 3 things below; nothing was changed" in page
     assert 'aria-describedby="id_leads_helptext id_leads_error"' in page
     assert 'id="preview"' not in page
@@ -53,7 +54,7 @@ def test_a_new_team_with_many_problems_shows_them_all_beside_their_fields_and_ma
 
 def new_team_fields(name: str, **changed: str) -> dict[str, str]:
     return {"name": name, "freeipa_group": name, "leads": "", "iam_policy_arns": READ_ONLY,
-            "jupyterhub_group": name, **changed}  # fmt: skip
+            "jupyterhub.group": name, **changed}  # fmt: skip
 
 
 def previewed_page(client, fields: dict[str, str]) -> str:
@@ -130,7 +131,7 @@ def test_a_team_change_to_a_policy_that_does_not_exist_is_refused_before_the_pre
 
     response = as_admin.post(f"/teams/{team.name}/", {
         "freeipa_group": team.freeipa_group, "leads": "", "iam_policy_arns": missing,
-        "jupyterhub_group": team.jupyterhub_group, "action": "save",
+        "jupyterhub.group": team_hub_group(team), "action": "save",
     })  # fmt: skip
 
     assert f"{missing} does not exist in IAM." in error_beside(

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_POST
 
 from onboarding import selectors, services, team_settings
 from onboarding.models import Team
-from onboarding.team_settings import team_settings_text
+from onboarding.team_settings import declared, team_settings_text
 from web.forms import TeamForm
 from web.permissions import admin_required, visible_or_404
 from web.views.common import USER_ERRORS, actor_name, preview_then_commit, submitted
@@ -20,8 +20,12 @@ from web.views.common import USER_ERRORS, actor_name, preview_then_commit, submi
 
 @admin_required
 def team_list(request: HttpRequest) -> HttpResponse:
-    teams = Team.objects.annotate(member_count=Count("members")).prefetch_related("leads")
-    return render(request, "web/team_list.html", {"teams": teams})
+    teams = list(Team.objects.annotate(member_count=Count("members")).prefetch_related("leads"))
+    labels = [f"{system.label} {setting.label.lower()}" for system, setting in declared()]
+    for team in teams:
+        team.settings_shown = list(zip(labels, team_settings_text(team).values(), strict=True))
+    context = {"teams": teams, "setting_labels": labels, "columns": 5 + len(labels)}
+    return render(request, "web/team_list.html", context)
 
 
 def _team_checked(form: TeamForm, *, creating: bool) -> bool:
@@ -33,7 +37,6 @@ def _team_checked(form: TeamForm, *, creating: bool) -> bool:
         group=form.cleaned_data["freeipa_group"].strip(),
         leads=form.lead_names(),
         policy_arns=form.policy_arns(),
-        jupyterhub_group=form.cleaned_data["jupyterhub_group"].strip(),
         system_settings=form.system_settings(),
     )
     for field, messages_ in problems.items():
@@ -56,7 +59,6 @@ def _team_create_preview(form: TeamForm) -> list[TeamMade]:
     name, group = form.cleaned_data["name"], form.cleaned_data["freeipa_group"].strip()
     leads = sorted({lead.lower() for lead in form.lead_names()})
     policies = form.policy_arns()
-    hub = form.cleaned_data["jupyterhub_group"].strip()
     made = [
         TeamMade("FreeIPA group", group, f"made in FreeIPA (kept as it is if it is there "
                  f"already); everyone onboarded into {name} joins it"),
@@ -67,9 +69,6 @@ def _team_create_preview(form: TeamForm) -> list[TeamMade]:
         TeamMade("IAM policies", ", ".join(policies) or "none",
                  "each member's IAM role gets these policies" if policies else
                  "members' IAM roles get no managed policy"),
-        TeamMade("JupyterHub group", hub or "none",
-                 f"members join {hub} on JupyterHub" if hub else
-                 "members join no JupyterHub group"),
     ]  # fmt: skip
     values, _ = team_settings.settings_parse(form.system_settings())
     for system, setting in team_settings.declared():
@@ -99,7 +98,6 @@ def team_create(request: HttpRequest) -> HttpResponse:
             team, _ = services.team_set(
                 name=form.cleaned_data["name"], group=form.cleaned_data["freeipa_group"].strip(),
                 leads=form.lead_names(), policy_arns=form.policy_arns(),
-                jupyterhub_group=form.cleaned_data["jupyterhub_group"].strip(),
                 system_settings=form.system_settings(), actor=actor_name(request),
             )  # fmt: skip
             messages.success(request, f"Team {team.name} is created with FreeIPA group "
@@ -129,7 +127,6 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
         "freeipa_group": team.freeipa_group,
         "leads": " ".join(selectors.team_lead_names(team)),
         "iam_policy_arns": "\n".join(team.iam_policy_arns),
-        "jupyterhub_group": team.jupyterhub_group,
         **team_settings_text(team),
     }
     form = TeamForm(request.POST or None, initial=initial, editing=True)
@@ -139,7 +136,6 @@ def team_edit(request: HttpRequest, name: str) -> HttpResponse:
             "group": form.cleaned_data["freeipa_group"].strip(),
             "leads": form.lead_names(),
             "policy_arns": form.policy_arns(),
-            "jupyterhub_group": form.cleaned_data["jupyterhub_group"].strip(),
             "system_settings": form.system_settings(),
         }
         try:

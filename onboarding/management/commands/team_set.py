@@ -3,6 +3,10 @@ from onboarding.management.commands._base import LifecycleCommand
 from onboarding.services import team_set
 
 
+def _hub_group(value: str) -> str:
+    return f"jupyterhub.group={value}"
+
+
 class Command(LifecycleCommand):
     help = "Create or change a team; its FreeIPA group is created when missing."
 
@@ -17,7 +21,10 @@ class Command(LifecycleCommand):
         parser.add_argument(
             "--policy-arn", action="append", dest="policy_arns", help="an IAM policy (repeat)"
         )
-        parser.add_argument("--jupyterhub-group")
+        parser.add_argument(
+            "--jupyterhub-group", action="append", dest="settings", type=_hub_group,
+            metavar="GROUP", help="the same as --setting jupyterhub.group=GROUP",
+        )  # fmt: skip
         parser.add_argument(
             "--setting", action="append", dest="settings", default=[],
             metavar="SYSTEM.SETTING=VALUE",
@@ -30,7 +37,6 @@ class Command(LifecycleCommand):
             group=options["group"],
             leads=[] if options["no_leads"] else options["leads"],
             policy_arns=options["policy_arns"],
-            jupyterhub_group=options["jupyterhub_group"],
             system_settings=team_settings.pairs_parse(options["settings"]),
             actor=self.actor(),
         )
@@ -38,8 +44,7 @@ class Command(LifecycleCommand):
         leads = ", ".join(team.leads.values_list("username", flat=True)) or "none"
         self.stdout.write(
             f"{verb} team {team.name}: FreeIPA group {team.freeipa_group}, leads {leads}, "
-            f"policies {', '.join(team.iam_policy_arns) or 'none'}, "
-            f"JupyterHub group {team.jupyterhub_group or 'none'}"
+            f"policies {', '.join(team.iam_policy_arns) or 'none'}"
             + "".join(
                 f", {name} {text or 'none'}"
                 for name, text in team_settings.team_settings_text(team).items()

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from onboarding.errors import AccessAdminError
+from onboarding.errors import AccessAdminError, InvalidInput
 from onboarding.models import Person
-from onboarding.systems.base import Check, ManagedObject, System, SystemState
+from onboarding.systems.base import Check, ManagedObject, System, SystemState, TeamSetting
 from onboarding.systems.jupyterhub import steps as s
 from onboarding.systems.jupyterhub.client import (
     GROUPS_MANAGED_BY_AUTHENTICATOR,
     GROUPS_MANAGED_FIX,
     JupyterHub,
 )
+from onboarding.validation import group_name_check
 
 HUB_USER = "hub user"
 # What the connector does (jupyterhub/client.py); each implies the read scopes it needs.
@@ -35,9 +36,29 @@ def _group_changes(hub: JupyterHub) -> Check:
     )
 
 
+def hub_group_parse(value: object) -> str:
+    """A hub group's name as typed or sent, or "" for none."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"give the group's name as text, not {type(value).__name__}.")
+    name = value.strip()
+    return group_name_check(name, label="Group") if name else ""
+
+
+GROUP_SETTING = TeamSetting(
+    s.GROUP,
+    "Group",
+    "The hub group every member's hub user joins; empty for none.",
+    parse=hub_group_parse,
+    default="",
+)
+
+
 class JupyterHubSystem(System):
     name = "jupyterhub"
     label = "JupyterHub"
+    team_settings = (GROUP_SETTING,)
     steps = {
         ("onboard", "access"): (s.ACCESS_GRANT,),
         ("offboard", "cut_off"): (s.SERVERS_STOP,),
@@ -84,7 +105,7 @@ class JupyterHubSystem(System):
         self.client.user_remove(name=item.username)
 
     def expected(self, person: Person) -> list[ManagedObject]:
-        groups = person.team.jupyterhub_group or "none"
+        groups = s.team_hub_group(person.team) or "none"
         return [
             ManagedObject(
                 self.name,

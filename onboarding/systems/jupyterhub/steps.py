@@ -5,10 +5,19 @@ from __future__ import annotations
 from onboarding.models import Team
 from onboarding.steps import PlanStep, StepContext
 from onboarding.systems.jupyterhub.client import JupyterHub
+from onboarding.team_settings import team_setting
+
+SYSTEM = "jupyterhub"
+GROUP = "group"
+
+
+def team_hub_group(team: Team) -> str:
+    """The hub group the team's members join, or "" for none."""
+    return team_setting(team, SYSTEM, GROUP)
 
 
 class JupyterHubStep(PlanStep):
-    system = "jupyterhub"
+    system = SYSTEM
 
     @staticmethod
     def hub(ctx: StepContext) -> JupyterHub:
@@ -17,10 +26,11 @@ class JupyterHubStep(PlanStep):
 
 def _access_grant(ctx: StepContext) -> dict:
     hub: JupyterHub = ctx.client
+    group = ctx.team_setting(GROUP)
     hub.user_create(name=ctx.username)
-    if ctx.team.jupyterhub_group:
-        hub.group_add_user(group=ctx.team.jupyterhub_group, name=ctx.username)
-    return {"hub_user": ctx.username, "group": ctx.team.jupyterhub_group}
+    if group:
+        hub.group_add_user(group=group, name=ctx.username)
+    return {"hub_user": ctx.username, "group": group}
 
 
 class AccessGrant(JupyterHubStep):
@@ -34,9 +44,10 @@ class AccessGrant(JupyterHubStep):
         user = self.hub(ctx).user_find(name=ctx.username)
         if user is None:
             return None
-        if ctx.team.jupyterhub_group and ctx.team.jupyterhub_group not in user.groups:
+        group = ctx.team_setting(GROUP)
+        if group and group not in user.groups:
             return None
-        return {"hub_user": ctx.username, "group": ctx.team.jupyterhub_group}
+        return {"hub_user": ctx.username, "group": group}
 
     def undo(self, ctx: StepContext) -> None:
         self.hub(ctx).user_remove(name=ctx.username)
@@ -44,7 +55,8 @@ class AccessGrant(JupyterHubStep):
 
 def team_hub_groups() -> set[str]:
     """The hub groups AccessAdmin manages: every team's."""
-    return set(Team.objects.exclude(jupyterhub_group="").values_list("jupyterhub_group", flat=True))
+    groups = Team.objects.values_list(f"system_settings__{SYSTEM}__{GROUP}", flat=True)
+    return {group for group in groups if isinstance(group, str) and group}
 
 
 class AccessRepair(JupyterHubStep):
@@ -54,7 +66,7 @@ class AccessRepair(JupyterHubStep):
     def do(self, ctx: StepContext) -> dict:
         hub: JupyterHub = ctx.client
         user = hub.user_find(name=ctx.username) or hub.user_create(name=ctx.username)
-        wanted = ctx.team.jupyterhub_group
+        wanted = ctx.team_setting(GROUP)
         if wanted and wanted not in user.groups:
             hub.group_add_user(group=wanted, name=ctx.username)
         leaving = sorted((team_hub_groups() & set(user.groups)) - {wanted})
@@ -64,10 +76,10 @@ class AccessRepair(JupyterHubStep):
 
     def check(self, ctx: StepContext) -> dict | None:
         user = self.hub(ctx).user_find(name=ctx.username)
-        wanted = {ctx.team.jupyterhub_group} - {""}
-        if user is None or team_hub_groups() & set(user.groups) != wanted:
+        group = ctx.team_setting(GROUP)
+        if user is None or team_hub_groups() & set(user.groups) != {group} - {""}:
             return None
-        return {"hub_user": ctx.username, "group": ctx.team.jupyterhub_group, "removed": []}
+        return {"hub_user": ctx.username, "group": group, "removed": []}
 
     def undo(self, ctx: StepContext) -> None:
         """The groups it took them out of are given back; the user it made stays."""
@@ -110,7 +122,7 @@ class TeamGroupSwitch(JupyterHubStep):
     description = "Switch their JupyterHub group to the new team's"
 
     def do(self, ctx: StepContext) -> dict:
-        old, new = ctx.previous_team.jupyterhub_group, ctx.team.jupyterhub_group
+        old, new = ctx.previous_team_setting(GROUP), ctx.team_setting(GROUP)
         if new:
             self.hub(ctx).group_add_user(group=new, name=ctx.username)
         if old and old != new:
@@ -121,13 +133,13 @@ class TeamGroupSwitch(JupyterHubStep):
         user = self.hub(ctx).user_find(name=ctx.username)
         if user is None:
             return None
-        old, new = ctx.previous_team.jupyterhub_group, ctx.team.jupyterhub_group
+        old, new = ctx.previous_team_setting(GROUP), ctx.team_setting(GROUP)
         if (not new or new in user.groups) and (not old or old == new or old not in user.groups):
             return {"group": new}
         return None
 
     def undo(self, ctx: StepContext) -> None:
-        old, new = ctx.previous_team.jupyterhub_group, ctx.team.jupyterhub_group
+        old, new = ctx.previous_team_setting(GROUP), ctx.team_setting(GROUP)
         if old:
             self.hub(ctx).group_add_user(group=old, name=ctx.username)
         if new and new != old:
