@@ -79,7 +79,7 @@ def test_a_new_team_is_previewed_in_plain_words_then_created(as_admin, stack_con
     assert f"everyone onboarded into {name} joins it" in preview
     assert f"nobody leads {name}" in preview
     assert "each member's IAM role gets these policies" in preview
-    assert f"members join {name} on JupyterHub" in preview
+    assert f"people onboarded into {name} get {name}" in preview  # the hub group setting
     assert not Team.objects.filter(name=name).exists()
     assert clients().freeipa.group_find(name=name) is None
 
