@@ -69,7 +69,7 @@ class PolicyError(Exception):
     """A password the policy refuses; the text is what FreeIPA puts in the header."""
 
 
-def policy_for(tree: Tree, user: Entry) -> dict[str, int]:
+def policy_entry_for(tree: Tree, user: Entry) -> Entry | None:
     """The policy of the user's group with the lowest CoS priority, else the global one."""
     candidates = []
     for group in tree.groups_with("member", user.dn):
@@ -77,7 +77,12 @@ def policy_for(tree: Tree, user: Entry) -> dict[str, int]:
         if entry is not None:
             candidates.append((int(entry.first("cospriority", "0")), entry))
     chosen = min(candidates, key=lambda pair: pair[0])[1] if candidates else None
-    chosen = chosen or tree.directory.get(tree.global_policy_dn)
+    return chosen or tree.directory.get(tree.global_policy_dn)
+
+
+def policy_for(tree: Tree, user: Entry) -> dict[str, int]:
+    """The rules of policy_entry_for, the global policy's and the defaults filling gaps."""
+    chosen = policy_entry_for(tree, user)
     policy = dict(DEFAULT_POLICY)
     global_entry = tree.directory.get(tree.global_policy_dn)
     for source in (global_entry, chosen):
@@ -107,7 +112,9 @@ def pass_sync_managers_set(tree: Tree, dns: list[str]) -> None:
             PASS_SYNC_CONFIG_DN,
             {"objectClass": ["top", "extensibleObject"], "cn": ["ipa_pwd_extop"]},
         )
-    tree.directory.replace(PASS_SYNC_CONFIG_DN, {"passSyncManagersDNs": dns or None})
+    entry = tree.directory.get(PASS_SYNC_CONFIG_DN)
+    if dns or (entry is not None and entry.get("passsyncmanagersdns")):
+        tree.directory.replace(PASS_SYNC_CONFIG_DN, {"passSyncManagersDNs": dns or None})
 
 
 def is_pass_sync_manager(tree: Tree, dn: str) -> bool:
