@@ -241,3 +241,93 @@ def test_at_grace_limit_zero_freeipa_refuses_and_the_person_is_told_why(
     assert Enrolment.objects.get().state == Enrolment.State.OPEN
     assert not bind(stack_configured, username, CHOSEN)
     assert AuditEvent.objects.filter(action="enrolment.failed", target=username).exists()
+
+
+@pytest.fixture
+def directory_reads(stack_configured, settings) -> None:
+    """LDAP_BIND_DN may read passSyncManagersDNs (the stack's is Directory Manager)."""
+    settings.AUTH_LDAP_SERVER_URI = stack_configured["LDAP_URI"]
+    settings.AUTH_LDAP_BIND_DN = stack_configured["LDAP_BIND_DN"]
+    settings.AUTH_LDAP_BIND_PASSWORD = stack_configured["LDAP_BIND_PASSWORD"]
+
+
+@pytest.fixture
+def pass_sync(stack_configured, settings, directory_reads) -> Iterator[None]:
+    """AccessAdmin's FreeIPA account listed in passSyncManagersDNs, as the README says to."""
+    tree = freeipa.tree_for(stack_configured)
+    account = (
+        f"uid={settings.FREEIPA_USERNAME},cn=users,cn=accounts,{stack_configured['LDAP_BASE_DN']}"
+    )
+    passwords.pass_sync_managers_set(tree, [account])
+    settings.FREEIPA_PASS_SYNC = True
+    yield
+    passwords.pass_sync_managers_set(tree, [])
+
+
+def test_at_grace_limit_zero_a_pass_sync_manager_sets_the_chosen_password(
+    grace_limit, pass_sync, enrolling, client, stack_configured, username, mailbox
+):
+    """FreeIPA refuses the person's own change; AccessAdmin, a password-sync manager, checks
+    the policy and sets the password, which FreeIPA stores unexpired."""
+    grace_limit(0)
+    run, mail, temporary = enrolling
+    link = link_of(mail)
+    key = key_of(client.get(link).content.decode())
+
+    done = enrol(client, link, pyotp.TOTP(key).now())
+    assert done.status_code == 302 and done["Location"] == link
+
+    assert bind(stack_configured, username, CHOSEN)
+    assert not bind(stack_configured, username, temporary)
+    assert "This link was used on" in client.get(link).content.decode()
+    completed = AuditEvent.objects.get(action="enrolment.completed", target=username)
+    assert completed.details["password_set"] == "as password-sync manager"
+    for event in AuditEvent.objects.all():
+        assert temporary not in str(event.details) and CHOSEN not in str(event.details)
+        assert key not in str(event.details)
+    for message in mailbox.messages:
+        assert temporary not in body(message) and key not in body(message)
+    assert credentials_read(run=run) == {}
+
+    again = enrol(client, link, pyotp.TOTP(key).now(), password="Another-password-33")
+    assert "This link was used on" in again.content.decode()
+    assert bind(stack_configured, username, CHOSEN)
+    assert not bind(stack_configured, username, "Another-password-33")
+
+
+def test_at_grace_limit_zero_a_password_the_policy_refuses_changes_nothing(
+    grace_limit, pass_sync, enrolling, client, stack_configured, username
+):
+    """FreeIPA would store it, so AccessAdmin refuses it for FreeIPA's own reason."""
+    grace_limit(0)
+    run, mail, temporary = enrolling
+    link = link_of(mail)
+    key = key_of(client.get(link).content.decode())
+
+    refused = enrol(client, link, pyotp.TOTP(key).now(), password="Sh0rt")
+    assert refused.status_code == 400
+    assert "Password is too short" in refused.content.decode()
+    assert not bind(stack_configured, username, "Sh0rt")
+    assert Enrolment.objects.get().state == Enrolment.State.OPEN
+    assert credentials_read(run=run)[Credential.Kind.TEMPORARY_PASSWORD] == temporary
+    assert not AuditEvent.objects.filter(action="enrolment.completed").exists()
+
+
+def test_at_grace_limit_zero_an_account_not_listed_as_pass_sync_manager_changes_nothing(
+    grace_limit, directory_reads, enrolling, client, stack_configured, username, settings
+):
+    """Configured for it but not in passSyncManagersDNs: FreeIPA would store the password
+    expired, so nothing is set and the person is told to ask an admin."""
+    grace_limit(0)
+    settings.FREEIPA_PASS_SYNC = True
+    _, mail, _ = enrolling
+    link = link_of(mail)
+    key = key_of(client.get(link).content.decode())
+
+    refused = enrol(client, link, pyotp.TOTP(key).now())
+    assert refused.status_code == 400
+    assert "FreeIPA did not let AccessAdmin set your password" in refused.content.decode()
+    assert not bind(stack_configured, username, CHOSEN)
+    assert Enrolment.objects.get().state == Enrolment.State.OPEN
+    failed = AuditEvent.objects.get(action="enrolment.failed", target=username)
+    assert "passSyncManagersDNs" in failed.details["reason"]
