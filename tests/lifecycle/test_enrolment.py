@@ -4,21 +4,23 @@ set a password that is theirs, through FreeIPA's change_password as them. Then t
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 
 import ldap
 import pyotp
 import pytest
+from django.core.management import call_command
 
 import sandbox.freeipa as freeipa
 from onboarding.credentials import credentials_read
 from onboarding.enrolment.models import Enrolment
 from onboarding.models import AuditEvent, Credential, LifecycleRun, Person
 from onboarding.services import person_credentials_reset, person_offboard
-from onboarding.systems import systems_reset
+from onboarding.systems import Check, system, systems_reset
 from sandbox.freeipa import passwords
-from tests.lifecycle.conftest import onboard
+from tests.lifecycle.conftest import freeipa_grant_as_admin, onboard
 from tests.mailbox import Mailbox, body, free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
@@ -331,3 +333,38 @@ def test_at_grace_limit_zero_an_account_not_listed_as_pass_sync_manager_changes_
     assert Enrolment.objects.get().state == Enrolment.State.OPEN
     failed = AuditEvent.objects.get(action="enrolment.failed", target=username)
     assert "passSyncManagersDNs" in failed.details["reason"]
+
+
+def pass_sync_check(settings) -> Check:
+    (found,) = [c for c in system("freeipa").preflight() if c.subject == "password-sync manager"]
+    return found
+
+
+def test_freeipa_grant_offers_pass_sync_and_preflight_says_whether_it_took(
+    stack_configured, directory_reads, settings, tmp_path
+):
+    """Opt-in: without --pass-sync nothing is said; with it, what it gives and how to list the
+    account (FreeIPA has no API command for it); preflight then reads the list."""
+    account = settings.FREEIPA_USERNAME
+    plain = freeipa_grant_as_admin(stack_configured, account, tmp_path)
+    assert "password-sync" not in plain
+    settings.FREEIPA_PASS_SYNC = True
+    assert pass_sync_check(settings).verdict == Check.FAILED
+
+    out = io.StringIO()
+    (tmp_path / "admin").write_text(stack_configured["FREEIPA_PASSWORD"])
+    call_command(
+        "freeipa_grant", account, "--admin", stack_configured["FREEIPA_USERNAME"],
+        "--admin-password-file", str(tmp_path / "admin"), "--pass-sync", stdout=out,
+    )  # fmt: skip
+    text = out.getvalue()
+    dn = f"uid={account},cn=users,cn=accounts,{stack_configured['LDAP_BASE_DN']}"
+    assert f"passSyncManagersDNs: {dn}" in text
+    assert "NOT expired" in text and "applies the policy itself" in text.replace("\n  ", " ")
+
+    tree = freeipa.tree_for(stack_configured)
+    passwords.pass_sync_managers_set(tree, [dn])
+    try:
+        assert pass_sync_check(settings).verdict == Check.OK
+    finally:
+        passwords.pass_sync_managers_set(tree, [])

@@ -82,6 +82,9 @@ def _pass_sync(username: str) -> Check:
     dn = f"uid={username},{settings.LDAP_USER_BASE_DN}"
     managers = pass_sync_managers()
     fix = f"run `manage.py freeipa_grant {username} --pass-sync` and follow what it prints"
+    if managers is None and not settings.FREEIPA_PASS_SYNC:
+        return Check("password-sync manager", Check.OK, "not used (FREEIPA_PASS_SYNC is off): "
+                     "at grace limit 0 enrolment stops with a message")  # fmt: skip
     if managers is None:
         return Check("password-sync manager", Check.WARNING, "cannot read passSyncManagersDNs "
                      "as LDAP_BIND_DN (FreeIPA's permission 'Read PassSync Managers "
