@@ -68,28 +68,32 @@ def _upg_read(ipa: FreeIPA, grant: str) -> Check:
     )
 
 
-def _is_pass_sync_manager(username: str) -> bool:
-    """False only when the list is readable and leaves the account out: a set by a non-manager
-    would store the person's new password expired."""
+def _pass_sync_listed(username: str) -> bool | None:
+    """Whether passSyncManagersDNs lists the account; None when LDAP_BIND_DN cannot read it."""
     managers = pass_sync_managers()
-    dn = f"uid={username},{settings.LDAP_USER_BASE_DN}".lower()
-    return managers is None or dn in {manager.lower() for manager in managers}
+    if managers is None:
+        return None
+    return _account_dn(username).lower() in {manager.lower() for manager in managers}
+
+
+def _account_dn(username: str) -> str:
+    return f"uid={username},{settings.LDAP_USER_BASE_DN}"
 
 
 def _pass_sync(username: str) -> Check:
     """Whether FreeIPA lists the service account as a password-sync manager, which enrolment
     needs under a grace limit of 0 (README: First login)."""
-    dn = f"uid={username},{settings.LDAP_USER_BASE_DN}"
-    managers = pass_sync_managers()
+    dn = _account_dn(username)
+    listed = _pass_sync_listed(username)
     fix = f"run `manage.py freeipa_grant {username} --pass-sync` and follow what it prints"
-    if managers is None and not settings.FREEIPA_PASS_SYNC:
+    if listed is None and not settings.FREEIPA_PASS_SYNC:
         return Check("password-sync manager", Check.OK, "not used (FREEIPA_PASS_SYNC is off): "
                      "at grace limit 0 enrolment stops with a message")  # fmt: skip
-    if managers is None:
+    if listed is None:
         return Check("password-sync manager", Check.WARNING, "cannot read passSyncManagersDNs "
                      "as LDAP_BIND_DN (FreeIPA's permission 'Read PassSync Managers "
                      "Configuration' grants it)", fix)  # fmt: skip
-    if dn.lower() in {manager.lower() for manager in managers}:
+    if listed:
         return Check("password-sync manager", Check.OK, f"{dn} is one: enrolment works at "
                      "grace limit 0, AccessAdmin applying the password policy")  # fmt: skip
     state = Check.FAILED if settings.FREEIPA_PASS_SYNC else Check.OK
@@ -279,7 +283,8 @@ class FreeIPASystem(System):
         refusal = policy.refusal(password)
         if refusal:
             raise PasswordRefused(self.name, policy=f"Constraint violation: {refusal}")
-        if not _is_pass_sync_manager(self.client.username):
+        # Unreadable, the list is not held against it: the expiry FreeIPA answers is checked.
+        if _pass_sync_listed(self.client.username) is False:
             raise PermanentError(
                 self.name, f"{self.client.username} is not in FreeIPA's passSyncManagersDNs"
             )
