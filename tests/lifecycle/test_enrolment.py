@@ -273,6 +273,8 @@ def test_at_grace_limit_zero_a_pass_sync_manager_sets_the_chosen_password(
     the policy and sets the password, which FreeIPA stores unexpired."""
     grace_limit(0)
     run, mail, temporary = enrolling
+    # Set by a password-sync manager, the temporary password is not expired either (README).
+    assert bind(stack_configured, username, temporary)
     link = link_of(mail)
     key = key_of(client.get(link).content.decode())
 
@@ -368,3 +370,21 @@ def test_freeipa_grant_offers_pass_sync_and_preflight_says_whether_it_took(
         assert pass_sync_check(settings).verdict == Check.OK
     finally:
         passwords.pass_sync_managers_set(tree, [])
+
+
+def test_at_grace_limit_zero_an_account_onboarded_before_the_opt_in_enrols_too(
+    grace_limit, enrolling, pass_sync, client, stack_configured, username
+):
+    """Onboarded before AccessAdmin was listed: the temporary password is expired, FreeIPA
+    refuses the person's own change, and AccessAdmin sets the chosen one."""
+    grace_limit(0)
+    _, mail, temporary = enrolling
+    assert not bind(stack_configured, username, temporary)
+    link = link_of(mail)
+    key = key_of(client.get(link).content.decode())
+
+    done = enrol(client, link, pyotp.TOTP(key).now())
+    assert done.status_code == 302
+
+    assert bind(stack_configured, username, CHOSEN)
+    assert not bind(stack_configured, username, temporary)
