@@ -359,6 +359,9 @@ FREEIPA_CA_FILE = env.str("FREEIPA_CA_FILE")
 FREEIPA_USERNAME = env.str("FREEIPA_USERNAME", "admin")
 FREEIPA_PASSWORD = env.secret("FREEIPA_PASSWORD", required=PRODUCTION and FREEIPA_ENABLED)
 FREEIPA_REALM = env.str("FREEIPA_REALM", "EXAMPLE.TEST")
+# FREEIPA_USERNAME is in FreeIPA's passSyncManagersDNs: enrolment may then set the person's
+# password itself when a grace limit of 0 refuses their expired temporary one (README: First login).
+FREEIPA_PASS_SYNC = env.bool("FREEIPA_PASS_SYNC", False)
 
 AWS_REGION = env.str("AWS_REGION", "eu-west-1")
 AWS_ENDPOINT_URL = env.url("AWS_ENDPOINT_URL", schemes=("http", "https"))

@@ -76,6 +76,28 @@ def directory_preflight(**_) -> tuple[str, Check]:
     return "Web login", Check("LDAP", Check.OK, detail + (" over TLS" if secure else ""))
 
 
+# Where FreeIPA's ipa-pwd-extop plugin lists its password-sync managers (common.c:227-228).
+PASS_SYNC_CONFIG_DN = "cn=ipa_pwd_extop,cn=plugins,cn=config"  # noqa: S105 - a DN
+
+
+def pass_sync_managers() -> list[str] | None:
+    """The DNs in passSyncManagersDNs, or None when LDAP_BIND_DN may not read them (FreeIPA's
+    permission "Read PassSync Managers Configuration") or the directory cannot be reached."""
+    try:
+        connection = _connect()
+        try:
+            found = connection.search_s(
+                PASS_SYNC_CONFIG_DN, ldap.SCOPE_BASE, "(objectClass=*)", ["passSyncManagersDNs"]
+            )
+        finally:
+            connection.unbind_s()
+    except ldap.LDAPError:
+        return None
+    for _, attrs in found:
+        return [_text(value) for value in attrs.get("passSyncManagersDNs", [])]
+    return None
+
+
 def _text(value) -> str:
     return value.decode() if isinstance(value, bytes) else value
 

@@ -4,7 +4,10 @@ A link's token is e-mailed once and stored only as a digest. Opening it shows th
 token AccessAdmin created for them (the key is read from the run's encrypted credentials, which
 stay put until the link is used); completing it checks their code against that key here, then
 has FreeIPA change the password *as the person*, with the temporary password and their code, so
-the new password is theirs and not expired. Every refusal is audited with the address it came
+the new password is theirs and not expired. Under a grace limit of 0 FreeIPA refuses that login
+with the expired temporary password; when AccessAdmin is a password-sync manager
+(FREEIPA_PASS_SYNC) it then checks the password against the person's policy and sets it itself,
+which FreeIPA stores unexpired. Every refusal is audited with the address it came
 from, and an address that keeps guessing is refused for a while.
 """
 
@@ -23,10 +26,18 @@ from django.utils import timezone
 from onboarding.audit import audit_record
 from onboarding.credentials import credentials_destroy, credentials_keep_until, credentials_read
 from onboarding.enrolment.models import Enrolment
-from onboarding.errors import AccessAdminError, DownstreamError, InvalidInput, PasswordRefused
+from onboarding.errors import (
+    AccessAdminError,
+    DownstreamError,
+    InvalidInput,
+    PasswordRefused,
+    PermanentError,
+)
 from onboarding.models import AuditEvent, Credential, LifecycleRun, Person
 from onboarding.systems import registry
 
+# ipa_pwd.c:686-701, IPAPWD_POLICY_PWD_TOO_YOUNG's text.
+TOO_SOON = "Too soon to change password"
 # Runs that hand a person new credentials.
 ISSUING_KINDS = (LifecycleRun.Kind.ONBOARD, LifecycleRun.Kind.RESET)
 REFUSED = "enrolment.refused"
@@ -196,14 +207,14 @@ def enrolment_complete(
             if locked.state != Enrolment.State.OPEN:
                 raise EnrolmentRefused(enrolment_closed_message(locked))
             temporary = credentials_read(run=locked.run).get(Credential.Kind.TEMPORARY_PASSWORD, "")
-            _password_change(username, temporary=temporary, code=code, password=password)
+            how = _password_change(username, temporary=temporary, code=code, password=password)
             locked.used_at = timezone.now()
             locked.save(update_fields=["used_at"])
             credentials_destroy(run=locked.run, by=f"enrolment:{username}")
             audit_record(
                 actor=username, action="enrolment.completed", target=username,
                 outcome="succeeded", run=locked.run,
-                details={"enrolment": locked.pk, "from": address},
+                details={"enrolment": locked.pk, "from": address, "password_set": how},
             )  # fmt: skip
     except EnrolmentUnavailable as failure:
         audit_record(
@@ -213,30 +224,58 @@ def enrolment_complete(
         raise
 
 
-def _password_change(username: str, *, temporary: str, code: str, password: str) -> None:
+def _password_change(username: str, *, temporary: str, code: str, password: str) -> str:
+    """Change the password as the person, else (grace limit 0) as a password-sync manager when
+    AccessAdmin is one; says which."""
+    freeipa = registry.system("freeipa")
     try:
-        registry.system("freeipa").client.password_change_as_user(
+        freeipa.client.password_change_as_user(
             username=username, old_password=temporary, otp=code, new_password=password
         )
+        return "as the person"
     except PasswordRefused as refusal:
-        if refusal.policy:
-            raise EnrolmentRefused(
-                f"FreeIPA's password policy refused this password ({refusal.policy}). Choose "
-                "another one.",
-                field="password",
-            ) from None
+        # A temporary password set by a password-sync manager is not expired, so FreeIPA's
+        # minimum life applies to the person's change (util/ipa_pwd.c:555-565).
+        too_soon = TOO_SOON in refusal.policy and settings.FREEIPA_PASS_SYNC
+        if refusal.policy and not too_soon:
+            raise _policy_refusal(refusal.policy) from None
         # The code was right here and the temporary password is the one AccessAdmin set: FreeIPA
         # refused the login with it, which a grace limit of 0 does to every expired password.
+        if not settings.FREEIPA_PASS_SYNC:
+            raise EnrolmentUnavailable(
+                "FreeIPA refused the temporary password",
+                "FreeIPA did not accept the temporary password AccessAdmin holds for you, so "
+                "your password could not be set. Its password policy may allow no login with an "
+                "expired password (a grace limit of 0; see AccessAdmin's README, First login). "
+                "Your link still works: ask an admin, then try again.",
+            ) from None
+    except DownstreamError as error:
+        raise _unreachable(error) from None
+    try:
+        freeipa.password_set_by_pass_sync(username=username, password=password)
+    except PasswordRefused as refusal:
+        raise _policy_refusal(refusal.policy) from None
+    except PermanentError as error:
         raise EnrolmentUnavailable(
-            "FreeIPA refused the temporary password",
-            "FreeIPA did not accept the temporary password AccessAdmin holds for you, so your "
-            "password could not be set. Its password policy may allow no login with an expired "
-            "password (a grace limit of 0; see AccessAdmin's README, First login). Your link "
-            "still works: ask an admin, then try again.",
+            f"password-sync set refused: {error.message}",
+            "FreeIPA did not let AccessAdmin set your password. Your link still works: ask an "
+            "admin, then try again.",
         ) from None
     except DownstreamError as error:
-        raise EnrolmentUnavailable(
-            f"FreeIPA did not answer: {error.message}",
-            "FreeIPA could not be reached to set your password. Your link "
-            "still works: try again in a few minutes.",
-        ) from None
+        raise _unreachable(error) from None
+    return "as password-sync manager"
+
+
+def _policy_refusal(reason: str) -> EnrolmentRefused:
+    return EnrolmentRefused(
+        f"FreeIPA's password policy refused this password ({reason}). Choose another one.",
+        field="password",
+    )
+
+
+def _unreachable(error: DownstreamError) -> EnrolmentUnavailable:
+    return EnrolmentUnavailable(
+        f"FreeIPA did not answer: {error.message}",
+        "FreeIPA could not be reached to set your password. Your link "
+        "still works: try again in a few minutes.",
+    )

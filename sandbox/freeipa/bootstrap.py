@@ -112,6 +112,8 @@ def ensure(
     )
     passwords.mirror_missing_expiries(tree)
     passwords.set_grace_limit(tree, grace_limit)
+    if directory.get(passwords.PASS_SYNC_CONFIG_DN) is None:
+        passwords.pass_sync_managers_set(tree, [])
     _add_missing(
         tree,
         tree.upg_definition_dn,
@@ -346,4 +348,5 @@ def reset(tree: Tree, grace_limit: int = passwords.DEFAULT_GRACE_LIMIT) -> None:
         tree.global_policy_dn,
         {"krbMinPwdLife": [3_600], "krbPwdMinLength": [8], "krbMaxPwdLife": [7_776_000]},
     )
+    passwords.pass_sync_managers_set(tree, [])
     passwords.set_grace_limit(tree, grace_limit)

@@ -58,11 +58,18 @@ SERVER_MAX_AGE_SECONDS = 100 * 365 * 86_400
 SERVER_END_TIME = "20380119031407Z"
 
 
+# The ipa-pwd-extop plugin's entry; its passSyncManagersDNs are the DNs whose password sets are
+# neither expired nor checked (daemons/ipa-slapi-plugins/ipa-pwd-extop/common.c:227-228).
+PASS_SYNC_CONFIG_DN = "cn=ipa_pwd_extop,cn=plugins,cn=config"
+# common.c:232-234: always in the list, whatever the entry says.
+DIRECTORY_MANAGER = "cn=Directory Manager"
+
+
 class PolicyError(Exception):
     """A password the policy refuses; the text is what FreeIPA puts in the header."""
 
 
-def policy_for(tree: Tree, user: Entry) -> dict[str, int]:
+def policy_entry_for(tree: Tree, user: Entry) -> Entry | None:
     """The policy of the user's group with the lowest CoS priority, else the global one."""
     candidates = []
     for group in tree.groups_with("member", user.dn):
@@ -70,7 +77,12 @@ def policy_for(tree: Tree, user: Entry) -> dict[str, int]:
         if entry is not None:
             candidates.append((int(entry.first("cospriority", "0")), entry))
     chosen = min(candidates, key=lambda pair: pair[0])[1] if candidates else None
-    chosen = chosen or tree.directory.get(tree.global_policy_dn)
+    return chosen or tree.directory.get(tree.global_policy_dn)
+
+
+def policy_for(tree: Tree, user: Entry) -> dict[str, int]:
+    """The rules of policy_entry_for, the global policy's and the defaults filling gaps."""
+    chosen = policy_entry_for(tree, user)
     policy = dict(DEFAULT_POLICY)
     global_entry = tree.directory.get(tree.global_policy_dn)
     for source in (global_entry, chosen):
@@ -86,10 +98,44 @@ def random_password() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(20))
 
 
-def set_by_admin(tree: Tree, dn: str, password: str) -> None:
-    """An administrator's reset: the password works for one change only."""
-    now = to_generalized(utcnow() - dt.timedelta(seconds=1))
+def pass_sync_managers(tree: Tree) -> list[str]:
+    """The DNs FreeIPA treats as password-sync managers, Directory Manager always among them."""
+    entry = tree.directory.get(PASS_SYNC_CONFIG_DN)
+    listed = [str(dn) for dn in entry.get("passsyncmanagersdns")] if entry is not None else []
+    return [*listed, DIRECTORY_MANAGER]
+
+
+def pass_sync_managers_set(tree: Tree, dns: list[str]) -> None:
+    """What an admin does with ldapmodify as Directory Manager (see the README, grace limit 0)."""
+    if tree.directory.get(PASS_SYNC_CONFIG_DN) is None:
+        tree.directory.add(
+            PASS_SYNC_CONFIG_DN,
+            {"objectClass": ["top", "extensibleObject"], "cn": ["ipa_pwd_extop"]},
+        )
+    entry = tree.directory.get(PASS_SYNC_CONFIG_DN)
+    if dns or (entry is not None and entry.get("passsyncmanagersdns")):
+        tree.directory.replace(PASS_SYNC_CONFIG_DN, {"passSyncManagersDNs": dns or None})
+
+
+def is_pass_sync_manager(tree: Tree, dn: str) -> bool:
+    # slapi_ch_array_utf8_inlist compares case-insensitively.
+    return dn.lower() in {manager.lower() for manager in pass_sync_managers(tree)}
+
+
+def set_by_admin(tree: Tree, dn: str, password: str, *, by: str = "") -> None:
+    """Someone else's set: it works for one change only, unless `by` is a password-sync manager.
+
+    ipa_pwd_extop.c:583-592 (the password extended operation) and prepost.c:366-380 (add) and
+    867-880 (modify) make a set by a DN in passSyncManagersDNs IPA_CHANGETYPE_DSMGR; for it
+    ipapwd_CheckPolicy (common.c:645-660) keeps only the policy's max life and history length,
+    so the password expires after the max life (common.c:697-703), and its policy error is
+    ignored (ipa_pwd_extop.c:604-618, prepost.c:392-401 and 894-904).
+    """
     user = tree.directory.get(dn)
+    if by and user is not None and is_pass_sync_manager(tree, by):
+        _set_by_pass_sync(tree, user, password)
+        return
+    now = to_generalized(utcnow() - dt.timedelta(seconds=1))
     history = _new_history(tree, user, password, now) if user is not None else []
     _store(tree, dn, password, now, now, history)
 
@@ -114,6 +160,15 @@ def set_by_self(tree: Tree, user: Entry, password: str) -> None:
     expires = now + dt.timedelta(seconds=policy["krbmaxpwdlife"])
     history = _new_history(tree, user, password, to_generalized(now))
     _store(tree, user.dn, password, to_generalized(now), to_generalized(expires), history)
+
+
+def _set_by_pass_sync(tree: Tree, user: Entry, password: str) -> None:
+    now = utcnow()
+    life = policy_for(tree, user)["krbmaxpwdlife"]
+    # common.c:697-703: a max life of 0 means the password never expires.
+    expires = to_generalized(now + dt.timedelta(seconds=life)) if life > 0 else SERVER_END_TIME
+    history = _new_history(tree, user, password, to_generalized(now))
+    _store(tree, user.dn, password, to_generalized(now), expires, history)
 
 
 # An element of passwordHistory: when, then a salted hash (ipa_pwd.c:347-393 keeps the same

@@ -4,21 +4,23 @@ set a password that is theirs, through FreeIPA's change_password as them. Then t
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Iterator
 
 import ldap
 import pyotp
 import pytest
+from django.core.management import call_command
 
 import sandbox.freeipa as freeipa
 from onboarding.credentials import credentials_read
 from onboarding.enrolment.models import Enrolment
 from onboarding.models import AuditEvent, Credential, LifecycleRun, Person
 from onboarding.services import person_credentials_reset, person_offboard
-from onboarding.systems import systems_reset
+from onboarding.systems import Check, system, systems_reset
 from sandbox.freeipa import passwords
-from tests.lifecycle.conftest import onboard
+from tests.lifecycle.conftest import freeipa_grant_as_admin, onboard
 from tests.mailbox import Mailbox, body, free_port
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.stack]
@@ -241,3 +243,148 @@ def test_at_grace_limit_zero_freeipa_refuses_and_the_person_is_told_why(
     assert Enrolment.objects.get().state == Enrolment.State.OPEN
     assert not bind(stack_configured, username, CHOSEN)
     assert AuditEvent.objects.filter(action="enrolment.failed", target=username).exists()
+
+
+@pytest.fixture
+def directory_reads(stack_configured, settings) -> None:
+    """LDAP_BIND_DN may read passSyncManagersDNs (the stack's is Directory Manager)."""
+    settings.AUTH_LDAP_SERVER_URI = stack_configured["LDAP_URI"]
+    settings.AUTH_LDAP_BIND_DN = stack_configured["LDAP_BIND_DN"]
+    settings.AUTH_LDAP_BIND_PASSWORD = stack_configured["LDAP_BIND_PASSWORD"]
+
+
+@pytest.fixture
+def pass_sync(stack_configured, settings, directory_reads) -> Iterator[None]:
+    """AccessAdmin's FreeIPA account listed in passSyncManagersDNs, as the README says to."""
+    tree = freeipa.tree_for(stack_configured)
+    account = (
+        f"uid={settings.FREEIPA_USERNAME},cn=users,cn=accounts,{stack_configured['LDAP_BASE_DN']}"
+    )
+    passwords.pass_sync_managers_set(tree, [account])
+    settings.FREEIPA_PASS_SYNC = True
+    yield
+    passwords.pass_sync_managers_set(tree, [])
+
+
+def test_at_grace_limit_zero_a_pass_sync_manager_sets_the_chosen_password(
+    grace_limit, pass_sync, enrolling, client, stack_configured, username, mailbox
+):
+    """FreeIPA refuses the person's own change; AccessAdmin, a password-sync manager, checks
+    the policy and sets the password, which FreeIPA stores unexpired."""
+    grace_limit(0)
+    run, mail, temporary = enrolling
+    # Set by a password-sync manager, the temporary password is not expired either (README).
+    assert bind(stack_configured, username, temporary)
+    link = link_of(mail)
+    key = key_of(client.get(link).content.decode())
+
+    done = enrol(client, link, pyotp.TOTP(key).now())
+    assert done.status_code == 302 and done["Location"] == link
+
+    assert bind(stack_configured, username, CHOSEN)
+    assert not bind(stack_configured, username, temporary)
+    assert "This link was used on" in client.get(link).content.decode()
+    completed = AuditEvent.objects.get(action="enrolment.completed", target=username)
+    assert completed.details["password_set"] == "as password-sync manager"
+    for event in AuditEvent.objects.all():
+        assert temporary not in str(event.details) and CHOSEN not in str(event.details)
+        assert key not in str(event.details)
+    for message in mailbox.messages:
+        assert temporary not in body(message) and key not in body(message)
+    assert credentials_read(run=run) == {}
+
+    again = enrol(client, link, pyotp.TOTP(key).now(), password="Another-password-33")
+    assert "This link was used on" in again.content.decode()
+    assert bind(stack_configured, username, CHOSEN)
+    assert not bind(stack_configured, username, "Another-password-33")
+
+
+def test_at_grace_limit_zero_a_password_the_policy_refuses_changes_nothing(
+    grace_limit, pass_sync, enrolling, client, stack_configured, username
+):
+    """FreeIPA would store it, so AccessAdmin refuses it for FreeIPA's own reason."""
+    grace_limit(0)
+    run, mail, temporary = enrolling
+    link = link_of(mail)
+    key = key_of(client.get(link).content.decode())
+
+    refused = enrol(client, link, pyotp.TOTP(key).now(), password="Sh0rt")
+    assert refused.status_code == 400
+    assert "Password is too short" in refused.content.decode()
+    assert not bind(stack_configured, username, "Sh0rt")
+    assert Enrolment.objects.get().state == Enrolment.State.OPEN
+    assert credentials_read(run=run)[Credential.Kind.TEMPORARY_PASSWORD] == temporary
+    assert not AuditEvent.objects.filter(action="enrolment.completed").exists()
+
+
+def test_at_grace_limit_zero_an_account_not_listed_as_pass_sync_manager_changes_nothing(
+    grace_limit, directory_reads, enrolling, client, stack_configured, username, settings
+):
+    """Configured for it but not in passSyncManagersDNs: FreeIPA would store the password
+    expired, so nothing is set and the person is told to ask an admin."""
+    grace_limit(0)
+    settings.FREEIPA_PASS_SYNC = True
+    _, mail, _ = enrolling
+    link = link_of(mail)
+    key = key_of(client.get(link).content.decode())
+
+    refused = enrol(client, link, pyotp.TOTP(key).now())
+    assert refused.status_code == 400
+    assert "FreeIPA did not let AccessAdmin set your password" in refused.content.decode()
+    assert not bind(stack_configured, username, CHOSEN)
+    assert Enrolment.objects.get().state == Enrolment.State.OPEN
+    failed = AuditEvent.objects.get(action="enrolment.failed", target=username)
+    assert "passSyncManagersDNs" in failed.details["reason"]
+
+
+def pass_sync_check(settings) -> Check:
+    (found,) = [c for c in system("freeipa").preflight() if c.subject == "password-sync manager"]
+    return found
+
+
+def test_freeipa_grant_offers_pass_sync_and_preflight_says_whether_it_took(
+    stack_configured, directory_reads, settings, tmp_path
+):
+    """Opt-in: without --pass-sync nothing is said; with it, what it gives and how to list the
+    account (FreeIPA has no API command for it); preflight then reads the list."""
+    account = settings.FREEIPA_USERNAME
+    plain = freeipa_grant_as_admin(stack_configured, account, tmp_path)
+    assert "password-sync" not in plain
+    settings.FREEIPA_PASS_SYNC = True
+    assert pass_sync_check(settings).verdict == Check.FAILED
+
+    out = io.StringIO()
+    (tmp_path / "admin").write_text(stack_configured["FREEIPA_PASSWORD"])
+    call_command(
+        "freeipa_grant", account, "--admin", stack_configured["FREEIPA_USERNAME"],
+        "--admin-password-file", str(tmp_path / "admin"), "--pass-sync", stdout=out,
+    )  # fmt: skip
+    text = out.getvalue()
+    dn = f"uid={account},cn=users,cn=accounts,{stack_configured['LDAP_BASE_DN']}"
+    assert f"passSyncManagersDNs: {dn}" in text
+    assert "NOT expired" in text and "applies the policy itself" in text.replace("\n  ", " ")
+
+    tree = freeipa.tree_for(stack_configured)
+    passwords.pass_sync_managers_set(tree, [dn])
+    try:
+        assert pass_sync_check(settings).verdict == Check.OK
+    finally:
+        passwords.pass_sync_managers_set(tree, [])
+
+
+def test_at_grace_limit_zero_an_account_onboarded_before_the_opt_in_enrols_too(
+    grace_limit, enrolling, pass_sync, client, stack_configured, username
+):
+    """Onboarded before AccessAdmin was listed: the temporary password is expired, FreeIPA
+    refuses the person's own change, and AccessAdmin sets the chosen one."""
+    grace_limit(0)
+    _, mail, temporary = enrolling
+    assert not bind(stack_configured, username, temporary)
+    link = link_of(mail)
+    key = key_of(client.get(link).content.decode())
+
+    done = enrol(client, link, pyotp.TOTP(key).now())
+    assert done.status_code == 302
+
+    assert bind(stack_configured, username, CHOSEN)
+    assert not bind(stack_configured, username, temporary)

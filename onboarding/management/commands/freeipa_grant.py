@@ -2,10 +2,12 @@ import getpass
 import sys
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import CommandError
 
 from onboarding.management.commands._base import LifecycleCommand
 from onboarding.systems import system
+from onboarding.systems.freeipa.grant import pass_sync_instructions
 
 
 class Command(LifecycleCommand):
@@ -24,8 +26,15 @@ class Command(LifecycleCommand):
             type=Path,
             help="read the admin's password from this file (default: ask, or read stdin)",
         )
+        parser.add_argument(
+            "--pass-sync",
+            action="store_true",
+            help="also print how to make the account a password-sync manager, which enrolment "
+            "needs under a grace limit of 0 (opt-in: its password sets are not expired and "
+            "skip FreeIPA's policy, which AccessAdmin then applies)",
+        )
 
-    def handle(self, *args, username, admin, admin_password_file, **options):
+    def handle(self, *args, username, admin, admin_password_file, pass_sync, **options):
         if username == admin:
             raise CommandError("Grant the rights to the service account, not to the admin.")
         changes = system("freeipa").service_account_grant(
@@ -37,6 +46,12 @@ class Command(LifecycleCommand):
             self.stdout.write(f"  {change}")
         done = f"{username} holds what AccessAdmin needs"
         self.stdout.write(self.style.SUCCESS(f"{done}." if changes else f"{done} already."))
+        if pass_sync:
+            self.stdout.write(f"\nTo make {username} a password-sync manager:")
+            for line in pass_sync_instructions(
+                username=username, user_base_dn=settings.LDAP_USER_BASE_DN
+            ):
+                self.stdout.write(f"  {line}" if line else "")
 
     @staticmethod
     def admin_password(admin: str, password_file: Path | None) -> str:

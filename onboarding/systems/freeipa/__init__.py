@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
-from onboarding.errors import AccessAdminError, InvalidInput
+from onboarding.directory import pass_sync_managers
+from onboarding.errors import AccessAdminError, InvalidInput, PasswordRefused, PermanentError
 from onboarding.models import Person, Team
 from onboarding.systems.base import Check, DirectoryAccount, ManagedObject, System, SystemState
 from onboarding.systems.freeipa import steps as s
@@ -19,6 +20,7 @@ from onboarding.systems.freeipa.grant import (
     SUBID_PRIVILEGES,
     freeipa_grant,
 )
+from onboarding.systems.freeipa.policy import PasswordPolicy
 
 # What the inventory lists: a user's memberships of the teams' groups (others are not ours).
 TEAM_GROUPS = "team groups"
@@ -64,6 +66,39 @@ def _upg_read(ipa: FreeIPA, grant: str) -> Check:
         "(the permission 'System: Read UPG Definition' grants it)",
         grant,
     )
+
+
+def _pass_sync_listed(username: str) -> bool | None:
+    """Whether passSyncManagersDNs lists the account; None when LDAP_BIND_DN cannot read it."""
+    managers = pass_sync_managers()
+    if managers is None:
+        return None
+    return _account_dn(username).lower() in {manager.lower() for manager in managers}
+
+
+def _account_dn(username: str) -> str:
+    return f"uid={username},{settings.LDAP_USER_BASE_DN}"
+
+
+def _pass_sync(username: str) -> Check:
+    """Whether FreeIPA lists the service account as a password-sync manager, which enrolment
+    needs under a grace limit of 0 (README: First login)."""
+    dn = _account_dn(username)
+    listed = _pass_sync_listed(username)
+    fix = f"run `manage.py freeipa_grant {username} --pass-sync` and follow what it prints"
+    if listed is None and not settings.FREEIPA_PASS_SYNC:
+        return Check("password-sync manager", Check.OK, "not used (FREEIPA_PASS_SYNC is off): "
+                     "at grace limit 0 enrolment stops with a message")  # fmt: skip
+    if listed is None:
+        return Check("password-sync manager", Check.WARNING, "cannot read passSyncManagersDNs "
+                     "as LDAP_BIND_DN (FreeIPA's permission 'Read PassSync Managers "
+                     "Configuration' grants it)", fix)  # fmt: skip
+    if listed:
+        return Check("password-sync manager", Check.OK, f"{dn} is one: enrolment works at "
+                     "grace limit 0, AccessAdmin applying the password policy")  # fmt: skip
+    state = Check.FAILED if settings.FREEIPA_PASS_SYNC else Check.OK
+    return Check("password-sync manager", state, f"{dn} is not one: at grace limit 0 "
+                 "enrolment stops with a message", fix)  # fmt: skip
 
 
 def _password_expiry(me: dict) -> Check:
@@ -236,6 +271,33 @@ class FreeIPASystem(System):
             raise InvalidInput(f"FreeIPA has no user {username!r}: add it first (ipa user-add).")
         return freeipa_grant(ipa, username=username)
 
+    def password_set_by_pass_sync(self, *, username: str, password: str) -> None:
+        """Set the person's password as a password-sync manager, after checking it against
+        FreeIPA's policy for them, which FreeIPA skips for such a set (see policy.py)."""
+        policy = PasswordPolicy.from_entry(self.client.password_policy_show(username=username))
+        if policy.quality_rules:
+            rules = ", ".join(policy.quality_rules)
+            raise PermanentError(
+                self.name, f"the password policy sets rules AccessAdmin does not apply: {rules}"
+            )
+        refusal = policy.refusal(password)
+        if refusal:
+            raise PasswordRefused(self.name, policy=f"Constraint violation: {refusal}")
+        # Unreadable, the list is not held against it: the expiry FreeIPA answers is checked.
+        if _pass_sync_listed(self.client.username) is False:
+            raise PermanentError(
+                self.name, f"{self.client.username} is not in FreeIPA's passSyncManagersDNs"
+            )
+        expires = self.client.password_set(username=username, password=password)
+        if expires and datetime.strptime(expires, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC) <= (
+            datetime.now(UTC)
+        ):
+            raise PermanentError(
+                self.name,
+                f"FreeIPA stored the password expired: {self.client.username} is not a "
+                "password-sync manager",
+            )
+
     def preflight(self) -> list[Check]:
         ipa: FreeIPA = self.client
         grant = f"run `manage.py freeipa_grant {ipa.username}` as a FreeIPA admin"
@@ -245,6 +307,7 @@ class FreeIPASystem(System):
             return [Check("service account", Check.FAILED, str(error))]
         checks = [Check("service account", Check.OK, f"logged in as {ipa.username} at {ipa.host}")]
         checks.append(_password_expiry(me))
+        checks.append(_pass_sync(ipa.username))
         if "admins" in me.get("memberof_group", ()):
             checks.append(
                 Check(

@@ -432,6 +432,16 @@ class FreeIPA:
         except Exception as error:
             raise self._translate(error, "change_password") from None
 
+    def password_policy_show(self, *, username: str) -> dict[str, Any]:
+        """The policy FreeIPA applies to this person (pwpolicy.py:725-739, `--user`)."""
+        return self._call("pwpolicy_show", o_user=username, o_all=True)["result"]
+
+    def password_set(self, *, username: str, password: str) -> str:
+        """Set a password as this account; FreeIPA's new krbPasswordExpiration ("" if none)."""
+        entry = self._call("user_mod", a_uid=username, o_userpassword=password, o_all=True)
+        expires = entry["result"].get("krbpasswordexpiration") or [""]
+        return expires[0].get("__datetime__", "") if isinstance(expires[0], dict) else expires[0]
+
     def user_delete(self, *, username: str) -> bool:
         """Delete for good (undoing an onboarding); False when there was nothing to delete."""
         try:

@@ -132,3 +132,31 @@ def freeipa_grant(ipa, *, username: str) -> list[str]:
     added = ipa.pbac_members("role_add_member", ROLE, user=[username])
     changed += [f"added user {name!r} to role {ROLE!r}" for name in added]
     return changed
+
+
+def pass_sync_instructions(*, username: str, user_base_dn: str) -> list[str]:
+    """What makes `username` a password-sync manager. FreeIPA has no API command for it: the
+    list is passSyncManagersDNs on the ipa-pwd-extop plugin's entry in cn=config, which only
+    Directory Manager and holders of "Modify PassSync Managers Configuration"
+    (install/updates/40-delegation.update:245-254) may write."""
+    dn = f"uid={username},{user_base_dn}"
+    return [
+        f"A password {dn} sets is then stored NOT expired (it lasts the policy's max life) and",
+        "FreeIPA skips its password policy for it (ipa-pwd-extop: ipa_pwd_extop.c:583-618,",
+        "common.c:645-660). AccessAdmin then applies the policy itself (length, character",
+        "classes; not the history, and it refuses policies with libpwquality rules), and uses",
+        "this only to finish an enrolment that a grace limit of 0 stops. It also lets this",
+        "account set any password it may write without the user changing it: keep it opt-in.",
+        "",
+        "On a FreeIPA server, as Directory Manager:",
+        "  ldapmodify -x -D 'cn=Directory Manager' -W -H ldapi://%2Frun%2Fslapd-REALM.socket <<EOF",
+        "  dn: cn=ipa_pwd_extop,cn=plugins,cn=config",
+        "  changetype: modify",
+        "  add: passSyncManagersDNs",
+        f"  passSyncManagersDNs: {dn}",
+        "  EOF",
+        "The plugin reads the list at each password operation (common.c:227-228, 583), so no",
+        "restart is needed. Set FREEIPA_PASS_SYNC=true for AccessAdmin, and let LDAP_BIND_DN",
+        "read the list (permission 'Read PassSync Managers Configuration') so that",
+        "`manage.py preflight` can say whether it took effect.",
+    ]

@@ -10,6 +10,7 @@ from .. import errors, passwords
 from ..store import Entry
 from ..tree import Tree
 from . import Call, command
+from .users import normalize_name, visible_user
 
 # Shown in FreeIPA's units, stored in seconds as Kerberos keeps them.
 SCALE = {"krbmaxpwdlife": 86_400, "krbminpwdlife": 3_600}
@@ -78,7 +79,13 @@ def _require_policy(call: Call) -> Entry:
 
 @command("pwpolicy_show", ("user",))
 def pwpolicy_show(call: Call) -> dict[str, Any]:
-    return {"result": _policy_view(_require_policy(call)), "value": call.arg(), "summary": None}
+    """pwpolicy.py:725-739: with `user`, the policy its krbPwdPolicyReference names (the CoS
+    choice, see passwords.policy_entry_for); the user is looked up with user_show first."""
+    entry = _require_policy(call)
+    if call.options.get("user"):
+        user = visible_user(call, normalize_name(call.options["user"]))
+        entry = passwords.policy_entry_for(call.tree, user) or entry
+    return {"result": _policy_view(entry), "value": call.arg(), "summary": None}
 
 
 @command("pwpolicy_mod", (*POLICY_OPTIONS, "setattr", "addattr", "delattr"))

@@ -368,7 +368,7 @@ def user_add(call: Call) -> dict[str, Any]:
         password = passwords.random_password()
         result["randompassword"] = password
     if password:
-        passwords.set_by_admin(tree, dn, str(password))
+        passwords.set_by_admin(tree, dn, str(password), by=call.caller.dn)
     join_default_group(call, dn)
     subid = generate_subids(call, dn) if tree.subids_for_new_users() else None
     entry = tree.directory.get(dn)
@@ -532,7 +532,7 @@ def user_mod(call: Call) -> dict[str, Any]:
     if mods:
         call.writes.modify(entry.dn, mods)
     if password or random_password:
-        passwords.set_by_admin(tree, entry.dn, str(password or random_password))
+        passwords.set_by_admin(tree, entry.dn, str(password or random_password), by=call.caller.dn)
     entry = tree.directory.get(entry.dn)
     view = user_view(
         tree,
@@ -717,7 +717,7 @@ def passwd(call: Call) -> dict[str, Any]:
         # krbPrincipalKey (slapi_access_allowed), else err=50.
         if not all(may_write(call, entry, name) for name in ("userPassword", "krbPrincipalKey")):
             raise errors.ACIError(info="Insufficient access rights")
-        passwords.set_by_admin(tree, entry.dn, str(password))
+        passwords.set_by_admin(tree, entry.dn, str(password), by=call.caller.dn)
     else:
         if not current:
             raise errors.RequirementError(name="current_password")
