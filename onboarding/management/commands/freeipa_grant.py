@@ -2,12 +2,10 @@ import getpass
 import sys
 from pathlib import Path
 
-from django.conf import settings
 from django.core.management.base import CommandError
 
 from onboarding.management.commands._base import LifecycleCommand
 from onboarding.systems import system
-from onboarding.systems.freeipa.grant import pass_sync_instructions
 
 
 class Command(LifecycleCommand):
@@ -48,9 +46,7 @@ class Command(LifecycleCommand):
         self.stdout.write(self.style.SUCCESS(f"{done}." if changes else f"{done} already."))
         if pass_sync:
             self.stdout.write(f"\nTo make {username} a password-sync manager:")
-            for line in pass_sync_instructions(
-                username=username, user_base_dn=settings.LDAP_USER_BASE_DN
-            ):
+            for line in system("freeipa").pass_sync_instructions(username=username):
                 self.stdout.write(f"  {line}" if line else "")
 
     @staticmethod

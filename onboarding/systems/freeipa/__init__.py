@@ -19,6 +19,7 @@ from onboarding.systems.freeipa.grant import (
     SUBID_PERMISSIONS,
     SUBID_PRIVILEGES,
     freeipa_grant,
+    pass_sync_instructions,
 )
 from onboarding.systems.freeipa.policy import PasswordPolicy
 
@@ -270,6 +271,10 @@ class FreeIPASystem(System):
         if ipa.user_find(username=username) is None:
             raise InvalidInput(f"FreeIPA has no user {username!r}: add it first (ipa user-add).")
         return freeipa_grant(ipa, username=username)
+
+    def pass_sync_instructions(self, *, username: str) -> list[str]:
+        """How to make `username` a password-sync manager (an opt-in the grant cannot make)."""
+        return pass_sync_instructions(username=username, user_base_dn=settings.LDAP_USER_BASE_DN)
 
     def password_set_by_pass_sync(self, *, username: str, password: str) -> None:
         """Set the person's password as a password-sync manager, after checking it against
