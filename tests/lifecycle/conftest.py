@@ -118,6 +118,14 @@ def username() -> str:
     return unique("u")
 
 
+def hub_group_setting(name: str) -> dict:
+    """The team's hub group, where JupyterHub is enabled (a test may run with fewer systems, and a
+    setting of a system that is not enabled is refused)."""
+    if "jupyterhub" not in settings.ACCESSADMIN_SYSTEMS:
+        return {}
+    return {"jupyterhub": {"group": name}}
+
+
 @pytest.fixture
 def team(stack_configured, db):
     name = unique("team-")
@@ -125,7 +133,7 @@ def team(stack_configured, db):
         name=name,
         group=name,
         policy_arns=[READ_ONLY_POLICY],
-        system_settings={"jupyterhub": {"group": name}},
+        system_settings=hub_group_setting(name),
         actor="test",
     )
     return created
@@ -139,7 +147,7 @@ def other_team(stack_configured, db):
         group=name,
         policy_arns=[BATCH_POLICY],
         actor="test",
-        system_settings={"jupyterhub": {"group": name}},
+        system_settings=hub_group_setting(name),
     )
     return created
 
