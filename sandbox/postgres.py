@@ -28,7 +28,12 @@ from sandbox import process
 
 log = logging.getLogger(__name__)
 
-BIN = Path("/usr/lib/postgresql/15/bin")
+# The newest server Debian's postgresql package installed (15 on Debian 12), so a newer release
+# of the package does not break the local stack.
+_INSTALLED = sorted(
+    Path("/usr/lib/postgresql").glob("*/bin"), key=lambda found: int(found.parent.name)
+)
+BIN = _INSTALLED[-1] if _INSTALLED else Path("/usr/lib/postgresql/15/bin")
 # initdb and postgres refuse to run as root.
 OS_USER = "postgres"
 SUPERUSER = "postgres"
